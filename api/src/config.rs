@@ -1,0 +1,243 @@
+//! Settings: defaults, then an optional `orbit.toml`, then `ORBIT_*` (and
+//! `DATABASE_URL`, `REDIS_URL`) from the environment; the environment wins.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// A value that must never reach a log or an error message.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleSignup {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ORBIT_LISTEN`: address to bind; port 0 picks a free one.
+    pub listen: String,
+    /// `ORBIT_DATA_DIR`: the SQLite file and generated keys live here.
+    pub data_dir: PathBuf,
+    /// `ORBIT_PUBLIC_URL`: how clients reach this server; also the token issuer.
+    pub public_url: Option<String>,
+    /// `DATABASE_URL`: Postgres for production; unset means SQLite in the data dir.
+    pub database_url: Option<Secret>,
+    /// `REDIS_URL`: the real-time broker across processes (used from the real-time work on).
+    pub redis_url: Option<Secret>,
+    /// `ORBIT_JWT_SECRET`: signs access tokens; generated once into the data dir when unset.
+    pub jwt_secret: Option<Secret>,
+    /// `ORBIT_CONSOLE_SIGNUP`: whether anyone may sign up as a developer.
+    pub console_signup: ConsoleSignup,
+    /// `ORBIT_GRAPHIQL`: serve GraphiQL on `GET /graphql`.
+    pub graphiql: bool,
+    /// `ORBIT_INTROSPECTION`: answer introspection queries.
+    pub introspection: bool,
+    /// `ORBIT_LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./data"),
+            public_url: None,
+            database_url: None,
+            redis_url: None,
+            jwt_secret: None,
+            console_signup: ConsoleSignup::Closed,
+            graphiql: true,
+            introspection: true,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The shape of `orbit.toml`: every key optional, named as in the env without `ORBIT_`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    database_url: Option<Secret>,
+    redis_url: Option<Secret>,
+    jwt_secret: Option<Secret>,
+    console_signup: Option<ConsoleSignup>,
+    graphiql: Option<bool>,
+    introspection: Option<bool>,
+    log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Reads `orbit.toml` (or the file named by `ORBIT_CONFIG`) if present, then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let path = env("ORBIT_CONFIG").map(PathBuf::from);
+        let file = match &path {
+            Some(path) => Some(read_file(path)?),
+            None if Path::new("orbit.toml").exists() => Some(read_file(Path::new("orbit.toml"))?),
+            None => None,
+        }
+        .unwrap_or_default();
+
+        let mut settings = Settings::default();
+        macro_rules! layer {
+            ($field:ident) => {
+                if let Some(value) = file.$field {
+                    settings.$field = value;
+                }
+            };
+            (opt $field:ident) => {
+                if file.$field.is_some() {
+                    settings.$field = file.$field;
+                }
+            };
+        }
+        layer!(listen);
+        layer!(data_dir);
+        layer!(console_signup);
+        layer!(graphiql);
+        layer!(introspection);
+        layer!(log_format);
+        layer!(opt public_url);
+        layer!(opt database_url);
+        layer!(opt redis_url);
+        layer!(opt jwt_secret);
+
+        if let Some(listen) = env("ORBIT_LISTEN") {
+            settings.listen = listen;
+        }
+        if let Some(dir) = env("ORBIT_DATA_DIR") {
+            settings.data_dir = PathBuf::from(dir);
+        }
+        if let Some(url) = env("ORBIT_PUBLIC_URL") {
+            settings.public_url = Some(url);
+        }
+        if let Some(url) = env("DATABASE_URL") {
+            settings.database_url = Some(Secret::new(url));
+        }
+        if let Some(url) = env("REDIS_URL") {
+            settings.redis_url = Some(Secret::new(url));
+        }
+        if let Some(secret) = env("ORBIT_JWT_SECRET") {
+            settings.jwt_secret = Some(Secret::new(secret));
+        }
+        if let Some(value) = env("ORBIT_CONSOLE_SIGNUP") {
+            settings.console_signup = match value.as_str() {
+                "open" => ConsoleSignup::Open,
+                "closed" => ConsoleSignup::Closed,
+                other => {
+                    anyhow::bail!("ORBIT_CONSOLE_SIGNUP must be `open` or `closed`, not `{other}`")
+                }
+            };
+        }
+        if let Some(value) = env("ORBIT_GRAPHIQL") {
+            settings.graphiql = parse_bool("ORBIT_GRAPHIQL", &value)?;
+        }
+        if let Some(value) = env("ORBIT_INTROSPECTION") {
+            settings.introspection = parse_bool("ORBIT_INTROSPECTION", &value)?;
+        }
+        if let Some(value) = env("ORBIT_LOG_FORMAT") {
+            settings.log_format = match value.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => anyhow::bail!("ORBIT_LOG_FORMAT must be `text` or `json`, not `{other}`"),
+            };
+        }
+        Ok(settings)
+    }
+
+    /// For tests: any free port, a fixed signing secret, a throwaway data dir.
+    pub fn for_tests(database_url: String) -> Self {
+        Self {
+            listen: "127.0.0.1:0".to_owned(),
+            data_dir: std::env::temp_dir().join("orbit-tests"),
+            database_url: Some(Secret::new(database_url)),
+            jwt_secret: Some(Secret::new("test-signing-secret-that-is-at-least-32-bytes")),
+            ..Self::default()
+        }
+    }
+
+    /// The database to use: `DATABASE_URL`, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("orbit.db").display()
+            ),
+        }
+    }
+
+    /// The `iss` of access tokens.
+    pub fn issuer(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| "orbit".to_owned())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        other => anyhow::bail!("{name} must be true or false, not `{other}`"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = Settings::for_tests("postgres://user:hunter2@db/orbit".to_owned());
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains("test-signing-secret"));
+    }
+
+    #[test]
+    fn file_keys_are_checked() {
+        assert!(toml::from_str::<FileSettings>("listen = \"0.0.0.0:80\"").is_ok());
+        assert!(toml::from_str::<FileSettings>("lisen = \"0.0.0.0:80\"").is_err());
+    }
+}

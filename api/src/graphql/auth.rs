@@ -1,0 +1,319 @@
+//! Sign-up, login, session refresh and logout, and the caller's profile.
+
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
+use orbit_auth::{
+    ACCESS_TOKEN_TYPE, AccessClaims, generate_token, hash_token, verify_dummy_password,
+    verify_password,
+};
+use orbit_domain::entities::user;
+use orbit_domain::ids::{AppId, SessionId, UserId};
+use orbit_domain::validation;
+use orbit_domain::{DomainError, DomainResult};
+use orbit_persistence::sessions::{self, Rotation};
+use orbit_persistence::users::{self, NewUser, ProfileChanges};
+
+use super::types::UserNode;
+use super::{GqlResult, services, viewer};
+use crate::Services;
+use crate::services::{ACCESS_TOKEN_TTL, SESSION_TTL};
+use crate::viewer::Viewer;
+
+/// argon2 takes tens of milliseconds of CPU: run it off the async workers.
+pub(crate) async fn hash_password(password: String) -> DomainResult<String> {
+    tokio::task::spawn_blocking(move || orbit_auth::hash_password(&password))
+        .await
+        .map_err(DomainError::internal)?
+        .map_err(DomainError::internal)
+}
+
+async fn check_password(password: String, hash: Option<String>) -> DomainResult<bool> {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            // Same work for an unknown email, so timing does not tell which emails exist.
+            verify_dummy_password(&password);
+            false
+        }
+    })
+    .await
+    .map_err(DomainError::internal)
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    access_token: String,
+    /// Opaque; exchange it with `refreshSession`. Each one works once.
+    refresh_token: String,
+    /// Seconds until the access token expires.
+    expires_in: i32,
+    user: UserNode,
+}
+
+#[derive(InputObject)]
+pub struct SignUpInput {
+    email: String,
+    password: String,
+    display_name: String,
+}
+
+#[derive(InputObject)]
+pub struct LogInInput {
+    email: String,
+    password: String,
+}
+
+#[derive(InputObject)]
+pub struct RefreshSessionInput {
+    refresh_token: String,
+}
+
+#[derive(InputObject, Default)]
+pub struct LogOutInput {
+    /// End every session of the user, not only this one.
+    all_sessions: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct LogOutPayload {
+    revoked_sessions: i32,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    display_name: Option<String>,
+    /// null clears it.
+    timezone: MaybeUndefined<String>,
+    /// null clears it.
+    avatar_url: MaybeUndefined<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateProfilePayload {
+    user: UserNode,
+}
+
+/// The app a sign-up or login is for: a publishable or secret key's app, or
+/// the console app for callers without credentials.
+fn login_app(
+    services: &Services,
+    viewer: &Viewer,
+    signing_up: bool,
+) -> DomainResult<orbit_domain::ids::AppScope> {
+    match *viewer {
+        Viewer::Publishable { app } | Viewer::Secret { app } => Ok(app),
+        Viewer::Anonymous { app } => {
+            if signing_up && !services.console_signup_open() {
+                return Err(DomainError::forbidden(
+                    "developer sign-up is closed on this server",
+                ));
+            }
+            Ok(app)
+        }
+        Viewer::User { .. } => Err(DomainError::forbidden("already signed in: log out first")),
+    }
+}
+
+async fn start_session(
+    services: &Services,
+    scope: orbit_domain::ids::AppScope,
+    user: user::Model,
+) -> DomainResult<AuthPayload> {
+    let refresh_token = generate_token("rt_");
+    let session = sessions::create(
+        services.db(),
+        scope,
+        UserId(user.id),
+        services.clock().now(),
+        SESSION_TTL,
+        hash_token(&refresh_token),
+    )
+    .await?;
+    let access_token = access_token(services, &user, SessionId(session.id))?;
+    Ok(AuthPayload {
+        access_token,
+        refresh_token,
+        expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
+        user: UserNode(user),
+    })
+}
+
+fn access_token(
+    services: &Services,
+    user: &user::Model,
+    session: SessionId,
+) -> DomainResult<String> {
+    let now = services.clock().now();
+    let claims = AccessClaims {
+        iss: services.issuer().to_owned(),
+        aud: AppId(user.app_id).to_string(),
+        sub: UserId(user.id).to_string(),
+        sid: session.to_string(),
+        iat: now.timestamp(),
+        exp: (now + ACCESS_TOKEN_TTL).timestamp(),
+        typ: ACCESS_TOKEN_TYPE.to_owned(),
+    };
+    services
+        .tokens()
+        .issue(&claims)
+        .map_err(DomainError::internal)
+}
+
+fn wrong_credentials() -> DomainError {
+    DomainError::unauthenticated("the email or password is incorrect")
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates a user in the caller's app (publishable or secret key) and signs them in.
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> GqlResult<AuthPayload> {
+        let services = services(ctx);
+        let scope = login_app(services, viewer(ctx), true)?;
+        let email = validation::email("email", &input.email)?;
+        validation::password("password", &input.password)?;
+        let display_name = validation::text_line(
+            "displayName",
+            &input.display_name,
+            validation::MAX_NAME_CHARS,
+        )?;
+        let password_hash = hash_password(input.password).await?;
+        let user = users::create(
+            services.db(),
+            scope,
+            services.clock().now(),
+            NewUser {
+                email,
+                display_name,
+                password_hash: Some(password_hash),
+            },
+        )
+        .await?;
+        start_session(services, scope, user).await
+    }
+
+    async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> GqlResult<AuthPayload> {
+        let services = services(ctx);
+        let scope = login_app(services, viewer(ctx), false)?;
+        let email = validation::email("email", &input.email)?;
+        if input.password.len() > validation::MAX_PASSWORD_BYTES {
+            return Err(wrong_credentials());
+        }
+        let found = users::find_by_email(services.db(), scope, &email.normalized).await?;
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, None),
+        };
+        let matches = check_password(input.password, hash).await?;
+        match user {
+            Some(user) if matches => start_session(services, scope, user).await,
+            _ => Err(wrong_credentials()),
+        }
+    }
+
+    /// Exchanges a refresh token for a new access and refresh token. A refresh
+    /// token already used ends its whole session: someone else may hold it.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshSessionInput,
+    ) -> GqlResult<AuthPayload> {
+        let services = services(ctx);
+        let scope = viewer(ctx).app();
+        let replacement = generate_token("rt_");
+        let now = services.clock().now();
+        let rotation = sessions::rotate(
+            services.db(),
+            scope,
+            &hash_token(&input.refresh_token),
+            hash_token(&replacement),
+            now,
+        )
+        .await?;
+        let session = match rotation {
+            Rotation::Rotated(session) => session,
+            Rotation::ReuseDetected => {
+                tracing::warn!(app = %scope.app_id(), "refresh token reuse: session revoked");
+                return Err(sessions::invalid_refresh_token());
+            }
+            Rotation::Invalid => return Err(sessions::invalid_refresh_token()),
+        };
+        let user = users::find(services.db(), scope, UserId(session.user_id))
+            .await?
+            .ok_or_else(sessions::invalid_refresh_token)?;
+        let access_token = access_token(services, &user, SessionId(session.id))?;
+        Ok(AuthPayload {
+            access_token,
+            refresh_token: replacement,
+            expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
+            user: UserNode(user),
+        })
+    }
+
+    /// Ends this session (or all of the user's): their tokens stop working at once.
+    async fn log_out(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<LogOutInput>,
+    ) -> GqlResult<LogOutPayload> {
+        let services = services(ctx);
+        let Viewer::User {
+            app, user, session, ..
+        } = *viewer(ctx)
+        else {
+            return Err(DomainError::unauthenticated(
+                "log in first: logOut needs a user's access token",
+            ));
+        };
+        let only = if input.unwrap_or_default().all_sessions.unwrap_or(false) {
+            None
+        } else {
+            Some(session)
+        };
+        let revoked =
+            sessions::revoke(services.db(), app, user, only, services.clock().now()).await?;
+        Ok(LogOutPayload {
+            revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
+        })
+    }
+
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> GqlResult<UpdateProfilePayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        let mut changes = ProfileChanges::default();
+        if let Some(name) = input.display_name {
+            changes.display_name = Some(validation::text_line(
+                "displayName",
+                &name,
+                validation::MAX_NAME_CHARS,
+            )?);
+        }
+        changes.timezone = match input.timezone {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(tz) => Some(Some(validation::timezone("timezone", &tz)?)),
+        };
+        changes.avatar_url = match input.avatar_url {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(url) => Some(Some(validation::http_url("avatarUrl", &url)?)),
+        };
+        let updated = users::update_profile(
+            services.db(),
+            viewer.app(),
+            user,
+            services.clock().now(),
+            changes,
+        )
+        .await?;
+        Ok(UpdateProfilePayload {
+            user: UserNode(updated),
+        })
+    }
+}

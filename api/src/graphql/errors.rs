@@ -1,0 +1,47 @@
+//! The one place errors are shaped for clients: a stable `extensions.code`,
+//! `extensions.details.field` when an input is at fault, and never an
+//! internal cause (that is logged with the request id).
+
+use async_graphql::{ErrorExtensionValues, ServerError, Value};
+use orbit_domain::{DomainError, ErrorCode};
+
+use super::RequestId;
+
+pub(crate) fn present_errors(errors: &mut [ServerError], request_id: &RequestId) {
+    for error in errors {
+        present(error, request_id);
+    }
+}
+
+fn present(error: &mut ServerError, request_id: &RequestId) {
+    let (code, field) = if let Some(domain) = error.source::<DomainError>().cloned() {
+        if domain.code == ErrorCode::Internal {
+            tracing::error!(request_id = %request_id.0, path = ?error.path, error = ?domain, "internal error");
+            error.message = internal_message(request_id);
+        } else {
+            error.message.clone_from(&domain.message);
+        }
+        (domain.code, domain.field)
+    } else if error.source.is_some() {
+        // Some other failure escaped a resolver: never show its text.
+        tracing::error!(request_id = %request_id.0, path = ?error.path, message = %error.message, "unclassified resolver error");
+        error.message = internal_message(request_id);
+        (ErrorCode::Internal, None)
+    } else {
+        // Parse, validation and limit errors about the request itself.
+        (ErrorCode::BadUserInput, None)
+    };
+    let extensions = error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    extensions.set("code", code.as_str());
+    if let Some(field) = field {
+        let mut details = async_graphql::indexmap::IndexMap::new();
+        details.insert(async_graphql::Name::new("field"), Value::from(field));
+        extensions.set("details", Value::Object(details));
+    }
+}
+
+fn internal_message(request_id: &RequestId) -> String {
+    format!("internal error (request id {})", request_id.0)
+}

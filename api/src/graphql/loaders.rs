@@ -1,0 +1,142 @@
+//! DataLoaders: one query for all the rows a list needs, instead of one per
+//! row. They are built per request, bound to its app and caller.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use orbit_domain::entities::{team, thread, thread_participant, user};
+use orbit_domain::ids::AppScope;
+use orbit_domain::roles::TeamRole;
+use orbit_persistence::{teams, threads, users};
+use uuid::Uuid;
+
+use crate::Services;
+use crate::viewer::Viewer;
+
+pub(crate) struct Loaders {
+    pub users: DataLoader<UserLoader>,
+    pub teams: DataLoader<TeamLoader>,
+    pub threads: DataLoader<ThreadLoader>,
+    pub participants: DataLoader<ParticipantsLoader>,
+    pub unread: DataLoader<UnreadLoader>,
+    pub team_roles: DataLoader<TeamRoleLoader>,
+}
+
+impl Loaders {
+    pub fn new(services: &Services, viewer: Viewer) -> Self {
+        let scoped = || Scoped {
+            services: services.clone(),
+            scope: viewer.app(),
+        };
+        Self {
+            users: DataLoader::new(UserLoader(scoped()), tokio::spawn),
+            teams: DataLoader::new(TeamLoader(scoped()), tokio::spawn),
+            threads: DataLoader::new(ThreadLoader(scoped()), tokio::spawn),
+            participants: DataLoader::new(ParticipantsLoader(scoped()), tokio::spawn),
+            unread: DataLoader::new(UnreadLoader(scoped(), viewer), tokio::spawn),
+            team_roles: DataLoader::new(TeamRoleLoader(scoped(), viewer), tokio::spawn),
+        }
+    }
+}
+
+pub(crate) struct Scoped {
+    services: Services,
+    scope: AppScope,
+}
+
+fn by_id<M>(rows: Vec<M>, id: impl Fn(&M) -> Uuid) -> HashMap<Uuid, M> {
+    rows.into_iter().map(|row| (id(&row), row)).collect()
+}
+
+fn logged(error: orbit_domain::DomainError) -> String {
+    format!("{error:?}")
+}
+
+pub(crate) struct UserLoader(Scoped);
+
+impl Loader<Uuid> for UserLoader {
+    type Value = user::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = users::find_many(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)?;
+        Ok(by_id(rows, |row| row.id))
+    }
+}
+
+pub(crate) struct TeamLoader(Scoped);
+
+impl Loader<Uuid> for TeamLoader {
+    type Value = team::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = teams::find_many(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)?;
+        Ok(by_id(rows, |row| row.id))
+    }
+}
+
+pub(crate) struct ThreadLoader(Scoped);
+
+impl Loader<Uuid> for ThreadLoader {
+    type Value = thread::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = threads::find_many(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)?;
+        Ok(by_id(rows, |row| row.id))
+    }
+}
+
+pub(crate) struct ParticipantsLoader(Scoped);
+
+impl Loader<Uuid> for ParticipantsLoader {
+    type Value = Vec<thread_participant::Model>;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        threads::participants_of(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)
+    }
+}
+
+/// Unread counts for the calling user; nothing for a key.
+pub(crate) struct UnreadLoader(Scoped, Viewer);
+
+impl Loader<Uuid> for UnreadLoader {
+    type Value = i64;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let Some(user) = self.1.user() else {
+            return Ok(HashMap::new());
+        };
+        threads::unread_counts(self.0.services.db(), self.0.scope, user, keys)
+            .await
+            .map_err(logged)
+    }
+}
+
+/// The calling user's role in teams.
+pub(crate) struct TeamRoleLoader(Scoped, Viewer);
+
+impl Loader<Uuid> for TeamRoleLoader {
+    type Value = TeamRole;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let Some(user) = self.1.user() else {
+            return Ok(HashMap::new());
+        };
+        teams::roles_of(self.0.services.db(), self.0.scope, user, keys)
+            .await
+            .map_err(logged)
+    }
+}

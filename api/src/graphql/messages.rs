@@ -1,0 +1,219 @@
+//! Message mutations.
+
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
+use orbit_domain::ids::{MessageId, ThreadId, UserId};
+use orbit_domain::policy::{MessageAction, ThreadAction, authorize_message, authorize_thread};
+use orbit_domain::{DomainError, validation};
+use orbit_persistence::messages::{self, NewMessage};
+use orbit_persistence::threads;
+
+use super::types::{MessageNode, ThreadNode};
+use super::{GqlResult, access, services, viewer};
+use crate::viewer::Actor;
+
+#[derive(InputObject)]
+pub struct SendMessageInput {
+    thread_id: ID,
+    content: String,
+    /// A JSON object of at most 8 KiB, stored with the message.
+    metadata: Option<Json<serde_json::Value>>,
+    /// Retrying with the same key returns the first message instead of a second one.
+    idempotency_key: Option<String>,
+    /// With a secret key: the user the message is from.
+    author_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct SendMessagePayload {
+    message: MessageNode,
+}
+
+#[derive(InputObject)]
+pub struct EditMessageInput {
+    id: ID,
+    content: String,
+}
+
+#[derive(SimpleObject)]
+pub struct EditMessagePayload {
+    message: MessageNode,
+}
+
+#[derive(InputObject)]
+pub struct DeleteMessageInput {
+    id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteMessagePayload {
+    message: MessageNode,
+}
+
+#[derive(InputObject)]
+pub struct MarkThreadReadInput {
+    thread_id: ID,
+    /// The newest message the user has seen.
+    message_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct MarkThreadReadPayload {
+    thread: ThreadNode,
+}
+
+#[derive(Default)]
+pub struct MessageMutation;
+
+#[Object]
+impl MessageMutation {
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        input: SendMessageInput,
+    ) -> GqlResult<SendMessagePayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let thread_id = ThreadId::parse_field(&input.thread_id, "threadId")?;
+        let content = validation::message_content("content", &input.content)?;
+        let metadata = input.metadata.map(|Json(value)| value);
+        if let Some(metadata) = &metadata {
+            validation::metadata("metadata", metadata)?;
+        }
+        let idempotency_key = input
+            .idempotency_key
+            .map(|key| validation::idempotency_key("idempotencyKey", &key))
+            .transpose()?;
+        let (_, thread_access) = access::thread(services, viewer, thread_id, "threadId").await?;
+        authorize_thread(thread_access, ThreadAction::Post)?;
+        let author = match (viewer.actor()?, input.author_id) {
+            (Actor::User(_), Some(_)) => {
+                return Err(
+                    DomainError::forbidden("only a secret key may name the author")
+                        .with_field("authorId"),
+                );
+            }
+            (Actor::User(user), None) => user,
+            (Actor::App, None) => {
+                return Err(DomainError::bad_input(
+                    "authorId",
+                    "a secret key must name the author",
+                ));
+            }
+            (Actor::App, Some(author)) => {
+                let author = UserId::parse_field(&author, "authorId")?;
+                access::user(services, viewer, author, "authorId").await?;
+                author
+            }
+        };
+        let message = messages::send(
+            services.db(),
+            viewer.app(),
+            services.clock().now(),
+            NewMessage {
+                thread: thread_id,
+                author,
+                content,
+                metadata,
+                idempotency_key,
+            },
+        )
+        .await?;
+        Ok(SendMessagePayload {
+            message: MessageNode(message),
+        })
+    }
+
+    /// Changes a message's content (its author only).
+    async fn edit_message(
+        &self,
+        ctx: &Context<'_>,
+        input: EditMessageInput,
+    ) -> GqlResult<EditMessagePayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let id = MessageId::parse_field(&input.id, "id")?;
+        let content = validation::message_content("content", &input.content)?;
+        let (message, thread_access) = message_with_access(ctx, id).await?;
+        let is_author = viewer
+            .user()
+            .is_some_and(|u| Some(u.uuid()) == message.author_user_id);
+        authorize_message(thread_access, is_author, MessageAction::Edit)?;
+        let message = messages::edit(
+            services.db(),
+            viewer.app(),
+            message,
+            content,
+            services.clock().now(),
+        )
+        .await?;
+        Ok(EditMessagePayload {
+            message: MessageNode(message),
+        })
+    }
+
+    /// Soft delete: the message keeps its place, its content is erased.
+    async fn delete_message(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteMessageInput,
+    ) -> GqlResult<DeleteMessagePayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let id = MessageId::parse_field(&input.id, "id")?;
+        let (message, thread_access) = message_with_access(ctx, id).await?;
+        let is_author = viewer
+            .user()
+            .is_some_and(|u| Some(u.uuid()) == message.author_user_id);
+        authorize_message(thread_access, is_author, MessageAction::Delete)?;
+        let message =
+            messages::delete(services.db(), viewer.app(), message, services.clock().now()).await?;
+        Ok(DeleteMessagePayload {
+            message: MessageNode(message),
+        })
+    }
+
+    async fn mark_thread_read(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkThreadReadInput,
+    ) -> GqlResult<MarkThreadReadPayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        let thread_id = ThreadId::parse_field(&input.thread_id, "threadId")?;
+        let message_id = MessageId::parse_field(&input.message_id, "messageId")?;
+        let (thread, thread_access) =
+            access::thread(services, viewer, thread_id, "threadId").await?;
+        authorize_thread(thread_access, ThreadAction::MarkRead)?;
+        threads::mark_read(
+            services.db(),
+            viewer.app(),
+            thread_id,
+            user,
+            message_id,
+            services.clock().now(),
+        )
+        .await?;
+        Ok(MarkThreadReadPayload {
+            thread: ThreadNode(thread),
+        })
+    }
+}
+
+async fn message_with_access(
+    ctx: &Context<'_>,
+    id: MessageId,
+) -> GqlResult<(
+    orbit_domain::entities::message::Model,
+    orbit_domain::policy::ThreadAccess,
+)> {
+    let services = services(ctx);
+    let viewer = viewer(ctx);
+    let message = messages::find(services.db(), viewer.app(), id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("message").with_field("id"))?;
+    let (_, access) = access::thread(services, viewer, ThreadId(message.thread_id), "id")
+        .await
+        .map_err(|_| DomainError::not_found("message").with_field("id"))?;
+    Ok((message, access))
+}

@@ -1,0 +1,105 @@
+//! The GraphQL API. Types here are the API's own, mapped from domain models,
+//! so the schema never follows the table layout by accident. Resolvers are
+//! split by area and merged.
+
+mod access;
+pub(crate) mod auth;
+mod errors;
+mod limits;
+mod loaders;
+mod messages;
+mod pagination;
+mod query;
+mod teams;
+mod threads;
+mod types;
+
+use std::any::Any;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use orbit_domain::DomainResult;
+
+use crate::Services;
+use crate::config::Settings;
+use crate::viewer::Viewer;
+
+pub(crate) use errors::present_errors;
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    auth::AuthMutation,
+    teams::TeamMutation,
+    threads::ThreadMutation,
+    messages::MessageMutation,
+);
+
+pub type OrbitSchema = Schema<query::Query, Mutation, EmptySubscription>;
+
+/// The id of the HTTP request, for logs that tie an internal error to it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+fn schema_builder() -> async_graphql::SchemaBuilder<query::Query, Mutation, EmptySubscription> {
+    Schema::build(query::Query, Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(16)
+        .extension(limits::QueryShapeLimits)
+}
+
+pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSchema {
+    let mut builder = schema_builder().data(services);
+    if !settings.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL the code serves; `schema.graphql` must equal it (a test checks).
+pub fn schema_sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+/// Attaches per-request data: the caller, the request id, and per-request
+/// DataLoaders (their caches must not outlive the request, nor leak across callers).
+pub(crate) fn attach_request_data(
+    request: async_graphql::Request,
+    services: &Services,
+    viewer: Viewer,
+    request_id: RequestId,
+) -> async_graphql::Request {
+    let loaders = loaders::Loaders::new(services, viewer);
+    request
+        .data(viewer)
+        .data(request_id)
+        .data(loaders.users)
+        .data(loaders.teams)
+        .data(loaders.threads)
+        .data(loaders.participants)
+        .data(loaders.unread)
+        .data(loaders.team_roles)
+}
+
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    ctx.data_unchecked::<Viewer>()
+}
+
+pub(crate) fn loader<'a, T: Any + Send + Sync>(ctx: &Context<'a>) -> &'a DataLoader<T> {
+    ctx.data_unchecked::<DataLoader<T>>()
+}
+
+/// Loader errors are database errors; they reach the client as INTERNAL.
+pub(crate) fn loader_error(error: String) -> orbit_domain::DomainError {
+    orbit_domain::DomainError::internal(error)
+}
+
+pub(crate) type GqlResult<T> = DomainResult<T>;

@@ -1,0 +1,218 @@
+//! Reads.
+
+use async_graphql::{Context, ID, Object};
+use orbit_domain::ids::{AnyId, TeamId, ThreadId, UserId};
+use orbit_domain::{DomainError, ErrorCode};
+use orbit_persistence::{apps, messages, teams, threads, users};
+
+use super::pagination::{Conn, connection, forward_args};
+use super::types::{AppNode, MessageNode, Node, TeamNode, ThreadNode, UserNode, ViewerNode};
+use super::{GqlResult, access, services, viewer};
+use crate::viewer::{Actor, Viewer};
+
+pub struct Query;
+
+/// Relay's `node` answers null for what the caller may not see.
+fn hidden_as_null<T>(result: GqlResult<T>) -> GqlResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.code == ErrorCode::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+#[Object]
+impl Query {
+    /// Any object by its ID; null when it does not exist or the caller may not see it.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+        let any: AnyId = id.parse().map_err(|e: orbit_domain::ids::IdParseError| {
+            DomainError::bad_input("id", e.to_string())
+        })?;
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        Ok(match any {
+            AnyId::App(app_id) => {
+                if app_id != viewer.app().app_id() {
+                    return Ok(None);
+                }
+                apps::find(services.db(), app_id)
+                    .await?
+                    .map(|a| Node::App(AppNode(a)))
+            }
+            AnyId::User(user_id) => {
+                hidden_as_null(access::user(services, viewer, user_id, "id").await)?
+                    .map(|u| Node::User(UserNode(u)))
+            }
+            AnyId::Team(team_id) => {
+                hidden_as_null(access::team(services, viewer, team_id, "id").await)?
+                    .map(|(t, _)| Node::Team(TeamNode(t)))
+            }
+            AnyId::Thread(thread_id) => {
+                hidden_as_null(access::thread(services, viewer, thread_id, "id").await)?
+                    .map(|(t, _)| Node::Thread(ThreadNode(t)))
+            }
+            AnyId::Message(message_id) => {
+                let Some(message) = messages::find(services.db(), viewer.app(), message_id).await?
+                else {
+                    return Ok(None);
+                };
+                hidden_as_null(
+                    access::thread(services, viewer, ThreadId(message.thread_id), "id").await,
+                )?
+                .map(|_| Node::Message(MessageNode(message)))
+            }
+        })
+    }
+
+    /// Who is calling.
+    async fn viewer(&self, ctx: &Context<'_>) -> ViewerNode {
+        ViewerNode(*viewer(ctx))
+    }
+
+    /// The signed-in user; null for keys and anonymous callers.
+    async fn me(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        let Some(user) = viewer(ctx).user() else {
+            return Ok(None);
+        };
+        Ok(users::find(services(ctx).db(), viewer(ctx).app(), user)
+            .await?
+            .map(UserNode))
+    }
+
+    /// The caller's app.
+    async fn app(&self, ctx: &Context<'_>) -> GqlResult<Option<AppNode>> {
+        Ok(apps::find(services(ctx).db(), viewer(ctx).app().app_id())
+            .await?
+            .map(AppNode))
+    }
+
+    /// The apps a developer is a member of.
+    async fn apps(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Conn<AppNode>> {
+        let Viewer::User {
+            user,
+            developer: true,
+            ..
+        } = *viewer(ctx)
+        else {
+            return Err(DomainError::forbidden(
+                "only developers (console users) have apps",
+            ));
+        };
+        let page =
+            apps::list_for_developer(services(ctx).db(), user, forward_args(first, after)?).await?;
+        Ok(connection(page, |a| a.id, AppNode))
+    }
+
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> GqlResult<UserNode> {
+        let id = UserId::parse_field(&id, "id")?;
+        Ok(UserNode(
+            access::user(services(ctx), viewer(ctx), id, "id").await?,
+        ))
+    }
+
+    /// Users the caller can see (sharing a team with them); all users for a secret key.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> GqlResult<Conn<UserNode>> {
+        let viewer = viewer(ctx);
+        let restrict_to = match viewer.actor()? {
+            Actor::App => None,
+            Actor::User(user) => Some(user),
+        };
+        if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
+            return Err(DomainError::bad_input(
+                "search",
+                "must be at most 100 characters",
+            ));
+        }
+        let page = users::list(
+            services(ctx).db(),
+            viewer.app(),
+            restrict_to,
+            search.as_deref(),
+            forward_args(first, after)?,
+        )
+        .await?;
+        Ok(connection(page, |u| u.id, UserNode))
+    }
+
+    async fn team(&self, ctx: &Context<'_>, id: ID) -> GqlResult<TeamNode> {
+        let id = TeamId::parse_field(&id, "id")?;
+        Ok(TeamNode(
+            access::team(services(ctx), viewer(ctx), id, "id").await?.0,
+        ))
+    }
+
+    /// The caller's teams; every team for a secret key.
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Conn<TeamNode>> {
+        let viewer = viewer(ctx);
+        let member = match viewer.actor()? {
+            Actor::App => None,
+            Actor::User(user) => Some(user),
+        };
+        let page = teams::list(
+            services(ctx).db(),
+            viewer.app(),
+            member,
+            forward_args(first, after)?,
+        )
+        .await?;
+        Ok(connection(page, |t| t.id, TeamNode))
+    }
+
+    async fn thread(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ThreadNode> {
+        let id = ThreadId::parse_field(&id, "id")?;
+        Ok(ThreadNode(
+            access::thread(services(ctx), viewer(ctx), id, "id")
+                .await?
+                .0,
+        ))
+    }
+
+    /// Threads the caller can see, most recent activity first; `teamId` narrows to one team.
+    async fn threads(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        team_id: Option<ID>,
+    ) -> GqlResult<Conn<ThreadNode>> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let team = match team_id {
+            Some(team_id) => {
+                let team_id = TeamId::parse_field(&team_id, "teamId")?;
+                access::team(services, viewer, team_id, "teamId").await?;
+                Some(team_id)
+            }
+            None => None,
+        };
+        let restrict_to = match viewer.actor()? {
+            Actor::App => None,
+            Actor::User(user) => Some(user),
+        };
+        let page = threads::list(
+            services.db(),
+            viewer.app(),
+            restrict_to,
+            team,
+            forward_args(first, after)?,
+        )
+        .await?;
+        Ok(connection(page, |t| t.activity_key, ThreadNode))
+    }
+}

@@ -1,0 +1,382 @@
+//! The API's object types, mapped from domain models.
+
+use async_graphql::{Context, Enum, ID, Interface, Json, Object, Union};
+use chrono::{DateTime, Utc};
+use orbit_domain::DomainError;
+use orbit_domain::entities::{app, message, team, team_member, thread, thread_participant, user};
+use orbit_domain::ids::{AppId, MessageId, TeamId, ThreadId, UserId};
+use orbit_domain::roles;
+use orbit_persistence::{messages, teams};
+use uuid::Uuid;
+
+use super::loaders::{
+    ParticipantsLoader, TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
+};
+use super::pagination::{Conn, connection, forward_args, page_args};
+use super::{GqlResult, loader, loader_error, services, viewer};
+use crate::viewer::Viewer;
+
+#[derive(Interface)]
+#[graphql(name = "Node", field(name = "id", ty = "ID"))]
+pub enum Node {
+    App(AppNode),
+    User(UserNode),
+    Team(TeamNode),
+    Thread(ThreadNode),
+    Message(MessageNode),
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "ViewerKind")]
+pub enum ViewerKind {
+    User,
+    AppSecret,
+    AppPublishable,
+    Developer,
+    Anonymous,
+}
+
+pub struct ViewerNode(pub Viewer);
+
+#[Object(name = "Viewer")]
+impl ViewerNode {
+    async fn kind(&self) -> ViewerKind {
+        match self.0 {
+            Viewer::Anonymous { .. } => ViewerKind::Anonymous,
+            Viewer::Publishable { .. } => ViewerKind::AppPublishable,
+            Viewer::Secret { .. } => ViewerKind::AppSecret,
+            Viewer::User {
+                developer: true, ..
+            } => ViewerKind::Developer,
+            Viewer::User { .. } => ViewerKind::User,
+        }
+    }
+
+    /// The app the credential belongs to (the console app for developers and anonymous callers).
+    async fn app(&self, ctx: &Context<'_>) -> GqlResult<Option<AppNode>> {
+        let found =
+            orbit_persistence::apps::find(services(ctx).db(), self.0.app().app_id()).await?;
+        Ok(found.map(AppNode))
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        let Some(id) = self.0.user() else {
+            return Ok(None);
+        };
+        load_user(ctx, id.uuid()).await
+    }
+}
+
+pub struct AppNode(pub app::Model);
+
+#[Object(name = "App")]
+impl AppNode {
+    async fn id(&self) -> ID {
+        ID(AppId(self.0.id).to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct UserNode(pub user::Model);
+
+pub(crate) async fn load_user(ctx: &Context<'_>, id: Uuid) -> GqlResult<Option<UserNode>> {
+    let found = loader::<UserLoader>(ctx)
+        .load_one(id)
+        .await
+        .map_err(loader_error)?;
+    Ok(found.map(UserNode))
+}
+
+#[Object(name = "User")]
+impl UserNode {
+    async fn id(&self) -> ID {
+        ID(UserId(self.0.id).to_string())
+    }
+    /// Shown to the user themself and to the app's secret key; null for others.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        let viewer = viewer(ctx);
+        let allowed =
+            matches!(viewer, Viewer::Secret { .. }) || viewer.user() == Some(UserId(self.0.id));
+        allowed.then_some(self.0.email.as_str())
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn timezone(&self) -> Option<&str> {
+        self.0.timezone.as_deref()
+    }
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "TeamRole")]
+pub enum TeamRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl From<roles::TeamRole> for TeamRole {
+    fn from(role: roles::TeamRole) -> Self {
+        match role {
+            roles::TeamRole::Owner => TeamRole::Owner,
+            roles::TeamRole::Admin => TeamRole::Admin,
+            roles::TeamRole::Member => TeamRole::Member,
+        }
+    }
+}
+
+impl From<TeamRole> for roles::TeamRole {
+    fn from(role: TeamRole) -> Self {
+        match role {
+            TeamRole::Owner => roles::TeamRole::Owner,
+            TeamRole::Admin => roles::TeamRole::Admin,
+            TeamRole::Member => roles::TeamRole::Member,
+        }
+    }
+}
+
+pub struct TeamNode(pub team::Model);
+
+#[Object(name = "Team")]
+impl TeamNode {
+    async fn id(&self) -> ID {
+        ID(TeamId(self.0.id).to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The caller's role; null for a secret key.
+    async fn viewer_role(&self, ctx: &Context<'_>) -> GqlResult<Option<TeamRole>> {
+        let role = loader::<TeamRoleLoader>(ctx)
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        Ok(role.map(TeamRole::from))
+    }
+    /// Members in the order they joined... by user id, a stable keyset order.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Conn<TeamMemberNode>> {
+        let page = teams::list_members(
+            services(ctx).db(),
+            viewer(ctx).app(),
+            TeamId(self.0.id),
+            forward_args(first, after)?,
+        )
+        .await?;
+        Ok(connection(page, |m| m.user_id, TeamMemberNode))
+    }
+}
+
+pub struct TeamMemberNode(pub team_member::Model);
+
+#[Object(name = "TeamMember")]
+impl TeamMemberNode {
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<UserNode> {
+        load_user(ctx, self.0.user_id)
+            .await?
+            .ok_or_else(|| DomainError::internal("team member without a user"))
+    }
+    async fn role(&self) -> GqlResult<TeamRole> {
+        Ok(teams::parse_role(&self.0.role)?.into())
+    }
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct TeamInvitationNode {
+    pub id: Uuid,
+    /// Present only in the payload that created it.
+    pub code: Option<String>,
+    pub email: String,
+    pub role: TeamRole,
+    pub expires_at: DateTime<Utc>,
+    pub team: team::Model,
+}
+
+#[Object(name = "TeamInvitation")]
+impl TeamInvitationNode {
+    async fn id(&self) -> ID {
+        ID(orbit_domain::ids::InvitationId(self.id).to_string())
+    }
+    /// The secret to pass to `joinTeam`; shown once, when the invitation is made.
+    async fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+    async fn email(&self) -> &str {
+        &self.email
+    }
+    async fn role(&self) -> TeamRole {
+        self.role
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+    async fn team(&self) -> TeamNode {
+        TeamNode(self.team.clone())
+    }
+}
+
+pub struct ThreadNode(pub thread::Model);
+
+#[Object(name = "Thread")]
+impl ThreadNode {
+    async fn id(&self) -> ID {
+        ID(ThreadId(self.0.id).to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Set for a team's thread.
+    async fn team(&self, ctx: &Context<'_>) -> GqlResult<Option<TeamNode>> {
+        let Some(team_id) = self.0.team_id else {
+            return Ok(None);
+        };
+        let team = loader::<TeamLoader>(ctx)
+            .load_one(team_id)
+            .await
+            .map_err(loader_error)?;
+        Ok(team.map(TeamNode))
+    }
+    /// Set for a user's own thread.
+    async fn owner(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        let Some(owner) = self.0.owner_user_id else {
+            return Ok(None);
+        };
+        load_user(ctx, owner).await
+    }
+    /// Users added to the thread by name (owners and team members see it anyway).
+    async fn participants(&self, ctx: &Context<'_>) -> GqlResult<Vec<ThreadParticipantNode>> {
+        let rows = loader::<ParticipantsLoader>(ctx)
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(ThreadParticipantNode)
+            .collect())
+    }
+    /// Oldest first. `first/after` pages forward, `last/before` backward.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<MessageNode>> {
+        let args = page_args(first, after, last, before)?;
+        let page = messages::list(
+            services(ctx).db(),
+            viewer(ctx).app(),
+            ThreadId(self.0.id),
+            args,
+        )
+        .await?;
+        Ok(connection(page, |m| m.id, MessageNode))
+    }
+    /// Messages by others after the caller's read marker; 0 for a secret key.
+    async fn unread_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        let count = loader::<UnreadLoader>(ctx)
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        Ok(i32::try_from(count.unwrap_or(0)).unwrap_or(i32::MAX))
+    }
+    async fn last_message_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_message_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+pub struct ThreadParticipantNode(pub thread_participant::Model);
+
+#[Object(name = "ThreadParticipant")]
+impl ThreadParticipantNode {
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<UserNode> {
+        load_user(ctx, self.0.user_id)
+            .await?
+            .ok_or_else(|| DomainError::internal("participant without a user"))
+    }
+    async fn added_at(&self) -> DateTime<Utc> {
+        self.0.added_at
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "MessageStatus")]
+pub enum MessageStatus {
+    Sent,
+}
+
+#[derive(Union)]
+#[graphql(name = "MessageAuthor")]
+pub enum MessageAuthor {
+    User(UserNode),
+}
+
+pub struct MessageNode(pub message::Model);
+
+#[Object(name = "Message")]
+impl MessageNode {
+    async fn id(&self) -> ID {
+        ID(MessageId(self.0.id).to_string())
+    }
+    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<ThreadNode> {
+        loader::<ThreadLoader>(ctx)
+            .load_one(self.0.thread_id)
+            .await
+            .map_err(loader_error)?
+            .map(ThreadNode)
+            .ok_or_else(|| DomainError::not_found("thread"))
+    }
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<MessageAuthor>> {
+        let Some(author) = self.0.author_user_id else {
+            return Ok(None);
+        };
+        Ok(load_user(ctx, author).await?.map(MessageAuthor::User))
+    }
+    /// Null once the message is deleted.
+    async fn content(&self) -> Option<&str> {
+        self.0.content.as_deref()
+    }
+    async fn metadata(&self) -> Option<Json<serde_json::Value>> {
+        self.0.metadata.clone().map(Json)
+    }
+    async fn status(&self) -> MessageStatus {
+        MessageStatus::Sent
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+}

@@ -1,0 +1,126 @@
+//! `POST /graphql` and GraphiQL on `GET /graphql`.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{BatchRequest, BatchResponse};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use orbit_domain::DomainError;
+use serde_json::json;
+
+use super::HttpState;
+use crate::graphql::{RequestId, attach_request_data, present_errors};
+use crate::viewer;
+
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Operations in one batched request; each is limited like a single request.
+pub const MAX_BATCH_SIZE: usize = 10;
+
+pub(super) async fn graphiql(State(state): State<HttpState>) -> Response {
+    if !state.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+}
+
+fn credential(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+}
+
+pub(super) async fn graphql(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = RequestId(
+        headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    let viewer = match viewer::resolve(&state.services, credential(&headers)).await {
+        Ok(viewer) => viewer,
+        Err(error) => return error_response(StatusCode::UNAUTHORIZED, &error, &request_id),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            let error = DomainError::bad_input("body", format!("not a GraphQL request: {error}"));
+            return error_response(StatusCode::BAD_REQUEST, &error, &request_id);
+        }
+    };
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > MAX_BATCH_SIZE
+    {
+        let error = DomainError::bad_input(
+            "body",
+            format!("a batch may hold at most {MAX_BATCH_SIZE} operations"),
+        );
+        return error_response(StatusCode::BAD_REQUEST, &error, &request_id);
+    }
+    let execute = |request| {
+        let request = attach_request_data(request, &state.services, viewer, request_id.clone());
+        state.schema.execute(request)
+    };
+    // Operations of a batch run one after another, each with its own loaders.
+    let mut response = match batch {
+        BatchRequest::Single(request) => BatchResponse::Single(execute(request).await),
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(execute(request).await);
+            }
+            BatchResponse::Batch(responses)
+        }
+    };
+    match &mut response {
+        BatchResponse::Single(single) => present_errors(&mut single.errors, &request_id),
+        BatchResponse::Batch(many) => {
+            for single in many {
+                present_errors(&mut single.errors, &request_id);
+            }
+        }
+    }
+    json_response(StatusCode::OK, &response)
+}
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut response = (status, bytes).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "serialising a GraphQL response failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A request refused before execution, in the GraphQL error shape.
+fn error_response(status: StatusCode, error: &DomainError, request_id: &RequestId) -> Response {
+    let mut extensions = json!({ "code": error.code.as_str() });
+    if let Some(field) = &error.field {
+        extensions["details"] = json!({ "field": field });
+    }
+    if error.code == orbit_domain::ErrorCode::Internal {
+        tracing::error!(request_id = %request_id.0, error = ?error, "internal error");
+    }
+    json_response(
+        status,
+        &json!({ "errors": [{ "message": error.message, "extensions": extensions }] }),
+    )
+}

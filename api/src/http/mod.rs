@@ -1,0 +1,84 @@
+//! The HTTP surface: `/graphql`, health and readiness, and the layers every
+//! request passes (request ids, tracing, timeouts, body limit, CORS).
+
+mod graphql_handler;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::Services;
+use crate::config::Settings;
+use crate::graphql::OrbitSchema;
+
+pub use graphql_handler::{MAX_BATCH_SIZE, MAX_BODY_BYTES};
+
+#[derive(Clone)]
+pub(crate) struct HttpState {
+    pub services: Services,
+    pub schema: OrbitSchema,
+    pub graphiql: bool,
+}
+
+pub(crate) fn router(services: Services, schema: OrbitSchema, settings: &Settings) -> Router {
+    let state = HttpState {
+        services,
+        schema,
+        graphiql: settings.graphiql,
+    };
+    let request_id = HeaderName::from_static("x-request-id");
+    // Credentials travel in headers, never cookies, so any origin may call.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+        ]);
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql_handler::graphiql).post(graphql_handler::graphql),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Alive: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready: the database answers too.
+async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    match state.services.db().ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(error = ?error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The `orbit` server: configuration, the HTTP router, the GraphQL API and the
+//! command line. Tests build [`Application`] on port 0 and talk to it over HTTP.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod graphql;
+pub mod http;
+mod services;
+mod startup;
+pub mod viewer;
+
+pub use config::Settings;
+pub use graphql::schema_sdl;
+pub use services::Services;
+pub use startup::Application;

@@ -1,0 +1,60 @@
+//! What every request and command shares: the database, the clock, the
+//! token keys and the built-in console app.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use orbit_auth::AccessTokenKeys;
+use orbit_domain::Clock;
+use orbit_domain::ids::AppScope;
+use orbit_persistence::Db;
+
+use crate::config::ConsoleSignup;
+
+/// Access tokens are short-lived: a revoked session stops working within
+/// this time even where a check is skipped; refresh tokens renew them.
+pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
+pub const SESSION_TTL: Duration = Duration::days(30);
+pub const INVITATION_TTL: Duration = Duration::days(7);
+
+#[derive(Clone)]
+pub struct Services(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: AccessTokenKeys,
+    pub issuer: String,
+    pub console: AppScope,
+    pub console_signup: ConsoleSignup,
+}
+
+impl Services {
+    pub(crate) fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.0.clock.as_ref()
+    }
+
+    pub(crate) fn tokens(&self) -> &AccessTokenKeys {
+        &self.0.tokens
+    }
+
+    pub(crate) fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    pub fn console(&self) -> AppScope {
+        self.0.console
+    }
+
+    pub(crate) fn console_signup_open(&self) -> bool {
+        self.0.console_signup == ConsoleSignup::Open
+    }
+}

@@ -1,0 +1,154 @@
+//! Builds the whole server from settings: database (migrated), console app,
+//! token keys, router, and a bound listener, so tests can use port 0.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use orbit_auth::{AccessTokenKeys, SigningKey, generate_token, hash_token};
+use orbit_domain::Clock;
+use orbit_domain::ids::{AppId, AppScope};
+use orbit_persistence::{Db, apps};
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::services::{Inner, Services};
+use crate::{graphql, http};
+
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    router: axum::Router,
+    services: Services,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let services = build_services(&settings, clock).await?;
+        let schema = graphql::build_schema(services.clone(), &settings);
+        let router = http::router(services.clone(), schema, &settings);
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            port,
+            router,
+            services,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn services(&self) -> Services {
+        self.services.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")
+    }
+}
+
+/// Connects and migrates the database and loads the keys: everything a
+/// command needs, without the HTTP side.
+pub(crate) async fn build_services(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Services> {
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    }
+    let db = Db::connect(&settings.database_url())
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("applying migrations")?;
+    let console = apps::ensure_console(&db, clock.now())
+        .await
+        .context("creating the console app")?;
+    let secret = match &settings.jwt_secret {
+        Some(secret) => secret.expose().to_owned(),
+        None => load_or_create_secret(&settings.data_dir.join("jwt-secret"))?,
+    };
+    // The kid names the key without revealing it, so tokens signed by an old
+    // key can be told apart once keys rotate.
+    let kid = format!("k{}", &hash_token(&secret)[..8]);
+    let tokens = AccessTokenKeys::new(SigningKey::new(kid, secret.into_bytes())?, Vec::new());
+    Ok(Services::new(Inner {
+        db,
+        clock,
+        tokens,
+        issuer: settings.issuer(),
+        console: AppScope::new(AppId(console.id)),
+        console_signup: settings.console_signup,
+    }))
+}
+
+/// A signing secret generated once and kept (mode 0600) so tokens survive restarts.
+fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_owned();
+        if !existing.is_empty() {
+            return Ok(existing);
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = generate_token("");
+    write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a new token signing secret");
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

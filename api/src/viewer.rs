@@ -1,0 +1,115 @@
+//! Who is calling: resolved once per request from its credential, then read
+//! by every resolver.
+
+use orbit_auth::{ApiKeyKind, parse_api_key, verify_api_key};
+use orbit_domain::ids::{AppId, AppScope, SessionId, UserId};
+use orbit_domain::{DomainError, DomainResult};
+use orbit_persistence::{apps, sessions};
+
+use crate::Services;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// No credential: the console app, where developers sign up and log in.
+    Anonymous { app: AppScope },
+    /// `pk_...`: may sign up and log in users of its app, nothing more.
+    Publishable { app: AppScope },
+    /// `sk_...`: acts for the whole app.
+    Secret { app: AppScope },
+    /// An access token. In the console app the user is a developer.
+    User {
+        app: AppScope,
+        user: UserId,
+        session: SessionId,
+        developer: bool,
+    },
+}
+
+/// Whom an operation acts as once credentials are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    App,
+    User(UserId),
+}
+
+impl Viewer {
+    pub fn app(&self) -> AppScope {
+        match *self {
+            Viewer::Anonymous { app }
+            | Viewer::Publishable { app }
+            | Viewer::Secret { app }
+            | Viewer::User { app, .. } => app,
+        }
+    }
+
+    pub fn user(&self) -> Option<UserId> {
+        match *self {
+            Viewer::User { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
+    /// For operations that need a user or the secret key.
+    pub fn actor(&self) -> DomainResult<Actor> {
+        match *self {
+            Viewer::Secret { .. } => Ok(Actor::App),
+            Viewer::User { user, .. } => Ok(Actor::User(user)),
+            Viewer::Anonymous { .. } | Viewer::Publishable { .. } => {
+                Err(DomainError::unauthenticated(
+                    "log in first: this needs a user's access token or the app's secret key",
+                ))
+            }
+        }
+    }
+
+    /// For operations only a signed-in user can do.
+    pub fn require_user(&self) -> DomainResult<UserId> {
+        match self.actor()? {
+            Actor::User(user) => Ok(user),
+            Actor::App => Err(DomainError::forbidden("this needs a user's access token")),
+        }
+    }
+}
+
+/// Resolves the credential of a request (`Authorization: Bearer ...` or
+/// `x-api-key`). An invalid credential is an error, never anonymous: a client
+/// with a stale token must learn it, not silently see the console app.
+pub async fn resolve(services: &Services, credential: Option<&str>) -> DomainResult<Viewer> {
+    let Some(credential) = credential.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(Viewer::Anonymous {
+            app: services.console(),
+        });
+    };
+    if let Some(parsed) = parse_api_key(credential) {
+        let key = apps::find_key_by_prefix(services.db(), &parsed.lookup_prefix)
+            .await?
+            .filter(|key| key.revoked_at.is_none() && verify_api_key(credential, &key.secret_hash))
+            .ok_or_else(|| DomainError::unauthenticated("the API key is invalid or revoked"))?;
+        let app = AppScope::new(AppId(key.app_id));
+        return Ok(match parsed.kind {
+            ApiKeyKind::Publishable => Viewer::Publishable { app },
+            ApiKeyKind::Secret => Viewer::Secret { app },
+        });
+    }
+    let invalid = || DomainError::unauthenticated("the access token is invalid or expired");
+    let now = services.clock().now();
+    let claims = services
+        .tokens()
+        .verify(credential, services.issuer(), now)
+        .map_err(|_| invalid())?;
+    let app: AppId = claims.aud.parse().map_err(|_| invalid())?;
+    let user: UserId = claims.sub.parse().map_err(|_| invalid())?;
+    let session: SessionId = claims.sid.parse().map_err(|_| invalid())?;
+    let app = AppScope::new(app);
+    // One primary-key read per request makes logout and revocation take
+    // effect at once rather than when the token expires.
+    sessions::find_live(services.db(), app, session, user, now)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok(Viewer::User {
+        app,
+        user,
+        session,
+        developer: app == services.console(),
+    })
+}

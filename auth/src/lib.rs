@@ -1,0 +1,21 @@
+//! Orbit's credentials: password hashing, access tokens (JWT), opaque secrets
+//! (refresh tokens, invitation codes) and API keys.
+//!
+//! This crate is deliberately pure: no database, no HTTP, no async runtime.
+//! Anything that needs the clock takes `now` as an argument so callers (and
+//! tests) control time.
+
+mod api_keys;
+mod error;
+mod password;
+mod secrets;
+mod tokens;
+
+pub use api_keys::{
+    ApiKeyKind, GeneratedApiKey, KeyEnvironment, ParseKeyPartError, ParsedApiKey, generate_api_key,
+    parse_api_key, verify_api_key,
+};
+pub use error::AuthError;
+pub use password::{hash_password, verify_dummy_password, verify_password};
+pub use secrets::{constant_time_eq, generate_token, hash_token};
+pub use tokens::{ACCESS_TOKEN_TYPE, AccessClaims, AccessTokenKeys, SigningKey, TokenError};

@@ -1,0 +1,27 @@
+//! A message in a thread. Deletion is soft: the row stays, its content goes.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "messages")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub thread_id: Uuid,
+    pub author_user_id: Option<Uuid>,
+    pub content: Option<String>,
+    pub metadata: Option<Json>,
+    /// `sent` (later also `streaming` and `failed`, for agent replies).
+    pub status: String,
+    /// Unique per thread and author, so a retried send returns the first message.
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub edited_at: Option<DateTimeUtc>,
+    pub deleted_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,20 @@
+//! The tables, as SeaORM entities. They are storage shapes only: the GraphQL
+//! layer maps them to its own types, so the API never follows the table
+//! layout by accident.
+
+pub mod api_key;
+pub mod app;
+pub mod app_member;
+pub mod event;
+pub mod message;
+pub mod password_credential;
+pub mod refresh_token;
+pub mod session;
+pub mod team;
+pub mod team_invitation;
+pub mod team_member;
+pub mod thread;
+pub mod thread_participant;
+pub mod thread_read;
+pub mod topic_sequence;
+pub mod user;

@@ -1,0 +1,148 @@
+//! IDs are UUIDv7 in the database and prefixed strings on the wire
+//! (`thr_0193…`). Each kind has its own type, so a thread id can never be
+//! passed where a team id is wanted, and a wrong prefix is a clear input error.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use crate::DomainError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected an ID starting with `{expected}_`")]
+pub struct IdParseError {
+    pub expected: &'static str,
+}
+
+macro_rules! public_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new time-ordered ID.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+
+            /// Parses the wire form; `field` names the input at fault on error.
+            pub fn parse_field(value: &str, field: &str) -> Result<Self, DomainError> {
+                value.parse().map_err(|error: IdParseError| {
+                    DomainError::bad_input(field, error.to_string())
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}_{}", $prefix, self.0.simple())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdParseError;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                let error = IdParseError { expected: $prefix };
+                let rest = value
+                    .strip_prefix($prefix)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .ok_or(error.clone())?;
+                // Only the canonical simple form, so one ID has one spelling.
+                if rest.len() != 32 || !rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                    return Err(error);
+                }
+                Uuid::parse_str(rest).map(Self).map_err(|_| error)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+    };
+}
+
+public_id!(AppId, "app");
+public_id!(UserId, "usr");
+public_id!(TeamId, "team");
+public_id!(ThreadId, "thr");
+public_id!(MessageId, "msg");
+public_id!(ApiKeyId, "key");
+public_id!(EventId, "evt");
+public_id!(SessionId, "ses");
+public_id!(InvitationId, "inv");
+
+/// Which kind of object a public ID names, read from its prefix (for `node(id:)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnyId {
+    App(AppId),
+    User(UserId),
+    Team(TeamId),
+    Thread(ThreadId),
+    Message(MessageId),
+}
+
+impl FromStr for AnyId {
+    type Err = IdParseError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let prefix = value.split('_').next().unwrap_or_default();
+        match prefix {
+            AppId::PREFIX => value.parse().map(AnyId::App),
+            UserId::PREFIX => value.parse().map(AnyId::User),
+            TeamId::PREFIX => value.parse().map(AnyId::Team),
+            ThreadId::PREFIX => value.parse().map(AnyId::Thread),
+            MessageId::PREFIX => value.parse().map(AnyId::Message),
+            _ => Err(IdParseError {
+                expected: "app|usr|team|thr|msg",
+            }),
+        }
+    }
+}
+
+/// The app a piece of work is confined to. Every persistence function takes
+/// one, so no query can run without its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AppScope(AppId);
+
+impl AppScope {
+    pub fn new(app_id: AppId) -> Self {
+        Self(app_id)
+    }
+
+    pub fn app_id(self) -> AppId {
+        self.0
+    }
+
+    pub fn uuid(self) -> Uuid {
+        self.0.0
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_other_prefixes() {
+        let id = ThreadId::generate();
+        let wire = id.to_string();
+        assert!(wire.starts_with("thr_"));
+        assert_eq!(wire.parse::<ThreadId>().unwrap(), id);
+        assert!(wire.replace("thr_", "team_").parse::<ThreadId>().is_err());
+        assert!(wire.to_uppercase().parse::<ThreadId>().is_err());
+        assert!("thr_".parse::<ThreadId>().is_err());
+        assert!(matches!(wire.parse::<AnyId>().unwrap(), AnyId::Thread(t) if t == id));
+    }
+}

@@ -1,0 +1,16 @@
+//! Orbit's domain: the data model (SeaORM entities), typed public IDs,
+//! validation, the access policy, event types and the error type with stable
+//! codes. It knows nothing of HTTP, GraphQL, Redis or JWT, so every transport
+//! and store can share it.
+
+pub mod clock;
+pub mod entities;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod policy;
+pub mod roles;
+pub mod validation;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{DomainError, DomainResult, ErrorCode};

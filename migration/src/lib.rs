@@ -1,0 +1,15 @@
+//! Orbit's schema, one file per migration, applied in order. The same files
+//! build SQLite and Postgres, so both backends always have the same tables.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_core::Migration)]
+    }
+}

@@ -1,0 +1,77 @@
+use std::time::Duration;
+
+use orbit_domain::{DomainError, DomainResult};
+use orbit_migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+
+use crate::db_error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to SQLite or Postgres.
+#[derive(Debug, Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+impl Db {
+    /// `sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`.
+    pub async fn connect(url: &str) -> DomainResult<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10));
+        if url.starts_with("sqlite:") {
+            // SQLite has one writer. A single connection makes writers queue
+            // in the pool instead of failing with SQLITE_BUSY when a read
+            // transaction upgrades; it also keeps an in-memory database alive,
+            // as each connection to `:memory:` would otherwise be its own
+            // database. Postgres is the backend for concurrency.
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None::<Duration>)
+                .max_lifetime(None::<Duration>)
+                .map_sqlx_sqlite_opts(|opts| {
+                    opts.foreign_keys(true)
+                        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .busy_timeout(Duration::from_secs(10))
+                });
+        } else {
+            options.max_connections(20).min_connections(1);
+        }
+        let conn = Database::connect(options).await.map_err(db_error)?;
+        Ok(Self { conn })
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.conn.get_database_backend() {
+            DbBackend::Sqlite => Backend::Sqlite,
+            _ => Backend::Postgres,
+        }
+    }
+
+    pub async fn migrate(&self) -> DomainResult<()> {
+        Migrator::up(&self.conn, None).await.map_err(db_error)
+    }
+
+    /// For readiness checks.
+    pub async fn ping(&self) -> DomainResult<()> {
+        self.conn.ping().await.map_err(db_error)
+    }
+
+    pub async fn close(self) -> DomainResult<()> {
+        self.conn
+            .close()
+            .await
+            .map_err(DomainError::internal)
+    }
+}

@@ -1,0 +1,19 @@
+//! Orbit's storage. Every function that touches tenant data takes the
+//! caller's [`AppScope`](orbit_domain::ids::AppScope): there is no query
+//! without its app. Writes that change state append their events to the
+//! outbox in the same transaction.
+
+pub mod apps;
+mod db;
+mod error;
+pub mod keyset;
+pub mod messages;
+pub mod outbox;
+pub mod sessions;
+pub mod teams;
+pub mod threads;
+pub mod users;
+
+pub use db::{Backend, Db};
+pub use error::db_error;
+pub use keyset::{Page, PageArgs};

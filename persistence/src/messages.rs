@@ -1,0 +1,218 @@
+//! Messages: sent idempotently, edited, soft-deleted, read in keyset pages.
+
+use chrono::{DateTime, Utc};
+use orbit_domain::entities::{message, thread};
+use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::ids::{AppScope, MessageId, ThreadId, UserId};
+use orbit_domain::{DomainError, DomainResult};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde_json::{Value, json};
+
+use crate::error::is_unique_violation;
+use crate::{Db, Page, PageArgs, db_error, keyset, outbox};
+
+pub const STATUS_SENT: &str = "sent";
+
+pub struct NewMessage {
+    pub thread: ThreadId,
+    pub author: UserId,
+    pub content: String,
+    pub metadata: Option<Value>,
+    pub idempotency_key: Option<String>,
+}
+
+fn message_payload(message: &message::Model) -> Value {
+    json!({
+        "messageId": MessageId(message.id).to_string(),
+        "threadId": ThreadId(message.thread_id).to_string(),
+        "authorId": message.author_user_id.map(|u| UserId(u).to_string()),
+    })
+}
+
+async fn find_by_idempotency_key<C: ConnectionTrait>(
+    conn: &C,
+    scope: AppScope,
+    new_message: &NewMessage,
+    key: &str,
+) -> DomainResult<Option<message::Model>> {
+    message::Entity::find()
+        .filter(message::Column::AppId.eq(scope.uuid()))
+        .filter(message::Column::ThreadId.eq(new_message.thread.uuid()))
+        .filter(message::Column::AuthorUserId.eq(new_message.author.uuid()))
+        .filter(message::Column::IdempotencyKey.eq(key))
+        .one(conn)
+        .await
+        .map_err(db_error)
+}
+
+/// A retry under a key already used must be the same request; anything else
+/// is a client bug worth a loud answer rather than a silent wrong message.
+fn replay(existing: message::Model, new_message: &NewMessage) -> DomainResult<message::Model> {
+    if existing.content.as_deref() != Some(new_message.content.as_str())
+        && existing.deleted_at.is_none()
+    {
+        return Err(
+            DomainError::conflict("this idempotencyKey was used for a different message")
+                .with_field("idempotencyKey"),
+        );
+    }
+    Ok(existing)
+}
+
+/// Sends a message. With an idempotency key, a retry returns the first message
+/// and writes nothing.
+pub async fn send(
+    db: &Db,
+    scope: AppScope,
+    now: DateTime<Utc>,
+    new_message: NewMessage,
+) -> DomainResult<message::Model> {
+    if let Some(key) = &new_message.idempotency_key
+        && let Some(existing) = find_by_idempotency_key(db.conn(), scope, &new_message, key).await?
+    {
+        return replay(existing, &new_message);
+    }
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let id = MessageId::generate().uuid();
+    let inserted = message::ActiveModel {
+        id: Set(id),
+        app_id: Set(scope.uuid()),
+        thread_id: Set(new_message.thread.uuid()),
+        author_user_id: Set(Some(new_message.author.uuid())),
+        content: Set(Some(new_message.content.clone())),
+        metadata: Set(new_message.metadata.clone()),
+        status: Set(STATUS_SENT.to_owned()),
+        idempotency_key: Set(new_message.idempotency_key.clone()),
+        created_at: Set(now),
+        edited_at: Set(None),
+        deleted_at: Set(None),
+    }
+    .insert(&txn)
+    .await;
+    let created = match inserted {
+        Ok(created) => created,
+        // A concurrent retry won the race between our lookup and insert.
+        Err(error) if is_unique_violation(&error) => {
+            drop(txn);
+            let key = new_message.idempotency_key.as_deref().unwrap_or_default();
+            let existing = find_by_idempotency_key(db.conn(), scope, &new_message, key)
+                .await?
+                .ok_or_else(|| DomainError::internal("idempotent message vanished"))?;
+            return replay(existing, &new_message);
+        }
+        Err(error) => return Err(db_error(error)),
+    };
+    thread::Entity::update_many()
+        .col_expr(
+            thread::Column::LastMessageAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            thread::Column::ActivityKey,
+            sea_orm::sea_query::Expr::value(id),
+        )
+        .filter(thread::Column::Id.eq(new_message.thread.uuid()))
+        .filter(thread::Column::AppId.eq(scope.uuid()))
+        .exec(&txn)
+        .await
+        .map_err(db_error)?;
+    outbox::append(
+        &txn,
+        scope,
+        now,
+        vec![NewEvent::new(
+            Topic::Thread(new_message.thread),
+            EventType::MessageCreated,
+            message_payload(&created),
+        )],
+    )
+    .await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(created)
+}
+
+pub async fn find(db: &Db, scope: AppScope, id: MessageId) -> DomainResult<Option<message::Model>> {
+    message::Entity::find_by_id(id.uuid())
+        .filter(message::Column::AppId.eq(scope.uuid()))
+        .one(db.conn())
+        .await
+        .map_err(db_error)
+}
+
+pub async fn edit(
+    db: &Db,
+    scope: AppScope,
+    existing: message::Model,
+    content: String,
+    now: DateTime<Utc>,
+) -> DomainResult<message::Model> {
+    if existing.deleted_at.is_some() {
+        return Err(DomainError::conflict("a deleted message cannot be edited").with_field("id"));
+    }
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let mut active: message::ActiveModel = existing.into();
+    active.content = Set(Some(content));
+    active.edited_at = Set(Some(now));
+    let updated = active.update(&txn).await.map_err(db_error)?;
+    outbox::append(
+        &txn,
+        scope,
+        now,
+        vec![NewEvent::new(
+            Topic::Thread(ThreadId(updated.thread_id)),
+            EventType::MessageEdited,
+            message_payload(&updated),
+        )],
+    )
+    .await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(updated)
+}
+
+/// Soft delete: the row keeps its place in the thread, its content and
+/// metadata are erased. Deleting twice is a no-op.
+pub async fn delete(
+    db: &Db,
+    scope: AppScope,
+    existing: message::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<message::Model> {
+    if existing.deleted_at.is_some() {
+        return Ok(existing);
+    }
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let mut active: message::ActiveModel = existing.into();
+    active.content = Set(None);
+    active.metadata = Set(None);
+    active.deleted_at = Set(Some(now));
+    let updated = active.update(&txn).await.map_err(db_error)?;
+    outbox::append(
+        &txn,
+        scope,
+        now,
+        vec![NewEvent::new(
+            Topic::Thread(ThreadId(updated.thread_id)),
+            EventType::MessageDeleted,
+            message_payload(&updated),
+        )],
+    )
+    .await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(updated)
+}
+
+/// A page of the thread's messages, oldest first.
+pub async fn list(
+    db: &Db,
+    scope: AppScope,
+    thread: ThreadId,
+    args: PageArgs,
+) -> DomainResult<Page<message::Model>> {
+    let select = message::Entity::find()
+        .filter(message::Column::AppId.eq(scope.uuid()))
+        .filter(message::Column::ThreadId.eq(thread.uuid()));
+    keyset::page(db.conn(), select, message::Column::Id, false, args).await
+}

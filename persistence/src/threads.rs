@@ -1,0 +1,478 @@
+//! Threads: owned by a user or a team, with participants and read state.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use orbit_domain::entities::{message, team_member, thread, thread_participant, thread_read};
+use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::ids::{AppScope, MessageId, TeamId, ThreadId, UserId};
+use orbit_domain::policy::ThreadAccess;
+use orbit_domain::{DomainError, DomainResult};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::is_unique_violation;
+use crate::{Db, Page, PageArgs, db_error, keyset, outbox, teams};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadOwner {
+    User(UserId),
+    Team(TeamId),
+}
+
+impl ThreadOwner {
+    pub fn of(thread: &thread::Model) -> DomainResult<Self> {
+        match (thread.owner_user_id, thread.team_id) {
+            (_, Some(team)) => Ok(ThreadOwner::Team(TeamId(team))),
+            (Some(user), None) => Ok(ThreadOwner::User(UserId(user))),
+            (None, None) => Err(DomainError::internal("thread without an owner")),
+        }
+    }
+
+    /// Where thread-level events (created, updated, deleted) are announced.
+    pub fn topic(self) -> Topic {
+        match self {
+            ThreadOwner::User(user) => Topic::User(user),
+            ThreadOwner::Team(team) => Topic::Team(team),
+        }
+    }
+}
+
+fn thread_payload(thread: &thread::Model) -> serde_json::Value {
+    json!({
+        "threadId": ThreadId(thread.id).to_string(),
+        "title": thread.title,
+        "teamId": thread.team_id.map(|t| TeamId(t).to_string()),
+        "ownerId": thread.owner_user_id.map(|u| UserId(u).to_string()),
+    })
+}
+
+pub async fn create(
+    db: &Db,
+    scope: AppScope,
+    now: DateTime<Utc>,
+    title: String,
+    owner: ThreadOwner,
+    created_by: Option<UserId>,
+    participants: Vec<UserId>,
+) -> DomainResult<thread::Model> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let id = ThreadId::generate().uuid();
+    let (owner_user_id, team_id) = match owner {
+        ThreadOwner::User(user) => (Some(user.uuid()), None),
+        ThreadOwner::Team(team) => (None, Some(team.uuid())),
+    };
+    let created = thread::ActiveModel {
+        id: Set(id),
+        app_id: Set(scope.uuid()),
+        title: Set(title),
+        owner_user_id: Set(owner_user_id),
+        team_id: Set(team_id),
+        created_by: Set(created_by.map(UserId::uuid)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_message_at: Set(None),
+        activity_key: Set(id),
+    }
+    .insert(&txn)
+    .await
+    .map_err(db_error)?;
+    let mut events = vec![NewEvent::new(
+        owner.topic(),
+        EventType::ThreadCreated,
+        thread_payload(&created),
+    )];
+    for participant in participants {
+        if owner == ThreadOwner::User(participant) {
+            continue;
+        }
+        insert_participant(&txn, scope, ThreadId(id), participant, now).await?;
+        events.extend(participant_events(
+            ThreadId(id),
+            participant,
+            EventType::ParticipantAdded,
+        ));
+    }
+    outbox::append(&txn, scope, now, events).await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(created)
+}
+
+fn participant_events(thread: ThreadId, user: UserId, event_type: EventType) -> Vec<NewEvent> {
+    let payload = json!({ "threadId": thread.to_string(), "userId": user.to_string() });
+    vec![
+        NewEvent::new(Topic::Thread(thread), event_type, payload.clone()),
+        NewEvent::new(Topic::User(user), event_type, payload),
+    ]
+}
+
+async fn insert_participant<C: ConnectionTrait>(
+    conn: &C,
+    scope: AppScope,
+    thread: ThreadId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    thread_participant::ActiveModel {
+        thread_id: Set(thread.uuid()),
+        user_id: Set(user.uuid()),
+        app_id: Set(scope.uuid()),
+        added_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .map_err(|error| {
+        if is_unique_violation(&error) {
+            DomainError::conflict("already a participant of this thread").with_field("userId")
+        } else {
+            db_error(error)
+        }
+    })?;
+    Ok(())
+}
+
+pub async fn find(db: &Db, scope: AppScope, id: ThreadId) -> DomainResult<Option<thread::Model>> {
+    thread::Entity::find_by_id(id.uuid())
+        .filter(thread::Column::AppId.eq(scope.uuid()))
+        .one(db.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// What `user` is to `thread`, or `None` when they may not see it at all.
+pub async fn access(
+    db: &Db,
+    scope: AppScope,
+    thread: &thread::Model,
+    user: UserId,
+) -> DomainResult<Option<ThreadAccess>> {
+    match ThreadOwner::of(thread)? {
+        ThreadOwner::User(owner) if owner == user => return Ok(Some(ThreadAccess::Owner)),
+        ThreadOwner::Team(team) => {
+            if let Some(role) = teams::member_role(db, scope, team, user).await? {
+                return Ok(Some(ThreadAccess::TeamMember {
+                    role,
+                    is_creator: thread.created_by == Some(user.uuid()),
+                }));
+            }
+        }
+        ThreadOwner::User(_) => {}
+    }
+    let participant = thread_participant::Entity::find_by_id((thread.id, user.uuid()))
+        .one(db.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(participant.map(|_| ThreadAccess::Participant))
+}
+
+/// Threads `user` may see: their own, their teams', and those they were added to.
+fn visible_to(user: UserId) -> Condition {
+    let my_teams = Query::select()
+        .column(team_member::Column::TeamId)
+        .from(team_member::Entity)
+        .and_where(Expr::col(team_member::Column::UserId).eq(user.uuid()))
+        .to_owned();
+    let added_to = Query::select()
+        .column(thread_participant::Column::ThreadId)
+        .from(thread_participant::Entity)
+        .and_where(Expr::col(thread_participant::Column::UserId).eq(user.uuid()))
+        .to_owned();
+    Condition::any()
+        .add(thread::Column::OwnerUserId.eq(user.uuid()))
+        .add(thread::Column::TeamId.in_subquery(my_teams))
+        .add(thread::Column::Id.in_subquery(added_to))
+}
+
+/// Threads by last activity, newest first. `viewer` is `None` for a secret key.
+pub async fn list(
+    db: &Db,
+    scope: AppScope,
+    viewer: Option<UserId>,
+    team: Option<TeamId>,
+    args: PageArgs,
+) -> DomainResult<Page<thread::Model>> {
+    let mut select = thread::Entity::find().filter(thread::Column::AppId.eq(scope.uuid()));
+    if let Some(team) = team {
+        select = select.filter(thread::Column::TeamId.eq(team.uuid()));
+    }
+    if let Some(viewer) = viewer {
+        select = select.filter(visible_to(viewer));
+    }
+    keyset::page(db.conn(), select, thread::Column::ActivityKey, true, args).await
+}
+
+pub async fn rename(
+    db: &Db,
+    scope: AppScope,
+    thread: thread::Model,
+    title: String,
+    now: DateTime<Utc>,
+) -> DomainResult<thread::Model> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let owner = ThreadOwner::of(&thread)?;
+    let mut active: thread::ActiveModel = thread.into();
+    active.title = Set(title);
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await.map_err(db_error)?;
+    let payload = thread_payload(&updated);
+    let events = vec![
+        NewEvent::new(owner.topic(), EventType::ThreadUpdated, payload.clone()),
+        NewEvent::new(
+            Topic::Thread(ThreadId(updated.id)),
+            EventType::ThreadUpdated,
+            payload,
+        ),
+    ];
+    outbox::append(&txn, scope, now, events).await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(updated)
+}
+
+/// Deletes the thread with its messages, participants and read state.
+pub async fn delete(
+    db: &Db,
+    scope: AppScope,
+    thread: thread::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let owner = ThreadOwner::of(&thread)?;
+    let payload = thread_payload(&thread);
+    thread::Entity::delete_many()
+        .filter(thread::Column::Id.eq(thread.id))
+        .filter(thread::Column::AppId.eq(scope.uuid()))
+        .exec(&txn)
+        .await
+        .map_err(db_error)?;
+    let events = vec![
+        NewEvent::new(owner.topic(), EventType::ThreadDeleted, payload.clone()),
+        NewEvent::new(
+            Topic::Thread(ThreadId(thread.id)),
+            EventType::ThreadDeleted,
+            payload,
+        ),
+    ];
+    outbox::append(&txn, scope, now, events).await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(())
+}
+
+/// Participants of each of `threads`, in the order they were added.
+pub async fn participants_of(
+    db: &Db,
+    scope: AppScope,
+    threads: &[Uuid],
+) -> DomainResult<HashMap<Uuid, Vec<thread_participant::Model>>> {
+    use sea_orm::QueryOrder;
+    let rows = thread_participant::Entity::find()
+        .filter(thread_participant::Column::AppId.eq(scope.uuid()))
+        .filter(thread_participant::Column::ThreadId.is_in(threads.iter().copied()))
+        .order_by_asc(thread_participant::Column::AddedAt)
+        .order_by_asc(thread_participant::Column::UserId)
+        .all(db.conn())
+        .await
+        .map_err(db_error)?;
+    let mut grouped: HashMap<Uuid, Vec<thread_participant::Model>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.thread_id).or_default().push(row);
+    }
+    Ok(grouped)
+}
+
+pub async fn find_many(db: &Db, scope: AppScope, ids: &[Uuid]) -> DomainResult<Vec<thread::Model>> {
+    thread::Entity::find()
+        .filter(thread::Column::AppId.eq(scope.uuid()))
+        .filter(thread::Column::Id.is_in(ids.iter().copied()))
+        .all(db.conn())
+        .await
+        .map_err(db_error)
+}
+
+pub async fn add_participant(
+    db: &Db,
+    scope: AppScope,
+    thread: ThreadId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    insert_participant(&txn, scope, thread, user, now).await?;
+    outbox::append(
+        &txn,
+        scope,
+        now,
+        participant_events(thread, user, EventType::ParticipantAdded),
+    )
+    .await?;
+    txn.commit().await.map_err(db_error)
+}
+
+pub async fn remove_participant(
+    db: &Db,
+    scope: AppScope,
+    thread: ThreadId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let removed = thread_participant::Entity::delete_many()
+        .filter(thread_participant::Column::AppId.eq(scope.uuid()))
+        .filter(thread_participant::Column::ThreadId.eq(thread.uuid()))
+        .filter(thread_participant::Column::UserId.eq(user.uuid()))
+        .exec(&txn)
+        .await
+        .map_err(db_error)?;
+    if removed.rows_affected == 0 {
+        return Err(DomainError::not_found("participant").with_field("userId"));
+    }
+    outbox::append(
+        &txn,
+        scope,
+        now,
+        participant_events(thread, user, EventType::ParticipantRemoved),
+    )
+    .await?;
+    txn.commit().await.map_err(db_error)
+}
+
+/// Records that `user` has read `thread` up to `message`. Read state only moves
+/// forward, so a late, stale call cannot make read messages unread again.
+pub async fn mark_read(
+    db: &Db,
+    scope: AppScope,
+    thread: ThreadId,
+    user: UserId,
+    message: MessageId,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let in_thread = message::Entity::find_by_id(message.uuid())
+        .filter(message::Column::AppId.eq(scope.uuid()))
+        .filter(message::Column::ThreadId.eq(thread.uuid()))
+        .one(&txn)
+        .await
+        .map_err(db_error)?;
+    if in_thread.is_none() {
+        return Err(DomainError::not_found("message").with_field("messageId"));
+    }
+    let current = thread_read::Entity::find_by_id((thread.uuid(), user.uuid()))
+        .one(&txn)
+        .await
+        .map_err(db_error)?;
+    if current
+        .as_ref()
+        .is_some_and(|read| read.last_read_message_id >= message.uuid())
+    {
+        return txn.commit().await.map_err(db_error);
+    }
+    let upsert = Query::insert()
+        .into_table(thread_read::Entity)
+        .columns([
+            thread_read::Column::ThreadId,
+            thread_read::Column::UserId,
+            thread_read::Column::AppId,
+            thread_read::Column::LastReadMessageId,
+            thread_read::Column::ReadAt,
+        ])
+        .values_panic([
+            thread.uuid().into(),
+            user.uuid().into(),
+            scope.uuid().into(),
+            message.uuid().into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns([thread_read::Column::ThreadId, thread_read::Column::UserId])
+                .update_columns([
+                    thread_read::Column::LastReadMessageId,
+                    thread_read::Column::ReadAt,
+                ])
+                .to_owned(),
+        )
+        .to_owned();
+    txn.execute(&upsert).await.map_err(db_error)?;
+    let payload = json!({ "threadId": thread.to_string(), "userId": user.to_string(), "messageId": message.to_string() });
+    outbox::append(
+        &txn,
+        scope,
+        now,
+        vec![NewEvent::new(
+            Topic::User(user),
+            EventType::ThreadRead,
+            payload,
+        )],
+    )
+    .await?;
+    txn.commit().await.map_err(db_error)
+}
+
+/// Unread messages per thread for `user`, in one query for all of `threads`:
+/// live messages by others, newer than the user's read marker.
+pub async fn unread_counts(
+    db: &Db,
+    scope: AppScope,
+    user: UserId,
+    threads: &[Uuid],
+) -> DomainResult<HashMap<Uuid, i64>> {
+    if threads.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let messages = Alias::new("m");
+    let query = Query::select()
+        .expr_as(
+            Expr::col((messages.clone(), message::Column::ThreadId)),
+            Alias::new("thread_id"),
+        )
+        .expr_as(
+            Func::count(Expr::col((messages.clone(), message::Column::Id))),
+            Alias::new("unread"),
+        )
+        .from_as(message::Entity, messages.clone())
+        .left_join(
+            thread_read::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((thread_read::Entity, thread_read::Column::ThreadId))
+                        .equals((messages.clone(), message::Column::ThreadId)),
+                )
+                .add(Expr::col((thread_read::Entity, thread_read::Column::UserId)).eq(user.uuid())),
+        )
+        .and_where(Expr::col((messages.clone(), message::Column::AppId)).eq(scope.uuid()))
+        .and_where(
+            Expr::col((messages.clone(), message::Column::ThreadId)).is_in(threads.iter().copied()),
+        )
+        .and_where(Expr::col((messages.clone(), message::Column::DeletedAt)).is_null())
+        .cond_where(
+            Condition::any()
+                .add(Expr::col((messages.clone(), message::Column::AuthorUserId)).is_null())
+                .add(Expr::col((messages.clone(), message::Column::AuthorUserId)).ne(user.uuid())),
+        )
+        .cond_where(
+            Condition::any()
+                .add(
+                    Expr::col((thread_read::Entity, thread_read::Column::LastReadMessageId))
+                        .is_null(),
+                )
+                .add(
+                    Expr::col((messages.clone(), message::Column::Id)).gt(Expr::col((
+                        thread_read::Entity,
+                        thread_read::Column::LastReadMessageId,
+                    ))),
+                ),
+        )
+        .group_by_col((messages, message::Column::ThreadId))
+        .to_owned();
+    let rows = db.conn().query_all(&query).await.map_err(db_error)?;
+    let mut counts = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let thread: Uuid = row.try_get("", "thread_id").map_err(db_error)?;
+        let unread: i64 = row.try_get("", "unread").map_err(db_error)?;
+        counts.insert(thread, unread);
+    }
+    Ok(counts)
+}

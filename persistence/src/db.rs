@@ -69,9 +69,6 @@ impl Db {
     }
 
     pub async fn close(self) -> DomainResult<()> {
-        self.conn
-            .close()
-            .await
-            .map_err(DomainError::internal)
+        self.conn.close().await.map_err(DomainError::internal)
     }
 }

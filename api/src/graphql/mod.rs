@@ -25,6 +25,7 @@ use crate::config::Settings;
 use crate::viewer::Viewer;
 
 pub(crate) use errors::present_errors;
+pub use pagination::encode_cursor;
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(

@@ -1,0 +1,294 @@
+//! `orbit-bench`: measures Orbit through its real HTTP and GraphQL stack.
+//!
+//! `messages-page` answers one question: does reading a page of a thread cost
+//! the same whether the thread has a thousand messages or a million? It
+//! starts the server in-process on a fresh Postgres database per size, fills
+//! one thread, and times `Thread.messages` pages at the start, middle and end.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use orbit_api::admin::{CreateAppRequest, create_app};
+use orbit_api::{Application, Settings};
+use orbit_domain::SystemClock;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(name = "orbit-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Time `Thread.messages(first: 50)` on threads of different sizes (Postgres).
+    MessagesPage {
+        /// A Postgres server where the bench may create and drop databases.
+        #[arg(
+            long,
+            env = "BENCH_DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        database_url: String,
+        /// Thread sizes to compare.
+        #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
+        sizes: Vec<u64>,
+        /// Requests timed per scenario and concurrency.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::MessagesPage {
+            database_url,
+            sizes,
+            requests,
+        } => {
+            println!(
+                "| messages in thread | page | clients | requests | mean ms | p50 ms | p99 ms | pages/s |"
+            );
+            println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+            for size in sizes {
+                messages_page(&database_url, size, requests).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+struct Fixture {
+    client: reqwest::Client,
+    endpoint: String,
+    token: String,
+    thread_id: String,
+}
+
+impl Fixture {
+    async fn gql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let response: Value = self
+            .client
+            .post(&self.endpoint)
+            .bearer_auth(&self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if response.get("errors").is_some() {
+            bail!("GraphQL error: {response}");
+        }
+        Ok(response["data"].clone())
+    }
+}
+
+fn database_named(server_url: &str, name: &str) -> anyhow::Result<String> {
+    let (base, _) = server_url
+        .rsplit_once('/')
+        .context("database URL without a database name")?;
+    Ok(format!("{base}/{name}"))
+}
+
+async fn messages_page(server_url: &str, size: u64, requests: usize) -> anyhow::Result<()> {
+    let admin = Database::connect(server_url)
+        .await
+        .context("connecting to Postgres")?;
+    let name = format!("orbit_bench_{}", uuid::Uuid::now_v7().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    let url = database_named(server_url, &name)?;
+    let result = run_sizes(&url, size, requests).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await?;
+    result
+}
+
+async fn run_sizes(url: &str, size: u64, requests: usize) -> anyhow::Result<()> {
+    let app =
+        Application::build(Settings::for_tests(url.to_owned()), Arc::new(SystemClock)).await?;
+    let endpoint = format!("http://127.0.0.1:{}/graphql", app.port());
+    let services = app.services();
+    tokio::spawn(app.run_until_stopped());
+    let keys = create_app(
+        &services,
+        CreateAppRequest {
+            name: "bench".into(),
+            owner_email: "owner@bench.invalid".into(),
+            owner_password: "bench-owner-password".into(),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let mut fixture = Fixture {
+        client,
+        endpoint,
+        token: keys.publishable_key.clone(),
+        thread_id: String::new(),
+    };
+    let signed_up = fixture
+        .gql(
+            "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }",
+            json!({ "i": { "email": "reader@bench.invalid", "password": "bench-password", "displayName": "Reader" } }),
+        )
+        .await?;
+    fixture.token = signed_up["signUp"]["accessToken"]
+        .as_str()
+        .context("no token")?
+        .to_owned();
+    let user_id = signed_up["signUp"]["user"]["id"]
+        .as_str()
+        .context("no user")?
+        .to_owned();
+    let created = fixture
+        .gql(
+            "mutation { createThread(input: {title: \"bench\"}) { thread { id } } }",
+            json!({}),
+        )
+        .await?;
+    fixture.thread_id = created["createThread"]["thread"]["id"]
+        .as_str()
+        .context("no thread")?
+        .to_owned();
+
+    let db = services.db().conn();
+    fill_thread(db, &keys.app_id, &fixture.thread_id, &user_id, size).await?;
+    let middle = middle_cursor(db, &fixture.thread_id, size).await?;
+
+    let first_page = "query($t: ID!) { thread(id: $t) { messages(first: 50) { edges { cursor node { id content createdAt } } pageInfo { hasNextPage } } } }";
+    let after_page = "query($t: ID!, $a: String) { thread(id: $t) { messages(first: 50, after: $a) { edges { cursor node { id content createdAt } } pageInfo { hasNextPage } } } }";
+    let last_page = "query($t: ID!) { thread(id: $t) { messages(last: 50) { edges { cursor node { id content createdAt } } pageInfo { hasPreviousPage } } } }";
+    let scenarios = [
+        ("first 50", first_page, json!({ "t": fixture.thread_id })),
+        (
+            "50 after the middle",
+            after_page,
+            json!({ "t": fixture.thread_id, "a": middle }),
+        ),
+        ("last 50", last_page, json!({ "t": fixture.thread_id })),
+    ];
+    let fixture = Arc::new(fixture);
+    for (label, query, variables) in scenarios {
+        // Warm the pool and caches so the figures are steady state.
+        measure(&fixture, query, &variables, 200, 1).await?;
+        for clients in [1usize, 8] {
+            let (elapsed, mut latencies) =
+                measure(&fixture, query, &variables, requests, clients).await?;
+            latencies.sort();
+            let mean = latencies.iter().sum::<Duration>() / latencies.len() as u32;
+            let at = |q: f64| {
+                latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)]
+            };
+            println!(
+                "| {size} | {label} | {clients} | {requests} | {:.2} | {:.2} | {:.2} | {:.0} |",
+                ms(mean),
+                ms(at(0.50)),
+                ms(at(0.99)),
+                requests as f64 / elapsed.as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+async fn measure(
+    fixture: &Arc<Fixture>,
+    query: &'static str,
+    variables: &Value,
+    requests: usize,
+    clients: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let started = Instant::now();
+    let per_client = requests / clients;
+    let workers = (0..clients).map(|_| {
+        let fixture = fixture.clone();
+        let variables = variables.clone();
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                let sent = Instant::now();
+                let data = fixture.gql(query, variables.clone()).await?;
+                let edges = data["thread"]["messages"]["edges"]
+                    .as_array()
+                    .map_or(0, Vec::len);
+                if edges != 50 {
+                    bail!("expected a page of 50, got {edges}");
+                }
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok(latencies)
+        })
+    });
+    let mut all = Vec::with_capacity(requests);
+    for worker in futures::future::join_all(workers).await {
+        all.extend(worker??);
+    }
+    Ok((started.elapsed(), all))
+}
+
+/// Inserts `size` messages in one statement. IDs are UUIDv7-shaped (a
+/// millisecond prefix that grows with the row number), so they sort in
+/// insertion order exactly as the server's own IDs do.
+async fn fill_thread(
+    db: &impl ConnectionTrait,
+    app_id: &str,
+    thread_id: &str,
+    user_id: &str,
+    size: u64,
+) -> anyhow::Result<()> {
+    let uuid_of = |wire: &str| {
+        wire.split_once('_')
+            .map(|(_, hex)| hex.to_owned())
+            .context("bad id")
+    };
+    let (app, thread, user) = (uuid_of(app_id)?, uuid_of(thread_id)?, uuid_of(user_id)?);
+    let sql = format!(
+        "INSERT INTO messages (id, app_id, thread_id, author_user_id, content, metadata, status, idempotency_key, created_at)
+         SELECT (lpad(to_hex((extract(epoch from now()) * 1000)::bigint + g), 12, '0') || '7000' || '8000' || lpad(to_hex(g), 12, '0'))::uuid,
+                '{app}'::uuid, '{thread}'::uuid, '{user}'::uuid,
+                'benchmark message number ' || g, NULL, 'sent', NULL, now()
+         FROM generate_series(1, {size}) AS g"
+    );
+    db.execute_unprepared(&sql)
+        .await
+        .context("filling the thread")?;
+    db.execute_unprepared("ANALYZE messages").await?;
+    Ok(())
+}
+
+async fn middle_cursor(
+    db: &impl ConnectionTrait,
+    thread_id: &str,
+    size: u64,
+) -> anyhow::Result<String> {
+    let thread = thread_id
+        .split_once('_')
+        .map(|(_, hex)| hex)
+        .context("bad id")?;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT id FROM messages WHERE thread_id = '{thread}'::uuid ORDER BY id OFFSET {} LIMIT 1",
+                size / 2
+            ),
+        ))
+        .await?
+        .context("no middle message")?;
+    let id: uuid::Uuid = row.try_get("", "id")?;
+    Ok(orbit_api::graphql::encode_cursor(id))
+}

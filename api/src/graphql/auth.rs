@@ -133,7 +133,7 @@ async fn start_session(
         access_token,
         refresh_token,
         expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
-        user: UserNode(user),
+        user: UserNode::authenticated(user),
     })
 }
 
@@ -247,7 +247,7 @@ impl AuthMutation {
             access_token,
             refresh_token: replacement,
             expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
-            user: UserNode(user),
+            user: UserNode::authenticated(user),
         })
     }
 
@@ -313,7 +313,7 @@ impl AuthMutation {
         )
         .await?;
         Ok(UpdateProfilePayload {
-            user: UserNode(updated),
+            user: UserNode::new(updated),
         })
     }
 }

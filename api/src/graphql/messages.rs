@@ -123,7 +123,7 @@ impl MessageMutation {
         })
     }
 
-    /// Changes a message's content (its author only).
+    /// Changes a message's content: its author, or the app's secret key.
     async fn edit_message(
         &self,
         ctx: &Context<'_>,
@@ -209,6 +209,7 @@ async fn message_with_access(
 )> {
     let services = services(ctx);
     let viewer = viewer(ctx);
+    viewer.actor()?;
     let message = messages::find(services.db(), viewer.app(), id)
         .await?
         .ok_or_else(|| DomainError::not_found("message").with_field("id"))?;

@@ -30,6 +30,10 @@ impl Query {
         })?;
         let services = services(ctx);
         let viewer = viewer(ctx);
+        if !matches!(any, AnyId::App(_)) {
+            // Everything but the caller's own app needs a user or the secret key.
+            viewer.actor()?;
+        }
         Ok(match any {
             AnyId::App(app_id) => {
                 if app_id != viewer.app().app_id() {
@@ -41,7 +45,7 @@ impl Query {
             }
             AnyId::User(user_id) => {
                 hidden_as_null(access::user(services, viewer, user_id, "id").await)?
-                    .map(|u| Node::User(UserNode(u)))
+                    .map(|u| Node::User(UserNode::new(u)))
             }
             AnyId::Team(team_id) => {
                 hidden_as_null(access::team(services, viewer, team_id, "id").await)?
@@ -76,7 +80,7 @@ impl Query {
         };
         Ok(users::find(services(ctx).db(), viewer(ctx).app(), user)
             .await?
-            .map(UserNode))
+            .map(UserNode::new))
     }
 
     /// The caller's app.
@@ -108,11 +112,12 @@ impl Query {
         Ok(connection(page, |a| a.id, AppNode))
     }
 
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> GqlResult<UserNode> {
+    /// NOT_FOUND (and null) for a user the caller may not see.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<UserNode>> {
         let id = UserId::parse_field(&id, "id")?;
-        Ok(UserNode(
+        Ok(Some(UserNode::new(
             access::user(services(ctx), viewer(ctx), id, "id").await?,
-        ))
+        )))
     }
 
     /// Users the caller can see (sharing a team with them); all users for a secret key.
@@ -142,14 +147,14 @@ impl Query {
             forward_args(first, after)?,
         )
         .await?;
-        Ok(connection(page, |u| u.id, UserNode))
+        Ok(connection(page, |u| u.id, UserNode::new))
     }
 
-    async fn team(&self, ctx: &Context<'_>, id: ID) -> GqlResult<TeamNode> {
+    /// NOT_FOUND (and null) for a team the caller is not a member of.
+    async fn team(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<TeamNode>> {
         let id = TeamId::parse_field(&id, "id")?;
-        Ok(TeamNode(
-            access::team(services(ctx), viewer(ctx), id, "id").await?.0,
-        ))
+        let (team, _) = access::team(services(ctx), viewer(ctx), id, "id").await?;
+        Ok(Some(TeamNode(team)))
     }
 
     /// The caller's teams; every team for a secret key.
@@ -174,13 +179,11 @@ impl Query {
         Ok(connection(page, |t| t.id, TeamNode))
     }
 
-    async fn thread(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ThreadNode> {
+    /// NOT_FOUND (and null) for a thread the caller may not see.
+    async fn thread(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<ThreadNode>> {
         let id = ThreadId::parse_field(&id, "id")?;
-        Ok(ThreadNode(
-            access::thread(services(ctx), viewer(ctx), id, "id")
-                .await?
-                .0,
-        ))
+        let (thread, _) = access::thread(services(ctx), viewer(ctx), id, "id").await?;
+        Ok(Some(ThreadNode(thread)))
     }
 
     /// Threads the caller can see, most recent activity first; `teamId` narrows to one team.

@@ -82,39 +82,61 @@ impl AppNode {
     }
 }
 
-pub struct UserNode(pub user::Model);
+pub struct UserNode {
+    model: user::Model,
+    /// Set where the user has just proved who they are (sign-up, login), so
+    /// they see their own email before their token is the request's credential.
+    is_self: bool,
+}
+
+impl UserNode {
+    pub fn new(model: user::Model) -> Self {
+        Self {
+            model,
+            is_self: false,
+        }
+    }
+
+    pub fn authenticated(model: user::Model) -> Self {
+        Self {
+            model,
+            is_self: true,
+        }
+    }
+}
 
 pub(crate) async fn load_user(ctx: &Context<'_>, id: Uuid) -> GqlResult<Option<UserNode>> {
     let found = loader::<UserLoader>(ctx)
         .load_one(id)
         .await
         .map_err(loader_error)?;
-    Ok(found.map(UserNode))
+    Ok(found.map(UserNode::new))
 }
 
 #[Object(name = "User")]
 impl UserNode {
     async fn id(&self) -> ID {
-        ID(UserId(self.0.id).to_string())
+        ID(UserId(self.model.id).to_string())
     }
     /// Shown to the user themself and to the app's secret key; null for others.
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
         let viewer = viewer(ctx);
-        let allowed =
-            matches!(viewer, Viewer::Secret { .. }) || viewer.user() == Some(UserId(self.0.id));
-        allowed.then_some(self.0.email.as_str())
+        let allowed = self.is_self
+            || matches!(viewer, Viewer::Secret { .. })
+            || viewer.user() == Some(UserId(self.model.id));
+        allowed.then_some(self.model.email.as_str())
     }
     async fn display_name(&self) -> &str {
-        &self.0.display_name
+        &self.model.display_name
     }
     async fn timezone(&self) -> Option<&str> {
-        self.0.timezone.as_deref()
+        self.model.timezone.as_deref()
     }
     async fn avatar_url(&self) -> Option<&str> {
-        self.0.avatar_url.as_deref()
+        self.model.avatar_url.as_deref()
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.model.created_at
     }
 }
 
@@ -167,7 +189,7 @@ impl TeamNode {
             .map_err(loader_error)?;
         Ok(role.map(TeamRole::from))
     }
-    /// Members in the order they joined... by user id, a stable keyset order.
+    /// Members in a stable order (by user id), so pages never skip or repeat anyone.
     async fn members(
         &self,
         ctx: &Context<'_>,

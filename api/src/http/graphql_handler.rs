@@ -24,15 +24,27 @@ pub(super) async fn graphiql(State(state): State<HttpState>) -> Response {
     Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
 }
 
-fn credential(headers: &HeaderMap) -> Option<&str> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+/// The credential of a request. A malformed `Authorization` header is an
+/// error rather than no credential: treating it as anonymous would hide the
+/// client's mistake behind the console app.
+fn credential(headers: &HeaderMap) -> Result<Option<&str>, DomainError> {
+    let malformed =
+        || DomainError::unauthenticated("the Authorization header must be `Bearer <key or token>`");
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| malformed())?;
+        let (scheme, credential) = value.split_once(' ').ok_or_else(malformed)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(malformed());
+        }
+        return Ok(Some(credential));
+    }
+    match headers.get("x-api-key") {
+        Some(value) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| DomainError::unauthenticated("the x-api-key header is not valid text")),
+        None => Ok(None),
+    }
 }
 
 pub(super) async fn graphql(
@@ -47,7 +59,11 @@ pub(super) async fn graphql(
             .unwrap_or_default()
             .to_owned(),
     );
-    let viewer = match viewer::resolve(&state.services, credential(&headers)).await {
+    let credential = match credential(&headers) {
+        Ok(credential) => credential,
+        Err(error) => return error_response(StatusCode::UNAUTHORIZED, &error, &request_id),
+    };
+    let viewer = match viewer::resolve(&state.services, credential).await {
         Ok(viewer) => viewer,
         Err(error) => return error_response(StatusCode::UNAUTHORIZED, &error, &request_id),
     };

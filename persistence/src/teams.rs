@@ -9,7 +9,7 @@ use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -333,6 +333,25 @@ pub async fn accept_invitation(
     Ok((team, member))
 }
 
+/// Takes the team's row lock for the rest of the transaction. Changes that
+/// must keep an owner (demoting, removing) count owners after taking it, so
+/// two owners stepping down at once cannot both see the other one stay.
+/// SQLite has one writer at a time already (and no row locks).
+async fn lock_team<C: ConnectionTrait>(
+    conn: &C,
+    scope: AppScope,
+    team: TeamId,
+) -> DomainResult<()> {
+    team::Entity::find_by_id(team.uuid())
+        .filter(team::Column::AppId.eq(scope.uuid()))
+        .lock_exclusive()
+        .one(conn)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| DomainError::not_found("team").with_field("teamId"))?;
+    Ok(())
+}
+
 async fn ensure_another_owner<C: ConnectionTrait>(conn: &C, team: TeamId) -> DomainResult<()> {
     let owners = team_member::Entity::find()
         .filter(team_member::Column::TeamId.eq(team.uuid()))
@@ -357,6 +376,7 @@ pub async fn remove_member(
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     let txn = db.conn().begin().await.map_err(db_error)?;
+    lock_team(&txn, scope, team).await?;
     let member = team_member::Entity::find_by_id((team.uuid(), user.uuid()))
         .filter(team_member::Column::AppId.eq(scope.uuid()))
         .one(&txn)
@@ -390,6 +410,7 @@ pub async fn set_role(
     now: DateTime<Utc>,
 ) -> DomainResult<team_member::Model> {
     let txn = db.conn().begin().await.map_err(db_error)?;
+    lock_team(&txn, scope, team).await?;
     let member = team_member::Entity::find_by_id((team.uuid(), user.uuid()))
         .filter(team_member::Column::AppId.eq(scope.uuid()))
         .one(&txn)

@@ -341,7 +341,8 @@ pub async fn remove_participant(
 }
 
 /// Records that `user` has read `thread` up to `message`. Read state only moves
-/// forward, so a late, stale call cannot make read messages unread again.
+/// forward, so a late, stale call cannot make read messages unread again; such
+/// a call changes nothing and announces nothing.
 pub async fn mark_read(
     db: &Db,
     scope: AppScope,
@@ -359,16 +360,6 @@ pub async fn mark_read(
         .map_err(db_error)?;
     if in_thread.is_none() {
         return Err(DomainError::not_found("message").with_field("messageId"));
-    }
-    let current = thread_read::Entity::find_by_id((thread.uuid(), user.uuid()))
-        .one(&txn)
-        .await
-        .map_err(db_error)?;
-    if current
-        .as_ref()
-        .is_some_and(|read| read.last_read_message_id >= message.uuid())
-    {
-        return txn.commit().await.map_err(db_error);
     }
     let upsert = Query::insert()
         .into_table(thread_read::Entity)
@@ -392,10 +383,28 @@ pub async fn mark_read(
                     thread_read::Column::LastReadMessageId,
                     thread_read::Column::ReadAt,
                 ])
+                // Read state only moves forward, decided in the one statement so
+                // that concurrent marks cannot race each other backward.
+                .action_and_where(
+                    Expr::col((thread_read::Entity, thread_read::Column::LastReadMessageId)).lt(
+                        Expr::col((
+                            Alias::new("excluded"),
+                            thread_read::Column::LastReadMessageId,
+                        )),
+                    ),
+                )
                 .to_owned(),
         )
         .to_owned();
-    txn.execute(&upsert).await.map_err(db_error)?;
+    let moved = txn
+        .execute(&upsert)
+        .await
+        .map_err(db_error)?
+        .rows_affected()
+        > 0;
+    if !moved {
+        return txn.commit().await.map_err(db_error);
+    }
     let payload = json!({ "threadId": thread.to_string(), "userId": user.to_string(), "messageId": message.to_string() });
     outbox::append(
         &txn,

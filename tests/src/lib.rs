@@ -1,1 +1,554 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Boots the real server on port 0 with its own database and talks to it as a
+//! client would: GraphQL over HTTP. Each test gets a fresh app (SQLite in
+//! memory, or a fresh Postgres database when `TEST_DATABASE_URL` is set) and
+//! a manual clock, so tests run in parallel and never sleep.
 
+use std::sync::{Arc, Once};
+
+use chrono::{DateTime, TimeZone, Utc};
+use orbit_api::admin::{CreateAppRequest, CreatedAppKeys};
+use orbit_api::{Application, Services, Settings};
+use orbit_domain::ManualClock;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+/// The password every test user signs up with.
+pub const PASSWORD: &str = "correct-horse-battery-staple";
+
+/// Where the manual clock starts.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+static TRACING: Once = Once::new();
+
+/// Server logs on stderr when `TEST_LOG` is set (e.g. `TEST_LOG=debug`).
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub services: Services,
+    /// The settings the server was built with (e.g. its JWT secret).
+    pub settings: Settings,
+    /// Drops the test's Postgres database when the test ends.
+    _database: Option<PostgresDatabase>,
+}
+
+/// A per-test Postgres database, dropped with the test so repeated runs do
+/// not fill the disk.
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        // Drop runs inside the test's runtime, which cannot be blocked on;
+        // a thread with its own runtime does the work. FORCE ends the
+        // connections the test's server still holds.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                let result = admin.execute_unprepared(&statement).await;
+                let _ = admin.close().await;
+                result.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: String,
+    pub email: String,
+}
+
+impl Session {
+    pub fn token(&self) -> Option<&str> {
+        Some(self.access_token.as_str())
+    }
+}
+
+/// Starts a server with its own empty database.
+pub async fn spawn_app() -> TestApp {
+    init_tracing();
+    let (database_url, database) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.trim().is_empty() => {
+            let name = fresh_postgres_database(&admin_url).await;
+            let url = with_database_name(&admin_url, &name);
+            (url, Some(PostgresDatabase { admin_url, name }))
+        }
+        _ => ("sqlite::memory:".to_owned(), None),
+    };
+    let settings = Settings::for_tests(database_url);
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let application = Application::build(settings.clone(), clock.clone())
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let services = application.services();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        clock,
+        services,
+        settings,
+        _database: database,
+    }
+}
+
+/// Creates `orbit_test_<uuid>` through the admin URL and returns its name.
+async fn fresh_postgres_database(admin_url: &str) -> String {
+    let name = format!("orbit_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("connecting to TEST_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("creating the test database");
+    let _ = admin.close().await;
+    name
+}
+
+/// `postgres://u@h:5432/postgres?x=y` with the database name replaced.
+pub fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut replaced = format!("{}/{}", &base[..path_start], name);
+    if let Some(query) = query {
+        replaced.push('?');
+        replaced.push_str(query);
+    }
+    replaced
+}
+
+/// The first error's `extensions.code`.
+pub fn error_code(response: &Value) -> Option<String> {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The first error's `extensions.details.field`.
+pub fn error_field(response: &Value) -> Option<String> {
+    response["errors"][0]["extensions"]["details"]["field"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The first error's message.
+pub fn error_message(response: &Value) -> Option<String> {
+    response["errors"][0]["message"].as_str().map(str::to_owned)
+}
+
+/// Asserts the response failed with `code` (and, when given, `field`).
+#[track_caller]
+pub fn assert_error(response: &Value, code: &str, field: Option<&str>) {
+    assert_eq!(
+        error_code(response).as_deref(),
+        Some(code),
+        "expected {code}, got: {response}"
+    );
+    if let Some(field) = field {
+        assert_eq!(
+            error_field(response).as_deref(),
+            Some(field),
+            "expected field {field}, got: {response}"
+        );
+    }
+}
+
+/// True when the response carries no data for `root` (the field is null or
+/// there is no data at all).
+pub fn no_data(response: &Value, root: &str) -> bool {
+    response["data"].is_null() || response["data"][root].is_null()
+}
+
+/// Ids of a connection's nodes, in order.
+pub fn node_ids(connection: &Value) -> Vec<String> {
+    connection["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a connection: {connection}"))
+        .iter()
+        .map(|edge| edge["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+impl TestApp {
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.address)
+    }
+
+    /// Posts any JSON body to /graphql; returns the status and the parsed body.
+    pub async fn post_graphql(&self, auth: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.graphql_url()).json(body);
+        if let Some(auth) = auth {
+            request = request.bearer_auth(auth);
+        }
+        let response = request.send().await.expect("the request is sent");
+        let status = response.status();
+        let text = response.text().await.expect("a response body");
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("not JSON (status {status}): {text}"));
+        (status, value)
+    }
+
+    /// Runs one GraphQL operation; returns the whole response (data and errors).
+    pub async fn gql(&self, auth: Option<&str>, query: &str, variables: Value) -> Value {
+        self.post_graphql(auth, &json!({ "query": query, "variables": variables }))
+            .await
+            .1
+    }
+
+    /// Runs one operation, asserts it had no errors, and returns its data.
+    #[track_caller]
+    pub fn gql_ok<'a>(
+        &'a self,
+        auth: Option<&'a str>,
+        query: &'a str,
+        variables: Value,
+    ) -> impl Future<Output = Value> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let response = self.gql(auth, query, variables).await;
+            assert!(
+                response.get("errors").is_none_or(Value::is_null),
+                "unexpected errors (called at {caller}): {response}\nquery: {query}"
+            );
+            response["data"].clone()
+        }
+    }
+
+    /// Creates an app through the operator path; its owner is a console user.
+    pub async fn create_app(&self, name: &str) -> CreatedAppKeys {
+        let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+        self.create_app_with_owner(name, &email, PASSWORD).await
+    }
+
+    pub async fn create_app_with_owner(
+        &self,
+        name: &str,
+        owner_email: &str,
+        owner_password: &str,
+    ) -> CreatedAppKeys {
+        orbit_api::admin::create_app(
+            &self.services,
+            CreateAppRequest {
+                name: name.to_owned(),
+                owner_email: owner_email.to_owned(),
+                owner_password: owner_password.to_owned(),
+            },
+        )
+        .await
+        .expect("the app is created")
+    }
+
+    /// Signs up with the app's publishable key and returns the session.
+    pub async fn sign_up(&self, publishable_key: &str, email: &str, display_name: &str) -> Session {
+        let data = self
+            .gql_ok(
+                Some(publishable_key),
+                SIGN_UP,
+                json!({ "input": { "email": email, "password": PASSWORD, "displayName": display_name } }),
+            )
+            .await;
+        session_from(&data["signUp"], email)
+    }
+
+    /// Logs in with the app's publishable key.
+    pub async fn log_in(&self, publishable_key: &str, email: &str) -> Session {
+        let data = self
+            .gql_ok(
+                Some(publishable_key),
+                LOG_IN,
+                json!({ "input": { "email": email, "password": PASSWORD } }),
+            )
+            .await;
+        session_from(&data["logIn"], email)
+    }
+
+    /// Creates a team as `token`'s user (who becomes its owner); returns its id.
+    pub async fn create_team(&self, token: &str, name: &str) -> String {
+        let data = self
+            .gql_ok(
+                Some(token),
+                CREATE_TEAM,
+                json!({ "input": { "name": name } }),
+            )
+            .await;
+        data["createTeam"]["team"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Invites `email` with `role` ("OWNER" | "ADMIN" | "MEMBER"); returns the code.
+    pub async fn invite(&self, token: &str, team_id: &str, email: &str, role: &str) -> String {
+        let data = self
+            .gql_ok(
+                Some(token),
+                INVITE_TEAM_MEMBER,
+                json!({ "input": { "teamId": team_id, "email": email, "role": role } }),
+            )
+            .await;
+        data["inviteTeamMember"]["invitation"]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Joins a team with an invitation code; returns the `joinTeam` payload.
+    pub async fn join_team(&self, token: &str, code: &str) -> Value {
+        let data = self
+            .gql_ok(Some(token), JOIN_TEAM, json!({ "input": { "code": code } }))
+            .await;
+        data["joinTeam"].clone()
+    }
+
+    /// Invites `user` into the team with `role` and has them join.
+    pub async fn add_to_team(&self, inviter: &str, team_id: &str, user: &Session, role: &str) {
+        let code = self.invite(inviter, team_id, &user.email, role).await;
+        self.join_team(&user.access_token, &code).await;
+    }
+
+    /// Creates a thread (a team's when `team_id` is given); returns its id.
+    pub async fn create_thread(&self, token: &str, title: &str, team_id: Option<&str>) -> String {
+        let data = self
+            .gql_ok(
+                Some(token),
+                CREATE_THREAD,
+                json!({ "input": { "title": title, "teamId": team_id } }),
+            )
+            .await;
+        data["createThread"]["thread"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Sends a message as `token`'s user; returns its id.
+    pub async fn send_message(&self, token: &str, thread_id: &str, content: &str) -> String {
+        let data = self
+            .gql_ok(
+                Some(token),
+                SEND_MESSAGE,
+                json!({ "input": { "threadId": thread_id, "content": content } }),
+            )
+            .await;
+        data["sendMessage"]["message"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The ids of a thread's first `first` messages, oldest first, as `token` sees them.
+    pub async fn message_ids(&self, token: &str, thread_id: &str, first: i32) -> Vec<String> {
+        let data = self
+            .gql_ok(
+                Some(token),
+                "query($id: ID!, $first: Int) { thread(id: $id) { messages(first: $first) { edges { node { id } } } } }",
+                json!({ "id": thread_id, "first": first }),
+            )
+            .await;
+        node_ids(&data["thread"]["messages"])
+    }
+
+    /// GET on a path of the server.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+}
+
+fn session_from(payload: &Value, email: &str) -> Session {
+    Session {
+        access_token: payload["accessToken"].as_str().unwrap().to_owned(),
+        refresh_token: payload["refreshToken"].as_str().unwrap().to_owned(),
+        user_id: payload["user"]["id"].as_str().unwrap().to_owned(),
+        email: email.to_owned(),
+    }
+}
+
+/// A unique email for a test user.
+pub fn email(name: &str) -> String {
+    format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// One app with a team and the people around it:
+/// `owner` (team OWNER), `admin` (ADMIN), `member` (MEMBER), `author` (a MEMBER
+/// who created `thread`, a team thread, and wrote `message` in it) and
+/// `outsider` (a user of the app in no team).
+pub struct TeamWorld {
+    pub keys: CreatedAppKeys,
+    pub owner: Session,
+    pub admin: Session,
+    pub member: Session,
+    pub author: Session,
+    pub outsider: Session,
+    pub team_id: String,
+    pub thread_id: String,
+    pub message_id: String,
+}
+
+/// The users of a [`TeamWorld`], signed up once per app so worlds are cheap.
+pub struct People {
+    pub keys: CreatedAppKeys,
+    pub owner: Session,
+    pub admin: Session,
+    pub member: Session,
+    pub author: Session,
+    pub outsider: Session,
+    /// In no team; never a caller in the matrix, only a target.
+    pub guest: Session,
+}
+
+impl TestApp {
+    /// An app and five users.
+    pub async fn people(&self) -> People {
+        let keys = self.create_app("World").await;
+        let pk = keys.publishable_key.clone();
+        People {
+            owner: self.sign_up(&pk, &email("owner"), "Olive Owner").await,
+            admin: self.sign_up(&pk, &email("admin"), "Adam Admin").await,
+            member: self.sign_up(&pk, &email("member"), "Mia Member").await,
+            author: self.sign_up(&pk, &email("author"), "Aria Author").await,
+            outsider: self.sign_up(&pk, &email("outsider"), "Otto Outsider").await,
+            guest: self.sign_up(&pk, &email("guest"), "Gus Guest").await,
+            keys,
+        }
+    }
+
+    /// A fresh team (and thread and message) among `people`.
+    pub async fn team_world(&self, people: &People) -> TeamWorld {
+        let owner = &people.owner.access_token;
+        let team_id = self.create_team(owner, "Crew").await;
+        self.add_to_team(owner, &team_id, &people.admin, "ADMIN")
+            .await;
+        self.add_to_team(owner, &team_id, &people.member, "MEMBER")
+            .await;
+        self.add_to_team(owner, &team_id, &people.author, "MEMBER")
+            .await;
+        let thread_id = self
+            .create_thread(&people.author.access_token, "Plans", Some(&team_id))
+            .await;
+        let message_id = self
+            .send_message(&people.author.access_token, &thread_id, "hello team")
+            .await;
+        TeamWorld {
+            keys: people.keys.clone(),
+            owner: people.owner.clone(),
+            admin: people.admin.clone(),
+            member: people.member.clone(),
+            author: people.author.clone(),
+            outsider: people.outsider.clone(),
+            team_id,
+            thread_id,
+            message_id,
+        }
+    }
+
+    /// A new app with a [`TeamWorld`].
+    pub async fn new_team_world(&self) -> TeamWorld {
+        let people = self.people().await;
+        self.team_world(&people).await
+    }
+}
+
+// The operations tests use most, with the fields they check.
+
+pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id email displayName } } }";
+pub const LOG_IN: &str = "mutation($input: LogInInput!) { logIn(input: $input) { accessToken refreshToken expiresIn user { id email displayName } } }";
+pub const REFRESH_SESSION: &str = "mutation($input: RefreshSessionInput!) { refreshSession(input: $input) { accessToken refreshToken expiresIn user { id } } }";
+pub const LOG_OUT: &str =
+    "mutation($input: LogOutInput) { logOut(input: $input) { revokedSessions } }";
+pub const ME: &str = "{ me { id email displayName } }";
+pub const VIEWER: &str = "{ viewer { kind app { id name } user { id email } } }";
+
+pub const CREATE_TEAM: &str = "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id name viewerRole members(first: 100) { edges { node { role user { id } } } } } } }";
+pub const UPDATE_TEAM: &str =
+    "mutation($input: UpdateTeamInput!) { updateTeam(input: $input) { team { id name } } }";
+pub const DELETE_TEAM: &str =
+    "mutation($input: DeleteTeamInput!) { deleteTeam(input: $input) { deletedTeamId } }";
+pub const INVITE_TEAM_MEMBER: &str = "mutation($input: InviteTeamMemberInput!) { inviteTeamMember(input: $input) { invitation { id code email role expiresAt team { id } } } }";
+pub const JOIN_TEAM: &str = "mutation($input: JoinTeamInput!) { joinTeam(input: $input) { team { id name viewerRole } member { role user { id } } } }";
+pub const REMOVE_TEAM_MEMBER: &str = "mutation($input: RemoveTeamMemberInput!) { removeTeamMember(input: $input) { team { id } removedUserId } }";
+pub const SET_TEAM_MEMBER_ROLE: &str = "mutation($input: SetTeamMemberRoleInput!) { setTeamMemberRole(input: $input) { member { role user { id } } } }";
+pub const TEAM: &str = "query($id: ID!) { team(id: $id) { id name viewerRole members(first: 100) { edges { node { role user { id } } } } } }";
+
+pub const CREATE_THREAD: &str = "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id title team { id } owner { id } participants { user { id } } } } }";
+pub const UPDATE_THREAD: &str =
+    "mutation($input: UpdateThreadInput!) { updateThread(input: $input) { thread { id title } } }";
+pub const DELETE_THREAD: &str =
+    "mutation($input: DeleteThreadInput!) { deleteThread(input: $input) { deletedThreadId } }";
+pub const ADD_THREAD_PARTICIPANT: &str = "mutation($input: AddThreadParticipantInput!) { addThreadParticipant(input: $input) { thread { id participants { user { id } } } } }";
+pub const REMOVE_THREAD_PARTICIPANT: &str = "mutation($input: RemoveThreadParticipantInput!) { removeThreadParticipant(input: $input) { thread { id participants { user { id } } } } }";
+pub const THREAD: &str = "query($id: ID!) { thread(id: $id) { id title team { id } owner { id } participants { user { id } } unreadCount lastMessageAt } }";
+
+pub const SEND_MESSAGE: &str = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id content metadata status createdAt editedAt deletedAt thread { id } author { ... on User { id } } } } }";
+pub const EDIT_MESSAGE: &str = "mutation($input: EditMessageInput!) { editMessage(input: $input) { message { id content editedAt deletedAt } } }";
+pub const DELETE_MESSAGE: &str = "mutation($input: DeleteMessageInput!) { deleteMessage(input: $input) { message { id content deletedAt } } }";
+pub const MARK_THREAD_READ: &str = "mutation($input: MarkThreadReadInput!) { markThreadRead(input: $input) { thread { id unreadCount } } }";
+
+/// Decodes the header and claims of a JWT (no verification).
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let mut decode = |what: &str| -> Value {
+        let part = parts.next().unwrap_or_else(|| panic!("a JWT has a {what}"));
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    };
+    let header = decode("header");
+    let claims = decode("claims");
+    (header, claims)
+}
+
+/// Encodes JSON as a base64url JWT segment.
+pub fn jwt_segment(value: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
+}
+
+/// A well-formed ID of `prefix` ("usr", "team", "thr", "msg", "app") that names nothing.
+pub fn missing_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}

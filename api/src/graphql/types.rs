@@ -267,11 +267,21 @@ impl ThreadNode {
     async fn title(&self) -> &str {
         &self.0.title
     }
-    /// Set for a team's thread.
+    /// Set for a team's thread; null for a participant who is not on the team,
+    /// as the team itself is not theirs to see.
     async fn team(&self, ctx: &Context<'_>) -> GqlResult<Option<TeamNode>> {
         let Some(team_id) = self.0.team_id else {
             return Ok(None);
         };
+        if let Viewer::User { .. } = viewer(ctx) {
+            let role = loader::<TeamRoleLoader>(ctx)
+                .load_one(team_id)
+                .await
+                .map_err(loader_error)?;
+            if role.is_none() {
+                return Ok(None);
+            }
+        }
         let team = loader::<TeamLoader>(ctx)
             .load_one(team_id)
             .await

@@ -1,1 +1,15 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! End-to-end tests of the GraphQL API: one binary, one server per test.
 
+mod auth;
+mod errors_and_limits;
+mod health;
+mod jwt_attacks;
+mod messages;
+mod pagination;
+mod role_matrix;
+mod schema_drift;
+mod teams;
+mod tenant_isolation;
+mod threads;
+mod viewer;

@@ -1,0 +1,374 @@
+//! Every operation with every kind of caller. Each cell runs against a fresh
+//! team (same users), so destructive operations do not affect other cells.
+//! All mismatches are collected and reported together.
+
+use orbit_tests::{
+    ADD_THREAD_PARTICIPANT, DELETE_MESSAGE, DELETE_TEAM, DELETE_THREAD, EDIT_MESSAGE,
+    INVITE_TEAM_MEMBER, People, REMOVE_TEAM_MEMBER, REMOVE_THREAD_PARTICIPANT, SEND_MESSAGE,
+    SET_TEAM_MEMBER_ROLE, TEAM, THREAD, TeamWorld, TestApp, UPDATE_TEAM, UPDATE_THREAD, email,
+    error_code, spawn_app,
+};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Owner,
+    Admin,
+    Member,
+    Outsider,
+    Secret,
+    Publishable,
+    Anonymous,
+}
+
+const CALLERS: [Caller; 7] = [
+    Caller::Owner,
+    Caller::Admin,
+    Caller::Member,
+    Caller::Outsider,
+    Caller::Secret,
+    Caller::Publishable,
+    Caller::Anonymous,
+];
+
+impl Caller {
+    fn credential(self, w: &TeamWorld) -> Option<String> {
+        match self {
+            Caller::Owner => Some(w.owner.access_token.clone()),
+            Caller::Admin => Some(w.admin.access_token.clone()),
+            Caller::Member => Some(w.member.access_token.clone()),
+            Caller::Outsider => Some(w.outsider.access_token.clone()),
+            Caller::Secret => Some(w.keys.secret_key.clone()),
+            Caller::Publishable => Some(w.keys.publishable_key.clone()),
+            Caller::Anonymous => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    ViewTeam,
+    RenameTeam,
+    DeleteTeam,
+    InviteMember,
+    InviteAdmin,
+    InviteOwner,
+    SetRole,
+    RemoveMember,
+    ViewThread,
+    UpdateThread,
+    DeleteThread,
+    AddParticipant,
+    RemoveParticipant,
+    SendMessage,
+    EditOthersMessage,
+    DeleteOthersMessage,
+}
+
+const OK: Option<&str> = None;
+const FORBIDDEN: Option<&str> = Some("FORBIDDEN");
+const NOT_FOUND: Option<&str> = Some("NOT_FOUND");
+const UNAUTHENTICATED: Option<&str> = Some("UNAUTHENTICATED");
+
+/// Expected outcome per caller, in the order of [`CALLERS`]:
+/// owner, admin, member, outsider, secret key, publishable key, anonymous.
+/// `None` is success. The "member" is a plain member who did not write the
+/// message nor create the thread (another member, the author, did).
+#[rustfmt::skip]
+const MATRIX: [(Op, [Option<&str>; 7]); 16] = [
+    //                          owner      admin      member     outsider   secret  publishable      anonymous
+    (Op::ViewTeam,            [OK,        OK,        OK,        NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::RenameTeam,          [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::DeleteTeam,          [OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::InviteMember,        [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::InviteAdmin,         [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::InviteOwner,         [OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::SetRole,             [OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::RemoveMember,        [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::ViewThread,          [OK,        OK,        OK,        NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::UpdateThread,        [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::DeleteThread,        [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::AddParticipant,      [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::RemoveParticipant,   [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::SendMessage,         [OK,        OK,        OK,        NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::EditOthersMessage,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::DeleteOthersMessage, [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+];
+
+impl Op {
+    /// What must exist before the operation: for RemoveParticipant, the
+    /// guest (in no team) is added to the thread by the secret key.
+    async fn prepare(self, app: &TestApp, w: &TeamWorld, people: &People) {
+        if let Op::RemoveParticipant = self {
+            app.gql_ok(
+                Some(&w.keys.secret_key),
+                ADD_THREAD_PARTICIPANT,
+                json!({ "input": { "threadId": w.thread_id, "userId": people.guest.user_id } }),
+            )
+            .await;
+        }
+    }
+
+    /// The request, and the root field that holds its result.
+    fn request(
+        self,
+        w: &TeamWorld,
+        people: &People,
+        caller: Caller,
+    ) -> (&'static str, Value, &'static str) {
+        let invite = |role: &str| json!({ "input": { "teamId": w.team_id, "email": email("invitee"), "role": role } });
+        match self {
+            Op::ViewTeam => (TEAM, json!({ "id": w.team_id }), "team"),
+            Op::RenameTeam => (
+                UPDATE_TEAM,
+                json!({ "input": { "id": w.team_id, "name": "Renamed" } }),
+                "updateTeam",
+            ),
+            Op::DeleteTeam => (
+                DELETE_TEAM,
+                json!({ "input": { "id": w.team_id } }),
+                "deleteTeam",
+            ),
+            Op::InviteMember => (INVITE_TEAM_MEMBER, invite("MEMBER"), "inviteTeamMember"),
+            Op::InviteAdmin => (INVITE_TEAM_MEMBER, invite("ADMIN"), "inviteTeamMember"),
+            Op::InviteOwner => (INVITE_TEAM_MEMBER, invite("OWNER"), "inviteTeamMember"),
+            Op::SetRole => (
+                SET_TEAM_MEMBER_ROLE,
+                json!({ "input": { "teamId": w.team_id, "userId": w.author.user_id, "role": "ADMIN" } }),
+                "setTeamMemberRole",
+            ),
+            Op::RemoveMember => (
+                REMOVE_TEAM_MEMBER,
+                json!({ "input": { "teamId": w.team_id, "userId": w.author.user_id } }),
+                "removeTeamMember",
+            ),
+            Op::ViewThread => (THREAD, json!({ "id": w.thread_id }), "thread"),
+            Op::UpdateThread => (
+                UPDATE_THREAD,
+                json!({ "input": { "id": w.thread_id, "title": "Renamed" } }),
+                "updateThread",
+            ),
+            Op::DeleteThread => (
+                DELETE_THREAD,
+                json!({ "input": { "id": w.thread_id } }),
+                "deleteThread",
+            ),
+            Op::AddParticipant => (
+                ADD_THREAD_PARTICIPANT,
+                json!({ "input": { "threadId": w.thread_id, "userId": w.member.user_id } }),
+                "addThreadParticipant",
+            ),
+            Op::RemoveParticipant => (
+                REMOVE_THREAD_PARTICIPANT,
+                json!({ "input": { "threadId": w.thread_id, "userId": people.guest.user_id } }),
+                "removeThreadParticipant",
+            ),
+            Op::SendMessage => {
+                let mut input = json!({ "threadId": w.thread_id, "content": "matrix" });
+                if caller == Caller::Secret {
+                    input["authorId"] = json!(w.author.user_id);
+                }
+                (SEND_MESSAGE, json!({ "input": input }), "sendMessage")
+            }
+            Op::EditOthersMessage => (
+                EDIT_MESSAGE,
+                json!({ "input": { "id": w.message_id, "content": "edited" } }),
+                "editMessage",
+            ),
+            Op::DeleteOthersMessage => (
+                DELETE_MESSAGE,
+                json!({ "input": { "id": w.message_id } }),
+                "deleteMessage",
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_operation_with_every_caller() {
+    let app = spawn_app().await;
+    let people = app.people().await;
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in MATRIX {
+        for (caller, expected) in CALLERS.into_iter().zip(expectations) {
+            let world = app.team_world(&people).await;
+            op.prepare(&app, &world, &people).await;
+            let (query, variables, root) = op.request(&world, &people, caller);
+            let credential = caller.credential(&world);
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            let got = error_code(&response);
+            cells += 1;
+            let data_ok = match expected {
+                None => !response["data"][root].is_null(),
+                Some(_) => response["data"].is_null() || response["data"][root].is_null(),
+            };
+            if got.as_deref() != expected || !data_ok {
+                mismatches.push(format!(
+                    "{op:?} as {caller:?}: expected {}, got {} — {response}",
+                    expected.unwrap_or("success"),
+                    got.as_deref().unwrap_or("success"),
+                ));
+            }
+        }
+    }
+    assert_eq!(cells, MATRIX.len() * CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn refused_operations_change_nothing() {
+    let app = spawn_app().await;
+    let people = app.people().await;
+    let w = app.team_world(&people).await;
+    // A member tries everything a member may not do.
+    for op in [
+        Op::RenameTeam,
+        Op::DeleteTeam,
+        Op::InviteMember,
+        Op::SetRole,
+        Op::RemoveMember,
+        Op::UpdateThread,
+        Op::DeleteThread,
+        Op::EditOthersMessage,
+        Op::DeleteOthersMessage,
+        Op::AddParticipant,
+    ] {
+        let (query, variables, _) = op.request(&w, &people, Caller::Member);
+        let response = app.gql(w.member.token(), query, variables).await;
+        assert_eq!(
+            error_code(&response).as_deref(),
+            Some("FORBIDDEN"),
+            "{op:?}: {response}"
+        );
+    }
+    let team = app
+        .gql_ok(w.owner.token(), TEAM, json!({ "id": w.team_id }))
+        .await;
+    assert_eq!(team["team"]["name"], "Crew");
+    assert_eq!(
+        team["team"]["members"]["edges"].as_array().unwrap().len(),
+        4
+    );
+    let roles: Vec<&str> = team["team"]["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["user"]["id"] == w.author.user_id.as_str())
+        .map(|e| e["node"]["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, vec!["MEMBER"]);
+    let thread = app
+        .gql_ok(w.owner.token(), THREAD, json!({ "id": w.thread_id }))
+        .await;
+    assert_eq!(thread["thread"]["title"], "Plans");
+    let ids = app
+        .message_ids(&w.owner.access_token, &w.thread_id, 10)
+        .await;
+    assert_eq!(ids, vec![w.message_id.clone()]);
+    let content = app
+        .gql_ok(
+            w.owner.token(),
+            "query($id: ID!) { node(id: $id) { ... on Message { content deletedAt } } }",
+            json!({ "id": w.message_id }),
+        )
+        .await;
+    assert_eq!(content["node"]["content"], "hello team");
+    assert!(content["node"]["deletedAt"].is_null());
+}
+
+/// Everything that needs a user or the secret key, asked with a publishable
+/// key and with no credentials at all.
+#[tokio::test]
+async fn keys_without_a_user_are_unauthenticated_everywhere() {
+    let app = spawn_app().await;
+    let people = app.people().await;
+    let w = app.team_world(&people).await;
+    let node = "query($id: ID!) { node(id: $id) { id } }";
+    let requests: Vec<(&str, &str, Value)> = vec![
+        (
+            "user",
+            "query($id: ID!) { user(id: $id) { id } }",
+            json!({ "id": w.owner.user_id }),
+        ),
+        ("node(team)", node, json!({ "id": w.team_id })),
+        ("node(thread)", node, json!({ "id": w.thread_id })),
+        ("node(message)", node, json!({ "id": w.message_id })),
+        // Not found and hidden must not differ: an unknown id answers the same.
+        (
+            "node(missing message)",
+            node,
+            json!({ "id": orbit_tests::missing_id("msg") }),
+        ),
+        (
+            "node(missing team)",
+            node,
+            json!({ "id": orbit_tests::missing_id("team") }),
+        ),
+        (
+            "threads(teamId)",
+            "query($t: ID) { threads(teamId: $t) { edges { node { id } } } }",
+            json!({ "t": w.team_id }),
+        ),
+        (
+            "createTeam",
+            orbit_tests::CREATE_TEAM,
+            json!({ "input": { "name": "T" } }),
+        ),
+        (
+            "createThread",
+            orbit_tests::CREATE_THREAD,
+            json!({ "input": { "title": "T", "teamId": w.team_id } }),
+        ),
+        (
+            "joinTeam",
+            orbit_tests::JOIN_TEAM,
+            json!({ "input": { "code": "inv_x" } }),
+        ),
+        (
+            "markThreadRead",
+            orbit_tests::MARK_THREAD_READ,
+            json!({ "input": { "threadId": w.thread_id, "messageId": w.message_id } }),
+        ),
+        (
+            "updateProfile",
+            "mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { user { id } } }",
+            json!({ "input": { "displayName": "X" } }),
+        ),
+        (
+            "addThreadParticipant",
+            ADD_THREAD_PARTICIPANT,
+            json!({ "input": { "threadId": w.thread_id, "userId": w.member.user_id } }),
+        ),
+        (
+            "removeThreadParticipant",
+            REMOVE_THREAD_PARTICIPANT,
+            json!({ "input": { "threadId": w.thread_id, "userId": w.member.user_id } }),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for credential in [Some(w.keys.publishable_key.as_str()), None] {
+        for (name, query, variables) in &requests {
+            let response = app.gql(credential, query, variables.clone()).await;
+            if error_code(&response).as_deref() != Some("UNAUTHENTICATED") {
+                let who = if credential.is_some() {
+                    "publishable"
+                } else {
+                    "anonymous"
+                };
+                failures.push(format!("{name} as {who}: {response}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -187,7 +187,7 @@ pub async fn list_for_developer(
         .and_where(Expr::col(app_member::Column::UserId).eq(developer.uuid()))
         .to_owned();
     let select = app::Entity::find().filter(app::Column::Id.in_subquery(memberships));
-    keyset::page(db.conn(), select, app::Column::Id, false, args).await
+    keyset::page(db.conn(), select, None, app::Column::Id, false, args).await
 }
 
 pub async fn developer_role(

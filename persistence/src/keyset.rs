@@ -37,9 +37,16 @@ impl<T> Page<T> {
 
 /// Reads one page of `select` ordered by the unique `key` column.
 /// `newest_first` says whether the natural order is descending.
+///
+/// `leading` is the column the query filters by equality and its index starts
+/// with (`thread_id` for `(thread_id, id)`). Ordering by it first changes no
+/// result, but only that index can supply the order, so the planner cannot
+/// pick a walk of the primary key that filters out other threads' rows,
+/// which is slow when statistics misjudge a thread's size.
 pub async fn page<E, C>(
     conn: &C,
     select: Select<E>,
+    leading: Option<E::Column>,
     key: E::Column,
     newest_first: bool,
     args: PageArgs,
@@ -63,6 +70,9 @@ where
         };
     }
     let order = if descending { Order::Desc } else { Order::Asc };
+    if let Some(leading) = leading {
+        select = select.order_by(leading, order.clone());
+    }
     let mut items = select
         .order_by(key, order)
         .limit(limit + 1)

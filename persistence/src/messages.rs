@@ -214,5 +214,13 @@ pub async fn list(
     let select = message::Entity::find()
         .filter(message::Column::AppId.eq(scope.uuid()))
         .filter(message::Column::ThreadId.eq(thread.uuid()));
-    keyset::page(db.conn(), select, message::Column::Id, false, args).await
+    keyset::page(
+        db.conn(),
+        select,
+        Some(message::Column::ThreadId),
+        message::Column::Id,
+        false,
+        args,
+    )
+    .await
 }

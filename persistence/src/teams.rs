@@ -222,7 +222,15 @@ pub async fn list(
             .to_owned();
         select = select.filter(team::Column::Id.in_subquery(mine));
     }
-    keyset::page(db.conn(), select, team::Column::Id, false, args).await
+    keyset::page(
+        db.conn(),
+        select,
+        Some(team::Column::AppId),
+        team::Column::Id,
+        false,
+        args,
+    )
+    .await
 }
 
 pub async fn list_members(
@@ -234,7 +242,15 @@ pub async fn list_members(
     let select = team_member::Entity::find()
         .filter(team_member::Column::AppId.eq(scope.uuid()))
         .filter(team_member::Column::TeamId.eq(team.uuid()));
-    keyset::page(db.conn(), select, team_member::Column::UserId, false, args).await
+    keyset::page(
+        db.conn(),
+        select,
+        Some(team_member::Column::TeamId),
+        team_member::Column::UserId,
+        false,
+        args,
+    )
+    .await
 }
 
 pub struct NewInvitation {

@@ -203,7 +203,21 @@ pub async fn list(
     if let Some(viewer) = viewer {
         select = select.filter(visible_to(viewer));
     }
-    keyset::page(db.conn(), select, thread::Column::ActivityKey, true, args).await
+    // (team_id, activity_key) serves one team's list, (app_id, activity_key) the rest.
+    let leading = if team.is_some() {
+        thread::Column::TeamId
+    } else {
+        thread::Column::AppId
+    };
+    keyset::page(
+        db.conn(),
+        select,
+        Some(leading),
+        thread::Column::ActivityKey,
+        true,
+        args,
+    )
+    .await
 }
 
 pub async fn rename(

@@ -202,5 +202,13 @@ pub async fn list(
         }
         select = select.filter(matches);
     }
-    keyset::page(db.conn(), select, user::Column::Id, false, args).await
+    keyset::page(
+        db.conn(),
+        select,
+        Some(user::Column::AppId),
+        user::Column::Id,
+        false,
+        args,
+    )
+    .await
 }

@@ -1,7 +1,7 @@
 //! Apps (tenants), their API keys and their developer members.
 
 use chrono::{DateTime, Utc};
-use orbit_domain::entities::{api_key, app, app_member, password_credential, user};
+use orbit_domain::entities::{api_key, app, app_member, user};
 use orbit_domain::ids::{ApiKeyId, AppId, AppScope, UserId};
 use orbit_domain::roles::AppRole;
 use orbit_domain::validation::Email;
@@ -11,7 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 
-use crate::{Db, Page, PageArgs, db_error, keyset};
+use crate::{Db, Page, PageArgs, db_error, keyset, users};
 
 /// The console app developers belong to, created on first start.
 pub async fn ensure_console(db: &Db, now: DateTime<Utc>) -> DomainResult<app::Model> {
@@ -98,30 +98,12 @@ pub async fn create_with_owner(
     let owner_user = match existing {
         Some(found) => found,
         None => {
-            let created = user::ActiveModel {
-                id: Set(UserId::generate().uuid()),
-                app_id: Set(console.uuid()),
-                email: Set(owner.email.display),
-                email_normalized: Set(owner.email.normalized),
-                display_name: Set(owner.display_name),
-                timezone: Set(None),
-                avatar_url: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&txn)
-            .await
-            .map_err(db_error)?;
-            password_credential::ActiveModel {
-                user_id: Set(created.id),
-                app_id: Set(console.uuid()),
-                password_hash: Set(owner.password_hash),
-                updated_at: Set(now),
-            }
-            .insert(&txn)
-            .await
-            .map_err(db_error)?;
-            created
+            let new_owner = users::NewUser {
+                email: owner.email,
+                display_name: owner.display_name,
+                password_hash: Some(owner.password_hash),
+            };
+            users::insert(&txn, console, now, new_owner).await?
         }
     };
     app_member::ActiveModel {

@@ -152,24 +152,10 @@ pub async fn edit(
     if existing.deleted_at.is_some() {
         return Err(DomainError::conflict("a deleted message cannot be edited").with_field("id"));
     }
-    let txn = db.conn().begin().await.map_err(db_error)?;
     let mut active: message::ActiveModel = existing.into();
     active.content = Set(Some(content));
     active.edited_at = Set(Some(now));
-    let updated = active.update(&txn).await.map_err(db_error)?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        vec![NewEvent::new(
-            Topic::Thread(ThreadId(updated.thread_id)),
-            EventType::MessageEdited,
-            message_payload(&updated),
-        )],
-    )
-    .await?;
-    txn.commit().await.map_err(db_error)?;
-    Ok(updated)
+    save_and_announce(db, scope, active, EventType::MessageEdited, now).await
 }
 
 /// Soft delete: the row keeps its place in the thread, its content and
@@ -183,23 +169,29 @@ pub async fn delete(
     if existing.deleted_at.is_some() {
         return Ok(existing);
     }
-    let txn = db.conn().begin().await.map_err(db_error)?;
     let mut active: message::ActiveModel = existing.into();
     active.content = Set(None);
     active.metadata = Set(None);
     active.deleted_at = Set(Some(now));
-    let updated = active.update(&txn).await.map_err(db_error)?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        vec![NewEvent::new(
-            Topic::Thread(ThreadId(updated.thread_id)),
-            EventType::MessageDeleted,
-            message_payload(&updated),
-        )],
-    )
-    .await?;
+    save_and_announce(db, scope, active, EventType::MessageDeleted, now).await
+}
+
+/// Saves a change to a message and announces it on the thread, in one transaction.
+async fn save_and_announce(
+    db: &Db,
+    scope: AppScope,
+    changed: message::ActiveModel,
+    event_type: EventType,
+    now: DateTime<Utc>,
+) -> DomainResult<message::Model> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let updated = changed.update(&txn).await.map_err(db_error)?;
+    let event = NewEvent::new(
+        Topic::Thread(ThreadId(updated.thread_id)),
+        event_type,
+        message_payload(&updated),
+    );
+    outbox::append(&txn, scope, now, vec![event]).await?;
     txn.commit().await.map_err(db_error)?;
     Ok(updated)
 }

@@ -7,8 +7,8 @@ use orbit_domain::validation::Email;
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -29,6 +29,18 @@ pub async fn create(
     new_user: NewUser,
 ) -> DomainResult<user::Model> {
     let txn = db.conn().begin().await.map_err(db_error)?;
+    let model = insert(&txn, scope, now, new_user).await?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(model)
+}
+
+/// Inserts a user and their password within the caller's transaction.
+pub(crate) async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    scope: AppScope,
+    now: DateTime<Utc>,
+    new_user: NewUser,
+) -> DomainResult<user::Model> {
     let id = UserId::generate().uuid();
     let model = user::ActiveModel {
         id: Set(id),
@@ -41,7 +53,7 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(conn)
     .await
     .map_err(|error| {
         if is_unique_violation(&error) {
@@ -57,11 +69,10 @@ pub async fn create(
             password_hash: Set(password_hash),
             updated_at: Set(now),
         }
-        .insert(&txn)
+        .insert(conn)
         .await
         .map_err(db_error)?;
     }
-    txn.commit().await.map_err(db_error)?;
     Ok(model)
 }
 

@@ -1,0 +1,209 @@
+//! The real-time broker: topics fanned out to local subscribers, in process
+//! or across processes over Redis pub/sub.
+//!
+//! Every local subscriber of a topic shares one `broadcast` channel, so a
+//! message is decoded once and its bytes are shared, never copied per
+//! subscriber. With Redis, the process holds one pub/sub connection and one
+//! `SUBSCRIBE` per topic that has local subscribers: the first subscriber
+//! subscribes, the last one to leave unsubscribes.
+//!
+//! Delivery is best effort. A subscriber learns that it may have missed
+//! something (it lagged behind, or the Redis link dropped) by a
+//! [`Delivery::Gap`], and re-reads its source of truth.
+
+mod redis_link;
+mod registry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use registry::Registry;
+
+/// Messages a slow subscriber may fall behind by before it gets a `Gap`.
+pub const DEFAULT_CAPACITY: usize = 1024;
+/// A publish that Redis does not confirm within this time fails; the caller
+/// (the outbox relay) retries later.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Message(Bytes),
+    /// Messages may have been missed on this topic.
+    Gap,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("the Redis URL is not valid: {0}")]
+    InvalidUrl(String),
+    #[error("Redis did not take the message: {0}")]
+    Publish(String),
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// One per process; clones share it.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    redis: Option<RedisSide>,
+}
+
+struct RedisSide {
+    publisher: redis::aio::ConnectionManager,
+    commands: mpsc::UnboundedSender<redis_link::Command>,
+    connected: Arc<AtomicBool>,
+}
+
+impl Broker {
+    /// Fan-out in memory only: one server.
+    pub fn in_process() -> Self {
+        Self::in_process_with_capacity(DEFAULT_CAPACITY)
+    }
+
+    pub fn in_process_with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry: Arc::new(Registry::new(capacity)),
+                redis: None,
+            }),
+        }
+    }
+
+    /// Redis pub/sub. Never waits for Redis: it connects in the background
+    /// and keeps trying, so a server starts while Redis is down. Only a
+    /// malformed URL is an error.
+    pub fn redis(url: &str) -> Result<Self, BrokerError> {
+        let client = redis::Client::open(url).map_err(|e| BrokerError::InvalidUrl(redacted(&e)))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(PUBLISH_TIMEOUT))
+            .set_response_timeout(Some(PUBLISH_TIMEOUT))
+            .set_number_of_retries(1);
+        let publisher = redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| BrokerError::InvalidUrl(redacted(&e)))?;
+        let registry = Arc::new(Registry::new(DEFAULT_CAPACITY));
+        let connected = Arc::new(AtomicBool::new(false));
+        let (commands, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(redis_link::run(
+            client,
+            Arc::downgrade(&registry),
+            receiver,
+            connected.clone(),
+        ));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                registry,
+                redis: Some(RedisSide {
+                    publisher,
+                    commands,
+                    connected,
+                }),
+            }),
+        })
+    }
+
+    /// Sends `payload` to every subscriber of `topic` on every process.
+    pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), BrokerError> {
+        let Some(redis) = &self.inner.redis else {
+            self.inner
+                .registry
+                .deliver(topic, Delivery::Message(payload));
+            return Ok(());
+        };
+        let mut publisher = redis.publisher.clone();
+        let mut command = redis::cmd("PUBLISH");
+        command.arg(topic).arg(payload.as_ref());
+        let publish = command.query_async::<i64>(&mut publisher);
+        match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+            Ok(Ok(_receivers)) => Ok(()),
+            Ok(Err(error)) => Err(BrokerError::Publish(redacted(&error))),
+            Err(_) => Err(BrokerError::Timeout(PUBLISH_TIMEOUT)),
+        }
+    }
+
+    /// Subscribes to `topic`. With Redis this returns once the process's
+    /// `SUBSCRIBE` is confirmed, so a message published afterwards reaches
+    /// it; while Redis is down it returns at once and the subscription gets
+    /// a `Gap` when the link is back.
+    pub async fn subscribe(&self, topic: &str) -> Subscription {
+        let (receiver, first) = self.inner.registry.join(topic);
+        if first && let Some(redis) = &self.inner.redis {
+            let (ack, acked) = oneshot::channel();
+            if redis
+                .commands
+                .send(redis_link::Command::Subscribe(topic.to_owned(), ack))
+                .is_ok()
+            {
+                let _ = acked.await;
+            }
+        }
+        Subscription {
+            topic: topic.to_owned(),
+            receiver,
+            broker: self.inner.clone(),
+        }
+    }
+
+    /// Topics with local subscribers.
+    pub fn local_topic_count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Whether the Redis link is up (always true in process).
+    pub fn is_connected(&self) -> bool {
+        self.inner
+            .redis
+            .as_ref()
+            .is_none_or(|redis| redis.connected.load(Ordering::Relaxed))
+    }
+}
+
+/// A URL may hold a password; errors name the problem, not the URL.
+fn redacted(error: &redis::RedisError) -> String {
+    format!(
+        "{:?}: {}",
+        error.kind(),
+        error.detail().unwrap_or("no detail")
+    )
+}
+
+/// A subscriber of one topic. Dropping it leaves the topic.
+pub struct Subscription {
+    topic: String,
+    receiver: broadcast::Receiver<Delivery>,
+    broker: Arc<Inner>,
+}
+
+impl Subscription {
+    /// The next delivery; `None` only when the broker is gone.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        match self.receiver.recv().await {
+            Ok(delivery) => Some(delivery),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(Delivery::Gap),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let last = self.broker.registry.leave(&self.topic);
+        if last && let Some(redis) = &self.broker.redis {
+            let _ = redis
+                .commands
+                .send(redis_link::Command::Unsubscribe(self.topic.clone()));
+        }
+    }
+}

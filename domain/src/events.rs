@@ -19,6 +19,10 @@ pub enum EventType {
     MemberLeft,
     MemberRoleChanged,
     ThreadRead,
+    /// Internal: tells open sockets of the session (or of every session of
+    /// the user, when the payload's `sessionId` is null) to close. Never
+    /// delivered to subscribers.
+    SessionRevoked,
 }
 
 impl EventType {
@@ -36,6 +40,7 @@ impl EventType {
             EventType::MemberLeft => "member.left",
             EventType::MemberRoleChanged => "member.role_changed",
             EventType::ThreadRead => "thread.read",
+            EventType::SessionRevoked => "session.revoked",
         }
     }
 }

@@ -115,7 +115,7 @@ pub async fn create_with_owner(
     .insert(&txn)
     .await
     .map_err(db_error)?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(CreatedApp {
         app,
         keys: stored_keys,

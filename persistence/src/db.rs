@@ -1,8 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use orbit_domain::{DomainError, DomainResult};
 use orbit_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend};
+use tokio::sync::Notify;
 
 use crate::db_error;
 
@@ -16,6 +18,9 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// Woken after every commit, so the outbox relay publishes new events
+    /// straight away instead of at its next sweep.
+    committed: Arc<Notify>,
 }
 
 impl Db {
@@ -45,11 +50,26 @@ impl Db {
             options.max_connections(20).min_connections(1);
         }
         let conn = Database::connect(options).await.map_err(db_error)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            committed: Arc::new(Notify::new()),
+        })
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// Commits and tells the outbox relay that events may be waiting.
+    pub(crate) async fn commit(&self, txn: DatabaseTransaction) -> DomainResult<()> {
+        txn.commit().await.map_err(db_error)?;
+        self.committed.notify_one();
+        Ok(())
+    }
+
+    /// Signalled after each commit (a permit is kept if nobody waits).
+    pub fn committed(&self) -> &Notify {
+        &self.committed
     }
 
     pub fn backend(&self) -> Backend {

@@ -24,11 +24,19 @@ pub struct NewMessage {
     pub idempotency_key: Option<String>,
 }
 
+/// The whole message travels in its event, so the many subscribers of a
+/// thread render it without reading it back from the database.
 fn message_payload(message: &message::Model) -> Value {
     json!({
         "messageId": MessageId(message.id).to_string(),
         "threadId": ThreadId(message.thread_id).to_string(),
         "authorId": message.author_user_id.map(|u| UserId(u).to_string()),
+        "content": message.content,
+        "metadata": message.metadata,
+        "status": message.status,
+        "createdAt": message.created_at,
+        "editedAt": message.edited_at,
+        "deletedAt": message.deleted_at,
     })
 }
 
@@ -130,7 +138,7 @@ pub async fn send(
         )],
     )
     .await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(created)
 }
 
@@ -192,7 +200,7 @@ async fn save_and_announce(
         message_payload(&updated),
     );
     outbox::append(&txn, scope, now, vec![event]).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(updated)
 }
 

@@ -6,10 +6,17 @@ use orbit_domain::entities::event;
 use orbit_domain::events::NewEvent;
 use orbit_domain::ids::{AppScope, EventId};
 use orbit_domain::{DomainError, DomainResult};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
 
-use crate::db_error;
+use crate::{Db, db_error};
+
+/// Events not yet handed to the broker; the relay empties it.
+const UNPUBLISHED: &str = "unpublished_events";
 
 /// Appends `events` with the next sequence number of each one's topic. The
 /// upsert on `topic_sequences` takes a row lock in Postgres, so concurrent
@@ -42,8 +49,9 @@ pub async fn append<C: ConnectionTrait>(
             .map_err(db_error)?
             .ok_or_else(|| DomainError::internal("topic sequence upsert returned no row"))?;
         let seq: i64 = row.try_get("", "last_seq").map_err(db_error)?;
+        let id = EventId::generate().uuid();
         event::Entity::insert(event::ActiveModel {
-            id: Set(EventId::generate().uuid()),
+            id: Set(id),
             app_id: Set(scope.uuid()),
             topic: Set(topic),
             seq: Set(seq),
@@ -54,6 +62,154 @@ pub async fn append<C: ConnectionTrait>(
         .exec_without_returning(txn)
         .await
         .map_err(db_error)?;
+        let unpublished = Query::insert()
+            .into_table(UNPUBLISHED)
+            .columns(["event_id"])
+            .values_panic([id.into()])
+            .to_owned();
+        txn.execute(&unpublished).await.map_err(db_error)?;
     }
     Ok(())
+}
+
+/// The oldest events still waiting for the relay, oldest first.
+pub async fn unpublished(db: &Db, limit: u64) -> DomainResult<Vec<event::Model>> {
+    let waiting = Query::select()
+        .column("event_id")
+        .from(UNPUBLISHED)
+        .order_by("event_id", Order::Asc)
+        .limit(limit)
+        .to_owned();
+    event::Entity::find()
+        .filter(event::Column::Id.in_subquery(waiting))
+        .order_by_asc(event::Column::Id)
+        .all(db.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Forgets events the broker has taken.
+pub async fn mark_published(db: &Db, ids: &[Uuid]) -> DomainResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let delete = Query::delete()
+        .from_table(UNPUBLISHED)
+        .and_where(Expr::col("event_id").is_in(ids.iter().copied()))
+        .to_owned();
+    db.conn().execute(&delete).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// A topic's events after `after_seq`, in order: what a resuming subscriber
+/// missed, or what fills a gap in the live stream.
+pub async fn since(
+    db: &Db,
+    scope: AppScope,
+    topic: &str,
+    after_seq: i64,
+    limit: u64,
+) -> DomainResult<Vec<event::Model>> {
+    event::Entity::find()
+        .filter(event::Column::Topic.eq(topic))
+        .filter(event::Column::Seq.gt(after_seq))
+        .filter(event::Column::AppId.eq(scope.uuid()))
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(db.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Where a topic stands: the last sequence written (0 before its first
+/// event) and the first still kept (None when retention removed them all).
+pub async fn position(db: &Db, topic: &str) -> DomainResult<TopicPosition> {
+    let last = Query::select()
+        .column("last_seq")
+        .from("topic_sequences")
+        .and_where(Expr::col("topic").eq(topic))
+        .to_owned();
+    let last_seq = match db.conn().query_one(&last).await.map_err(db_error)? {
+        Some(row) => row.try_get::<i64>("", "last_seq").map_err(db_error)?,
+        None => 0,
+    };
+    let first = event::Entity::find()
+        .select_only()
+        .column(event::Column::Seq)
+        .filter(event::Column::Topic.eq(topic))
+        .order_by_asc(event::Column::Seq)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(TopicPosition {
+        last_seq,
+        first_kept_seq: first,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicPosition {
+    pub last_seq: i64,
+    pub first_kept_seq: Option<i64>,
+}
+
+impl TopicPosition {
+    /// Whether every event after `after_seq` is still stored.
+    pub fn can_resume_after(&self, after_seq: i64) -> bool {
+        let first_needed = after_seq + 1;
+        match self.first_kept_seq {
+            Some(first) => first <= first_needed,
+            None => first_needed > self.last_seq,
+        }
+    }
+}
+
+/// Deletes events that occurred before `before` (published or not: an event
+/// that old is past any subscriber's resume window). Returns how many went.
+pub async fn prune(db: &Db, before: DateTime<Utc>) -> DomainResult<u64> {
+    let old = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::OccurredAt.lt(before))
+        .into_query();
+    let forget = Query::delete()
+        .from_table(UNPUBLISHED)
+        .and_where(Expr::col("event_id").in_subquery(old))
+        .to_owned();
+    db.conn().execute(&forget).await.map_err(db_error)?;
+    let deleted = event::Entity::delete_many()
+        .filter(event::Column::OccurredAt.lt(before))
+        .exec(db.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(deleted.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TopicPosition;
+
+    #[test]
+    fn resume_needs_every_later_event_kept() {
+        let kept_from_5 = TopicPosition {
+            last_seq: 9,
+            first_kept_seq: Some(5),
+        };
+        assert!(kept_from_5.can_resume_after(4));
+        assert!(kept_from_5.can_resume_after(9));
+        assert!(!kept_from_5.can_resume_after(3));
+        let all_pruned = TopicPosition {
+            last_seq: 9,
+            first_kept_seq: None,
+        };
+        assert!(all_pruned.can_resume_after(9));
+        assert!(!all_pruned.can_resume_after(8));
+        let empty = TopicPosition {
+            last_seq: 0,
+            first_kept_seq: None,
+        };
+        assert!(empty.can_resume_after(0));
+    }
 }

@@ -4,13 +4,24 @@
 
 use chrono::{DateTime, Duration, Utc};
 use orbit_domain::entities::{refresh_token, session};
+use orbit_domain::events::{EventType, NewEvent, Topic};
 use orbit_domain::ids::{AppScope, SessionId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 
-use crate::{Db, db_error};
+use crate::{Db, db_error, outbox};
+
+/// Announces a revocation on the user's topic so that open sockets of the
+/// session close at once, on every process.
+fn revoked_event(user_id: UserId, only: Option<SessionId>) -> NewEvent {
+    NewEvent::new(
+        Topic::User(user_id),
+        EventType::SessionRevoked,
+        serde_json::json!({ "sessionId": only.map(|id| id.to_string()) }),
+    )
+}
 
 /// Starts a session with its first refresh token (given as a hash).
 pub async fn create(
@@ -35,7 +46,7 @@ pub async fn create(
     .await
     .map_err(db_error)?;
     insert_token(&txn, &session, now, refresh_token_hash).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(session)
 }
 
@@ -111,17 +122,19 @@ pub async fn rotate(
         .await
         .map_err(db_error)?;
     if spent.rows_affected == 0 {
+        let event = revoked_event(UserId(session.user_id), Some(SessionId(session.id)));
         let mut revoked: session::ActiveModel = session.into();
         revoked.revoked_at = Set(Some(now));
         revoked.update(&txn).await.map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
+        outbox::append(&txn, scope, now, vec![event]).await?;
+        db.commit(txn).await?;
         return Ok(Rotation::ReuseDetected);
     }
     let mut touched: session::ActiveModel = session.into();
     touched.last_used_at = Set(now);
     let session = touched.update(&txn).await.map_err(db_error)?;
     insert_token(&txn, &session, now, replacement_hash).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(Rotation::Rotated(session))
 }
 
@@ -162,7 +175,12 @@ pub async fn revoke(
     if let Some(id) = only {
         update = update.filter(session::Column::Id.eq(id.uuid()));
     }
-    let result = update.exec(db.conn()).await.map_err(db_error)?;
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let result = update.exec(&txn).await.map_err(db_error)?;
+    if result.rows_affected > 0 {
+        outbox::append(&txn, scope, now, vec![revoked_event(user_id, only)]).await?;
+    }
+    db.commit(txn).await?;
     Ok(result.rows_affected)
 }
 

@@ -68,7 +68,7 @@ pub async fn create(
         ),
     )
     .await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(team)
 }
 
@@ -202,7 +202,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: TeamId, now: DateTime<Utc>) ->
         .flat_map(|m| member_events(id, UserId(m.user_id), EventType::MemberLeft, None))
         .collect();
     outbox::append(&txn, scope, now, events).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(())
 }
 
@@ -345,7 +345,7 @@ pub async fn accept_invitation(
         .await
         .map_err(db_error)?
         .ok_or_else(invalid)?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok((team, member))
 }
 
@@ -413,7 +413,7 @@ pub async fn remove_member(
         member_events(team, user, EventType::MemberLeft, None),
     )
     .await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(())
 }
 
@@ -450,6 +450,6 @@ pub async fn set_role(
         member_events(team, user, EventType::MemberRoleChanged, Some(role)),
     )
     .await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(updated)
 }

@@ -99,7 +99,7 @@ pub async fn create(
         ));
     }
     outbox::append(&txn, scope, now, events).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(created)
 }
 
@@ -243,7 +243,7 @@ pub async fn rename(
         ),
     ];
     outbox::append(&txn, scope, now, events).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(updated)
 }
 
@@ -272,7 +272,7 @@ pub async fn delete(
         ),
     ];
     outbox::append(&txn, scope, now, events).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(())
 }
 
@@ -323,7 +323,7 @@ pub async fn add_participant(
         participant_events(thread, user, EventType::ParticipantAdded),
     )
     .await?;
-    txn.commit().await.map_err(db_error)
+    db.commit(txn).await
 }
 
 pub async fn remove_participant(
@@ -351,7 +351,7 @@ pub async fn remove_participant(
         participant_events(thread, user, EventType::ParticipantRemoved),
     )
     .await?;
-    txn.commit().await.map_err(db_error)
+    db.commit(txn).await
 }
 
 /// Records that `user` has read `thread` up to `message`. Read state only moves
@@ -417,7 +417,7 @@ pub async fn mark_read(
         .rows_affected()
         > 0;
     if !moved {
-        return txn.commit().await.map_err(db_error);
+        return db.commit(txn).await;
     }
     let payload = json!({ "threadId": thread.to_string(), "userId": user.to_string(), "messageId": message.to_string() });
     outbox::append(
@@ -431,7 +431,7 @@ pub async fn mark_read(
         )],
     )
     .await?;
-    txn.commit().await.map_err(db_error)
+    db.commit(txn).await
 }
 
 /// Unread messages per thread for `user`, in one query for all of `threads`:

@@ -30,7 +30,7 @@ pub async fn create(
 ) -> DomainResult<user::Model> {
     let txn = db.conn().begin().await.map_err(db_error)?;
     let model = insert(&txn, scope, now, new_user).await?;
-    txn.commit().await.map_err(db_error)?;
+    db.commit(txn).await?;
     Ok(model)
 }
 

@@ -64,6 +64,11 @@ pub struct Settings {
     pub introspection: bool,
     /// `ORBIT_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
+    /// How long a WebSocket may wait before `connection_init` (4408 after).
+    pub ws_init_timeout: std::time::Duration,
+    /// `ORBIT_WS_SEND_QUEUE`: frames queued for one WebSocket before its
+    /// client counts as not reading and is disconnected.
+    pub ws_send_queue: usize,
 }
 
 impl Default for Settings {
@@ -79,6 +84,8 @@ impl Default for Settings {
             graphiql: true,
             introspection: true,
             log_format: LogFormat::Text,
+            ws_init_timeout: crate::http::ws::DEFAULT_INIT_TIMEOUT,
+            ws_send_queue: crate::http::ws::DEFAULT_SEND_QUEUE,
         }
     }
 }
@@ -97,6 +104,7 @@ struct FileSettings {
     graphiql: Option<bool>,
     introspection: Option<bool>,
     log_format: Option<LogFormat>,
+    ws_send_queue: Option<usize>,
 }
 
 impl Settings {
@@ -130,6 +138,7 @@ impl Settings {
         layer!(graphiql);
         layer!(introspection);
         layer!(log_format);
+        layer!(ws_send_queue);
         layer!(opt public_url);
         layer!(opt database_url);
         layer!(opt redis_url);
@@ -174,6 +183,11 @@ impl Settings {
                 "json" => LogFormat::Json,
                 other => anyhow::bail!("ORBIT_LOG_FORMAT must be `text` or `json`, not `{other}`"),
             };
+        }
+        if let Some(value) = env("ORBIT_WS_SEND_QUEUE") {
+            settings.ws_send_queue = value.parse().ok().filter(|n| *n > 0).with_context(|| {
+                format!("ORBIT_WS_SEND_QUEUE must be a positive number, not `{value}`")
+            })?;
         }
         Ok(settings)
     }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod graphql;
 pub mod http;
+mod realtime;
 mod services;
 mod startup;
 pub mod viewer;

@@ -8,6 +8,7 @@ use orbit_auth::AccessTokenKeys;
 use orbit_domain::Clock;
 use orbit_domain::ids::AppScope;
 use orbit_persistence::Db;
+use orbit_realtime::Broker;
 
 use crate::config::ConsoleSignup;
 
@@ -16,12 +17,16 @@ use crate::config::ConsoleSignup;
 pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
 pub const SESSION_TTL: Duration = Duration::days(30);
 pub const INVITATION_TTL: Duration = Duration::days(7);
+/// How long events are kept for subscribers to resume from.
+pub const EVENT_RETENTION: Duration = Duration::days(7);
 
 #[derive(Clone)]
 pub struct Services(Arc<Inner>);
 
 pub(crate) struct Inner {
     pub db: Db,
+    pub broker: Broker,
+    pub typing: crate::realtime::typing::Typing,
     pub clock: Arc<dyn Clock>,
     pub tokens: AccessTokenKeys,
     pub issuer: String,
@@ -36,6 +41,15 @@ impl Services {
 
     pub fn db(&self) -> &Db {
         &self.0.db
+    }
+
+    /// Where committed events and ephemeral ones (typing, presence) are published.
+    pub fn broker(&self) -> &Broker {
+        &self.0.broker
+    }
+
+    pub(crate) fn typing(&self) -> &crate::realtime::typing::Typing {
+        &self.0.typing
     }
 
     pub fn clock(&self) -> &dyn Clock {

@@ -10,24 +10,39 @@ use orbit_auth::{AccessTokenKeys, SigningKey, generate_token, hash_token};
 use orbit_domain::Clock;
 use orbit_domain::ids::{AppId, AppScope};
 use orbit_persistence::{Db, apps};
+use orbit_realtime::Broker;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Settings;
-use crate::services::{Inner, Services};
-use crate::{graphql, http};
+use crate::services::{EVENT_RETENTION, Inner, Services};
+use crate::{graphql, http, realtime};
 
 pub struct Application {
     listener: TcpListener,
     port: u16,
     router: axum::Router,
     services: Services,
+    shutdown: watch::Sender<bool>,
 }
 
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let services = build_services(&settings, clock).await?;
         let schema = graphql::build_schema(services.clone(), &settings);
-        let router = http::router(services.clone(), schema, &settings);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let ticks = spawn_ticker();
+        tokio::spawn(realtime::typing::run_expiry(
+            services.clone(),
+            ticks.clone(),
+        ));
+        let ws = http::ws::WsConfig {
+            init_timeout: settings.ws_init_timeout,
+            send_queue: settings.ws_send_queue,
+            shutdown: shutdown_rx,
+            ticks,
+        };
+        let router = http::router(services.clone(), schema, &settings, ws);
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -37,6 +52,7 @@ impl Application {
             port,
             router,
             services,
+            shutdown,
         })
     }
 
@@ -48,16 +64,46 @@ impl Application {
         self.services.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight,
+    /// closes the sockets (1001) and lets the relay publish what it holds.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let relay = tokio::spawn(realtime::relay::run(
+            self.services.clone(),
+            self.services.broker().clone(),
+            EVENT_RETENTION,
+            self.shutdown.subscribe(),
+        ));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
+        let shutdown = self.shutdown;
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                let _ = shutdown.send(true);
+            })
             .await
-            .context("serving")
+            .context("serving");
+        let _ = relay.await;
+        served
     }
+}
+
+/// One clock tick a second for every socket that waits for a token's
+/// expiry: a single timer instead of one per socket.
+fn spawn_ticker() -> watch::Receiver<()> {
+    let (tick, ticks) = watch::channel(());
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            interval.tick().await;
+            if tick.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    ticks
 }
 
 /// Connects and migrates the database and loads the keys: everything a
@@ -84,9 +130,15 @@ pub(crate) async fn build_services(
     // The kid names the key without revealing it, so tokens signed by an old
     // key can be told apart once keys rotate.
     let kid = format!("k{}", &hash_token(&secret)[..8]);
+    let broker = match &settings.redis_url {
+        Some(url) => Broker::redis(url.expose()).context("configuring the Redis broker")?,
+        None => Broker::in_process(),
+    };
     let tokens = AccessTokenKeys::new(SigningKey::new(kid, secret.into_bytes())?, Vec::new());
     Ok(Services::new(Inner {
         db,
+        broker,
+        typing: Default::default(),
         clock,
         tokens,
         issuer: settings.issuer(),

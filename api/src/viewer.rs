@@ -1,6 +1,7 @@
 //! Who is calling: resolved once per request from its credential, then read
 //! by every resolver.
 
+use chrono::{DateTime, Utc};
 use orbit_auth::{ApiKeyKind, parse_api_key, verify_api_key};
 use orbit_domain::ids::{AppId, AppScope, SessionId, UserId};
 use orbit_domain::{DomainError, DomainResult};
@@ -75,10 +76,22 @@ impl Viewer {
 /// `x-api-key`). An invalid credential is an error, never anonymous: a client
 /// with a stale token must learn it, not silently see the console app.
 pub async fn resolve(services: &Services, credential: Option<&str>) -> DomainResult<Viewer> {
+    resolve_until(services, credential)
+        .await
+        .map(|(viewer, _)| viewer)
+}
+
+/// Like [`resolve`], and also when the credential stops being valid by
+/// itself (an access token's expiry), for connections that outlive a request.
+pub async fn resolve_until(
+    services: &Services,
+    credential: Option<&str>,
+) -> DomainResult<(Viewer, Option<DateTime<Utc>>)> {
     let Some(credential) = credential.map(str::trim).filter(|c| !c.is_empty()) else {
-        return Ok(Viewer::Anonymous {
+        let viewer = Viewer::Anonymous {
             app: services.console(),
-        });
+        };
+        return Ok((viewer, None));
     };
     if let Some(parsed) = parse_api_key(credential) {
         let key = apps::find_key_by_prefix(services.db(), &parsed.lookup_prefix)
@@ -86,10 +99,11 @@ pub async fn resolve(services: &Services, credential: Option<&str>) -> DomainRes
             .filter(|key| key.revoked_at.is_none() && verify_api_key(credential, &key.secret_hash))
             .ok_or_else(|| DomainError::unauthenticated("the API key is invalid or revoked"))?;
         let app = AppScope::new(AppId(key.app_id));
-        return Ok(match parsed.kind {
+        let viewer = match parsed.kind {
             ApiKeyKind::Publishable => Viewer::Publishable { app },
             ApiKeyKind::Secret => Viewer::Secret { app },
-        });
+        };
+        return Ok((viewer, None));
     }
     let invalid = || DomainError::unauthenticated("the access token is invalid or expired");
     let now = services.clock().now();
@@ -106,10 +120,11 @@ pub async fn resolve(services: &Services, credential: Option<&str>) -> DomainRes
     sessions::find_live(services.db(), app, session, user, now)
         .await?
         .ok_or_else(invalid)?;
-    Ok(Viewer::User {
+    let viewer = Viewer::User {
         app,
         user,
         session,
         developer: app == services.console(),
-    })
+    };
+    Ok((viewer, DateTime::from_timestamp(claims.exp, 0)))
 }

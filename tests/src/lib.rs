@@ -4,6 +4,8 @@
 //! memory, or a fresh Postgres database when `TEST_DATABASE_URL` is set) and
 //! a manual clock, so tests run in parallel and never sleep.
 
+pub mod ws;
+
 use std::sync::{Arc, Once};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -96,8 +98,14 @@ impl Session {
     }
 }
 
-/// Starts a server with its own empty database.
+/// Starts a server with its own empty database, on the broker the run
+/// tests: in process, or Redis when `TEST_REDIS_URL` is set.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `configure` first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_tracing();
     let (database_url, database) = match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.trim().is_empty() => {
@@ -107,7 +115,13 @@ pub async fn spawn_app() -> TestApp {
         }
         _ => ("sqlite::memory:".to_owned(), None),
     };
-    let settings = Settings::for_tests(database_url);
+    let mut settings = Settings::for_tests(database_url);
+    if let Ok(redis_url) = std::env::var("TEST_REDIS_URL")
+        && !redis_url.trim().is_empty()
+    {
+        settings.redis_url = Some(orbit_api::config::Secret::new(redis_url));
+    }
+    configure(&mut settings);
     let clock = Arc::new(ManualClock::new(start_time()));
     let application = Application::build(settings.clone(), clock.clone())
         .await
@@ -212,6 +226,11 @@ pub fn node_ids(connection: &Value) -> Vec<String> {
 impl TestApp {
     pub fn graphql_url(&self) -> String {
         format!("{}/graphql", self.address)
+    }
+
+    /// `ws://127.0.0.1:<port>/graphql`
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql", self.address.replacen("http://", "ws://", 1))
     }
 
     /// Posts any JSON body to /graphql; returns the status and the parsed body.

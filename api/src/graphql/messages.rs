@@ -61,6 +61,20 @@ pub struct MarkThreadReadPayload {
     thread: ThreadNode,
 }
 
+#[derive(InputObject)]
+pub struct SetTypingInput {
+    thread_id: ID,
+    /// True while typing (renew every few seconds: it lapses after 5 s);
+    /// false when done.
+    typing: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct SetTypingPayload {
+    thread_id: ID,
+    typing: bool,
+}
+
 #[derive(Default)]
 pub struct MessageMutation;
 
@@ -169,6 +183,35 @@ impl MessageMutation {
             messages::delete(services.db(), viewer.app(), message, services.clock().now()).await?;
         Ok(DeleteMessagePayload {
             message: MessageNode(message),
+        })
+    }
+
+    /// Tells the thread's subscribers that the caller is typing. Ephemeral:
+    /// nothing is stored and it is not replayed on resume.
+    async fn set_typing(
+        &self,
+        ctx: &Context<'_>,
+        input: SetTypingInput,
+    ) -> GqlResult<SetTypingPayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        let thread_id = ThreadId::parse_field(&input.thread_id, "threadId")?;
+        let (_, thread_access) = access::thread(services, viewer, thread_id, "threadId").await?;
+        authorize_thread(thread_access, ThreadAction::Post)?;
+        services
+            .typing()
+            .set(
+                services.broker(),
+                (viewer.app(), thread_id, user),
+                input.typing,
+                services.clock().now(),
+            )
+            .await
+            .map_err(DomainError::internal)?;
+        Ok(SetTypingPayload {
+            thread_id: input.thread_id,
+            typing: input.typing,
         })
     }
 

@@ -5,6 +5,7 @@
 mod access;
 pub(crate) mod auth;
 mod errors;
+pub(crate) mod events;
 mod limits;
 mod loaders;
 mod messages;
@@ -17,7 +18,7 @@ mod types;
 use std::any::Any;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 use orbit_domain::DomainResult;
 
 use crate::Services;
@@ -35,7 +36,7 @@ pub struct Mutation(
     messages::MessageMutation,
 );
 
-pub type OrbitSchema = Schema<query::Query, Mutation, EmptySubscription>;
+pub type OrbitSchema = Schema<query::Query, Mutation, events::SubscriptionRoot>;
 
 /// The id of the HTTP request, for logs that tie an internal error to it.
 #[derive(Debug, Clone)]
@@ -44,8 +45,10 @@ pub struct RequestId(pub String);
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-fn schema_builder() -> async_graphql::SchemaBuilder<query::Query, Mutation, EmptySubscription> {
-    Schema::build(query::Query, Mutation::default(), EmptySubscription)
+fn schema_builder() -> async_graphql::SchemaBuilder<query::Query, Mutation, events::SubscriptionRoot>
+{
+    Schema::build(query::Query, Mutation::default(), events::SubscriptionRoot)
+        .register_output_type::<events::Event>()
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)

@@ -2,13 +2,15 @@
 //! request passes (request ids, tracing, timeouts, body limit, CORS).
 
 mod graphql_handler;
+pub(crate) mod ws;
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderName, Method, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -26,13 +28,20 @@ pub(crate) struct HttpState {
     pub services: Services,
     pub schema: OrbitSchema,
     pub graphiql: bool,
+    pub ws: ws::WsConfig,
 }
 
-pub(crate) fn router(services: Services, schema: OrbitSchema, settings: &Settings) -> Router {
+pub(crate) fn router(
+    services: Services,
+    schema: OrbitSchema,
+    settings: &Settings,
+    ws: ws::WsConfig,
+) -> Router {
     let state = HttpState {
         services,
         schema,
         graphiql: settings.graphiql,
+        ws,
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Credentials travel in headers, never cookies, so any origin may call.
@@ -47,7 +56,7 @@ pub(crate) fn router(services: Services, schema: OrbitSchema, settings: &Setting
     Router::new()
         .route(
             "/graphql",
-            get(graphql_handler::graphiql).post(graphql_handler::graphql),
+            get(graphql_get).post(graphql_handler::graphql),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -65,6 +74,22 @@ pub(crate) fn router(services: Services, schema: OrbitSchema, settings: &Setting
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions, else GraphiQL.
+async fn graphql_get(State(state): State<HttpState>, request: Request) -> Response {
+    let wants_socket = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !wants_socket {
+        return graphql_handler::graphiql(State(state)).await;
+    }
+    match WebSocketUpgrade::from_request(request, &state).await {
+        Ok(upgrade) => ws::upgrade(state, upgrade),
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// Alive: the process answers.

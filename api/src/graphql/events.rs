@@ -1,0 +1,562 @@
+//! Subscriptions: `userEvents`, `teamEvents`, `threadEvents`. Each returns a
+//! union of typed events; every event implements `Event`, whose `cursor`
+//! resumes the subscription behind it (`after:`).
+
+use async_graphql::{Context, Enum, ID, Interface, Object, Subscription, Union};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use orbit_domain::entities::message;
+use orbit_domain::events::Topic;
+use orbit_domain::ids::{AppScope, MessageId, TeamId, ThreadId, UserId};
+use orbit_domain::{DomainError, DomainResult};
+use orbit_persistence::outbox;
+use serde_json::Value;
+
+use super::loaders::ThreadLoader;
+use super::types::{MessageNode, TeamRole, ThreadNode, UserNode, load_user};
+use super::{GqlResult, access, loader, loader_error, services, viewer};
+use crate::Services;
+use crate::realtime::envelope::Envelope;
+use crate::realtime::feed::{AccessCheck, AccessWatch, Feed, FeedItem};
+use crate::viewer::Viewer;
+
+/// A cursor names its topic and a position in it, so it cannot be replayed
+/// against another topic by mistake.
+fn encode_cursor(topic: &str, seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{topic}#{seq}"))
+}
+
+fn decode_cursor(topic: &str, cursor: &str) -> DomainResult<i64> {
+    let invalid = || DomainError::bad_input("after", "not a cursor of this subscription");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (cursor_topic, seq) = text.rsplit_once('#').ok_or_else(invalid)?;
+    if cursor_topic != topic {
+        return Err(invalid());
+    }
+    seq.parse::<i64>()
+        .ok()
+        .filter(|s| *s >= 0)
+        .ok_or_else(invalid)
+}
+
+/// What every event carries, plus its payload for the typed fields.
+pub struct EventBase {
+    cursor: String,
+    event_type: String,
+    occurred_at: DateTime<Utc>,
+    app: uuid::Uuid,
+    payload: Value,
+}
+
+impl EventBase {
+    fn new(envelope: Envelope, position: i64) -> Self {
+        Self {
+            cursor: encode_cursor(&envelope.topic, position),
+            event_type: envelope.event_type,
+            occurred_at: envelope.occurred_at,
+            app: envelope.app,
+            payload: envelope.payload,
+        }
+    }
+
+    fn text(&self, key: &str) -> Option<&str> {
+        self.payload.get(key).and_then(Value::as_str)
+    }
+
+    fn id(&self, key: &str) -> ID {
+        ID(self.text(key).unwrap_or_default().to_owned())
+    }
+
+    fn uuid_of<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
+        self.text(key).and_then(|value| value.parse().ok())
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        match self.uuid_of::<UserId>("userId") {
+            Some(user) => load_user(ctx, user.uuid()).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> {
+        let Some(thread) = self.uuid_of::<ThreadId>("threadId") else {
+            return Ok(None);
+        };
+        Ok(loader::<ThreadLoader>(ctx)
+            .load_one(thread.uuid())
+            .await
+            .map_err(loader_error)?
+            .map(ThreadNode))
+    }
+
+    /// The message as it was when the event happened; it travels whole in
+    /// the payload so that no subscriber reads it back.
+    fn message(&self) -> GqlResult<MessageNode> {
+        let broken = || DomainError::internal("a message event without its message");
+        let id: MessageId = self.uuid_of("messageId").ok_or_else(broken)?;
+        let thread: ThreadId = self.uuid_of("threadId").ok_or_else(broken)?;
+        let time = |key: &str| {
+            self.payload
+                .get(key)
+                .cloned()
+                .and_then(|value| serde_json::from_value::<DateTime<Utc>>(value).ok())
+        };
+        Ok(MessageNode(message::Model {
+            id: id.uuid(),
+            app_id: self.app,
+            thread_id: thread.uuid(),
+            author_user_id: self.uuid_of::<UserId>("authorId").map(UserId::uuid),
+            content: self.text("content").map(str::to_owned),
+            metadata: self
+                .payload
+                .get("metadata")
+                .filter(|v| !v.is_null())
+                .cloned(),
+            status: self.text("status").unwrap_or("sent").to_owned(),
+            idempotency_key: None,
+            created_at: time("createdAt").ok_or_else(broken)?,
+            edited_at: time("editedAt"),
+            deleted_at: time("deletedAt"),
+        }))
+    }
+}
+
+macro_rules! event_object {
+    ($(#[$doc:meta])* $name:ident, $graphql_name:literal { $($fields:tt)* }) => {
+        $(#[$doc])*
+        pub struct $name(EventBase);
+
+        #[Object(name = $graphql_name)]
+        impl $name {
+            /// Pass as `after` to resume behind this event.
+            async fn cursor(&self) -> &str {
+                &self.0.cursor
+            }
+            /// Dotted lower case, as webhooks name it: `message.created`, ...
+            #[graphql(name = "type")]
+            async fn event_type(&self) -> &str {
+                &self.0.event_type
+            }
+            async fn occurred_at(&self) -> DateTime<Utc> {
+                self.0.occurred_at
+            }
+            $($fields)*
+        }
+    };
+}
+
+event_object!(
+    /// `message.created`
+    MessageCreatedEvent, "MessageCreatedEvent" {
+    async fn message(&self) -> GqlResult<MessageNode> { self.0.message() }
+});
+event_object!(
+    /// `message.edited`
+    MessageEditedEvent, "MessageEditedEvent" {
+    async fn message(&self) -> GqlResult<MessageNode> { self.0.message() }
+});
+event_object!(
+    /// `message.deleted`: the message as deleted (no content).
+    MessageDeletedEvent, "MessageDeletedEvent" {
+    async fn message(&self) -> GqlResult<MessageNode> { self.0.message() }
+});
+event_object!(
+    /// `thread.created`
+    ThreadCreatedEvent, "ThreadCreatedEvent" {
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    /// Null if it was deleted since.
+    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { self.0.thread(ctx).await }
+});
+event_object!(
+    /// `thread.updated`
+    ThreadUpdatedEvent, "ThreadUpdatedEvent" {
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    /// The title after the change.
+    async fn title(&self) -> Option<&str> { self.0.text("title") }
+    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { self.0.thread(ctx).await }
+});
+event_object!(
+    /// `thread.deleted`: a `threadEvents` subscription completes after it.
+    ThreadDeletedEvent, "ThreadDeletedEvent" {
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+});
+event_object!(
+    /// `participant.added`
+    ParticipantAddedEvent, "ParticipantAddedEvent" {
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    async fn user_id(&self) -> ID { self.0.id("userId") }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
+});
+event_object!(
+    /// `participant.removed`
+    ParticipantRemovedEvent, "ParticipantRemovedEvent" {
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    async fn user_id(&self) -> ID { self.0.id("userId") }
+});
+event_object!(
+    /// `member.joined`
+    MemberJoinedEvent, "MemberJoinedEvent" {
+    async fn team_id(&self) -> ID { self.0.id("teamId") }
+    async fn user_id(&self) -> ID { self.0.id("userId") }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
+    async fn role(&self) -> Option<TeamRole> { team_role(&self.0) }
+});
+event_object!(
+    /// `member.left`: removed, left, or the team was deleted.
+    MemberLeftEvent, "MemberLeftEvent" {
+    async fn team_id(&self) -> ID { self.0.id("teamId") }
+    async fn user_id(&self) -> ID { self.0.id("userId") }
+});
+event_object!(
+    /// `member.role_changed`
+    MemberRoleChangedEvent, "MemberRoleChangedEvent" {
+    async fn team_id(&self) -> ID { self.0.id("teamId") }
+    async fn user_id(&self) -> ID { self.0.id("userId") }
+    async fn role(&self) -> Option<TeamRole> { team_role(&self.0) }
+});
+event_object!(
+    /// `thread.read`: the viewer's read marker moved (on their own topic).
+    ThreadReadEvent, "ThreadReadEvent" {
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    async fn message_id(&self) -> ID { self.0.id("messageId") }
+});
+event_object!(
+    /// `typing.started` / `typing.stopped`: ephemeral, never replayed.
+    TypingEvent, "TypingEvent" {
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    async fn user_id(&self) -> ID { self.0.id("userId") }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
+    async fn typing(&self) -> bool { self.0.event_type == "typing.started" }
+});
+event_object!(
+    /// `presence.changed`: ephemeral, never replayed.
+    PresenceChangedEvent, "PresenceChangedEvent" {
+    async fn user_id(&self) -> ID { self.0.id("userId") }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
+    async fn status(&self) -> PresenceStatus { presence_status(&self.0) }
+});
+
+fn team_role(base: &EventBase) -> Option<TeamRole> {
+    base.text("role")
+        .and_then(|role| role.parse::<orbit_domain::roles::TeamRole>().ok())
+        .map(TeamRole::from)
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "PresenceStatus")]
+pub enum PresenceStatus {
+    Online,
+    Away,
+    Offline,
+}
+
+fn presence_status(base: &EventBase) -> PresenceStatus {
+    match base.text("status") {
+        Some("online") => PresenceStatus::Online,
+        Some("away") => PresenceStatus::Away,
+        _ => PresenceStatus::Offline,
+    }
+}
+
+/// Every event: `... on Event { cursor type occurredAt }` works on every topic.
+/// Events reach clients through the topic unions; this enum only declares
+/// the interface to the schema.
+#[expect(
+    clippy::duplicated_attributes,
+    reason = "each interface field repeats `name`, which the lint misreads"
+)]
+#[derive(Interface)]
+#[graphql(
+    name = "Event",
+    field(name = "cursor", ty = "&str"),
+    field(name = "type", method = "event_type", ty = "&str"),
+    field(name = "occurred_at", ty = "DateTime<Utc>")
+)]
+pub enum Event {
+    MessageCreated(MessageCreatedEvent),
+    MessageEdited(MessageEditedEvent),
+    MessageDeleted(MessageDeletedEvent),
+    ThreadCreated(ThreadCreatedEvent),
+    ThreadUpdated(ThreadUpdatedEvent),
+    ThreadDeleted(ThreadDeletedEvent),
+    ParticipantAdded(ParticipantAddedEvent),
+    ParticipantRemoved(ParticipantRemovedEvent),
+    MemberJoined(MemberJoinedEvent),
+    MemberLeft(MemberLeftEvent),
+    MemberRoleChanged(MemberRoleChangedEvent),
+    ThreadRead(ThreadReadEvent),
+    Typing(TypingEvent),
+    PresenceChanged(PresenceChangedEvent),
+}
+
+/// What happens in a thread.
+#[derive(Union)]
+#[graphql(name = "ThreadEvent")]
+pub enum ThreadEvent {
+    MessageCreated(MessageCreatedEvent),
+    MessageEdited(MessageEditedEvent),
+    MessageDeleted(MessageDeletedEvent),
+    ThreadUpdated(ThreadUpdatedEvent),
+    ThreadDeleted(ThreadDeletedEvent),
+    ParticipantAdded(ParticipantAddedEvent),
+    ParticipantRemoved(ParticipantRemovedEvent),
+    Typing(TypingEvent),
+}
+
+/// What happens in a team: its members, its threads, who is online.
+#[derive(Union)]
+#[graphql(name = "TeamEvent")]
+pub enum TeamEvent {
+    MemberJoined(MemberJoinedEvent),
+    MemberLeft(MemberLeftEvent),
+    MemberRoleChanged(MemberRoleChangedEvent),
+    ThreadCreated(ThreadCreatedEvent),
+    ThreadUpdated(ThreadUpdatedEvent),
+    ThreadDeleted(ThreadDeletedEvent),
+    PresenceChanged(PresenceChangedEvent),
+}
+
+/// What happens to the viewer: their own threads, memberships, read markers.
+#[derive(Union)]
+#[graphql(name = "UserEvent")]
+pub enum UserEvent {
+    ThreadCreated(ThreadCreatedEvent),
+    ThreadUpdated(ThreadUpdatedEvent),
+    ThreadDeleted(ThreadDeletedEvent),
+    ParticipantAdded(ParticipantAddedEvent),
+    ParticipantRemoved(ParticipantRemovedEvent),
+    MemberJoined(MemberJoinedEvent),
+    MemberLeft(MemberLeftEvent),
+    MemberRoleChanged(MemberRoleChangedEvent),
+    ThreadRead(ThreadReadEvent),
+}
+
+/// Types a topic's union leaves out (internal ones included) yield `None`
+/// and are skipped.
+fn thread_event(base: EventBase) -> Option<ThreadEvent> {
+    Some(match base.event_type.as_str() {
+        "message.created" => ThreadEvent::MessageCreated(MessageCreatedEvent(base)),
+        "message.edited" => ThreadEvent::MessageEdited(MessageEditedEvent(base)),
+        "message.deleted" => ThreadEvent::MessageDeleted(MessageDeletedEvent(base)),
+        "thread.updated" => ThreadEvent::ThreadUpdated(ThreadUpdatedEvent(base)),
+        "thread.deleted" => ThreadEvent::ThreadDeleted(ThreadDeletedEvent(base)),
+        "participant.added" => ThreadEvent::ParticipantAdded(ParticipantAddedEvent(base)),
+        "participant.removed" => ThreadEvent::ParticipantRemoved(ParticipantRemovedEvent(base)),
+        "typing.started" | "typing.stopped" => ThreadEvent::Typing(TypingEvent(base)),
+        _ => return None,
+    })
+}
+
+fn team_event(base: EventBase) -> Option<TeamEvent> {
+    Some(match base.event_type.as_str() {
+        "member.joined" => TeamEvent::MemberJoined(MemberJoinedEvent(base)),
+        "member.left" => TeamEvent::MemberLeft(MemberLeftEvent(base)),
+        "member.role_changed" => TeamEvent::MemberRoleChanged(MemberRoleChangedEvent(base)),
+        "thread.created" => TeamEvent::ThreadCreated(ThreadCreatedEvent(base)),
+        "thread.updated" => TeamEvent::ThreadUpdated(ThreadUpdatedEvent(base)),
+        "thread.deleted" => TeamEvent::ThreadDeleted(ThreadDeletedEvent(base)),
+        "presence.changed" => TeamEvent::PresenceChanged(PresenceChangedEvent(base)),
+        _ => return None,
+    })
+}
+
+fn user_event(base: EventBase) -> Option<UserEvent> {
+    Some(match base.event_type.as_str() {
+        "thread.created" => UserEvent::ThreadCreated(ThreadCreatedEvent(base)),
+        "thread.updated" => UserEvent::ThreadUpdated(ThreadUpdatedEvent(base)),
+        "thread.deleted" => UserEvent::ThreadDeleted(ThreadDeletedEvent(base)),
+        "participant.added" => UserEvent::ParticipantAdded(ParticipantAddedEvent(base)),
+        "participant.removed" => UserEvent::ParticipantRemoved(ParticipantRemovedEvent(base)),
+        "member.joined" => UserEvent::MemberJoined(MemberJoinedEvent(base)),
+        "member.left" => UserEvent::MemberLeft(MemberLeftEvent(base)),
+        "member.role_changed" => UserEvent::MemberRoleChanged(MemberRoleChangedEvent(base)),
+        "thread.read" => UserEvent::ThreadRead(ThreadReadEvent(base)),
+        _ => return None,
+    })
+}
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// The viewer's own events. Needs a user's access token.
+    async fn user_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = GqlResult<UserEvent>> + use<>, DomainError> {
+        let viewer = *viewer(ctx);
+        let user = viewer.require_user()?;
+        let feed = open_feed(ctx, &viewer, Topic::User(user), after, None).await?;
+        Ok(typed(feed, user_event))
+    }
+
+    /// A team's events: members, threads, presence. Members and the secret key.
+    async fn team_events(
+        &self,
+        ctx: &Context<'_>,
+        team_id: ID,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = GqlResult<TeamEvent>> + use<>, DomainError> {
+        let services = services(ctx);
+        let viewer = *viewer(ctx);
+        let team = TeamId::parse_field(&team_id, "teamId")?;
+        access::team(services, &viewer, team, "teamId").await?;
+        let check = recheck(services, move |services| async move {
+            access::team(&services, &viewer, team, "teamId")
+                .await
+                .map(drop)
+        });
+        let feed = open_feed(ctx, &viewer, Topic::Team(team), after, Some(check)).await?;
+        Ok(typed(feed, team_event))
+    }
+
+    /// A thread's messages, participants and typing. Whoever may read the thread.
+    async fn thread_events(
+        &self,
+        ctx: &Context<'_>,
+        thread_id: ID,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = GqlResult<ThreadEvent>> + use<>, DomainError> {
+        let services = services(ctx);
+        let viewer = *viewer(ctx);
+        let thread = ThreadId::parse_field(&thread_id, "threadId")?;
+        access::thread(services, &viewer, thread, "threadId").await?;
+        let check = recheck(services, move |services| async move {
+            access::thread(&services, &viewer, thread, "threadId")
+                .await
+                .map(drop)
+        });
+        let feed = open_feed(ctx, &viewer, Topic::Thread(thread), after, Some(check)).await?;
+        Ok(typed(feed, thread_event))
+    }
+}
+
+/// The subscribe-time access rule, run again whenever the feed learns that
+/// access may have changed.
+fn recheck<Check>(
+    services: &Services,
+    check: impl Fn(Services) -> Check + Send + Sync + 'static,
+) -> AccessCheck
+where
+    Check: Future<Output = DomainResult<()>> + Send + 'static,
+{
+    let services = services.clone();
+    Box::new(move || {
+        let checked = check(services.clone());
+        Box::pin(async move { checked.await.map_err(lost_access) })
+    })
+}
+
+fn lost_access(error: DomainError) -> DomainError {
+    match error.code {
+        orbit_domain::ErrorCode::NotFound => DomainError::forbidden("access to this topic ended")
+            .with_field(error.field.unwrap_or_default()),
+        _ => error,
+    }
+}
+
+/// Put in a subscription's request by the WebSocket handler; fired once the
+/// feed listens, so that the socket handles its next frame (a `ping`, say)
+/// only after that: a client's pong then means "subscribed".
+pub(crate) struct SubscriptionReady(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
+
+impl SubscriptionReady {
+    pub(crate) fn new(ready: tokio::sync::oneshot::Sender<()>) -> Self {
+        Self(std::sync::Mutex::new(Some(ready)))
+    }
+
+    fn fire(&self) {
+        let sender = self.0.lock().ok().and_then(|mut sender| sender.take());
+        if let Some(sender) = sender {
+            let _ = sender.send(());
+        }
+    }
+}
+
+/// Subscribes to the broker first, then reads where the topic stands, so
+/// that nothing committed in between falls through.
+async fn open_feed(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    topic: Topic,
+    after: Option<String>,
+    check: Option<AccessCheck>,
+) -> GqlResult<Feed> {
+    let services = services(ctx);
+    let key = topic.key();
+    let scope: AppScope = viewer.app();
+    let live = services.broker().subscribe(&key).await;
+    let position = outbox::position(services.db(), &key).await?;
+    let (start_after, replay) = match after {
+        Some(cursor) => {
+            let after_seq = decode_cursor(&key, &cursor)?;
+            if after_seq > position.last_seq {
+                return Err(DomainError::bad_input(
+                    "after",
+                    "not a cursor of this subscription",
+                ));
+            }
+            if !position.can_resume_after(after_seq) {
+                return Err(DomainError::bad_input(
+                    "after",
+                    "this cursor is older than the event retention: resubscribe without `after` and refetch",
+                ));
+            }
+            (after_seq, true)
+        }
+        None => (position.last_seq, false),
+    };
+    // Team and thread feeds also watch the viewer's own topic, where a
+    // removal that ends their access is announced.
+    let access = match (viewer.user(), check) {
+        (Some(user), Some(check)) if !matches!(topic, Topic::User(_)) => Some(AccessWatch {
+            user,
+            user_topic: services.broker().subscribe(&Topic::User(user).key()).await,
+            check,
+        }),
+        _ => None,
+    };
+    if let Some(ready) = ctx.data_opt::<SubscriptionReady>() {
+        ready.fire();
+    }
+    Ok(Feed::new(
+        services.clone(),
+        scope,
+        live,
+        start_after,
+        replay,
+        access,
+    ))
+}
+
+fn typed<T: Send + 'static>(
+    feed: Feed,
+    select: fn(EventBase) -> Option<T>,
+) -> impl Stream<Item = GqlResult<T>> + Send + use<T> {
+    feed.into_stream().filter_map(move |item: FeedItem| {
+        let out = match item {
+            Ok((envelope, position)) => select(EventBase::new(envelope, position)).map(Ok),
+            Err(error) => Some(Err(error)),
+        };
+        std::future::ready(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cursors_belong_to_their_topic() {
+        let cursor = encode_cursor("thread:thr_a", 42);
+        assert_eq!(decode_cursor("thread:thr_a", &cursor).unwrap(), 42);
+        assert!(decode_cursor("thread:thr_b", &cursor).is_err());
+        assert!(decode_cursor("thread:thr_a", "garbage!").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! One subscriber's view of a topic: live events from the broker, checked
+//! against the events table so that nothing is missed or repeated.
+//!
+//! The broker is fast but may drop (a lagging receiver, a Redis outage) or
+//! repeat (the relay is at-least-once) events; the table is the truth. The
+//! feed keeps the last sequence it delivered: the next one in order is
+//! delivered, an older one is a duplicate and dropped, and a jump or a
+//! broker `Gap` makes it read what it missed from the table first.
+
+use std::collections::VecDeque;
+
+use futures::future::BoxFuture;
+use orbit_domain::ids::{AppScope, UserId};
+use orbit_domain::{DomainError, DomainResult};
+use orbit_persistence::outbox;
+use orbit_realtime::{Delivery, Subscription};
+
+use super::envelope::Envelope;
+use crate::Services;
+
+/// Events read from the table per round trip while catching up.
+const CATCH_UP_PAGE: u64 = 200;
+
+/// Re-checks that the subscriber may still see the topic; an error ends the feed.
+pub type AccessCheck = Box<dyn Fn() -> BoxFuture<'static, DomainResult<()>> + Send + Sync>;
+
+/// Event types on a user's topic that can take access away somewhere else.
+const ACCESS_CHANGES: [&str; 3] = ["member.left", "participant.removed", "thread.deleted"];
+/// Stored but internal: never shown to subscribers.
+const INTERNAL: [&str; 1] = ["session.revoked"];
+
+/// Watches the subscriber's own user topic for changes to their access.
+pub struct AccessWatch {
+    pub user: UserId,
+    pub user_topic: Subscription,
+    pub check: AccessCheck,
+}
+
+pub struct Feed {
+    services: Services,
+    scope: AppScope,
+    topic: String,
+    /// The last sequence delivered (or skipped over, when starting live).
+    last_seq: i64,
+    live: Subscription,
+    /// Events to hand out, each with the feed's position once it is delivered.
+    backlog: VecDeque<(Envelope, i64)>,
+    /// Read the table before taking the next live message.
+    catch_up: bool,
+    access: Option<AccessWatch>,
+    /// Set once the feed must end after its backlog drains.
+    ending: Option<Option<DomainError>>,
+}
+
+/// An event and the sequence a subscriber resumes after to continue behind
+/// it (its own for stored events; the position reached for ephemeral ones).
+/// An error ends the feed.
+pub type FeedItem = Result<(Envelope, i64), DomainError>;
+
+impl Feed {
+    /// `live` must be subscribed before `start_after` is read, so that nothing
+    /// committed in between is lost: events up to `start_after` that also
+    /// arrive live are dropped as duplicates.
+    pub fn new(
+        services: Services,
+        scope: AppScope,
+        live: Subscription,
+        start_after: i64,
+        replay: bool,
+        access: Option<AccessWatch>,
+    ) -> Self {
+        Self {
+            services,
+            scope,
+            topic: live.topic().to_owned(),
+            last_seq: start_after,
+            live,
+            backlog: VecDeque::new(),
+            catch_up: replay,
+            access,
+            ending: None,
+        }
+    }
+
+    pub fn into_stream(self) -> impl futures::Stream<Item = FeedItem> + Send {
+        futures::stream::unfold(self, |mut feed| async move {
+            feed.next().await.map(|item| (item, feed))
+        })
+    }
+
+    pub async fn next(&mut self) -> Option<FeedItem> {
+        loop {
+            if let Some(delivered) = self.backlog.pop_front() {
+                return Some(Ok(delivered));
+            }
+            if let Some(ending) = self.ending.take() {
+                // Keep ending on later polls too.
+                self.ending = Some(None);
+                return ending.map(Err);
+            }
+            if self.catch_up {
+                if let Err(error) = self.read_table().await {
+                    self.ending = Some(Some(error));
+                }
+                continue;
+            }
+            let delivery = match &mut self.access {
+                Some(watch) => tokio::select! {
+                    delivery = self.live.recv() => Some(delivery),
+                    change = watch.user_topic.recv() => {
+                        let change = change?;
+                        if access_may_have_changed(&change, watch.user) {
+                            self.access_changed_elsewhere().await;
+                        }
+                        None
+                    }
+                },
+                None => Some(self.live.recv().await),
+            };
+            match delivery {
+                None => {}
+                Some(None) => return None,
+                Some(Some(Delivery::Gap)) => self.catch_up = true,
+                Some(Some(Delivery::Message(bytes))) => {
+                    if let Some(envelope) = Envelope::decode(&bytes) {
+                        self.accept(envelope).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn accept(&mut self, envelope: Envelope) {
+        if envelope.app != self.scope.uuid() || envelope.topic != self.topic {
+            tracing::warn!(topic = %self.topic, "dropping an event of another app or topic");
+            return;
+        }
+        match envelope.seq {
+            None => self.backlog.push_back((envelope, self.last_seq)),
+            Some(seq) if seq <= self.last_seq => {}
+            Some(seq) if seq == self.last_seq + 1 => {
+                self.last_seq = seq;
+                self.deliver(envelope).await;
+            }
+            // Something in between was missed: the table has it.
+            Some(_) => self.catch_up = true,
+        }
+    }
+
+    /// One page of the topic's stored events after `last_seq`.
+    async fn stored_since_last(&self) -> DomainResult<Vec<orbit_domain::entities::event::Model>> {
+        outbox::since(
+            self.services.db(),
+            self.scope,
+            &self.topic,
+            self.last_seq,
+            CATCH_UP_PAGE,
+        )
+        .await
+    }
+
+    /// Reads one page of what came after `last_seq`.
+    async fn read_table(&mut self) -> DomainResult<()> {
+        let page = self.stored_since_last().await?;
+        self.catch_up = page.len() as u64 == CATCH_UP_PAGE;
+        for event in &page {
+            self.last_seq = event.seq;
+            self.deliver(Envelope::stored(event)).await;
+            if self.ending.is_some() {
+                self.catch_up = false;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliver(&mut self, envelope: Envelope) {
+        if INTERNAL.contains(&envelope.event_type.as_str()) {
+            return;
+        }
+        // A deleted thread's feed has nothing more to say.
+        let ends_topic =
+            envelope.event_type == "thread.deleted" && envelope.topic.starts_with("thread:");
+        let touches_viewer = self.touches_viewer(&envelope);
+        self.backlog.push_back((envelope, self.last_seq));
+        if ends_topic {
+            self.ending = Some(None);
+        } else if touches_viewer {
+            self.recheck_access().await;
+        }
+    }
+
+    /// Whether the event changes the subscriber's own access (their
+    /// removal from the team or thread).
+    fn touches_viewer(&self, envelope: &Envelope) -> bool {
+        ACCESS_CHANGES.contains(&envelope.event_type.as_str())
+            && self.access.as_ref().is_some_and(|watch| {
+                envelope.payload.get("userId").and_then(|v| v.as_str())
+                    == Some(watch.user.to_string().as_str())
+            })
+    }
+
+    /// The user's own topic announced a change, which may reach the feed
+    /// before this topic's record of it. When access is gone, this topic's
+    /// events up to and including that record (the `member.left` on a team
+    /// topic, say) are still shown, so the subscriber learns why; nothing
+    /// after it is.
+    async fn access_changed_elsewhere(&mut self) {
+        let Some(watch) = &self.access else { return };
+        let Err(error) = (watch.check)().await else {
+            return;
+        };
+        let page = self.stored_since_last().await.unwrap_or_default();
+        let envelopes: Vec<Envelope> = page.iter().map(Envelope::stored).collect();
+        if let Some(end) = envelopes.iter().position(|e| self.touches_viewer(e)) {
+            for envelope in envelopes.into_iter().take(end + 1) {
+                if let Some(seq) = envelope.seq {
+                    self.last_seq = seq;
+                }
+                if !INTERNAL.contains(&envelope.event_type.as_str()) {
+                    self.backlog.push_back((envelope, self.last_seq));
+                }
+            }
+        }
+        self.catch_up = false;
+        self.ending = Some(Some(error));
+    }
+
+    async fn recheck_access(&mut self) {
+        let Some(watch) = &self.access else { return };
+        if let Err(error) = (watch.check)().await {
+            // Nothing after the change that took access away is shown.
+            self.catch_up = false;
+            self.ending = Some(Some(error));
+        }
+    }
+}
+
+fn access_may_have_changed(change: &Delivery, user: UserId) -> bool {
+    match change {
+        // Missed messages may have included a change.
+        Delivery::Gap => true,
+        Delivery::Message(bytes) => Envelope::decode(bytes).is_some_and(|envelope| {
+            let about_user = envelope.payload.get("userId").and_then(|v| v.as_str())
+                == Some(user.to_string().as_str());
+            ACCESS_CHANGES.contains(&envelope.event_type.as_str())
+                && (about_user || envelope.event_type == "thread.deleted")
+        }),
+    }
+}

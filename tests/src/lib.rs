@@ -46,8 +46,8 @@ pub struct TestApp {
     pub services: Services,
     /// The settings the server was built with (e.g. its JWT secret).
     pub settings: Settings,
-    /// Drops the test's Postgres database when the test ends.
-    _database: Option<PostgresDatabase>,
+    /// Dropped (with the database) when the test's last server goes.
+    _database: Arc<TestDatabase>,
 }
 
 /// A per-test Postgres database, dropped with the test so repeated runs do
@@ -107,15 +107,8 @@ pub async fn spawn_app() -> TestApp {
 /// [`spawn_app`] with settings changed by `configure` first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_tracing();
-    let (database_url, database) = match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.trim().is_empty() => {
-            let name = fresh_postgres_database(&admin_url).await;
-            let url = with_database_name(&admin_url, &name);
-            (url, Some(PostgresDatabase { admin_url, name }))
-        }
-        _ => ("sqlite::memory:".to_owned(), None),
-    };
-    let mut settings = Settings::for_tests(database_url);
+    let database = TestDatabase::fresh(false).await;
+    let mut settings = Settings::for_tests(database.url.clone());
     if let Ok(redis_url) = std::env::var("TEST_REDIS_URL")
         && !redis_url.trim().is_empty()
     {
@@ -123,6 +116,28 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(start_time()));
+    start_server(settings, clock, Arc::new(database)).await
+}
+
+/// Two servers, as two `orbit` processes would be: one database (Postgres
+/// when `TEST_DATABASE_URL` is set, else one SQLite file), one Redis at
+/// `redis_url`, nothing else shared. They share the test's clock.
+pub async fn spawn_cluster(redis_url: &str) -> (TestApp, TestApp) {
+    init_tracing();
+    let database = Arc::new(TestDatabase::fresh(true).await);
+    let mut settings = Settings::for_tests(database.url.clone());
+    settings.redis_url = Some(orbit_api::config::Secret::new(redis_url.to_owned()));
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let first = start_server(settings.clone(), clock.clone(), database.clone()).await;
+    let second = start_server(settings, clock, database).await;
+    (first, second)
+}
+
+async fn start_server(
+    settings: Settings,
+    clock: Arc<ManualClock>,
+    database: Arc<TestDatabase>,
+) -> TestApp {
     let application = Application::build(settings.clone(), clock.clone())
         .await
         .expect("the application builds");
@@ -136,6 +151,116 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         services,
         settings,
         _database: database,
+    }
+}
+
+/// A test's database, removed when the last server using it is dropped.
+struct TestDatabase {
+    url: String,
+    _postgres: Option<PostgresDatabase>,
+    sqlite_file: Option<std::path::PathBuf>,
+}
+
+impl TestDatabase {
+    /// A fresh Postgres database when `TEST_DATABASE_URL` is set; else
+    /// SQLite, in memory or (when several servers share it) in a file.
+    async fn fresh(shared: bool) -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.trim().is_empty() => {
+                let name = fresh_postgres_database(&admin_url).await;
+                Self {
+                    url: with_database_name(&admin_url, &name),
+                    _postgres: Some(PostgresDatabase { admin_url, name }),
+                    sqlite_file: None,
+                }
+            }
+            _ if shared => {
+                let path = std::env::temp_dir()
+                    .join(format!("orbit-test-{}.db", uuid::Uuid::new_v4().simple()));
+                Self {
+                    url: format!("sqlite://{}?mode=rwc", path.display()),
+                    _postgres: None,
+                    sqlite_file: Some(path),
+                }
+            }
+            _ => Self {
+                url: "sqlite::memory:".to_owned(),
+                _postgres: None,
+                sqlite_file: None,
+            },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(path) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+/// A Redis server of the test's own on a free port, which the test may
+/// stop and start again (the shared one on 6379 must not be touched).
+pub struct RedisServer {
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = Self {
+            port,
+            process: None,
+        };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on its port and waits until it answers.
+    pub async fn restart(&mut self) {
+        assert!(self.process.is_none(), "already running");
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (see STACK.md)");
+        self.process = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// Kills it, as an outage would.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

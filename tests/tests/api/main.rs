@@ -2,6 +2,7 @@
 //! End-to-end tests of the GraphQL API: one binary, one server per test.
 
 mod auth;
+mod cluster;
 mod errors_and_limits;
 mod health;
 mod jwt_attacks;

@@ -52,8 +52,11 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `DATABASE_URL`: Postgres for production; unset means SQLite in the data dir.
     pub database_url: Option<Secret>,
-    /// `REDIS_URL`: the real-time broker across processes (used from the real-time work on).
+    /// `REDIS_URL`: the real-time broker and presence, shared by several processes.
     pub redis_url: Option<Secret>,
+    /// `ORBIT_REDIS_PREFIX`: the start of every Redis key Orbit writes, so
+    /// that several deployments can share one Redis.
+    pub redis_prefix: String,
     /// `ORBIT_JWT_SECRET`: signs access tokens; generated once into the data dir when unset.
     pub jwt_secret: Option<Secret>,
     /// `ORBIT_CONSOLE_SIGNUP`: whether anyone may sign up as a developer.
@@ -79,6 +82,7 @@ impl Default for Settings {
             public_url: None,
             database_url: None,
             redis_url: None,
+            redis_prefix: "orbit".to_owned(),
             jwt_secret: None,
             console_signup: ConsoleSignup::Closed,
             graphiql: true,
@@ -99,6 +103,7 @@ struct FileSettings {
     public_url: Option<String>,
     database_url: Option<Secret>,
     redis_url: Option<Secret>,
+    redis_prefix: Option<String>,
     jwt_secret: Option<Secret>,
     console_signup: Option<ConsoleSignup>,
     graphiql: Option<bool>,
@@ -139,6 +144,7 @@ impl Settings {
         layer!(introspection);
         layer!(log_format);
         layer!(ws_send_queue);
+        layer!(redis_prefix);
         layer!(opt public_url);
         layer!(opt database_url);
         layer!(opt redis_url);
@@ -158,6 +164,9 @@ impl Settings {
         }
         if let Some(url) = env("REDIS_URL") {
             settings.redis_url = Some(Secret::new(url));
+        }
+        if let Some(prefix) = env("ORBIT_REDIS_PREFIX") {
+            settings.redis_prefix = prefix;
         }
         if let Some(secret) = env("ORBIT_JWT_SECRET") {
             settings.jwt_secret = Some(Secret::new(secret));
@@ -192,9 +201,12 @@ impl Settings {
         Ok(settings)
     }
 
-    /// For tests: any free port, a fixed signing secret, a throwaway data dir.
+    /// For tests: any free port, a fixed signing secret, a throwaway data
+    /// dir, and Redis keys of their own (tests share one Redis, each with
+    /// its own clock).
     pub fn for_tests(database_url: String) -> Self {
         Self {
+            redis_prefix: format!("orbit-test-{}", uuid::Uuid::now_v7().simple()),
             listen: "127.0.0.1:0".to_owned(),
             data_dir: std::env::temp_dir().join("orbit-tests"),
             database_url: Some(Secret::new(database_url)),

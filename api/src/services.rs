@@ -27,6 +27,7 @@ pub(crate) struct Inner {
     pub db: Db,
     pub broker: Broker,
     pub typing: crate::realtime::typing::Typing,
+    pub presence: crate::realtime::presence::PresenceTracker,
     pub clock: Arc<dyn Clock>,
     pub tokens: AccessTokenKeys,
     pub issuer: String,
@@ -50,6 +51,10 @@ impl Services {
 
     pub(crate) fn typing(&self) -> &crate::realtime::typing::Typing {
         &self.0.typing
+    }
+
+    pub(crate) fn presence(&self) -> &crate::realtime::presence::PresenceTracker {
+        &self.0.presence
     }
 
     pub fn clock(&self) -> &dyn Clock {

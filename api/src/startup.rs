@@ -36,6 +36,7 @@ impl Application {
             services.clone(),
             ticks.clone(),
         ));
+        tokio::spawn(realtime::presence::run(services.clone(), ticks.clone()));
         let ws = http::ws::WsConfig {
             init_timeout: settings.ws_init_timeout,
             send_queue: settings.ws_send_queue,
@@ -134,11 +135,15 @@ pub(crate) async fn build_services(
         Some(url) => Broker::redis(url.expose()).context("configuring the Redis broker")?,
         None => Broker::in_process(),
     };
+    let presence = realtime::presence::PresenceTracker::new(
+        broker.presence(&settings.redis_prefix, realtime::presence::PRESENCE_TTL),
+    );
     let tokens = AccessTokenKeys::new(SigningKey::new(kid, secret.into_bytes())?, Vec::new());
     Ok(Services::new(Inner {
         db,
         broker,
         typing: Default::default(),
+        presence,
         clock,
         tokens,
         issuer: settings.issuer(),

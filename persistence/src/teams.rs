@@ -163,6 +163,20 @@ pub async fn roles_of(
         .collect()
 }
 
+/// Every team the user belongs to.
+pub async fn team_ids_of(db: &Db, scope: AppScope, user: UserId) -> DomainResult<Vec<TeamId>> {
+    let rows: Vec<uuid::Uuid> = team_member::Entity::find()
+        .select_only()
+        .column(team_member::Column::TeamId)
+        .filter(team_member::Column::AppId.eq(scope.uuid()))
+        .filter(team_member::Column::UserId.eq(user.uuid()))
+        .into_tuple()
+        .all(db.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(rows.into_iter().map(TeamId).collect())
+}
+
 pub async fn rename(
     db: &Db,
     scope: AppScope,

@@ -11,6 +11,7 @@
 //! something (it lagged behind, or the Redis link dropped) by a
 //! [`Delivery::Gap`], and re-reads its source of truth.
 
+mod presence;
 mod redis_link;
 mod registry;
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use presence::{Presence, PresenceStatus, PresenceUser};
 use registry::Registry;
 
 /// Messages a slow subscriber may fall behind by before it gets a `Gap`.
@@ -42,6 +44,8 @@ pub enum BrokerError {
     InvalidUrl(String),
     #[error("Redis did not take the message: {0}")]
     Publish(String),
+    #[error("a Redis command failed: {0}")]
+    Command(String),
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
 }
@@ -152,6 +156,16 @@ impl Broker {
         }
     }
 
+    /// Presence kept where this broker's messages go: in this process, or
+    /// in Redis under keys that start with `prefix`. Connections lapse
+    /// `ttl` after their last renewal.
+    pub fn presence(&self, prefix: &str, ttl: Duration) -> Presence {
+        match &self.inner.redis {
+            Some(redis) => Presence::redis(redis.publisher.clone(), prefix, ttl),
+            None => Presence::in_process(ttl),
+        }
+    }
+
     /// Topics with local subscribers.
     pub fn local_topic_count(&self) -> usize {
         self.inner.registry.len()
@@ -167,7 +181,7 @@ impl Broker {
 }
 
 /// A URL may hold a password; errors name the problem, not the URL.
-fn redacted(error: &redis::RedisError) -> String {
+pub(crate) fn redacted(error: &redis::RedisError) -> String {
     format!(
         "{:?}: {}",
         error.kind(),

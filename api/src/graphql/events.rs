@@ -253,6 +253,16 @@ pub enum PresenceStatus {
     Offline,
 }
 
+impl From<orbit_realtime::PresenceStatus> for PresenceStatus {
+    fn from(status: orbit_realtime::PresenceStatus) -> Self {
+        match status {
+            orbit_realtime::PresenceStatus::Online => PresenceStatus::Online,
+            orbit_realtime::PresenceStatus::Away => PresenceStatus::Away,
+            orbit_realtime::PresenceStatus::Offline => PresenceStatus::Offline,
+        }
+    }
+}
+
 fn presence_status(base: &EventBase) -> PresenceStatus {
     match base.text("status") {
         Some("online") => PresenceStatus::Online,

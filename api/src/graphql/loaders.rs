@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use orbit_domain::entities::{team, thread, thread_participant, user};
-use orbit_domain::ids::AppScope;
+use orbit_domain::ids::{AppScope, UserId};
 use orbit_domain::roles::TeamRole;
 use orbit_persistence::{teams, threads, users};
 use uuid::Uuid;
@@ -20,6 +20,7 @@ pub(crate) struct Loaders {
     pub participants: DataLoader<ParticipantsLoader>,
     pub unread: DataLoader<UnreadLoader>,
     pub team_roles: DataLoader<TeamRoleLoader>,
+    pub presence: DataLoader<PresenceLoader>,
 }
 
 impl Loaders {
@@ -35,6 +36,7 @@ impl Loaders {
             participants: DataLoader::new(ParticipantsLoader(scoped()), tokio::spawn),
             unread: DataLoader::new(UnreadLoader(scoped(), viewer), tokio::spawn),
             team_roles: DataLoader::new(TeamRoleLoader(scoped(), viewer), tokio::spawn),
+            presence: DataLoader::new(PresenceLoader(scoped()), tokio::spawn),
         }
     }
 }
@@ -138,5 +140,25 @@ impl Loader<Uuid> for TeamRoleLoader {
         teams::roles_of(self.0.services.db(), self.0.scope, user, keys)
             .await
             .map_err(logged)
+    }
+}
+
+/// Users' presence: one round trip to the presence store for a whole list.
+pub(crate) struct PresenceLoader(Scoped);
+
+impl Loader<Uuid> for PresenceLoader {
+    type Value = orbit_realtime::PresenceStatus;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let users: Vec<UserId> = keys.iter().copied().map(UserId).collect();
+        let statuses = self
+            .0
+            .services
+            .presence()
+            .statuses(&self.0.services, self.0.scope, &users)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(keys.iter().copied().zip(statuses).collect())
     }
 }

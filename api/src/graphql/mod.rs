@@ -10,6 +10,7 @@ mod limits;
 mod loaders;
 mod messages;
 mod pagination;
+mod presence;
 mod query;
 mod teams;
 mod threads;
@@ -34,6 +35,7 @@ pub struct Mutation(
     teams::TeamMutation,
     threads::ThreadMutation,
     messages::MessageMutation,
+    presence::PresenceMutation,
 );
 
 pub type OrbitSchema = Schema<query::Query, Mutation, events::SubscriptionRoot>;
@@ -87,6 +89,7 @@ pub(crate) fn attach_request_data(
         .data(loaders.participants)
         .data(loaders.unread)
         .data(loaders.team_roles)
+        .data(loaders.presence)
 }
 
 pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {

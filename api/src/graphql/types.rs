@@ -10,7 +10,8 @@ use orbit_persistence::{messages, teams};
 use uuid::Uuid;
 
 use super::loaders::{
-    ParticipantsLoader, TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
+    ParticipantsLoader, PresenceLoader, TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader,
+    UserLoader,
 };
 use super::pagination::{Conn, connection, forward_args, page_args};
 use super::{GqlResult, loader, loader_error, services, viewer};
@@ -137,6 +138,16 @@ impl UserNode {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.model.created_at
+    }
+    /// Online while the user has a socket open on any server (away if they
+    /// said so with `setPresence`), offline otherwise.
+    async fn presence(&self, ctx: &Context<'_>) -> GqlResult<super::events::PresenceStatus> {
+        let status = loader::<PresenceLoader>(ctx)
+            .load_one(self.model.id)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or(orbit_realtime::PresenceStatus::Offline);
+        Ok(status.into())
     }
 }
 

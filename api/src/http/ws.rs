@@ -125,6 +125,8 @@ struct Connection {
     expires_at: Option<DateTime<Utc>>,
     operations: HashMap<String, AbortHandle>,
     connection_id: String,
+    /// Whether this socket counts toward its user's presence.
+    present: bool,
 }
 
 /// The queue to the writer, and the alarm raised when it overflows.
@@ -162,6 +164,7 @@ impl Connection {
             expires_at: None,
             operations: HashMap::new(),
             connection_id: format!("ws-{}", uuid::Uuid::now_v7()),
+            present: false,
         }
     }
 
@@ -257,6 +260,13 @@ impl Connection {
             let _ = outbox.frames.try_send(frame);
         }
         drop(outbox);
+        if self.present {
+            let services = &self.state.services;
+            services
+                .presence()
+                .disconnected(services, &self.connection_id)
+                .await;
+        }
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     }
 
@@ -296,6 +306,15 @@ impl Connection {
                         .map_err(|_| Close::with(4403, "Forbidden"))?;
                 self.viewer = Some(viewer);
                 self.expires_at = expires_at;
+                // Before the ack: once acknowledged, the user is online.
+                if let Viewer::User { app, user, .. } = viewer {
+                    let services = &self.state.services;
+                    services
+                        .presence()
+                        .connected(services, app, user, &self.connection_id)
+                        .await;
+                    self.present = true;
+                }
                 outbox.json(&json!({ "type": "connection_ack" }));
                 if self.protocol == Protocol::Legacy {
                     outbox.json(&json!({ "type": "ka" }));

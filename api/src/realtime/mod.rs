@@ -1,7 +1,9 @@
 //! Real time on the server side: the outbox relay that publishes committed
-//! events, the envelope they travel in, and each subscriber's feed.
+//! events, the envelope they travel in, each subscriber's feed, typing and
+//! presence.
 
 pub(crate) mod envelope;
 pub(crate) mod feed;
+pub(crate) mod presence;
 pub(crate) mod relay;
 pub(crate) mod typing;

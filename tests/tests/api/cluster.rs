@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use orbit_domain::Clock;
 use orbit_tests::ws::WsClient;
 use orbit_tests::{RedisServer, TestApp, spawn_cluster};
 use serde_json::{Value, json};
@@ -101,4 +102,105 @@ async fn with_redis_down_mutations_succeed_and_nothing_is_lost() {
     resumed
         .expect_silence(Some("t"), Duration::from_millis(300))
         .await;
+}
+
+const PRESENCE: &str = "subscription($id: ID!) { teamEvents(teamId: $id) { ... on PresenceChangedEvent { userId status } } }";
+
+/// The next presence change of `user` the watcher hears, skipping others.
+async fn next_presence_of(watcher: &mut WsClient, user: &str) -> String {
+    loop {
+        let payload = watcher.next_payload("p").await;
+        let event = &payload["data"]["teamEvents"];
+        if event["userId"] == user {
+            return event["status"].as_str().unwrap().to_owned();
+        }
+    }
+}
+
+#[tokio::test]
+async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_lapses() {
+    let redis = RedisServer::start().await;
+    let (first, second) = spawn_cluster(&redis.url()).await;
+    let w = first.new_team_world().await;
+    let mut watcher = WsClient::connected(&second.ws_url(), w.member.token()).await;
+    watcher
+        .subscribe("p", PRESENCE, json!({ "id": w.team_id }))
+        .await;
+    watcher.ping().await;
+    let presence_of = |user: String| {
+        let app = &second;
+        let key = w.keys.secret_key.clone();
+        async move {
+            let data = app
+                .gql_ok(
+                    Some(&key),
+                    "query($id: ID!) { user(id: $id) { presence } }",
+                    json!({ "id": user }),
+                )
+                .await;
+            data["user"]["presence"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // A socket on one server; its team hears it on the other.
+    let socket = WsClient::connected(&first.ws_url(), w.admin.token()).await;
+    assert_eq!(
+        next_presence_of(&mut watcher, &w.admin.user_id).await,
+        "ONLINE"
+    );
+    assert_eq!(presence_of(w.admin.user_id.clone()).await, "ONLINE");
+    drop(socket);
+    assert_eq!(
+        next_presence_of(&mut watcher, &w.admin.user_id).await,
+        "OFFLINE"
+    );
+
+    // What a server that dies leaves behind: a connection of the author's
+    // that it recorded and will never renew nor close.
+    let viewer = first
+        .gql_ok(
+            Some(&w.author.access_token),
+            "{ viewer { app { id } } }",
+            json!({}),
+        )
+        .await;
+    let app_id: orbit_domain::ids::AppId = viewer["viewer"]["app"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let user_id: orbit_domain::ids::UserId = w.author.user_id.parse().unwrap();
+    let author = orbit_realtime::PresenceUser {
+        app: app_id.0.to_string(),
+        user: user_id.0.to_string(),
+    };
+    let ttl = std::time::Duration::from_secs(30);
+    let store = orbit_realtime::Broker::redis(&redis.url())
+        .unwrap()
+        .presence(&first.settings.redis_prefix, ttl);
+    let recorded_at = first.clock.now().timestamp_millis();
+    store
+        .connect(&author, "ws-of-a-server-that-died", recorded_at)
+        .await
+        .unwrap();
+    assert_eq!(presence_of(w.author.user_id.clone()).await, "ONLINE");
+
+    // Time passes in steps, as it would, so the live servers renew their own
+    // connections (the watcher's) on their one-second ticks before the dead
+    // one's lapses.
+    for _ in 0..3 {
+        first.clock.advance(chrono::Duration::seconds(10));
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+    }
+    first.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        next_presence_of(&mut watcher, &w.author.user_id).await,
+        "OFFLINE"
+    );
+    assert_eq!(presence_of(w.author.user_id.clone()).await, "OFFLINE");
+    assert_eq!(
+        presence_of(w.member.user_id.clone()).await,
+        "ONLINE",
+        "the watcher's own connection was renewed all along"
+    );
 }

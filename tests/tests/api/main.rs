@@ -8,6 +8,7 @@ mod health;
 mod jwt_attacks;
 mod messages;
 mod pagination;
+mod presence;
 mod role_matrix;
 mod schema_drift;
 mod subscriptions;

@@ -5,6 +5,8 @@
 //! starts the server in-process on a fresh Postgres database per size, fills
 //! one thread, and times `Thread.messages` pages at the start, middle and end.
 
+mod fanout;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,24 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Subscribers on one thread over graphql-ws, messages sent at a set
+    /// rate: delivery latency, deliveries per second, server memory per
+    /// connection. Starts `orbit serve` as a child process; DATABASE_URL and
+    /// REDIS_URL in the environment pass through to it.
+    WsFanout {
+        /// The `orbit` binary (default: beside this one).
+        #[arg(long)]
+        orbit_bin: Option<std::path::PathBuf>,
+        /// WebSocket subscribers.
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Messages sent.
+        #[arg(long, default_value_t = 100)]
+        messages: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+    },
 }
 
 #[tokio::main]
@@ -59,6 +79,33 @@ async fn main() -> anyhow::Result<()> {
                 messages_page(&database_url, size, requests).await?;
             }
             Ok(())
+        }
+        Command::WsFanout {
+            orbit_bin,
+            connections,
+            messages,
+            rate,
+        } => {
+            let orbit_bin = match orbit_bin {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("orbit"),
+            };
+            let server_env = ["DATABASE_URL", "REDIS_URL", "ORBIT_WS_SEND_QUEUE"]
+                .into_iter()
+                .filter_map(|name| {
+                    std::env::var(name)
+                        .ok()
+                        .map(|value| (name.to_owned(), value))
+                })
+                .collect();
+            fanout::run(fanout::FanoutOptions {
+                orbit_bin,
+                connections,
+                messages,
+                rate,
+                server_env,
+            })
+            .await
         }
     }
 }

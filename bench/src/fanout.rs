@@ -165,6 +165,9 @@ impl Server {
 /// What every subscriber records.
 struct Tally {
     deliveries: AtomicU64,
+    /// Set once the figures are taken: sockets that drop after it (the
+    /// server is stopped) are not worth a line each.
+    finished: std::sync::atomic::AtomicBool,
     latencies_us: Mutex<Vec<u64>>,
 }
 
@@ -212,6 +215,7 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
 
     let tally = Arc::new(Tally {
         deliveries: AtomicU64::new(0),
+        finished: std::sync::atomic::AtomicBool::new(false),
         latencies_us: Mutex::new(Vec::with_capacity(options.connections * options.messages)),
     });
     let connecting = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
@@ -227,7 +231,8 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
         let connecting = connecting.clone();
         tokio::spawn(async move {
             if let Err(error) =
-                subscriber(&url, &secret, &thread, tally, connecting, ready_tx).await
+                subscriber(&url, &secret, &thread, tally.clone(), connecting, ready_tx).await
+                && !tally.finished.load(Ordering::Relaxed)
             {
                 eprintln!("subscriber: {error:#}");
             }
@@ -284,6 +289,7 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = send_start.elapsed();
+    tally.finished.store(true, Ordering::Relaxed);
     let delivered = tally.deliveries.load(Ordering::Relaxed);
     let mut latencies = std::mem::take(
         &mut *tally

@@ -2,6 +2,8 @@
 //! union of typed events; every event implements `Event`, whose `cursor`
 //! resumes the subscription behind it (`after:`).
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, Interface, Object, Subscription, Union};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -43,27 +45,26 @@ fn decode_cursor(topic: &str, cursor: &str) -> DomainResult<i64> {
 }
 
 /// What every event carries, plus its payload for the typed fields.
+/// The envelope is shared with every other local subscriber of the topic.
 pub struct EventBase {
     cursor: String,
-    event_type: String,
-    occurred_at: DateTime<Utc>,
-    app: uuid::Uuid,
-    payload: Value,
+    envelope: Arc<Envelope>,
 }
 
 impl EventBase {
-    fn new(envelope: Envelope, position: i64) -> Self {
+    fn new(envelope: Arc<Envelope>, position: i64) -> Self {
         Self {
             cursor: encode_cursor(&envelope.topic, position),
-            event_type: envelope.event_type,
-            occurred_at: envelope.occurred_at,
-            app: envelope.app,
-            payload: envelope.payload,
+            envelope,
         }
     }
 
+    fn payload(&self) -> &Value {
+        &self.envelope.payload
+    }
+
     fn text(&self, key: &str) -> Option<&str> {
-        self.payload.get(key).and_then(Value::as_str)
+        self.payload().get(key).and_then(Value::as_str)
     }
 
     fn id(&self, key: &str) -> ID {
@@ -99,19 +100,19 @@ impl EventBase {
         let id: MessageId = self.uuid_of("messageId").ok_or_else(broken)?;
         let thread: ThreadId = self.uuid_of("threadId").ok_or_else(broken)?;
         let time = |key: &str| {
-            self.payload
+            self.payload()
                 .get(key)
                 .cloned()
                 .and_then(|value| serde_json::from_value::<DateTime<Utc>>(value).ok())
         };
         Ok(MessageNode(message::Model {
             id: id.uuid(),
-            app_id: self.app,
+            app_id: self.envelope.app,
             thread_id: thread.uuid(),
             author_user_id: self.uuid_of::<UserId>("authorId").map(UserId::uuid),
             content: self.text("content").map(str::to_owned),
             metadata: self
-                .payload
+                .payload()
                 .get("metadata")
                 .filter(|v| !v.is_null())
                 .cloned(),
@@ -138,10 +139,10 @@ macro_rules! event_object {
             /// Dotted lower case, as webhooks name it: `message.created`, ...
             #[graphql(name = "type")]
             async fn event_type(&self) -> &str {
-                &self.0.event_type
+                &self.0.envelope.event_type
             }
             async fn occurred_at(&self) -> DateTime<Utc> {
-                self.0.occurred_at
+                self.0.envelope.occurred_at
             }
             $($fields)*
         }
@@ -229,7 +230,7 @@ event_object!(
     async fn thread_id(&self) -> ID { self.0.id("threadId") }
     async fn user_id(&self) -> ID { self.0.id("userId") }
     async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
-    async fn typing(&self) -> bool { self.0.event_type == "typing.started" }
+    async fn typing(&self) -> bool { self.0.envelope.event_type == "typing.started" }
 });
 event_object!(
     /// `presence.changed`: ephemeral, never replayed.
@@ -347,7 +348,7 @@ pub enum UserEvent {
 /// Types a topic's union leaves out (internal ones included) yield `None`
 /// and are skipped.
 fn thread_event(base: EventBase) -> Option<ThreadEvent> {
-    Some(match base.event_type.as_str() {
+    Some(match base.envelope.event_type.as_str() {
         "message.created" => ThreadEvent::MessageCreated(MessageCreatedEvent(base)),
         "message.edited" => ThreadEvent::MessageEdited(MessageEditedEvent(base)),
         "message.deleted" => ThreadEvent::MessageDeleted(MessageDeletedEvent(base)),
@@ -361,7 +362,7 @@ fn thread_event(base: EventBase) -> Option<ThreadEvent> {
 }
 
 fn team_event(base: EventBase) -> Option<TeamEvent> {
-    Some(match base.event_type.as_str() {
+    Some(match base.envelope.event_type.as_str() {
         "member.joined" => TeamEvent::MemberJoined(MemberJoinedEvent(base)),
         "member.left" => TeamEvent::MemberLeft(MemberLeftEvent(base)),
         "member.role_changed" => TeamEvent::MemberRoleChanged(MemberRoleChangedEvent(base)),
@@ -374,7 +375,7 @@ fn team_event(base: EventBase) -> Option<TeamEvent> {
 }
 
 fn user_event(base: EventBase) -> Option<UserEvent> {
-    Some(match base.event_type.as_str() {
+    Some(match base.envelope.event_type.as_str() {
         "thread.created" => UserEvent::ThreadCreated(ThreadCreatedEvent(base)),
         "thread.updated" => UserEvent::ThreadUpdated(ThreadUpdatedEvent(base)),
         "thread.deleted" => UserEvent::ThreadDeleted(ThreadDeletedEvent(base)),

@@ -21,7 +21,7 @@ use futures::{SinkExt, StreamExt};
 use orbit_domain::events::Topic;
 use orbit_domain::ids::SessionId;
 use orbit_realtime::Delivery;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -94,6 +94,15 @@ pub(super) fn upgrade(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
             };
             Connection::new(state, protocol).run(socket).await;
         })
+}
+
+/// A `next` (or legacy `data`) message.
+#[derive(Serialize)]
+struct NextFrame<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payload: &'a async_graphql::Response,
 }
 
 #[derive(Debug, Deserialize)]
@@ -425,8 +434,16 @@ impl Connection {
                     ended_in_error = true;
                     break;
                 }
-                let frame = json!({ "id": id, "type": protocol.next_type(), "payload": response });
-                if !outbox.json(&frame) {
+                // Straight to text: no intermediate JSON tree per delivery.
+                let frame = NextFrame {
+                    id: &id,
+                    kind: protocol.next_type(),
+                    payload: &response,
+                };
+                let Ok(text) = serde_json::to_string(&frame) else {
+                    break;
+                };
+                if !outbox.send(Message::Text(Utf8Bytes::from(text))) {
                     break;
                 }
             }

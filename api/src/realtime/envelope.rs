@@ -1,6 +1,9 @@
 //! What travels over the broker: one event, serialised once by whoever
 //! publishes it and shared by every subscriber of its topic.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::event;
@@ -58,6 +61,23 @@ impl Envelope {
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
     }
 
+    /// Decodes a broker message once for all of this process's subscribers
+    /// of its topic: they all receive the same buffer, so the first to ask
+    /// decodes it and the others share the result.
+    pub fn decode_shared(bytes: &Bytes) -> Option<Arc<Self>> {
+        let same = |(cached, _): &&(Bytes, Arc<Envelope>)| {
+            cached.as_ptr() == bytes.as_ptr() && cached.len() == bytes.len()
+        };
+        if let Some((_, envelope)) = lock_decoded().iter().find(same) {
+            return Some(envelope.clone());
+        }
+        let envelope = Arc::new(Self::decode(bytes)?);
+        let mut decoded = lock_decoded();
+        decoded.push_front((bytes.clone(), envelope.clone()));
+        decoded.truncate(DECODED_KEPT);
+        Some(envelope)
+    }
+
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         match serde_json::from_slice(bytes) {
             Ok(envelope) => Some(envelope),
@@ -67,6 +87,23 @@ impl Envelope {
             }
         }
     }
+}
+
+/// Recent broker messages and their decoded envelopes, newest first. An
+/// entry holds its buffer, so the buffer's address, which is the key, cannot
+/// be reused by another message while the entry lives.
+static DECODED: LazyLock<Mutex<Decoded>> =
+    LazyLock::new(|| Mutex::new(VecDeque::with_capacity(DECODED_KEPT + 1)));
+/// Messages published close together reach subscribers interleaved; this
+/// many recent ones are kept.
+const DECODED_KEPT: usize = 64;
+
+type Decoded = VecDeque<(Bytes, Arc<Envelope>)>;
+
+fn lock_decoded() -> std::sync::MutexGuard<'static, Decoded> {
+    DECODED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -86,5 +123,24 @@ mod tests {
         };
         assert_eq!(Envelope::decode(&envelope.encode()).unwrap(), envelope);
         assert!(Envelope::decode(b"not json").is_none());
+    }
+
+    #[test]
+    fn subscribers_of_one_message_share_one_decoding() {
+        let envelope = Envelope::ephemeral(
+            Uuid::now_v7(),
+            "thread:thr_y".to_owned(),
+            "typing.started",
+            serde_json::json!({"userId": "usr_1"}),
+            Utc::now(),
+        );
+        let bytes = envelope.encode();
+        let first = Envelope::decode_shared(&bytes).unwrap();
+        let second = Envelope::decode_shared(&bytes.clone()).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(*first, envelope);
+        // Equal content in another buffer is another message.
+        let other = Envelope::decode_shared(&Bytes::copy_from_slice(&bytes)).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
     }
 }

@@ -8,6 +8,7 @@
 //! broker `Gap` makes it read what it missed from the table first.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use orbit_domain::ids::{AppScope, UserId};
@@ -44,7 +45,7 @@ pub struct Feed {
     last_seq: i64,
     live: Subscription,
     /// Events to hand out, each with the feed's position once it is delivered.
-    backlog: VecDeque<(Envelope, i64)>,
+    backlog: VecDeque<(Arc<Envelope>, i64)>,
     /// Read the table before taking the next live message.
     catch_up: bool,
     access: Option<AccessWatch>,
@@ -55,7 +56,7 @@ pub struct Feed {
 /// An event and the sequence a subscriber resumes after to continue behind
 /// it (its own for stored events; the position reached for ephemeral ones).
 /// An error ends the feed.
-pub type FeedItem = Result<(Envelope, i64), DomainError>;
+pub type FeedItem = Result<(Arc<Envelope>, i64), DomainError>;
 
 impl Feed {
     /// `live` must be subscribed before `start_after` is read, so that nothing
@@ -122,7 +123,7 @@ impl Feed {
                 Some(None) => return None,
                 Some(Some(Delivery::Gap)) => self.catch_up = true,
                 Some(Some(Delivery::Message(bytes))) => {
-                    if let Some(envelope) = Envelope::decode(&bytes) {
+                    if let Some(envelope) = Envelope::decode_shared(&bytes) {
                         self.accept(envelope).await;
                     }
                 }
@@ -130,7 +131,7 @@ impl Feed {
         }
     }
 
-    async fn accept(&mut self, envelope: Envelope) {
+    async fn accept(&mut self, envelope: Arc<Envelope>) {
         if envelope.app != self.scope.uuid() || envelope.topic != self.topic {
             tracing::warn!(topic = %self.topic, "dropping an event of another app or topic");
             return;
@@ -165,7 +166,7 @@ impl Feed {
         self.catch_up = page.len() as u64 == CATCH_UP_PAGE;
         for event in &page {
             self.last_seq = event.seq;
-            self.deliver(Envelope::stored(event)).await;
+            self.deliver(Arc::new(Envelope::stored(event))).await;
             if self.ending.is_some() {
                 self.catch_up = false;
                 break;
@@ -174,7 +175,7 @@ impl Feed {
         Ok(())
     }
 
-    async fn deliver(&mut self, envelope: Envelope) {
+    async fn deliver(&mut self, envelope: Arc<Envelope>) {
         if INTERNAL.contains(&envelope.event_type.as_str()) {
             return;
         }
@@ -211,7 +212,10 @@ impl Feed {
             return;
         };
         let page = self.stored_since_last().await.unwrap_or_default();
-        let envelopes: Vec<Envelope> = page.iter().map(Envelope::stored).collect();
+        let envelopes: Vec<Arc<Envelope>> = page
+            .iter()
+            .map(|event| Arc::new(Envelope::stored(event)))
+            .collect();
         if let Some(end) = envelopes.iter().position(|e| self.touches_viewer(e)) {
             for envelope in envelopes.into_iter().take(end + 1) {
                 if let Some(seq) = envelope.seq {

@@ -142,6 +142,25 @@ impl Server {
         Ok(kb * 1024)
     }
 
+    /// CPU time the server process has used (user and system).
+    fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("no command name in stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields
+            .get(11)
+            .zip(fields.get(12))
+            .context("stat is too short")
+            .and_then(|(user, system)| Ok(user.parse::<u64>()? + system.parse::<u64>()?))?;
+        // Clock ticks are 1/100 s on Linux.
+        Ok(Duration::from_millis(ticks * 10))
+    }
+
     fn ws_url(&self) -> String {
         format!("{}/graphql", self.address.replacen("http://", "ws://", 1))
     }
@@ -258,6 +277,7 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
     );
 
     let interval = Duration::from_secs_f64(1.0 / options.rate);
+    let cpu_before = server.cpu_time()?;
     let send_start = Instant::now();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -291,6 +311,7 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
     let elapsed = send_start.elapsed();
     tally.finished.store(true, Ordering::Relaxed);
     let delivered = tally.deliveries.load(Ordering::Relaxed);
+    let server_cpu = server.cpu_time()?.saturating_sub(cpu_before);
     let mut latencies = std::mem::take(
         &mut *tally
             .latencies_us
@@ -304,17 +325,18 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
             .map_or(f64::NAN, |us| *us as f64 / 1000.0)
     };
     println!(
-        "| subscribers | messages | rate/s | delivered | p50 ms | p99 ms | max ms | deliveries/s | KB/conn |"
+        "| subscribers | messages | rate/s | delivered | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs/delivery | KB/conn |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {live} | {} | {} | {delivered}/{expected} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} |",
+        "| {live} | {} | {} | {delivered}/{expected} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} |",
         options.messages,
         options.rate,
         at(0.50),
         at(0.99),
         latencies.last().map_or(f64::NAN, |us| *us as f64 / 1000.0),
         delivered as f64 / elapsed.as_secs_f64(),
+        server_cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
         per_connection / 1024.0,
     );
     if delivered < expected {

@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-orbit="${ORBIT_BIN:-$root/target/debug/orbit}"
+orbit="${ORBIT_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/orbit}"
 
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 

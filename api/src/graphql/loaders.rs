@@ -2,6 +2,7 @@
 //! row. They are built per request, bound to its app and caller.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use orbit_domain::entities::{team, thread, thread_participant, user};
@@ -13,33 +14,83 @@ use uuid::Uuid;
 use crate::Services;
 use crate::viewer::Viewer;
 
+/// The request's DataLoaders, each made on first use: most requests, and
+/// every subscription, need few of them, and a subscription holds its
+/// request for as long as it runs.
 pub(crate) struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub teams: DataLoader<TeamLoader>,
-    pub threads: DataLoader<ThreadLoader>,
-    pub participants: DataLoader<ParticipantsLoader>,
-    pub unread: DataLoader<UnreadLoader>,
-    pub team_roles: DataLoader<TeamRoleLoader>,
-    pub presence: DataLoader<PresenceLoader>,
+    services: Services,
+    viewer: Viewer,
+    users: OnceLock<DataLoader<UserLoader>>,
+    teams: OnceLock<DataLoader<TeamLoader>>,
+    threads: OnceLock<DataLoader<ThreadLoader>>,
+    participants: OnceLock<DataLoader<ParticipantsLoader>>,
+    unread: OnceLock<DataLoader<UnreadLoader>>,
+    team_roles: OnceLock<DataLoader<TeamRoleLoader>>,
+    presence: OnceLock<DataLoader<PresenceLoader>>,
 }
 
 impl Loaders {
     pub fn new(services: &Services, viewer: Viewer) -> Self {
-        let scoped = || Scoped {
-            services: services.clone(),
-            scope: viewer.app(),
-        };
         Self {
-            users: DataLoader::new(UserLoader(scoped()), tokio::spawn),
-            teams: DataLoader::new(TeamLoader(scoped()), tokio::spawn),
-            threads: DataLoader::new(ThreadLoader(scoped()), tokio::spawn),
-            participants: DataLoader::new(ParticipantsLoader(scoped()), tokio::spawn),
-            unread: DataLoader::new(UnreadLoader(scoped(), viewer), tokio::spawn),
-            team_roles: DataLoader::new(TeamRoleLoader(scoped(), viewer), tokio::spawn),
-            presence: DataLoader::new(PresenceLoader(scoped()), tokio::spawn),
+            services: services.clone(),
+            viewer,
+            users: OnceLock::new(),
+            teams: OnceLock::new(),
+            threads: OnceLock::new(),
+            participants: OnceLock::new(),
+            unread: OnceLock::new(),
+            team_roles: OnceLock::new(),
+            presence: OnceLock::new(),
         }
     }
+
+    pub fn get<T: RequestLoader>(&self) -> &DataLoader<T> {
+        T::slot(self).get_or_init(|| {
+            let scoped = Scoped {
+                services: self.services.clone(),
+                scope: self.viewer.app(),
+            };
+            DataLoader::new(T::build(scoped, self.viewer), tokio::spawn)
+        })
+    }
 }
+
+/// A loader the request makes on first use.
+pub(crate) trait RequestLoader: Loader<Uuid> + Sized {
+    fn slot(loaders: &Loaders) -> &OnceLock<DataLoader<Self>>;
+    fn build(scoped: Scoped, viewer: Viewer) -> Self;
+}
+
+macro_rules! request_loader {
+    ($loader:ident, $slot:ident, |$scoped:ident, $viewer:ident| $build:expr) => {
+        impl RequestLoader for $loader {
+            fn slot(loaders: &Loaders) -> &OnceLock<DataLoader<Self>> {
+                &loaders.$slot
+            }
+            fn build($scoped: Scoped, $viewer: Viewer) -> Self {
+                $build
+            }
+        }
+    };
+}
+
+request_loader!(UserLoader, users, |scoped, _viewer| UserLoader(scoped));
+request_loader!(TeamLoader, teams, |scoped, _viewer| TeamLoader(scoped));
+request_loader!(ThreadLoader, threads, |scoped, _viewer| ThreadLoader(
+    scoped
+));
+request_loader!(ParticipantsLoader, participants, |scoped, _viewer| {
+    ParticipantsLoader(scoped)
+});
+request_loader!(UnreadLoader, unread, |scoped, viewer| UnreadLoader(
+    scoped, viewer
+));
+request_loader!(TeamRoleLoader, team_roles, |scoped, viewer| {
+    TeamRoleLoader(scoped, viewer)
+});
+request_loader!(PresenceLoader, presence, |scoped, _viewer| PresenceLoader(
+    scoped
+));
 
 pub(crate) struct Scoped {
     services: Services,

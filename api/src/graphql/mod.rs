@@ -16,8 +16,6 @@ mod teams;
 mod threads;
 mod types;
 
-use std::any::Any;
-
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, Schema};
 use orbit_domain::DomainResult;
@@ -79,17 +77,10 @@ pub(crate) fn attach_request_data(
     viewer: Viewer,
     request_id: RequestId,
 ) -> async_graphql::Request {
-    let loaders = loaders::Loaders::new(services, viewer);
     request
         .data(viewer)
         .data(request_id)
-        .data(loaders.users)
-        .data(loaders.teams)
-        .data(loaders.threads)
-        .data(loaders.participants)
-        .data(loaders.unread)
-        .data(loaders.team_roles)
-        .data(loaders.presence)
+        .data(loaders::Loaders::new(services, viewer))
 }
 
 pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
@@ -100,8 +91,8 @@ pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
     ctx.data_unchecked::<Viewer>()
 }
 
-pub(crate) fn loader<'a, T: Any + Send + Sync>(ctx: &Context<'a>) -> &'a DataLoader<T> {
-    ctx.data_unchecked::<DataLoader<T>>()
+pub(crate) fn loader<'a, T: loaders::RequestLoader>(ctx: &Context<'a>) -> &'a DataLoader<T> {
+    ctx.data_unchecked::<loaders::Loaders>().get::<T>()
 }
 
 /// Loader errors are database errors; they reach the client as INTERNAL.

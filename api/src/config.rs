@@ -59,6 +59,11 @@ pub struct Settings {
     pub redis_prefix: String,
     /// `ORBIT_JWT_SECRET`: signs access tokens; generated once into the data dir when unset.
     pub jwt_secret: Option<Secret>,
+    /// `ORBIT_SMTP_URL`: where mail goes (`smtp://`, `smtps://`, user and
+    /// password in the URL); unset, mail is written to the log instead.
+    pub smtp_url: Option<Secret>,
+    /// `ORBIT_MAIL_FROM`: the sender of every mail.
+    pub mail_from: String,
     /// `ORBIT_CONSOLE_SIGNUP`: whether anyone may sign up as a developer.
     pub console_signup: ConsoleSignup,
     /// `ORBIT_GRAPHIQL`: serve GraphiQL on `GET /graphql`.
@@ -84,6 +89,8 @@ impl Default for Settings {
             redis_url: None,
             redis_prefix: "orbit".to_owned(),
             jwt_secret: None,
+            smtp_url: None,
+            mail_from: "Orbit <no-reply@localhost>".to_owned(),
             console_signup: ConsoleSignup::Closed,
             graphiql: true,
             introspection: true,
@@ -105,6 +112,8 @@ struct FileSettings {
     redis_url: Option<Secret>,
     redis_prefix: Option<String>,
     jwt_secret: Option<Secret>,
+    smtp_url: Option<Secret>,
+    mail_from: Option<String>,
     console_signup: Option<ConsoleSignup>,
     graphiql: Option<bool>,
     introspection: Option<bool>,
@@ -149,6 +158,8 @@ impl Settings {
         layer!(opt database_url);
         layer!(opt redis_url);
         layer!(opt jwt_secret);
+        layer!(opt smtp_url);
+        layer!(mail_from);
 
         if let Some(listen) = env("ORBIT_LISTEN") {
             settings.listen = listen;
@@ -167,6 +178,12 @@ impl Settings {
         }
         if let Some(prefix) = env("ORBIT_REDIS_PREFIX") {
             settings.redis_prefix = prefix;
+        }
+        if let Some(url) = env("ORBIT_SMTP_URL") {
+            settings.smtp_url = Some(Secret::new(url));
+        }
+        if let Some(from) = env("ORBIT_MAIL_FROM") {
+            settings.mail_from = from;
         }
         if let Some(secret) = env("ORBIT_JWT_SECRET") {
             settings.jwt_secret = Some(Secret::new(secret));

@@ -28,6 +28,7 @@ pub(crate) struct Inner {
     pub broker: Broker,
     pub typing: crate::realtime::typing::Typing,
     pub presence: crate::realtime::presence::PresenceTracker,
+    pub mailer: crate::mail::Mailer,
     pub clock: Arc<dyn Clock>,
     pub tokens: AccessTokenKeys,
     pub issuer: String,
@@ -55,6 +56,11 @@ impl Services {
 
     pub(crate) fn presence(&self) -> &crate::realtime::presence::PresenceTracker {
         &self.0.presence
+    }
+
+    /// Where mail goes: SMTP, or the log.
+    pub fn mailer(&self) -> &crate::mail::Mailer {
+        &self.0.mailer
     }
 
     pub fn clock(&self) -> &dyn Clock {

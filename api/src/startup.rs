@@ -138,8 +138,14 @@ pub(crate) async fn build_services(
     let presence = realtime::presence::PresenceTracker::new(
         broker.presence(&settings.redis_prefix, realtime::presence::PRESENCE_TTL),
     );
+    let mailer = crate::mail::Mailer::new(
+        settings.smtp_url.as_ref().map(|url| url.expose()),
+        &settings.mail_from,
+    )
+    .context("configuring mail (ORBIT_SMTP_URL, ORBIT_MAIL_FROM)")?;
     let tokens = AccessTokenKeys::new(SigningKey::new(kid, secret.into_bytes())?, Vec::new());
     Ok(Services::new(Inner {
+        mailer,
         db,
         broker,
         typing: Default::default(),

@@ -6,6 +6,7 @@ mod cluster;
 mod errors_and_limits;
 mod health;
 mod jwt_attacks;
+mod mail;
 mod messages;
 mod pagination;
 mod presence;

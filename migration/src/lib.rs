@@ -3,6 +3,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod indexes;
 mod m20261122_000001_core;
 mod m20261123_000001_outbox_relay;
 

@@ -5,6 +5,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::indexes::{index, unique};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -20,25 +22,6 @@ fn fk(
         .to(to, to_column)
         .on_delete(ForeignKeyAction::Cascade)
         .to_owned()
-}
-
-fn index(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut statement = Index::create();
-    statement
-        .name(format!("ix_{table}_{}", columns.join("_")))
-        .table(table);
-    for column in columns {
-        statement.col(*column);
-    }
-    statement.to_owned()
-}
-
-fn unique(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut statement = index(table, columns);
-    statement
-        .name(format!("ux_{table}_{}", columns.join("_")))
-        .unique();
-    statement
 }
 
 #[async_trait::async_trait]

@@ -5,6 +5,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::indexes::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -20,13 +22,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_events_occurred_at")
-                    .table("events")
-                    .col("occurred_at")
-                    .to_owned(),
-            )
+            .create_index(index("events", &["occurred_at"]))
             .await?;
         Ok(())
     }

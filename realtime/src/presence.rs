@@ -200,8 +200,7 @@ impl Presence {
                     .query_async(&mut redis.clone())
                     .await
                     .map_err(failed)?;
-                self.after_removal(redis, &keys, removed == 1 && count == 0)
-                    .await
+                after_removal(redis, &keys, removed == 1 && count == 0).await
             }
         }
     }
@@ -444,8 +443,7 @@ impl Presence {
                         .query_async(&mut redis)
                         .await
                         .map_err(failed)?;
-                    if self
-                        .after_removal(&redis, &keys, removed == 1 && count == 0)
+                    if after_removal(&redis, &keys, removed == 1 && count == 0)
                         .await?
                         .is_some()
                     {
@@ -456,24 +454,23 @@ impl Presence {
             }
         }
     }
+}
 
-    /// After a connection left: clears the away flag once the user is gone.
-    async fn after_removal(
-        &self,
-        redis: &ConnectionManager,
-        keys: &Keys,
-        went_offline: bool,
-    ) -> Result<Option<PresenceStatus>, BrokerError> {
-        if !went_offline {
-            return Ok(None);
-        }
-        let _: i64 = redis::cmd("DEL")
-            .arg(&keys.away)
-            .query_async(&mut redis.clone())
-            .await
-            .map_err(failed)?;
-        Ok(Some(PresenceStatus::Offline))
+/// After a connection left: clears the away flag once the user is gone.
+async fn after_removal(
+    redis: &ConnectionManager,
+    keys: &Keys,
+    went_offline: bool,
+) -> Result<Option<PresenceStatus>, BrokerError> {
+    if !went_offline {
+        return Ok(None);
     }
+    let _: i64 = redis::cmd("DEL")
+        .arg(&keys.away)
+        .query_async(&mut redis.clone())
+        .await
+        .map_err(failed)?;
+    Ok(Some(PresenceStatus::Offline))
 }
 
 /// Whether `connection` is the user's only live connection.

@@ -228,26 +228,36 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Starts it (again) on its port and waits until it answers.
+    /// Starts it (again) on its port and waits for it to say it is ready.
     pub async fn restart(&mut self) {
         assert!(self.process.is_none(), "already running");
-        let child = std::process::Command::new("redis-server")
+        let mut child = std::process::Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("redis-server is installed (see STACK.md)");
+        let stdout = child.stdout.take().expect("piped stdout");
         self.process = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
+        // Its log goes to stdout; the reader keeps draining it so that
+        // redis-server never blocks on a full pipe.
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut ready = Some(ready);
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Ready to accept connections")
+                    && let Some(ready) = ready.take()
+                {
+                    let _ = ready.send(());
+                }
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        });
+        match tokio::time::timeout(std::time::Duration::from_secs(10), is_ready).await {
+            Ok(Ok(())) => {}
+            _ => panic!("redis-server did not become ready on port {}", self.port),
         }
-        panic!("redis-server did not start on port {}", self.port);
     }
 
     /// Kills it, as an outage would.
@@ -314,6 +324,27 @@ pub fn error_field(response: &Value) -> Option<String> {
 /// The first error's message.
 pub fn error_message(response: &Value) -> Option<String> {
     response["errors"][0]["message"].as_str().map(str::to_owned)
+}
+
+/// Waits until `holds` answers true, checking every 20 ms for at most 10 s:
+/// for a change another task makes with no event to wait on.
+pub async fn eventually<Check, Holds>(what: &str, mut holds: Check)
+where
+    Check: FnMut() -> Holds,
+    Holds: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(20));
+    loop {
+        every.tick().await;
+        if holds().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within 10 s"
+        );
+    }
 }
 
 /// Asserts the response failed with `code` (and, when given, `field`).

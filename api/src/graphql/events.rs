@@ -47,16 +47,19 @@ fn decode_cursor(topic: &str, cursor: &str) -> DomainResult<i64> {
 /// What every event carries, plus its payload for the typed fields.
 /// The envelope is shared with every other local subscriber of the topic.
 pub struct EventBase {
-    cursor: String,
     envelope: Arc<Envelope>,
+    /// Where the subscriber resumes behind this event (its cursor, which is
+    /// made only when selected).
+    position: i64,
 }
 
 impl EventBase {
     fn new(envelope: Arc<Envelope>, position: i64) -> Self {
-        Self {
-            cursor: encode_cursor(&envelope.topic, position),
-            envelope,
-        }
+        Self { envelope, position }
+    }
+
+    fn cursor(&self) -> String {
+        encode_cursor(&self.envelope.topic, self.position)
     }
 
     fn payload(&self) -> &Value {
@@ -133,8 +136,8 @@ macro_rules! event_object {
         #[Object(name = $graphql_name)]
         impl $name {
             /// Pass as `after` to resume behind this event.
-            async fn cursor(&self) -> &str {
-                &self.0.cursor
+            async fn cursor(&self) -> String {
+                self.0.cursor()
             }
             /// Dotted lower case, as webhooks name it: `message.created`, ...
             #[graphql(name = "type")]
@@ -275,14 +278,10 @@ fn presence_status(base: &EventBase) -> PresenceStatus {
 /// Every event: `... on Event { cursor type occurredAt }` works on every topic.
 /// Events reach clients through the topic unions; this enum only declares
 /// the interface to the schema.
-#[expect(
-    clippy::duplicated_attributes,
-    reason = "each interface field repeats `name`, which the lint misreads"
-)]
 #[derive(Interface)]
 #[graphql(
     name = "Event",
-    field(name = "cursor", ty = "&str"),
+    field(name = "cursor", ty = "String"),
     field(name = "type", method = "event_type", ty = "&str"),
     field(name = "occurred_at", ty = "DateTime<Utc>")
 )]
@@ -413,16 +412,14 @@ impl SubscriptionRoot {
         team_id: ID,
         after: Option<String>,
     ) -> Result<impl Stream<Item = GqlResult<TeamEvent>> + use<>, DomainError> {
-        let services = services(ctx);
         let viewer = *viewer(ctx);
         let team = TeamId::parse_field(&team_id, "teamId")?;
-        access::team(services, &viewer, team, "teamId").await?;
-        let check = recheck(services, move |services| async move {
+        let may_read = move |services: Services| async move {
             access::team(&services, &viewer, team, "teamId")
                 .await
                 .map(drop)
-        });
-        let feed = open_feed(ctx, &viewer, Topic::Team(team), after, Some(check)).await?;
+        };
+        let feed = guarded_feed(ctx, &viewer, Topic::Team(team), after, may_read).await?;
         Ok(typed(feed, team_event))
     }
 
@@ -433,34 +430,38 @@ impl SubscriptionRoot {
         thread_id: ID,
         after: Option<String>,
     ) -> Result<impl Stream<Item = GqlResult<ThreadEvent>> + use<>, DomainError> {
-        let services = services(ctx);
         let viewer = *viewer(ctx);
         let thread = ThreadId::parse_field(&thread_id, "threadId")?;
-        access::thread(services, &viewer, thread, "threadId").await?;
-        let check = recheck(services, move |services| async move {
+        let may_read = move |services: Services| async move {
             access::thread(&services, &viewer, thread, "threadId")
                 .await
                 .map(drop)
-        });
-        let feed = open_feed(ctx, &viewer, Topic::Thread(thread), after, Some(check)).await?;
+        };
+        let feed = guarded_feed(ctx, &viewer, Topic::Thread(thread), after, may_read).await?;
         Ok(typed(feed, thread_event))
     }
 }
 
-/// The subscribe-time access rule, run again whenever the feed learns that
-/// access may have changed.
-fn recheck<Check>(
-    services: &Services,
-    check: impl Fn(Services) -> Check + Send + Sync + 'static,
-) -> AccessCheck
+/// A team's or thread's feed: `may_read` is checked at subscribe time, and
+/// again whenever the feed learns that access may have changed, where a
+/// failure ends the feed.
+async fn guarded_feed<Check>(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    topic: Topic,
+    after: Option<String>,
+    may_read: impl Fn(Services) -> Check + Send + Sync + 'static,
+) -> GqlResult<Feed>
 where
     Check: Future<Output = DomainResult<()>> + Send + 'static,
 {
-    let services = services.clone();
-    Box::new(move || {
-        let checked = check(services.clone());
+    let services = services(ctx).clone();
+    may_read(services.clone()).await?;
+    let recheck: AccessCheck = Box::new(move || {
+        let checked = may_read(services.clone());
         Box::pin(async move { checked.await.map_err(lost_access) })
-    })
+    });
+    open_feed(ctx, viewer, topic, after, Some(recheck)).await
 }
 
 fn lost_access(error: DomainError) -> DomainError {

@@ -484,7 +484,7 @@ impl Connection {
         };
         match delivery {
             Delivery::Gap => !self.session_is_live().await,
-            Delivery::Message(bytes) => Envelope::decode(bytes).is_some_and(|envelope| {
+            Delivery::Message(bytes) => Envelope::decode_shared(bytes).is_some_and(|envelope| {
                 envelope.event_type == "session.revoked"
                     && match envelope.payload.get("sessionId").and_then(Value::as_str) {
                         None => true,

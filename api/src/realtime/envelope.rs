@@ -7,6 +7,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::event;
+use orbit_domain::events::Topic;
+use orbit_domain::ids::AppScope;
+use orbit_realtime::{Broker, BrokerError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -54,6 +57,20 @@ impl Envelope {
             payload,
             occurred_at,
         }
+    }
+
+    /// Publishes an event that is never stored (typing, presence) on `topic`.
+    pub async fn publish_ephemeral(
+        broker: &Broker,
+        app: AppScope,
+        topic: Topic,
+        event_type: &str,
+        payload: Value,
+        occurred_at: DateTime<Utc>,
+    ) -> Result<(), BrokerError> {
+        let topic = topic.key();
+        let envelope = Self::ephemeral(app.uuid(), topic.clone(), event_type, payload, occurred_at);
+        broker.publish(&topic, envelope.encode()).await
     }
 
     pub fn encode(&self) -> Bytes {

@@ -244,7 +244,7 @@ fn access_may_have_changed(change: &Delivery, user: UserId) -> bool {
     match change {
         // Missed messages may have included a change.
         Delivery::Gap => true,
-        Delivery::Message(bytes) => Envelope::decode(bytes).is_some_and(|envelope| {
+        Delivery::Message(bytes) => Envelope::decode_shared(bytes).is_some_and(|envelope| {
             let about_user = envelope.payload.get("userId").and_then(|v| v.as_str())
                 == Some(user.to_string().as_str());
             ACCESS_CHANGES.contains(&envelope.event_type.as_str())

@@ -187,15 +187,16 @@ async fn announce(
     };
     let payload = json!({ "userId": user.to_string(), "status": status.as_str() });
     for team in teams {
-        let topic = Topic::Team(team).key();
-        let envelope = Envelope::ephemeral(
-            app.uuid(),
-            topic.clone(),
+        let topic = Topic::Team(team);
+        let published = Envelope::publish_ephemeral(
+            services.broker(),
+            app,
+            topic,
             "presence.changed",
             payload.clone(),
             now,
         );
-        if let Err(error) = services.broker().publish(&topic, envelope.encode()).await {
+        if let Err(error) = published.await {
             tracing::warn!(%error, "could not publish presence.changed");
         }
     }

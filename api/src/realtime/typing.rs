@@ -80,7 +80,6 @@ async fn publish(
     typing: bool,
     now: DateTime<Utc>,
 ) -> Result<(), BrokerError> {
-    let topic = Topic::Thread(thread).key();
     let event_type = if typing {
         "typing.started"
     } else {
@@ -90,8 +89,15 @@ async fn publish(
     if typing {
         payload["expiresAt"] = json!(now + TYPING_TTL);
     }
-    let envelope = Envelope::ephemeral(scope.uuid(), topic.clone(), event_type, payload, now);
-    broker.publish(&topic, envelope.encode()).await
+    Envelope::publish_ephemeral(
+        broker,
+        scope,
+        Topic::Thread(thread),
+        event_type,
+        payload,
+        now,
+    )
+    .await
 }
 
 /// Expires typing on each tick until the ticker stops.

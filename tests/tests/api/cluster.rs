@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use orbit_domain::Clock;
 use orbit_tests::ws::WsClient;
-use orbit_tests::{RedisServer, TestApp, spawn_cluster};
+use orbit_tests::{RedisServer, TestApp, eventually, spawn_cluster};
 use serde_json::{Value, json};
 
 const MESSAGES: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { ... on MessageCreatedEvent { cursor message { content } } } }";
@@ -169,11 +169,15 @@ async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_laps
         .unwrap()
         .parse()
         .unwrap();
-    let user_id: orbit_domain::ids::UserId = w.author.user_id.parse().unwrap();
-    let author = orbit_realtime::PresenceUser {
-        app: app_id.0.to_string(),
-        user: user_id.0.to_string(),
+    let in_app = |user: &str| {
+        let user: orbit_domain::ids::UserId = user.parse().unwrap();
+        orbit_realtime::PresenceUser {
+            app: app_id.0.to_string(),
+            user: user.0.to_string(),
+        }
     };
+    let author = in_app(&w.author.user_id);
+    let member = in_app(&w.member.user_id);
     let ttl = std::time::Duration::from_secs(30);
     let store = orbit_realtime::Broker::redis(&redis.url())
         .unwrap()
@@ -185,14 +189,20 @@ async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_laps
         .unwrap();
     assert_eq!(presence_of(w.author.user_id.clone()).await, "ONLINE");
 
-    // Time passes in steps, as it would, so the live servers renew their own
-    // connections (the watcher's) on their one-second ticks before the dead
-    // one's lapses.
-    for _ in 0..3 {
-        first.clock.advance(chrono::Duration::seconds(10));
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
-    }
-    first.clock.advance(chrono::Duration::seconds(1));
+    // Before anything lapses, the server holding the watcher's socket renews
+    // its connection on a tick: wait for that renewal itself (the connection
+    // is then still live a little past the dead one's lapse).
+    first.clock.advance(chrono::Duration::seconds(25));
+    let past_the_lapse = recorded_at + 31_000;
+    eventually("the watcher's connection is renewed", || async {
+        store
+            .statuses(std::slice::from_ref(&member), past_the_lapse)
+            .await
+            .unwrap()
+            == [orbit_realtime::PresenceStatus::Online]
+    })
+    .await;
+    first.clock.advance(chrono::Duration::seconds(6));
     assert_eq!(
         next_presence_of(&mut watcher, &w.author.user_id).await,
         "OFFLINE"

@@ -207,14 +207,11 @@ impl Connection {
                     let Some(frame) = frame else { break Close::silently() };
                     let frame = match frame {
                         Ok(frame) => frame,
-                        Err(error) => {
-                            let text = error.to_string();
-                            break if text.contains("too long") || text.contains("Space limit") {
-                                Close::with(1009, "message too big")
-                            } else {
-                                Close::silently()
-                            };
-                        }
+                        Err(error) => break if is_too_big(error) {
+                            Close::with(1009, "message too big")
+                        } else {
+                            Close::silently()
+                        },
                     };
                     match self.handle(frame, &outbox, &finished_tx).await {
                         Ok(Some(session)) => {
@@ -493,6 +490,14 @@ impl Connection {
             }),
         }
     }
+}
+
+/// Whether reading failed because a message or frame was over the limit.
+fn is_too_big(error: axum::Error) -> bool {
+    matches!(
+        error.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 /// The credential from `connection_init`'s payload: `authorization` (or

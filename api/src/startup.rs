@@ -42,6 +42,7 @@ impl Application {
             send_queue: settings.ws_send_queue,
             shutdown: shutdown_rx,
             ticks,
+            deliveries: Default::default(),
         };
         let router = http::router(services.clone(), schema, &settings, ws);
         let listener = TcpListener::bind(&settings.listen)

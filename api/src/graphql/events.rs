@@ -8,6 +8,7 @@ use async_graphql::{Context, Enum, ID, Interface, Object, Subscription, Union};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use orbit_domain::entities::message;
 use orbit_domain::events::Topic;
@@ -398,11 +399,14 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         after: Option<String>,
-    ) -> Result<impl Stream<Item = GqlResult<UserEvent>> + use<>, DomainError> {
+    ) -> Result<BoxStream<'static, GqlResult<UserEvent>>, DomainError> {
+        if let Some(rendered) = render_one(ctx, user_event) {
+            return Ok(rendered);
+        }
         let viewer = *viewer(ctx);
         let user = viewer.require_user()?;
         let feed = open_feed(ctx, &viewer, Topic::User(user), after, None).await?;
-        Ok(typed(feed, user_event))
+        Ok(stream_or_hand_off(ctx, feed, user_event))
     }
 
     /// A team's events: members, threads, presence. Members and the secret key.
@@ -411,7 +415,10 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         team_id: ID,
         after: Option<String>,
-    ) -> Result<impl Stream<Item = GqlResult<TeamEvent>> + use<>, DomainError> {
+    ) -> Result<BoxStream<'static, GqlResult<TeamEvent>>, DomainError> {
+        if let Some(rendered) = render_one(ctx, team_event) {
+            return Ok(rendered);
+        }
         let viewer = *viewer(ctx);
         let team = TeamId::parse_field(&team_id, "teamId")?;
         let may_read = move |services: Services| async move {
@@ -420,7 +427,7 @@ impl SubscriptionRoot {
                 .map(drop)
         };
         let feed = guarded_feed(ctx, &viewer, Topic::Team(team), after, may_read).await?;
-        Ok(typed(feed, team_event))
+        Ok(stream_or_hand_off(ctx, feed, team_event))
     }
 
     /// A thread's messages, participants and typing. Whoever may read the thread.
@@ -429,7 +436,10 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         thread_id: ID,
         after: Option<String>,
-    ) -> Result<impl Stream<Item = GqlResult<ThreadEvent>> + use<>, DomainError> {
+    ) -> Result<BoxStream<'static, GqlResult<ThreadEvent>>, DomainError> {
+        if let Some(rendered) = render_one(ctx, thread_event) {
+            return Ok(rendered);
+        }
         let viewer = *viewer(ctx);
         let thread = ThreadId::parse_field(&thread_id, "threadId")?;
         let may_read = move |services: Services| async move {
@@ -438,8 +448,71 @@ impl SubscriptionRoot {
                 .map(drop)
         };
         let feed = guarded_feed(ctx, &viewer, Topic::Thread(thread), after, may_read).await?;
-        Ok(typed(feed, thread_event))
+        Ok(stream_or_hand_off(ctx, feed, thread_event))
     }
+}
+
+/// Put in a subscription's request by the WebSocket handler, which delivers
+/// the feed itself so that subscribers who ask the same share each event's
+/// rendering (`http::shared_delivery`): the resolver checks access, opens
+/// the feed, and leaves it here instead of streaming it.
+#[derive(Default)]
+pub(crate) struct FeedHandoff(std::sync::Mutex<Option<HandedFeed>>);
+
+pub(crate) struct HandedFeed {
+    pub feed: Feed,
+    pub shows: ShowsEvent,
+}
+
+/// Whether the subscription's union shows an event of this type.
+pub(crate) type ShowsEvent = Box<dyn Fn(&Arc<Envelope>) -> bool + Send + Sync>;
+
+impl FeedHandoff {
+    pub(crate) fn take(&self) -> Option<HandedFeed> {
+        self.0.lock().ok().and_then(|mut handed| handed.take())
+    }
+}
+
+/// Put in a request that renders one event of a handed-off feed: the
+/// subscription field yields just that event, with the feed's position.
+pub(crate) struct RenderEvent(std::sync::Mutex<Option<(Arc<Envelope>, i64)>>);
+
+impl RenderEvent {
+    pub(crate) fn new(envelope: Arc<Envelope>, position: i64) -> Self {
+        Self(std::sync::Mutex::new(Some((envelope, position))))
+    }
+}
+
+fn render_one<T: Send + 'static>(
+    ctx: &Context<'_>,
+    select: fn(EventBase) -> Option<T>,
+) -> Option<BoxStream<'static, GqlResult<T>>> {
+    let event = ctx
+        .data_opt::<RenderEvent>()?
+        .0
+        .lock()
+        .ok()
+        .and_then(|mut event| event.take());
+    let rendered =
+        event.and_then(|(envelope, position)| select(EventBase::new(envelope, position)));
+    Some(futures::stream::iter(rendered.map(Ok)).boxed())
+}
+
+fn stream_or_hand_off<T: Send + 'static>(
+    ctx: &Context<'_>,
+    feed: Feed,
+    select: fn(EventBase) -> Option<T>,
+) -> BoxStream<'static, GqlResult<T>> {
+    let Some(handoff) = ctx.data_opt::<Arc<FeedHandoff>>() else {
+        return typed(feed, select).boxed();
+    };
+    let shows = Box::new(move |envelope: &Arc<Envelope>| {
+        select(EventBase::new(envelope.clone(), 0)).is_some()
+    });
+    if let Ok(mut handed) = handoff.0.lock() {
+        *handed = Some(HandedFeed { feed, shows });
+    }
+    futures::stream::empty().boxed()
 }
 
 /// A team's or thread's feed: `may_read` is checked at subscribe time, and

@@ -57,13 +57,17 @@ impl Loaders {
 
 /// A loader the request makes on first use.
 pub(crate) trait RequestLoader: Loader<Uuid> + Sized {
+    /// Whether what it loads depends on the caller (their unread counts,
+    /// their roles), not only on the app.
+    const READS_VIEWER: bool;
     fn slot(loaders: &Loaders) -> &OnceLock<DataLoader<Self>>;
     fn build(scoped: Scoped, viewer: Viewer) -> Self;
 }
 
 macro_rules! request_loader {
-    ($loader:ident, $slot:ident, |$scoped:ident, $viewer:ident| $build:expr) => {
+    ($loader:ident, $slot:ident, reads_viewer: $reads:literal, |$scoped:ident, $viewer:ident| $build:expr) => {
         impl RequestLoader for $loader {
+            const READS_VIEWER: bool = $reads;
             fn slot(loaders: &Loaders) -> &OnceLock<DataLoader<Self>> {
                 &loaders.$slot
             }
@@ -74,21 +78,19 @@ macro_rules! request_loader {
     };
 }
 
-request_loader!(UserLoader, users, |scoped, _viewer| UserLoader(scoped));
-request_loader!(TeamLoader, teams, |scoped, _viewer| TeamLoader(scoped));
-request_loader!(ThreadLoader, threads, |scoped, _viewer| ThreadLoader(
-    scoped
-));
-request_loader!(ParticipantsLoader, participants, |scoped, _viewer| {
+request_loader!(UserLoader, users, reads_viewer: false, |scoped, _viewer| UserLoader(scoped));
+request_loader!(TeamLoader, teams, reads_viewer: false, |scoped, _viewer| TeamLoader(scoped));
+request_loader!(ThreadLoader, threads, reads_viewer: false, |scoped, _viewer| ThreadLoader(scoped));
+request_loader!(ParticipantsLoader, participants, reads_viewer: false, |scoped, _viewer| {
     ParticipantsLoader(scoped)
 });
-request_loader!(UnreadLoader, unread, |scoped, viewer| UnreadLoader(
+request_loader!(UnreadLoader, unread, reads_viewer: true, |scoped, viewer| UnreadLoader(
     scoped, viewer
 ));
-request_loader!(TeamRoleLoader, team_roles, |scoped, viewer| {
+request_loader!(TeamRoleLoader, team_roles, reads_viewer: true, |scoped, viewer| {
     TeamRoleLoader(scoped, viewer)
 });
-request_loader!(PresenceLoader, presence, |scoped, _viewer| PresenceLoader(
+request_loader!(PresenceLoader, presence, reads_viewer: false, |scoped, _viewer| PresenceLoader(
     scoped
 ));
 

@@ -87,12 +87,41 @@ pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
     ctx.data_unchecked::<Services>()
 }
 
+/// The caller. Reading it is recorded (see [`ViewerReads`]): a result that
+/// depends on who asked is never shared with another subscriber.
 pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    record_viewer_read(ctx);
     ctx.data_unchecked::<Viewer>()
 }
 
+/// The caller's app. Results shared between subscribers are shared only
+/// within one app, so reading it is not a read of the viewer.
+pub(crate) fn scope(ctx: &Context<'_>) -> orbit_domain::ids::AppScope {
+    ctx.data_unchecked::<Viewer>().app()
+}
+
 pub(crate) fn loader<'a, T: loaders::RequestLoader>(ctx: &Context<'a>) -> &'a DataLoader<T> {
+    if T::READS_VIEWER {
+        record_viewer_read(ctx);
+    }
     ctx.data_unchecked::<loaders::Loaders>().get::<T>()
+}
+
+/// Put in a request whose result may be shared: set when anything in the
+/// request read the caller, so that the result is the caller's alone.
+#[derive(Default)]
+pub(crate) struct ViewerReads(std::sync::atomic::AtomicBool);
+
+impl ViewerReads {
+    pub(crate) fn happened(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn record_viewer_read(ctx: &Context<'_>) {
+    if let Some(reads) = ctx.data_opt::<std::sync::Arc<ViewerReads>>() {
+        reads.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Loader errors are database errors; they reach the client as INTERNAL.

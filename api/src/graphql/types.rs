@@ -14,7 +14,7 @@ use super::loaders::{
     UserLoader,
 };
 use super::pagination::{Conn, connection, forward_args, page_args};
-use super::{GqlResult, loader, loader_error, services, viewer};
+use super::{GqlResult, loader, loader_error, scope, services, viewer};
 use crate::viewer::Viewer;
 
 #[derive(Interface)]
@@ -209,7 +209,7 @@ impl TeamNode {
     ) -> GqlResult<Conn<TeamMemberNode>> {
         let page = teams::list_members(
             services(ctx).db(),
-            viewer(ctx).app(),
+            scope(ctx),
             TeamId(self.0.id),
             forward_args(first, after)?,
         )
@@ -328,13 +328,8 @@ impl ThreadNode {
         before: Option<String>,
     ) -> GqlResult<Conn<MessageNode>> {
         let args = page_args(first, after, last, before)?;
-        let page = messages::list(
-            services(ctx).db(),
-            viewer(ctx).app(),
-            ThreadId(self.0.id),
-            args,
-        )
-        .await?;
+        let page =
+            messages::list(services(ctx).db(), scope(ctx), ThreadId(self.0.id), args).await?;
         Ok(connection(page, |m| m.id, MessageNode))
     }
     /// Messages by others after the caller's read marker; 0 for a secret key.

@@ -2,6 +2,7 @@
 //! request passes (request ids, tracing, timeouts, body limit, CORS).
 
 mod graphql_handler;
+mod shared_delivery;
 pub(crate) mod ws;
 
 use std::time::Duration;

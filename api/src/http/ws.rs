@@ -21,14 +21,15 @@ use futures::{SinkExt, StreamExt};
 use orbit_domain::events::Topic;
 use orbit_domain::ids::SessionId;
 use orbit_realtime::Delivery;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
 use super::HttpState;
-use crate::graphql::events::SubscriptionReady;
-use crate::graphql::{RequestId, attach_request_data, present_errors};
+use super::shared_delivery::{Render, Selection, SharedDeliveries};
+use crate::graphql::events::{FeedHandoff, HandedFeed, RenderEvent, SubscriptionReady};
+use crate::graphql::{RequestId, ViewerReads, attach_request_data, present_errors};
 use crate::realtime::envelope::Envelope;
 use crate::viewer::{self, Viewer};
 
@@ -77,6 +78,8 @@ pub(crate) struct WsConfig {
     /// Ticks once a second, for sockets whose token expires; one timer for
     /// the process instead of one per socket.
     pub ticks: watch::Receiver<()>,
+    /// Event renderings shared by the process's subscribers.
+    pub deliveries: Arc<SharedDeliveries>,
 }
 
 pub(super) fn upgrade(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
@@ -94,15 +97,6 @@ pub(super) fn upgrade(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
             };
             Connection::new(state, protocol).run(socket).await;
         })
-}
-
-/// A `next` (or legacy `data`) message.
-#[derive(Serialize)]
-struct NextFrame<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    payload: &'a async_graphql::Response,
 }
 
 #[derive(Debug, Deserialize)]
@@ -405,6 +399,12 @@ impl Connection {
 
     /// Runs one operation (a subscription, or a query or mutation sent over
     /// the socket) in its own task, feeding the socket's queue.
+    ///
+    /// A subscription's resolver checks access and opens its feed, then
+    /// hands the feed over (`FeedHandoff`), and the GraphQL request ends:
+    /// the task keeps only the feed, and each event's `next` payload comes
+    /// from [`SharedDeliveries`], rendered once for every subscriber that
+    /// asked the same.
     fn start(
         &self,
         id: String,
@@ -414,35 +414,56 @@ impl Connection {
         finished: mpsc::UnboundedSender<String>,
     ) -> AbortHandle {
         let request_id = RequestId(format!("{}/{id}", self.connection_id));
-        let request =
-            attach_request_data(request, &self.state.services, viewer, request_id.clone());
-        let schema = self.state.schema.clone();
+        let source = (
+            request.query.clone(),
+            request.operation_name.clone(),
+            request.variables.clone(),
+        );
+        let handoff = Arc::new(FeedHandoff::default());
+        let request = attach_request_data(
+            request.data(handoff.clone()),
+            &self.state.services,
+            viewer,
+            request_id.clone(),
+        );
+        let state = self.state.clone();
         let protocol = self.protocol;
         tokio::spawn(async move {
-            let mut responses = std::pin::pin!(schema.execute_stream(request));
             let mut ended_in_error = false;
+            let mut responses = state.schema.execute_stream(request);
             while let Some(mut response) = responses.next().await {
                 present_errors(&mut response.errors, &request_id);
                 // No data and errors: the operation failed (refused at
-                // subscribe time, or its access ended). That is `error`,
-                // after which nothing more comes for this id.
+                // subscribe time, say). That is `error`, after which nothing
+                // more comes for this id.
                 if !response.errors.is_empty() && response.data == async_graphql::Value::Null {
                     outbox.json(&json!({ "id": id, "type": "error", "payload": response.errors }));
                     ended_in_error = true;
                     break;
                 }
-                // Straight to text: no intermediate JSON tree per delivery.
-                let frame = NextFrame {
-                    id: &id,
-                    kind: protocol.next_type(),
-                    payload: &response,
-                };
-                let Ok(text) = serde_json::to_string(&frame) else {
+                let Ok(payload) = serde_json::to_string(&response) else {
                     break;
                 };
-                if !outbox.send(Message::Text(Utf8Bytes::from(text))) {
+                if !outbox.send(next_frame(&frame_prefix(&id, protocol), &payload)) {
                     break;
                 }
+            }
+            drop(responses);
+            if let Some(handed) = handoff.take() {
+                let (query, operation_name, variables) = source;
+                let delivery = FeedDelivery {
+                    selection: state.ws.deliveries.selection(
+                        &query,
+                        operation_name.as_deref(),
+                        &variables,
+                    ),
+                    state,
+                    viewer,
+                    request_id,
+                    prefix: frame_prefix(&id, protocol),
+                };
+                drop((query, operation_name, variables));
+                ended_in_error = delivery.run(handed, &id, &outbox).await;
             }
             if !ended_in_error || protocol == Protocol::Legacy {
                 outbox.json(&json!({ "id": id, "type": "complete" }));
@@ -490,6 +511,130 @@ impl Connection {
             }),
         }
     }
+}
+
+/// A subscription's feed, delivered to one socket.
+struct FeedDelivery {
+    state: HttpState,
+    selection: Option<Arc<Selection>>,
+    viewer: Viewer,
+    request_id: RequestId,
+    /// The frame up to its payload: `{"id":…,"type":"next","payload":`.
+    prefix: String,
+}
+
+impl FeedDelivery {
+    /// Delivers until the feed ends or the socket stops taking frames;
+    /// true when it ended with an `error`.
+    async fn run(self, mut handed: HandedFeed, id: &str, outbox: &Outbox) -> bool {
+        let Some(selection) = &self.selection else {
+            tracing::error!(request_id = %self.request_id.0, "a running subscription whose document does not parse");
+            return self.fail(
+                vec![async_graphql::ServerError::new(
+                    format!("internal error (request id {})", self.request_id.0),
+                    None,
+                )],
+                id,
+                outbox,
+            );
+        };
+        while let Some(item) = handed.feed.next().await {
+            let (envelope, position) = match item {
+                Ok(delivered) => delivered,
+                Err(error) => {
+                    let mut errors = vec![server_error(error)];
+                    present_errors(&mut errors, &self.request_id);
+                    return self.fail(errors, id, outbox);
+                }
+            };
+            if !(handed.shows)(&envelope) {
+                continue;
+            }
+            let rendered = self
+                .state
+                .ws
+                .deliveries
+                .render(selection, &envelope, position, || {
+                    self.render(selection, envelope.clone(), position)
+                })
+                .await;
+            match rendered {
+                Render::Payload { text, .. } => {
+                    if !outbox.send(next_frame(&self.prefix, &text)) {
+                        return false;
+                    }
+                }
+                Render::Nothing => {}
+                Render::Failed(errors) => return self.fail(errors, id, outbox),
+            }
+        }
+        false
+    }
+
+    /// Runs the subscription's selection on one event, as this subscriber.
+    async fn render(
+        &self,
+        selection: &Selection,
+        envelope: Arc<Envelope>,
+        position: i64,
+    ) -> Render {
+        let reads = Arc::new(ViewerReads::default());
+        let request = selection
+            .request()
+            .data(RenderEvent::new(envelope, position))
+            .data(reads.clone());
+        let request = attach_request_data(
+            request,
+            &self.state.services,
+            self.viewer,
+            self.request_id.clone(),
+        );
+        let mut responses = self.state.schema.execute_stream(request);
+        let Some(mut response) = responses.next().await else {
+            return Render::Nothing;
+        };
+        present_errors(&mut response.errors, &self.request_id);
+        if !response.errors.is_empty() && response.data == async_graphql::Value::Null {
+            return Render::Failed(response.errors);
+        }
+        match serde_json::to_string(&response) {
+            Ok(text) => Render::Payload {
+                text: Arc::from(text),
+                // Errors carry the request id, which is this subscriber's.
+                shareable: response.errors.is_empty() && !reads.happened(),
+            },
+            Err(_) => Render::Nothing,
+        }
+    }
+
+    fn fail(&self, errors: Vec<async_graphql::ServerError>, id: &str, outbox: &Outbox) -> bool {
+        outbox.json(&json!({ "id": id, "type": "error", "payload": errors }));
+        true
+    }
+}
+
+fn server_error(error: orbit_domain::DomainError) -> async_graphql::ServerError {
+    let mut error = async_graphql::Error::from(error).into_server_error(Default::default());
+    error.locations.clear();
+    error
+}
+
+/// `{"id":<id>,"type":"next","payload":` (or legacy `data`): what every
+/// frame of one operation starts with.
+fn frame_prefix(id: &str, protocol: Protocol) -> String {
+    format!(
+        r#"{{"id":{},"type":"{}","payload":"#,
+        Value::String(id.to_owned()),
+        protocol.next_type()
+    )
+}
+
+fn next_frame(prefix: &str, payload: &str) -> Message {
+    let mut frame = String::with_capacity(prefix.len() + payload.len() + 1);
+    frame.push_str(prefix);
+    frame.push_str(payload);
+    frame.push('}');
+    Message::Text(Utf8Bytes::from(frame))
 }
 
 /// Whether reading failed because a message or frame was over the limit.

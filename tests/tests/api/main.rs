@@ -12,6 +12,7 @@ mod pagination;
 mod presence;
 mod role_matrix;
 mod schema_drift;
+mod shared_delivery;
 mod subscriptions;
 mod teams;
 mod tenant_isolation;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use orbit_auth::{AccessTokenKeys, SigningKey, generate_token, hash_token};
 use orbit_domain::Clock;
 use orbit_domain::ids::{AppId, AppScope};
@@ -79,7 +80,14 @@ impl Application {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = self.shutdown;
-        let served = axum::serve(self.listener, service)
+        // Frames are small and latency matters more than packet count: no
+        // Nagle delay behind an unacknowledged frame.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 let _ = shutdown.send(true);

@@ -199,6 +199,25 @@ impl SharedDeliveries {
         }
     }
 
+    /// The shared rendering of `envelope` for `selection`, if it is done:
+    /// what nearly every delivery finds, without waiting.
+    pub(crate) fn rendered(
+        &self,
+        selection: &Arc<Selection>,
+        envelope: &Arc<Envelope>,
+        position: i64,
+    ) -> Option<Arc<str>> {
+        let key = RenderKey {
+            event: EventKey(envelope.clone()),
+            position,
+            selection: SelectionKey(selection.clone()),
+        };
+        lock(&self.rendered)
+            .by_key
+            .get(&key)
+            .and_then(|cell| cell.get().cloned().flatten())
+    }
+
     fn cell(&self, key: RenderKey) -> Arc<OnceCell<Option<Arc<str>>>> {
         let mut rendered = lock(&self.rendered);
         if let Some(cell) = rendered.by_key.get(&key) {

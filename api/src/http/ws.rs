@@ -180,9 +180,25 @@ impl Connection {
             overflow: overflow.clone(),
         };
         let writer = tokio::spawn(async move {
-            while let Some(frame) = queued.recv().await {
-                let closing = matches!(frame, Message::Close(_));
-                if sink.send(frame).await.is_err() || closing {
+            // Whatever is queued goes out in one write: a burst (a feed
+            // catching up, several operations) costs one syscall, not one
+            // per frame.
+            'writing: while let Some(mut frame) = queued.recv().await {
+                loop {
+                    let closing = matches!(frame, Message::Close(_));
+                    if sink.feed(frame).await.is_err() {
+                        break 'writing;
+                    }
+                    if closing {
+                        let _ = sink.flush().await;
+                        break 'writing;
+                    }
+                    match queued.try_recv() {
+                        Ok(next) => frame = next,
+                        Err(_) => break,
+                    }
+                }
+                if sink.flush().await.is_err() {
                     break;
                 }
             }
@@ -207,12 +223,15 @@ impl Connection {
                             Close::silently()
                         },
                     };
-                    match self.handle(frame, &outbox, &finished_tx).await {
+                    // Boxed, as are the other rare paths below: the socket's
+                    // task then stays small while it waits (there is one per
+                    // socket).
+                    match Box::pin(self.handle(frame, &outbox, &finished_tx)).await {
                         Ok(Some(session)) => {
                             revocations = Some(self.state.services.broker().subscribe(&Topic::User(session.1).key()).await);
                             // An event published before the watch existed is
                             // caught by re-reading the session once.
-                            if !self.session_is_live().await {
+                            if !Box::pin(self.session_is_live()).await {
                                 break Close::with(4403, "Forbidden");
                             }
                         }
@@ -232,7 +251,7 @@ impl Connection {
                     break Close::silently();
                 }
                 delivery = recv_or_wait(&mut revocations) => match delivery {
-                    Some(delivery) => if self.revoked(&delivery).await {
+                    Some(delivery) => if Box::pin(self.revoked(&delivery)).await {
                         break Close::with(4403, "Forbidden");
                     },
                     // The broker is shutting down; so is this socket soon.
@@ -262,10 +281,12 @@ impl Connection {
         drop(outbox);
         if self.present {
             let services = &self.state.services;
-            services
-                .presence()
-                .disconnected(services, &self.connection_id)
-                .await;
+            Box::pin(
+                services
+                    .presence()
+                    .disconnected(services, &self.connection_id),
+            )
+            .await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     }
@@ -426,11 +447,13 @@ impl Connection {
             viewer,
             request_id.clone(),
         );
+        // Made here, not in the task: the task then holds the stream, not
+        // the request it was made from, for as long as it runs.
+        let mut responses = self.state.schema.execute_stream(request);
         let state = self.state.clone();
         let protocol = self.protocol;
         tokio::spawn(async move {
             let mut ended_in_error = false;
-            let mut responses = state.schema.execute_stream(request);
             while let Some(mut response) = responses.next().await {
                 present_errors(&mut response.errors, &request_id);
                 // No data and errors: the operation failed (refused at
@@ -550,14 +573,21 @@ impl FeedDelivery {
             if !(handed.shows)(&envelope) {
                 continue;
             }
-            let rendered = self
-                .state
-                .ws
-                .deliveries
-                .render(selection, &envelope, position, || {
-                    self.render(selection, envelope.clone(), position)
-                })
-                .await;
+            let deliveries = &self.state.ws.deliveries;
+            let rendered = match deliveries.rendered(selection, &envelope, position) {
+                Some(text) => Render::Payload {
+                    text,
+                    shareable: true,
+                },
+                // Boxed: a rendering runs a GraphQL request, whose future is
+                // large and needed once per event, not while waiting.
+                None => {
+                    Box::pin(deliveries.render(selection, &envelope, position, || {
+                        self.render(selection, envelope.clone(), position)
+                    }))
+                    .await
+                }
+            };
             match rendered {
                 Render::Payload { text, .. } => {
                     if !outbox.send(next_frame(&self.prefix, &text)) {

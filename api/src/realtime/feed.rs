@@ -99,8 +99,11 @@ impl Feed {
                 self.ending = Some(None);
                 return ending.map(Err);
             }
+            // The rare paths that read the database are boxed, so that a
+            // feed waiting for its next event stays small (there is one per
+            // subscription).
             if self.catch_up {
-                if let Err(error) = self.read_table().await {
+                if let Err(error) = Box::pin(self.read_table()).await {
                     self.ending = Some(Some(error));
                 }
                 continue;
@@ -111,7 +114,7 @@ impl Feed {
                     change = watch.user_topic.recv() => {
                         let change = change?;
                         if access_may_have_changed(&change, watch.user) {
-                            self.access_changed_elsewhere().await;
+                            Box::pin(self.access_changed_elsewhere()).await;
                         }
                         None
                     }
@@ -187,7 +190,7 @@ impl Feed {
         if ends_topic {
             self.ending = Some(None);
         } else if touches_viewer {
-            self.recheck_access().await;
+            Box::pin(self.recheck_access()).await;
         }
     }
 

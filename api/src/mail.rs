@@ -70,6 +70,19 @@ impl Mailer {
         matches!(*self.0, Transport::Smtp { .. })
     }
 
+    /// Sends in a task of its own; a failure is logged. For mail whose
+    /// sending must not show in the response time (whether a login code went
+    /// out tells whether the email has an account) nor fail the request.
+    pub fn send_later(&self, email: Email) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            let subject = email.subject.clone();
+            if let Err(error) = mailer.send(email).await {
+                tracing::error!(%error, %subject, "a mail could not be sent");
+            }
+        });
+    }
+
     pub async fn send(&self, email: Email) -> Result<(), MailError> {
         let to: Mailbox = email
             .to

@@ -17,6 +17,10 @@ use crate::config::ConsoleSignup;
 pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
 pub const SESSION_TTL: Duration = Duration::days(30);
 pub const INVITATION_TTL: Duration = Duration::days(7);
+/// An emailed login code works once, within this time.
+pub const LOGIN_CODE_TTL: Duration = Duration::minutes(10);
+/// A magic link works once, within this time.
+pub const MAGIC_LINK_TTL: Duration = Duration::minutes(15);
 /// How long events are kept for subscribers to resume from.
 pub const EVENT_RETENTION: Duration = Duration::days(7);
 

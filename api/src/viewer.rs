@@ -63,6 +63,14 @@ impl Viewer {
         }
     }
 
+    /// For operations only the app's secret key may do (its settings).
+    pub fn require_secret(&self) -> DomainResult<AppScope> {
+        match *self {
+            Viewer::Secret { app } => Ok(app),
+            _ => Err(DomainError::forbidden("this needs the app's secret key")),
+        }
+    }
+
     /// For operations only a signed-in user can do.
     pub fn require_user(&self) -> DomainResult<UserId> {
         match self.actor()? {

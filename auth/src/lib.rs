@@ -1,5 +1,6 @@
 //! Orbit's credentials: password hashing, access tokens (JWT), opaque secrets
-//! (refresh tokens, invitation codes) and API keys.
+//! (refresh tokens, invitation codes), API keys, and the emailed login codes
+//! and magic-link tokens.
 //!
 //! This crate is deliberately pure: no database, no HTTP, no async runtime.
 //! Anything that needs the clock takes `now` as an argument so callers (and
@@ -7,6 +8,7 @@
 
 mod api_keys;
 mod error;
+mod login_codes;
 mod password;
 mod secrets;
 mod tokens;
@@ -16,6 +18,10 @@ pub use api_keys::{
     parse_api_key, verify_api_key,
 };
 pub use error::AuthError;
+pub use login_codes::{
+    LOGIN_CODE_MAX_ATTEMPTS, generate_login_code, generate_magic_link_token, hash_login_code,
+    magic_link, verify_login_code,
+};
 pub use password::{hash_password, verify_dummy_password, verify_password};
 pub use secrets::{constant_time_eq, generate_token, hash_token};
 pub use tokens::{ACCESS_TOKEN_TYPE, AccessClaims, AccessTokenKeys, SigningKey, TokenError};

@@ -2,6 +2,7 @@
 //! at fault, so a client can point at it.
 
 use serde_json::Value;
+use url::Url;
 
 use crate::{DomainError, DomainResult};
 
@@ -15,6 +16,7 @@ pub const MAX_MESSAGE_CHARS: usize = 10_000;
 pub const MAX_METADATA_BYTES: usize = 8 * 1024;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_REDIRECT_ORIGINS: usize = 20;
 
 /// A checked email: as given (trimmed) and the lower-cased form used for uniqueness.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +160,74 @@ pub fn http_url(field: &str, value: &str) -> DomainResult<String> {
     Ok(trimmed.to_owned())
 }
 
+/// An origin a magic link may lead to: `http` or `https`, a host and perhaps
+/// a port, nothing more (no user, path, query or fragment). Returned in the
+/// form redirect URLs are compared with: lower case, default port dropped
+/// (`HTTPS://Example.com:443/` is `https://example.com`).
+pub fn origin(field: &str, value: &str) -> DomainResult<String> {
+    let invalid = || {
+        DomainError::bad_input(
+            field,
+            "must be an origin like https://example.com or http://localhost:3000 (no path, query or fragment)",
+        )
+    };
+    let trimmed = value.trim();
+    if trimmed.len() > MAX_URL_LEN || trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let url = Url::parse(trimmed).map_err(|_| invalid())?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !bare {
+        return Err(invalid());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// A list of [`origin`]s, at most [`MAX_REDIRECT_ORIGINS`], repeats dropped.
+pub fn origins(field: &str, values: &[String]) -> DomainResult<Vec<String>> {
+    if values.len() > MAX_REDIRECT_ORIGINS {
+        return Err(DomainError::bad_input(
+            field,
+            format!("must hold at most {MAX_REDIRECT_ORIGINS} origins"),
+        ));
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        let origin = origin(field, value)?;
+        if !checked.contains(&origin) {
+            checked.push(origin);
+        }
+    }
+    Ok(checked)
+}
+
+/// Where a magic link leads: an http(s) URL, without a user or password,
+/// whose origin (scheme, host and port, exactly) is one of `allowed`
+/// (origins as [`origin`] returns them).
+pub fn redirect_url(field: &str, value: &str, allowed: &[String]) -> DomainResult<Url> {
+    let checked = http_url(field, value)?;
+    let url = Url::parse(&checked)
+        .ok()
+        .filter(|url| url.host().is_some() && url.username().is_empty() && url.password().is_none())
+        .ok_or_else(|| {
+            DomainError::bad_input(field, "must be an http(s) URL without a user or password")
+        })?;
+    let origin = url.origin().ascii_serialization();
+    if !allowed.contains(&origin) {
+        return Err(DomainError::bad_input(
+            field,
+            "must be on an origin the app allows for magic links",
+        ));
+    }
+    Ok(url)
+}
+
 /// `first`/`last` page sizes.
 pub fn page_size(field: &str, value: i32) -> DomainResult<u64> {
     if !(1..=100).contains(&value) {
@@ -204,5 +274,65 @@ mod tests {
         assert_eq!(page_size("first", 100).unwrap(), 100);
         assert!(timezone("timezone", "Europe/Paris").is_ok());
         assert!(timezone("timezone", "../etc").is_err());
+    }
+
+    #[test]
+    fn origins_are_bare_and_canonical() {
+        assert_eq!(
+            origin("o", "HTTPS://Example.COM:443/").unwrap(),
+            "https://example.com"
+        );
+        assert_eq!(
+            origin("o", "http://localhost:3000").unwrap(),
+            "http://localhost:3000"
+        );
+        for bad in [
+            "example.com",
+            "ftp://example.com",
+            "https://example.com/app",
+            "https://example.com?x=1",
+            "https://example.com#top",
+            "https://user@example.com",
+            "https://exa mple.com",
+            "https://",
+        ] {
+            assert_eq!(
+                origin("o", bad).unwrap_err().field.as_deref(),
+                Some("o"),
+                "{bad}"
+            );
+        }
+        let list = origins(
+            "o",
+            &["https://a.example".into(), "https://A.example:443".into()],
+        )
+        .unwrap();
+        assert_eq!(list, vec!["https://a.example".to_owned()]);
+        assert!(origins("o", &vec!["https://a.example".to_owned(); 21]).is_err());
+    }
+
+    #[test]
+    fn redirect_urls_match_the_origin_exactly() {
+        let allowed = vec![
+            "https://app.example".to_owned(),
+            "http://localhost:3000".to_owned(),
+        ];
+        assert!(redirect_url("r", "https://app.example/login?next=/x", &allowed).is_ok());
+        assert!(redirect_url("r", "https://APP.example:443/", &allowed).is_ok());
+        assert!(redirect_url("r", "http://localhost:3000/cb", &allowed).is_ok());
+        for bad in [
+            "http://app.example/",
+            "https://app.example:8443/",
+            "https://evil.example/",
+            "https://app.example.evil.example/",
+            "https://app.example@evil.example/",
+            "https://user@app.example/",
+            "http://localhost:3001/cb",
+            "javascript:alert(1)",
+        ] {
+            let error = redirect_url("r", bad, &allowed).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some("r"), "{bad}");
+        }
+        assert!(redirect_url("r", "https://app.example/", &[]).is_err());
     }
 }

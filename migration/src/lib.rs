@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod indexes;
 mod m20261122_000001_core;
 mod m20261123_000001_outbox_relay;
+mod m20261124_000001_login_codes;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261123_000001_outbox_relay::Migration),
+            Box::new(m20261124_000001_login_codes::Migration),
         ]
     }
 }

@@ -3,12 +3,14 @@
 //! without its app. Writes that change state append their events to the
 //! outbox in the same transaction.
 
+pub mod app_settings;
 pub mod apps;
 mod db;
 mod error;
 pub mod keyset;
 pub mod messages;
 pub mod outbox;
+pub mod passwordless;
 pub mod sessions;
 pub mod teams;
 pub mod threads;

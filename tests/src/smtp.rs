@@ -47,6 +47,63 @@ impl ReceivedMail {
     pub fn body(&self) -> &str {
         self.data.split_once("\n\n").map_or("", |(_, body)| body)
     }
+
+    /// The body as its reader sees it: decoded from quoted-printable or
+    /// base64 when `Content-Transfer-Encoding` says so (lettre picks one
+    /// of them for lines longer than 78 characters, such as links).
+    pub fn text(&self) -> String {
+        let encoding = self
+            .header("Content-Transfer-Encoding")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match encoding.as_str() {
+            "quoted-printable" => decode_quoted_printable(self.body()),
+            "base64" => {
+                use base64::Engine;
+                let joined: String = self.body().split_whitespace().collect();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(joined)
+                    .expect("a base64 body");
+                String::from_utf8(bytes).expect("a UTF-8 body")
+            }
+            _ => self.body().to_owned(),
+        }
+    }
+}
+
+/// RFC 2045 6.7: `=XX` is a byte, `=` at the end of a line joins it to the next.
+fn decode_quoted_printable(body: &str) -> String {
+    let mut bytes = Vec::with_capacity(body.len());
+    let mut lines = body.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (line, soft_break) = match line.strip_suffix('=') {
+            Some(joined) => (joined, true),
+            None => (line, false),
+        };
+        let raw = line.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            let escaped = (raw[i] == b'=')
+                .then(|| line.get(i + 1..i + 3))
+                .flatten()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            match escaped {
+                Some(byte) => {
+                    bytes.push(byte);
+                    i += 3;
+                }
+                None => {
+                    bytes.push(raw[i]);
+                    i += 1;
+                }
+            }
+        }
+        if !soft_break && lines.peek().is_some() {
+            bytes.push(b'\n');
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[derive(Clone)]

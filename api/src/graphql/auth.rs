@@ -94,7 +94,7 @@ pub struct UpdateProfilePayload {
 
 /// The app a sign-up or login is for: a publishable or secret key's app, or
 /// the console app for callers without credentials.
-fn login_app(
+pub(super) fn login_app(
     services: &Services,
     viewer: &Viewer,
     signing_up: bool,
@@ -113,7 +113,7 @@ fn login_app(
     }
 }
 
-async fn start_session(
+pub(super) async fn start_session(
     services: &Services,
     scope: orbit_domain::ids::AppScope,
     user: user::Model,

@@ -3,6 +3,7 @@
 //! split by area and merged.
 
 mod access;
+mod app_settings;
 pub(crate) mod auth;
 mod errors;
 pub(crate) mod events;
@@ -10,6 +11,7 @@ mod limits;
 mod loaders;
 mod messages;
 mod pagination;
+mod passwordless;
 mod presence;
 mod query;
 mod teams;
@@ -30,6 +32,8 @@ pub use pagination::encode_cursor;
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
+    passwordless::PasswordlessMutation,
+    app_settings::AppSettingsMutation,
     teams::TeamMutation,
     threads::ThreadMutation,
     messages::MessageMutation,

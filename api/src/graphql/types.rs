@@ -6,9 +6,10 @@ use orbit_domain::DomainError;
 use orbit_domain::entities::{app, message, team, team_member, thread, thread_participant, user};
 use orbit_domain::ids::{AppId, MessageId, TeamId, ThreadId, UserId};
 use orbit_domain::roles;
-use orbit_persistence::{messages, teams};
+use orbit_persistence::{app_settings, messages, teams};
 use uuid::Uuid;
 
+use super::app_settings::AppSettingsNode;
 use super::loaders::{
     ParticipantsLoader, PresenceLoader, TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader,
     UserLoader,
@@ -80,6 +81,15 @@ impl AppNode {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// The app's login settings: for its secret key only (FORBIDDEN for others).
+    async fn settings(&self, ctx: &Context<'_>) -> GqlResult<Option<AppSettingsNode>> {
+        let scope = viewer(ctx).require_secret()?;
+        if scope.app_id() != AppId(self.0.id) {
+            return Err(DomainError::forbidden("this needs the app's secret key"));
+        }
+        let settings = app_settings::get(services(ctx).db(), scope).await?;
+        Ok(Some(AppSettingsNode(settings)))
     }
 }
 

@@ -5,7 +5,10 @@
 pub mod api_key;
 pub mod app;
 pub mod app_member;
+pub mod app_setting;
 pub mod event;
+pub mod login_code;
+pub mod magic_link;
 pub mod message;
 pub mod password_credential;
 pub mod refresh_token;

@@ -9,6 +9,7 @@ mod jwt_attacks;
 mod mail;
 mod messages;
 mod pagination;
+mod passwordless;
 mod presence;
 mod role_matrix;
 mod schema_drift;

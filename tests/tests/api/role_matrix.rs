@@ -63,6 +63,7 @@ enum Op {
     SendMessage,
     EditOthersMessage,
     DeleteOthersMessage,
+    UpdateAppSettings,
 }
 
 const OK: Option<&str> = None;
@@ -75,7 +76,7 @@ const UNAUTHENTICATED: Option<&str> = Some("UNAUTHENTICATED");
 /// `None` is success. The "member" is a plain member who did not write the
 /// message nor create the thread (another member, the author, did).
 #[rustfmt::skip]
-const MATRIX: [(Op, [Option<&str>; 7]); 16] = [
+const MATRIX: [(Op, [Option<&str>; 7]); 17] = [
     //                          owner      admin      member     outsider   secret  publishable      anonymous
     (Op::ViewTeam,            [OK,        OK,        OK,        NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
     (Op::RenameTeam,          [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
@@ -93,6 +94,7 @@ const MATRIX: [(Op, [Option<&str>; 7]); 16] = [
     (Op::SendMessage,         [OK,        OK,        OK,        NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
     (Op::EditOthersMessage,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
     (Op::DeleteOthersMessage, [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
+    (Op::UpdateAppSettings,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,     FORBIDDEN,       FORBIDDEN]),
 ];
 
 impl Op {
@@ -179,6 +181,11 @@ impl Op {
                 DELETE_MESSAGE,
                 json!({ "input": { "id": w.message_id } }),
                 "deleteMessage",
+            ),
+            Op::UpdateAppSettings => (
+                "mutation($input: UpdateAppSettingsInput!) { updateAppSettings(input: $input) { settings { passwordlessSignUp } } }",
+                json!({ "input": { "passwordlessSignUp": true } }),
+                "updateAppSettings",
             ),
         }
     }

@@ -1,0 +1,67 @@
+//! An app's login settings: read through `App.settings`, changed with
+//! `updateAppSettings`, both by the app's secret key only.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use orbit_domain::validation;
+use orbit_persistence::app_settings::{self, AppSettings, SettingsChanges};
+
+use super::{GqlResult, services, viewer};
+
+pub struct AppSettingsNode(pub AppSettings);
+
+#[Object(name = "AppSettings")]
+impl AppSettingsNode {
+    /// Origins (`https://example.com`, `http://localhost:3000`) a magic
+    /// link's `redirectUrl` may be on; scheme, host and port must match exactly.
+    async fn allowed_redirect_origins(&self) -> &[String] {
+        &self.0.allowed_redirect_origins
+    }
+    /// Whether a verified code or link for an email without an account
+    /// creates the account.
+    async fn passwordless_sign_up(&self) -> bool {
+        self.0.passwordless_sign_up
+    }
+}
+
+#[derive(InputObject)]
+pub struct UpdateAppSettingsInput {
+    /// Replaces the list (at most 20): http or https origins, no path,
+    /// query or fragment. Omitted or null keeps it.
+    allowed_redirect_origins: Option<Vec<String>>,
+    /// Omitted or null keeps it.
+    passwordless_sign_up: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateAppSettingsPayload {
+    settings: AppSettingsNode,
+}
+
+#[derive(Default)]
+pub struct AppSettingsMutation;
+
+#[Object]
+impl AppSettingsMutation {
+    /// Changes the app's login settings (the app's secret key only).
+    async fn update_app_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateAppSettingsInput,
+    ) -> GqlResult<UpdateAppSettingsPayload> {
+        let services = services(ctx);
+        let scope = viewer(ctx).require_secret()?;
+        let allowed_redirect_origins = input
+            .allowed_redirect_origins
+            .map(|origins| validation::origins("allowedRedirectOrigins", &origins))
+            .transpose()?;
+        let changes = SettingsChanges {
+            allowed_redirect_origins,
+            passwordless_sign_up: input.passwordless_sign_up,
+        };
+        let settings =
+            app_settings::update(services.db(), scope, services.clock().now(), changes).await?;
+        Ok(UpdateAppSettingsPayload {
+            settings: AppSettingsNode(settings),
+        })
+    }
+}

@@ -189,7 +189,14 @@ struct Tally {
     /// server is stopped) are not worth a line each.
     finished: std::sync::atomic::AtomicBool,
     latencies_us: Mutex<Vec<u64>>,
+    /// Messages each subscriber should receive.
+    per_subscriber: usize,
 }
+
+/// Latencies a subscriber keeps before adding them to the tally: one lock
+/// per batch, not per delivery, as the clients share the cores with the
+/// server.
+const LATENCY_BATCH: usize = 32;
 
 pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
     let server = Server::start(&options).await?;
@@ -237,6 +244,7 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
         deliveries: AtomicU64::new(0),
         finished: std::sync::atomic::AtomicBool::new(false),
         latencies_us: Mutex::new(Vec::with_capacity(options.connections * options.messages)),
+        per_subscriber: options.messages,
     });
     let connecting = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let started = Instant::now();
@@ -362,7 +370,8 @@ async fn subscriber(
     );
     // tungstenite zeroes its whole read buffer (128 KiB by default) for
     // every read: with thousands of sockets that memset took a third of
-    // the machine, from the server. Frames here are a few hundred bytes.
+    // the machine's CPU, which the server then lacked. Frames here are a
+    // few hundred bytes.
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     let (mut socket, _) =
         tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
@@ -382,6 +391,8 @@ async fn subscriber(
     socket.send(Message::text(r#"{"type":"ping"}"#)).await?;
     let mut ready = Some(ready);
     let mut permit = Some(permit);
+    let mut batch = Vec::with_capacity(LATENCY_BATCH);
+    let mut received = 0;
     while let Some(frame) = socket.next().await {
         let Message::Text(text) = frame? else {
             continue;
@@ -399,10 +410,19 @@ async fn subscriber(
                 .num_microseconds()
                 .unwrap_or(0)
                 .max(0) as u64;
-            if let Ok(mut latencies) = tally.latencies_us.lock() {
-                latencies.push(latency);
+            batch.push(latency);
+            received += 1;
+            // Counted only once in the tally, so that the figures are read
+            // with every latency in them.
+            if batch.len() == LATENCY_BATCH || received == tally.per_subscriber {
+                if let Ok(mut latencies) = tally.latencies_us.lock() {
+                    latencies.extend_from_slice(&batch);
+                }
+                tally
+                    .deliveries
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.clear();
             }
-            tally.deliveries.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         if text.contains(r#""type":"error""#) || text.contains(r#""type":"complete""#) {

@@ -11,6 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 
+use crate::keyset::{self, Page, PageArgs};
 use crate::{Db, db_error, outbox};
 
 /// Announces a revocation on the user's topic so that open sockets of the
@@ -154,6 +155,30 @@ pub async fn find_live(
         .await
         .map_err(db_error)?;
     Ok(found.filter(|session| session.expires_at > now))
+}
+
+/// A user's live sessions, oldest first.
+pub async fn list_live(
+    db: &Db,
+    scope: AppScope,
+    user_id: UserId,
+    now: DateTime<Utc>,
+    args: PageArgs,
+) -> DomainResult<Page<session::Model>> {
+    let select = session::Entity::find()
+        .filter(session::Column::AppId.eq(scope.uuid()))
+        .filter(session::Column::UserId.eq(user_id.uuid()))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now));
+    keyset::page(
+        db.conn(),
+        select,
+        Some(session::Column::UserId),
+        session::Column::Id,
+        false,
+        args,
+    )
+    .await
 }
 
 /// Revokes one session, or every live session of its user. Returns how many ended.

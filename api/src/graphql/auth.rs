@@ -1,11 +1,12 @@
 //! Sign-up, login, session refresh and logout, and the caller's profile.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
 use orbit_auth::{
     ACCESS_TOKEN_TYPE, AccessClaims, generate_token, hash_token, verify_dummy_password,
     verify_password,
 };
-use orbit_domain::entities::user;
+use orbit_domain::entities::{session, user};
 use orbit_domain::ids::{AppId, SessionId, UserId};
 use orbit_domain::validation;
 use orbit_domain::{DomainError, DomainResult};
@@ -76,6 +77,51 @@ pub struct LogOutInput {
 #[derive(SimpleObject)]
 pub struct LogOutPayload {
     revoked_sessions: i32,
+}
+
+#[derive(InputObject)]
+pub struct RevokeSessionInput {
+    /// A session of the caller's (`Session.id`).
+    id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeSessionPayload {
+    revoked_session_id: ID,
+}
+
+/// A signed-in device or browser of the user: one family of refresh tokens.
+pub struct SessionNode {
+    model: session::Model,
+    current: bool,
+}
+
+impl SessionNode {
+    pub(super) fn new(model: session::Model, viewer: &Viewer) -> Self {
+        let current = matches!(viewer, Viewer::User { session, .. } if session.uuid() == model.id);
+        Self { model, current }
+    }
+}
+
+#[Object(name = "Session")]
+impl SessionNode {
+    async fn id(&self) -> ID {
+        ID(SessionId(self.model.id).to_string())
+    }
+    /// Whether this is the session of the token that asks.
+    async fn current(&self) -> bool {
+        self.current
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+    /// When its refresh token was last exchanged.
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.model.last_used_at
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.model.expires_at
+    }
 }
 
 #[derive(InputObject)]
@@ -275,6 +321,34 @@ impl AuthMutation {
             sessions::revoke(services.db(), app, user, only, services.clock().now()).await?;
         Ok(LogOutPayload {
             revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Ends one of the caller's sessions (signs that device out): its
+    /// tokens stop working at once, on every server, and its open sockets
+    /// close with 4403. Another user's session answers NOT_FOUND.
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeSessionInput,
+    ) -> GqlResult<RevokeSessionPayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        let id = SessionId::parse_field(&input.id, "id")?;
+        let revoked = sessions::revoke(
+            services.db(),
+            viewer.app(),
+            user,
+            Some(id),
+            services.clock().now(),
+        )
+        .await?;
+        if revoked == 0 {
+            return Err(DomainError::not_found("session").with_field("id"));
+        }
+        Ok(RevokeSessionPayload {
+            revoked_session_id: input.id,
         })
     }
 

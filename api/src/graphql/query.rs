@@ -3,8 +3,9 @@
 use async_graphql::{Context, ID, Object};
 use orbit_domain::ids::{AnyId, TeamId, ThreadId, UserId};
 use orbit_domain::{DomainError, ErrorCode};
-use orbit_persistence::{apps, messages, teams, threads, users};
+use orbit_persistence::{apps, messages, sessions, teams, threads, users};
 
+use super::auth::SessionNode;
 use super::pagination::{Conn, connection, forward_args};
 use super::types::{AppNode, MessageNode, Node, TeamNode, ThreadNode, UserNode, ViewerNode};
 use super::{GqlResult, access, services, viewer};
@@ -81,6 +82,28 @@ impl Query {
         Ok(users::find(services(ctx).db(), viewer(ctx).app(), user)
             .await?
             .map(UserNode::new))
+    }
+
+    /// The signed-in user's live sessions, oldest first: where they are
+    /// logged in. `revokeSession` ends one.
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Conn<SessionNode>> {
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        let services = services(ctx);
+        let page = sessions::list_live(
+            services.db(),
+            viewer.app(),
+            user,
+            services.clock().now(),
+            forward_args(first, after)?,
+        )
+        .await?;
+        Ok(connection(page, |s| s.id, |s| SessionNode::new(s, viewer)))
     }
 
     /// The caller's app.

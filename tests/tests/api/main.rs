@@ -13,6 +13,7 @@ mod passwordless;
 mod presence;
 mod role_matrix;
 mod schema_drift;
+mod sessions;
 mod shared_delivery;
 mod subscriptions;
 mod teams;

@@ -8,7 +8,8 @@ use orbit_domain::events::{EventType, NewEvent, Topic};
 use orbit_domain::ids::{AppScope, SessionId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 
 use crate::keyset::{self, Page, PageArgs};
@@ -189,6 +190,20 @@ pub async fn revoke(
     only: Option<SessionId>,
     now: DateTime<Utc>,
 ) -> DomainResult<u64> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let revoked = revoke_within(&txn, scope, user_id, only, now).await?;
+    db.commit(txn).await?;
+    Ok(revoked)
+}
+
+/// [`revoke`] within the caller's transaction, with its announcement.
+pub(crate) async fn revoke_within<C: ConnectionTrait>(
+    conn: &C,
+    scope: AppScope,
+    user_id: UserId,
+    only: Option<SessionId>,
+    now: DateTime<Utc>,
+) -> DomainResult<u64> {
     let mut update = session::Entity::update_many()
         .col_expr(
             session::Column::RevokedAt,
@@ -200,12 +215,10 @@ pub async fn revoke(
     if let Some(id) = only {
         update = update.filter(session::Column::Id.eq(id.uuid()));
     }
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    let result = update.exec(&txn).await.map_err(db_error)?;
+    let result = update.exec(conn).await.map_err(db_error)?;
     if result.rows_affected > 0 {
-        outbox::append(&txn, scope, now, vec![revoked_event(user_id, only)]).await?;
+        outbox::append(conn, scope, now, vec![revoked_event(user_id, only)]).await?;
     }
-    db.commit(txn).await?;
     Ok(result.rows_affected)
 }
 

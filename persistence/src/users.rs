@@ -76,6 +76,48 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     Ok(model)
 }
 
+/// The user's password hash, if they have a password.
+pub async fn password_hash(db: &Db, scope: AppScope, id: UserId) -> DomainResult<Option<String>> {
+    Ok(password_credential::Entity::find_by_id(id.uuid())
+        .filter(password_credential::Column::AppId.eq(scope.uuid()))
+        .one(db.conn())
+        .await
+        .map_err(db_error)?
+        .map(|credential| credential.password_hash))
+}
+
+/// Sets the user's password and, in the same transaction, ends every one of
+/// their sessions: whoever held one must prove the new password.
+pub async fn change_password(
+    db: &Db,
+    scope: AppScope,
+    id: UserId,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let updated = password_credential::Entity::update_many()
+        .col_expr(
+            password_credential::Column::PasswordHash,
+            Expr::value(password_hash),
+        )
+        .col_expr(
+            password_credential::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(password_credential::Column::UserId.eq(id.uuid()))
+        .filter(password_credential::Column::AppId.eq(scope.uuid()))
+        .exec(&txn)
+        .await
+        .map_err(db_error)?;
+    if updated.rows_affected == 0 {
+        return Err(DomainError::not_found("password"));
+    }
+    crate::sessions::revoke_within(&txn, scope, id, None, now).await?;
+    db.commit(txn).await?;
+    Ok(())
+}
+
 /// The user with this (normalized) email and their password hash, if any.
 pub async fn find_by_email(
     db: &Db,

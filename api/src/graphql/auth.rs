@@ -80,6 +80,12 @@ pub struct LogOutPayload {
 }
 
 #[derive(InputObject)]
+pub struct ChangePasswordInput {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(InputObject)]
 pub struct RevokeSessionInput {
     /// A session of the caller's (`Session.id`).
     id: ID,
@@ -322,6 +328,45 @@ impl AuthMutation {
         Ok(LogOutPayload {
             revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
         })
+    }
+
+    /// Changes the caller's password. Every session of theirs ends, on
+    /// every device (their sockets close with 4403), and a new one starts
+    /// for the caller: keep the tokens this returns.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> GqlResult<AuthPayload> {
+        let services = services(ctx);
+        let viewer = viewer(ctx);
+        let user = viewer.require_user()?;
+        let scope = viewer.app();
+        validation::password("newPassword", &input.new_password)?;
+        let wrong = || {
+            DomainError::unauthenticated("the current password is wrong")
+                .with_field("currentPassword")
+        };
+        if input.current_password.len() > validation::MAX_PASSWORD_BYTES {
+            return Err(wrong());
+        }
+        let Some(current) = users::password_hash(services.db(), scope, user).await? else {
+            // A user made by a login code or link has no password to prove;
+            // letting a bare access token set one would let it take over.
+            return Err(DomainError::bad_input(
+                "currentPassword",
+                "this account has no password; it signs in by emailed code or link",
+            ));
+        };
+        if !check_password(input.current_password, Some(current)).await? {
+            return Err(wrong());
+        }
+        let hash = hash_password(input.new_password).await?;
+        users::change_password(services.db(), scope, user, hash, services.clock().now()).await?;
+        let model = users::find(services.db(), scope, user)
+            .await?
+            .ok_or_else(|| DomainError::not_found("user"))?;
+        start_session(services, scope, model).await
     }
 
     /// Ends one of the caller's sessions (signs that device out): its

@@ -2,7 +2,9 @@
 //! request and socket of that session and for no other.
 
 use orbit_tests::ws::WsClient;
-use orbit_tests::{ME, REFRESH_SESSION, TestApp, assert_error, email, error_code, spawn_app};
+use orbit_tests::{
+    ME, PASSWORD, REFRESH_SESSION, TestApp, assert_error, email, error_code, spawn_app,
+};
 use serde_json::{Value, json};
 
 const SESSIONS: &str =
@@ -147,4 +149,93 @@ async fn nobody_ends_a_session_that_is_not_theirs() {
     assert_error(&malformed, "BAD_USER_INPUT", Some("id"));
     // Bob is still signed in.
     assert_eq!(sessions(&app, &bob.access_token).await.len(), 1);
+}
+
+const CHANGE_PASSWORD: &str = "mutation($input: ChangePasswordInput!) { changePassword(input: $input) { accessToken refreshToken user { id } } }";
+
+#[tokio::test]
+async fn changing_the_password_ends_every_session_and_starts_one() {
+    let app = spawn_app().await;
+    let keys = app.create_app("Passwords").await;
+    let address = email("ada");
+    let laptop = app.sign_up(&keys.publishable_key, &address, "Ada").await;
+    let phone = app.log_in(&keys.publishable_key, &address).await;
+    let mut socket = WsClient::connected(&app.ws_url(), Some(&phone.access_token)).await;
+    socket.ping().await;
+    let change = |current: &str, new: &str| json!({ "input": { "currentPassword": current, "newPassword": new } });
+
+    let wrong = app
+        .gql(
+            Some(&laptop.access_token),
+            CHANGE_PASSWORD,
+            change("not it", "a new long password"),
+        )
+        .await;
+    assert_error(&wrong, "UNAUTHENTICATED", Some("currentPassword"));
+    let short = app
+        .gql(
+            Some(&laptop.access_token),
+            CHANGE_PASSWORD,
+            change(PASSWORD, "short"),
+        )
+        .await;
+    assert_error(&short, "BAD_USER_INPUT", Some("newPassword"));
+    for key in [&keys.secret_key, &keys.publishable_key] {
+        let refused = app
+            .gql(
+                Some(key),
+                CHANGE_PASSWORD,
+                change(PASSWORD, "a new long password"),
+            )
+            .await;
+        assert!(
+            refused["data"].is_null() && error_code(&refused).is_some(),
+            "{refused}"
+        );
+    }
+    // Nothing changed by those: both devices are still signed in.
+    assert_eq!(sessions(&app, &phone.access_token).await.len(), 2);
+
+    let changed = app
+        .gql_ok(
+            Some(&laptop.access_token),
+            CHANGE_PASSWORD,
+            change(PASSWORD, "a new long password"),
+        )
+        .await;
+    let fresh = changed["changePassword"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        changed["changePassword"]["user"]["id"],
+        laptop.user_id.as_str()
+    );
+    assert_eq!(socket.expect_close().await.0, 4403);
+    for old in [&laptop.access_token, &phone.access_token] {
+        let (status, _) = app.post_graphql(Some(old), &json!({ "query": ME })).await;
+        assert_eq!(status, 401);
+    }
+    let listed = sessions(&app, &fresh).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["current"], true);
+
+    let log_in = |password: &str| json!({ "input": { "email": address, "password": password } });
+    let old_password = app
+        .gql(
+            Some(&keys.publishable_key),
+            orbit_tests::LOG_IN,
+            log_in(PASSWORD),
+        )
+        .await;
+    assert_eq!(
+        error_code(&old_password).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+    app.gql_ok(
+        Some(&keys.publishable_key),
+        orbit_tests::LOG_IN,
+        log_in("a new long password"),
+    )
+    .await;
 }

@@ -159,17 +159,33 @@ mod tests {
         for _ in 0..200 {
             let code = generate_user_code();
             assert_eq!(code.len(), 8);
-            assert!(code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b)), "{code}");
+            assert!(
+                code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b)),
+                "{code}"
+            );
             assert_eq!(normalize_user_code(&display_user_code(&code)), Some(code));
         }
     }
 
     #[test]
     fn typed_codes_are_normalized() {
-        assert_eq!(normalize_user_code("bcdf-ghjk").as_deref(), Some("BCDFGHJK"));
-        assert_eq!(normalize_user_code(" BCDF GHJK ").as_deref(), Some("BCDFGHJK"));
+        assert_eq!(
+            normalize_user_code("bcdf-ghjk").as_deref(),
+            Some("BCDFGHJK")
+        );
+        assert_eq!(
+            normalize_user_code(" BCDF GHJK ").as_deref(),
+            Some("BCDFGHJK")
+        );
         assert_eq!(normalize_user_code("BCDFGHJK").as_deref(), Some("BCDFGHJK"));
-        for bad in ["", "BCDF-GHJ", "BCDF-GHJKL", "ABCD-GHJK", "BCDF-GHJ1", "ＢCDF-GHJK"] {
+        for bad in [
+            "",
+            "BCDF-GHJ",
+            "BCDF-GHJKL",
+            "ABCD-GHJK",
+            "BCDF-GHJ1",
+            "ＢCDF-GHJK",
+        ] {
             assert_eq!(normalize_user_code(bad), None, "{bad}");
         }
     }
@@ -177,7 +193,10 @@ mod tests {
     #[test]
     fn polls_follow_the_rfc() {
         assert_eq!(grant(DeviceStatus::Pending, None).poll(t(0)), Poll::Pending);
-        assert_eq!(grant(DeviceStatus::Pending, Some(0)).poll(t(5)), Poll::Pending);
+        assert_eq!(
+            grant(DeviceStatus::Pending, Some(0)).poll(t(5)),
+            Poll::Pending
+        );
         assert_eq!(
             grant(DeviceStatus::Pending, Some(0)).poll(t(4)),
             Poll::SlowDown { interval_secs: 10 }
@@ -186,12 +205,27 @@ mod tests {
             grant(DeviceStatus::Approved, Some(0)).poll(t(4)),
             Poll::SlowDown { interval_secs: 10 }
         );
-        assert_eq!(grant(DeviceStatus::Approved, Some(0)).poll(t(5)), Poll::Approved);
+        assert_eq!(
+            grant(DeviceStatus::Approved, Some(0)).poll(t(5)),
+            Poll::Approved
+        );
         assert_eq!(grant(DeviceStatus::Denied, None).poll(t(5)), Poll::Denied);
-        assert_eq!(grant(DeviceStatus::Pending, Some(599)).poll(t(600)), Poll::Expired);
-        assert_eq!(grant(DeviceStatus::Approved, None).poll(t(600)), Poll::Expired);
-        assert_eq!(grant(DeviceStatus::Exchanged, Some(0)).poll(t(1)), Poll::Spent);
-        assert_eq!(grant(DeviceStatus::Exchanged, None).poll(t(900)), Poll::Spent);
+        assert_eq!(
+            grant(DeviceStatus::Pending, Some(599)).poll(t(600)),
+            Poll::Expired
+        );
+        assert_eq!(
+            grant(DeviceStatus::Approved, None).poll(t(600)),
+            Poll::Expired
+        );
+        assert_eq!(
+            grant(DeviceStatus::Exchanged, Some(0)).poll(t(1)),
+            Poll::Spent
+        );
+        assert_eq!(
+            grant(DeviceStatus::Exchanged, None).poll(t(900)),
+            Poll::Spent
+        );
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! state and makes the one-time steps (deciding, exchanging) atomic.
 
 use chrono::{DateTime, Duration, Utc};
+use orbit_domain::DomainResult;
 use orbit_domain::entities::{device_authorization, device_code_failure, user};
 use orbit_domain::ids::{AppScope, UserId};
-use orbit_domain::DomainResult;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,

@@ -104,7 +104,10 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OA
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form_encoded {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
@@ -112,7 +115,10 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OA
     }
     let mut params = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
-        if params.insert(name.to_string(), value.into_owned()).is_some() {
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
             return Err(OAuthError::invalid_request(format!(
                 "parameter {name} is repeated"
             )));

@@ -18,6 +18,7 @@ use orbit_auth::{
     ApiKeyKind, DeviceGrant, DeviceStatus, Poll, display_user_code, generate_device_code,
     generate_user_code, hash_token, parse_api_key,
 };
+use orbit_domain::entities::device_authorization;
 use orbit_domain::ids::{AppScope, UserId};
 use orbit_domain::{DomainError, ErrorCode};
 use orbit_persistence::device_flow::{self, NewDeviceAuthorization};
@@ -291,39 +292,52 @@ async fn device_code_grant(
         last_polled_at: authorization.last_polled_at,
     };
     let now = services.clock().now();
-    let poll = grant.poll(now);
-    let interval_secs = match poll {
-        Poll::SlowDown { interval_secs } => interval_secs,
-        _ => authorization.interval_secs,
-    };
-    let answer = |error, description: &str| Err(OAuthError::new(error, description));
-    match poll {
+    let (error, description, interval_secs) = match grant.poll(now) {
         Poll::Spent => return Err(OAuthError::invalid_grant()),
-        Poll::Expired => return answer("expired_token", "the device code expired: start again"),
-        Poll::Approved => {}
-        Poll::Pending | Poll::SlowDown { .. } | Poll::Denied => {
-            device_flow::record_poll(db, scope, authorization.id, now, interval_secs).await?;
+        Poll::Expired => {
+            return Err(OAuthError::new(
+                "expired_token",
+                "the device code expired: start again",
+            ));
         }
-    }
-    match poll {
-        Poll::Pending => answer("authorization_pending", "waiting for the user to approve"),
-        Poll::SlowDown { .. } => answer(
-            "slow_down",
-            &format!("polling too fast: wait {interval_secs} s between requests"),
+        Poll::Approved => return exchange(services, scope, &authorization, now).await,
+        Poll::Pending => (
+            "authorization_pending",
+            "waiting for the user to approve".to_owned(),
+            grant.interval_secs,
         ),
-        Poll::Denied => answer("access_denied", "the user denied the request"),
-        _ => {
-            // Of two polls at once, one spends the code; the other is refused.
-            if !device_flow::claim(db, scope, authorization.id, now).await? {
-                return Err(OAuthError::invalid_grant());
-            }
-            let user_id = authorization
-                .user_id
-                .ok_or_else(|| DomainError::internal("approved without a user"))?;
-            let user = users::find(db, scope, UserId(user_id))
-                .await?
-                .ok_or_else(OAuthError::invalid_grant)?;
-            Ok(start_session(services, scope, user).await?)
-        }
+        Poll::SlowDown { interval_secs } => (
+            "slow_down",
+            format!("polling too fast: wait {interval_secs} s between requests"),
+            interval_secs,
+        ),
+        Poll::Denied => (
+            "access_denied",
+            "the user denied the request".to_owned(),
+            grant.interval_secs,
+        ),
+    };
+    device_flow::record_poll(db, scope, authorization.id, now, interval_secs).await?;
+    Err(OAuthError::new(error, description))
+}
+
+/// Spends an approved authorization and signs its user in. Of two polls at
+/// once, one gets the tokens; the other is refused.
+async fn exchange(
+    services: &Services,
+    scope: AppScope,
+    authorization: &device_authorization::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<AuthPayload, OAuthError> {
+    let db = services.db();
+    if !device_flow::claim(db, scope, authorization.id, now).await? {
+        return Err(OAuthError::invalid_grant());
     }
+    let user_id = authorization
+        .user_id
+        .ok_or_else(|| DomainError::internal("approved without a user"))?;
+    let user = users::find(db, scope, UserId(user_id))
+        .await?
+        .ok_or_else(OAuthError::invalid_grant)?;
+    Ok(start_session(services, scope, user).await?)
 }

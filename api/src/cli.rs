@@ -31,6 +31,17 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Sign this machine in by the device flow (RFC 8628); tokens go to the config dir.
+    Login {
+        /// The Orbit server.
+        #[arg(long, default_value = crate::login::DEFAULT_SERVER)]
+        server: String,
+        /// `orbit-cli` signs in a developer; an app's publishable key, one of its users.
+        #[arg(long, default_value = crate::login::default_client_id())]
+        client_id: String,
+    },
+    /// Who the stored sign-in is (refreshing it when needed).
+    Whoami,
     /// Operator commands.
     Admin {
         #[command(subcommand)]
@@ -56,6 +67,13 @@ pub async fn run() -> ExitCode {
     if let Command::Schema = cli.command {
         println!("{}", schema_sdl());
         return ExitCode::SUCCESS;
+    }
+    match cli.command {
+        Command::Login { server, client_id } => {
+            return client_command(login(&server, &client_id)).await;
+        }
+        Command::Whoami => return client_command(whoami()).await,
+        _ => {}
     }
     let settings = match Settings::load() {
         Ok(settings) => settings,
@@ -88,7 +106,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Login { .. } | Command::Whoami => Ok(()),
         Command::Admin {
             command:
                 AdminCommand::CreateApp {
@@ -112,6 +130,46 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A command that talks to a server rather than being one: errors go to
+/// stderr, no logs.
+async fn client_command(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    match command.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("orbit: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn login(server: &str, client_id: &str) -> anyhow::Result<()> {
+    let dir = crate::login::config_dir()?;
+    let show = |authorization: &crate::login::DeviceAuthorization| {
+        println!(
+            "To sign in, open {}\nand enter the code {} (or open {}).\nWaiting for approval…",
+            authorization.verification_uri,
+            authorization.user_code,
+            authorization.verification_uri_complete
+        );
+    };
+    let credentials =
+        crate::login::login(server, client_id, &dir, show, tokio::time::sleep).await?;
+    let viewer = crate::login::whoami(&dir).await?;
+    println!(
+        "Signed in as {}.",
+        crate::login::describe(&viewer, &credentials.server)
+    );
+    Ok(())
+}
+
+async fn whoami() -> anyhow::Result<()> {
+    let dir = crate::login::config_dir()?;
+    let viewer = crate::login::whoami(&dir).await?;
+    let server = crate::login::load(&dir)?.server;
+    println!("{}", crate::login::describe(&viewer, &server));
+    Ok(())
 }
 
 fn init_tracing(format: LogFormat) {

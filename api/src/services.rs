@@ -21,6 +21,13 @@ pub const INVITATION_TTL: Duration = Duration::days(7);
 pub const LOGIN_CODE_TTL: Duration = Duration::minutes(10);
 /// A magic link works once, within this time.
 pub const MAGIC_LINK_TTL: Duration = Duration::minutes(15);
+/// A device authorization (`/oauth/device/authorize`) waits this long for approval.
+pub const DEVICE_CODE_TTL: Duration = Duration::minutes(10);
+/// Seconds a device waits between polls of `/oauth/token`, at first.
+pub const DEVICE_POLL_INTERVAL_SECS: i32 = 5;
+/// Wrong user codes a signed-in user may enter (`approveDevice`) within
+/// `DEVICE_CODE_TTL`: a code cannot be guessed before it expires.
+pub const DEVICE_CODE_MAX_FAILURES: u64 = 5;
 /// How long events are kept for subscribers to resume from.
 pub const EVENT_RETENTION: Duration = Duration::days(7);
 

@@ -1,12 +1,13 @@
 //! Orbit's credentials: password hashing, access tokens (JWT), opaque secrets
 //! (refresh tokens, invitation codes), API keys, and the emailed login codes
-//! and magic-link tokens.
+//! and magic-link tokens, and the device authorization grant's codes and polls.
 //!
 //! This crate is deliberately pure: no database, no HTTP, no async runtime.
 //! Anything that needs the clock takes `now` as an argument so callers (and
 //! tests) control time.
 
 mod api_keys;
+mod device_flow;
 mod error;
 mod login_codes;
 mod password;
@@ -16,6 +17,10 @@ mod tokens;
 pub use api_keys::{
     ApiKeyKind, GeneratedApiKey, KeyEnvironment, ParseKeyPartError, ParsedApiKey, generate_api_key,
     parse_api_key, verify_api_key,
+};
+pub use device_flow::{
+    DeviceGrant, DeviceStatus, Poll, SLOW_DOWN_STEP_SECS, USER_CODE_ALPHABET, USER_CODE_LENGTH,
+    display_user_code, generate_device_code, generate_user_code, normalize_user_code,
 };
 pub use error::AuthError;
 pub use login_codes::{

@@ -81,6 +81,11 @@ impl DomainError {
         Self::new(ErrorCode::Conflict, message)
     }
 
+    /// Too many attempts: try again later.
+    pub fn rate_limited(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::RateLimited, message)
+    }
+
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         let mut error = Self::new(ErrorCode::Internal, "internal error");
         error.cause = Some(Cause::from(cause.into()));

@@ -7,6 +7,7 @@ mod indexes;
 mod m20261122_000001_core;
 mod m20261123_000001_outbox_relay;
 mod m20261124_000001_login_codes;
+mod m20261202_000001_device_flow;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261123_000001_outbox_relay::Migration),
             Box::new(m20261124_000001_login_codes::Migration),
+            Box::new(m20261202_000001_device_flow::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 pub mod app_settings;
 pub mod apps;
 mod db;
+pub mod device_flow;
 mod error;
 pub mod keyset;
 pub mod messages;

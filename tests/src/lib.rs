@@ -468,9 +468,14 @@ impl TestApp {
 
     /// Logs in with the app's publishable key.
     pub async fn log_in(&self, publishable_key: &str, email: &str) -> Session {
+        self.log_in_with(Some(publishable_key), email).await
+    }
+
+    /// Logs in with a key, or without one to the console (as a developer).
+    pub async fn log_in_with(&self, key: Option<&str>, email: &str) -> Session {
         let data = self
             .gql_ok(
-                Some(publishable_key),
+                key,
                 LOG_IN,
                 json!({ "input": { "email": email, "password": PASSWORD } }),
             )

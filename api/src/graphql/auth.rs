@@ -42,11 +42,11 @@ async fn check_password(password: String, hash: Option<String>) -> DomainResult<
 
 #[derive(SimpleObject)]
 pub struct AuthPayload {
-    access_token: String,
+    pub(crate) access_token: String,
     /// Opaque; exchange it with `refreshSession`. Each one works once.
-    refresh_token: String,
+    pub(crate) refresh_token: String,
     /// Seconds until the access token expires.
-    expires_in: i32,
+    pub(crate) expires_in: i32,
     user: UserNode,
 }
 
@@ -165,7 +165,9 @@ pub(super) fn login_app(
     }
 }
 
-pub(super) async fn start_session(
+/// Signs `user` in: a new session, its first refresh token and an access
+/// token. Every way of logging in ends here.
+pub(crate) async fn start_session(
     services: &Services,
     scope: orbit_domain::ids::AppScope,
     user: user::Model,
@@ -184,6 +186,43 @@ pub(super) async fn start_session(
     Ok(AuthPayload {
         access_token,
         refresh_token,
+        expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
+        user: UserNode::authenticated(user),
+    })
+}
+
+/// Exchanges a refresh token of the app for new tokens (`refreshSession`,
+/// and the OAuth `refresh_token` grant). A spent one revokes its session.
+pub(crate) async fn refresh(
+    services: &Services,
+    scope: orbit_domain::ids::AppScope,
+    refresh_token: &str,
+) -> DomainResult<AuthPayload> {
+    let replacement = generate_token("rt_");
+    let now = services.clock().now();
+    let rotation = sessions::rotate(
+        services.db(),
+        scope,
+        &hash_token(refresh_token),
+        hash_token(&replacement),
+        now,
+    )
+    .await?;
+    let session = match rotation {
+        Rotation::Rotated(session) => session,
+        Rotation::ReuseDetected => {
+            tracing::warn!(app = %scope.app_id(), "refresh token reuse: session revoked");
+            return Err(sessions::invalid_refresh_token());
+        }
+        Rotation::Invalid => return Err(sessions::invalid_refresh_token()),
+    };
+    let user = users::find(services.db(), scope, UserId(session.user_id))
+        .await?
+        .ok_or_else(sessions::invalid_refresh_token)?;
+    let access_token = access_token(services, &user, SessionId(session.id))?;
+    Ok(AuthPayload {
+        access_token,
+        refresh_token: replacement,
         expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
         user: UserNode::authenticated(user),
     })
@@ -272,35 +311,7 @@ impl AuthMutation {
         input: RefreshSessionInput,
     ) -> GqlResult<AuthPayload> {
         let services = services(ctx);
-        let scope = viewer(ctx).app();
-        let replacement = generate_token("rt_");
-        let now = services.clock().now();
-        let rotation = sessions::rotate(
-            services.db(),
-            scope,
-            &hash_token(&input.refresh_token),
-            hash_token(&replacement),
-            now,
-        )
-        .await?;
-        let session = match rotation {
-            Rotation::Rotated(session) => session,
-            Rotation::ReuseDetected => {
-                tracing::warn!(app = %scope.app_id(), "refresh token reuse: session revoked");
-                return Err(sessions::invalid_refresh_token());
-            }
-            Rotation::Invalid => return Err(sessions::invalid_refresh_token()),
-        };
-        let user = users::find(services.db(), scope, UserId(session.user_id))
-            .await?
-            .ok_or_else(sessions::invalid_refresh_token)?;
-        let access_token = access_token(services, &user, SessionId(session.id))?;
-        Ok(AuthPayload {
-            access_token,
-            refresh_token: replacement,
-            expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
-            user: UserNode::authenticated(user),
-        })
+        refresh(services, viewer(ctx).app(), &input.refresh_token).await
     }
 
     /// Ends this session (or all of the user's): their tokens stop working at once.

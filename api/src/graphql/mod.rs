@@ -5,6 +5,7 @@
 mod access;
 mod app_settings;
 pub(crate) mod auth;
+mod device;
 mod errors;
 pub(crate) mod events;
 mod limits;
@@ -33,6 +34,7 @@ pub use pagination::encode_cursor;
 pub struct Mutation(
     auth::AuthMutation,
     passwordless::PasswordlessMutation,
+    device::DeviceMutation,
     app_settings::AppSettingsMutation,
     teams::TeamMutation,
     threads::ThreadMutation,

@@ -1,7 +1,10 @@
-//! The HTTP surface: `/graphql`, health and readiness, and the layers every
+//! The HTTP surface: `/graphql`, the OAuth device flow (`/oauth/...`, the
+//! `/device` page), health and readiness, and the layers every
 //! request passes (request ids, tracing, timeouts, body limit, CORS).
 
+mod device_page;
 mod graphql_handler;
+pub(crate) mod oauth;
 mod shared_delivery;
 pub(crate) mod ws;
 
@@ -12,7 +15,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -29,6 +32,8 @@ pub(crate) struct HttpState {
     pub services: Services,
     pub schema: OrbitSchema,
     pub graphiql: bool,
+    /// `ORBIT_PUBLIC_URL`, for links the server hands out.
+    pub public_url: Option<String>,
     pub ws: ws::WsConfig,
 }
 
@@ -42,6 +47,7 @@ pub(crate) fn router(
         services,
         schema,
         graphiql: settings.graphiql,
+        public_url: settings.public_url.clone(),
         ws,
     };
     let request_id = HeaderName::from_static("x-request-id");
@@ -59,6 +65,9 @@ pub(crate) fn router(
             "/graphql",
             get(graphql_get).post(graphql_handler::graphql),
         )
+        .route("/oauth/device/authorize", post(oauth::device_authorize))
+        .route("/oauth/token", post(oauth::token))
+        .route("/device", get(device_page::page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

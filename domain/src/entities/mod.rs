@@ -6,6 +6,8 @@ pub mod api_key;
 pub mod app;
 pub mod app_member;
 pub mod app_setting;
+pub mod device_authorization;
+pub mod device_code_failure;
 pub mod event;
 pub mod login_code;
 pub mod magic_link;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cluster;
+mod device_flow;
 mod errors_and_limits;
 mod health;
 mod jwt_attacks;

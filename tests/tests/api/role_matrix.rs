@@ -348,6 +348,11 @@ async fn keys_without_a_user_are_unauthenticated_everywhere() {
             json!({ "input": { "displayName": "X" } }),
         ),
         (
+            "approveDevice",
+            "mutation($input: ApproveDeviceInput!) { approveDevice(input: $input) { approved } }",
+            json!({ "input": { "userCode": "BCDF-GHJK", "approve": true } }),
+        ),
+        (
             "addThreadParticipant",
             ADD_THREAD_PARTICIPANT,
             json!({ "input": { "threadId": w.thread_id, "userId": w.member.user_id } }),

@@ -1,0 +1,343 @@
+//! The OAuth 2.0 device authorization grant (RFC 8628) for CLIs and other
+//! devices without a browser: `POST /oauth/device/authorize` starts it,
+//! `POST /oauth/token` polls it (and exchanges refresh tokens). Both take
+//! form-encoded bodies and answer errors as RFC 6749 §5.2 names them.
+//!
+//! The client is `orbit-cli` (the console app: developers) or an app's
+//! publishable key (its users). A person approves with `approveDevice`,
+//! usually from the `/device` page.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use orbit_auth::{
+    ApiKeyKind, DeviceGrant, DeviceStatus, Poll, display_user_code, generate_device_code,
+    generate_user_code, hash_token, parse_api_key,
+};
+use orbit_domain::entities::device_authorization;
+use orbit_domain::ids::{AppScope, UserId};
+use orbit_domain::{DomainError, ErrorCode};
+use orbit_persistence::device_flow::{self, NewDeviceAuthorization};
+use orbit_persistence::users;
+use serde_json::json;
+
+use super::HttpState;
+use crate::Services;
+use crate::graphql::auth::{AuthPayload, refresh, start_session};
+use crate::services::{DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL_SECS};
+use crate::viewer::{self, Viewer};
+
+/// The built-in public client of the `orbit` CLI: it signs developers in.
+pub const CLI_CLIENT_ID: &str = "orbit-cli";
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const MAX_SCOPE_CHARS: usize = 256;
+/// User codes drawn again when one is taken, before giving up.
+const USER_CODE_TRIES: usize = 5;
+
+/// An OAuth error answer: `400` (or `500`) with `{"error", "error_description"}`.
+#[derive(Debug)]
+pub(crate) struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error,
+            description: description.into(),
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new("invalid_request", description)
+    }
+
+    fn invalid_grant() -> Self {
+        Self::new(
+            "invalid_grant",
+            "the code or token is invalid, used, or not this client's",
+        )
+    }
+
+    /// A failure of ours: logged, never described to the client.
+    fn server(error: &DomainError) -> Self {
+        tracing::error!(error = ?error, "oauth endpoint failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "internal error".to_owned(),
+        }
+    }
+}
+
+impl From<DomainError> for OAuthError {
+    fn from(error: DomainError) -> Self {
+        Self::server(&error)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.error, "error_description": self.description });
+        (self.status, no_store(), Json(body)).into_response()
+    }
+}
+
+/// Token answers must not be cached (RFC 6749 §5.1).
+fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ]
+}
+
+/// The parameters of a form-encoded body; a parameter sent twice is an
+/// `invalid_request` (RFC 6749 §3.1).
+fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OAuthError> {
+    let form_encoded = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_encoded {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let mut params = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} is repeated"
+            )));
+        }
+    }
+    Ok(params)
+}
+
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+}
+
+/// The app a client signs people in to: the console for `orbit-cli`, a
+/// publishable key's app for the key. Anything else is `invalid_client`.
+async fn client_app(services: &Services, client_id: &str) -> Result<AppScope, OAuthError> {
+    if client_id == CLI_CLIENT_ID {
+        return Ok(services.console());
+    }
+    let invalid = || OAuthError::new("invalid_client", "unknown client_id");
+    match parse_api_key(client_id) {
+        Some(parsed) if parsed.kind == ApiKeyKind::Publishable => {}
+        _ => return Err(invalid()),
+    }
+    match viewer::resolve(services, Some(client_id)).await {
+        Ok(Viewer::Publishable { app }) => Ok(app),
+        Err(error) if error.code == ErrorCode::Internal => Err(OAuthError::server(&error)),
+        _ => Err(invalid()),
+    }
+}
+
+/// `https://orbit.example.com`: `ORBIT_PUBLIC_URL`, else the `Host` the
+/// request came to (plain `http`, for development).
+fn public_base(state: &HttpState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
+/// `POST /oauth/device/authorize` (RFC 8628 §3.1–3.2).
+pub(crate) async fn device_authorize(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let services = &state.services;
+    let params = form(&headers, &body)?;
+    let client_id = required(&params, "client_id")?;
+    let scope = client_app(services, client_id).await?;
+    let requested_scope = params.get("scope").filter(|s| !s.is_empty()).cloned();
+    if requested_scope
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SCOPE_CHARS)
+    {
+        return Err(OAuthError::new("invalid_scope", "scope is too long"));
+    }
+    let device_code = generate_device_code();
+    let now = services.clock().now();
+    let mut user_code = None;
+    for _ in 0..USER_CODE_TRIES {
+        let candidate = generate_user_code();
+        let stored = device_flow::create(
+            services.db(),
+            scope,
+            NewDeviceAuthorization {
+                client_hash: hash_token(client_id),
+                device_code_hash: hash_token(&device_code),
+                user_code_hash: hash_token(&candidate),
+                scope: requested_scope.clone(),
+                interval_secs: DEVICE_POLL_INTERVAL_SECS,
+                expires_at: now + DEVICE_CODE_TTL,
+            },
+            now,
+        )
+        .await?;
+        if stored {
+            user_code = Some(candidate);
+            break;
+        }
+    }
+    let Some(user_code) = user_code else {
+        return Err(DomainError::internal("no free user code").into());
+    };
+    let user_code = display_user_code(&user_code);
+    // The page must know which app to sign in to: an app's client names itself.
+    let mut verification_uri = format!("{}/device", public_base(&state, &headers));
+    let mut separator = '?';
+    if client_id != CLI_CLIENT_ID {
+        verification_uri.push_str(&format!("?client_id={client_id}"));
+        separator = '&';
+    }
+    let verification_uri_complete = format!("{verification_uri}{separator}user_code={user_code}");
+    let body = json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": verification_uri,
+        "verification_uri_complete": verification_uri_complete,
+        "expires_in": DEVICE_CODE_TTL.num_seconds(),
+        "interval": DEVICE_POLL_INTERVAL_SECS,
+    });
+    Ok((no_store(), Json(body)).into_response())
+}
+
+/// `POST /oauth/token`: the device code grant (RFC 8628 §3.4) and the
+/// refresh token grant (RFC 6749 §6).
+pub(crate) async fn token(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let services = &state.services;
+    let params = form(&headers, &body)?;
+    let grant_type = required(&params, "grant_type")?;
+    if grant_type != DEVICE_CODE_GRANT && grant_type != "refresh_token" {
+        return Err(OAuthError::new(
+            "unsupported_grant_type",
+            format!("grant_type must be {DEVICE_CODE_GRANT} or refresh_token"),
+        ));
+    }
+    let client_id = required(&params, "client_id")?;
+    let scope = client_app(services, client_id).await?;
+    let payload = if grant_type == DEVICE_CODE_GRANT {
+        let device_code = required(&params, "device_code")?;
+        device_code_grant(services, scope, client_id, device_code).await?
+    } else {
+        let refresh_token = required(&params, "refresh_token")?;
+        match refresh(services, scope, refresh_token).await {
+            Ok(payload) => payload,
+            Err(error) if error.code == ErrorCode::Unauthenticated => {
+                return Err(OAuthError::invalid_grant());
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    let body = json!({
+        "access_token": payload.access_token,
+        "token_type": "Bearer",
+        "expires_in": payload.expires_in,
+        "refresh_token": payload.refresh_token,
+    });
+    Ok((no_store(), Json(body)).into_response())
+}
+
+/// One poll of a device code; tokens once it is approved, exactly once.
+async fn device_code_grant(
+    services: &Services,
+    scope: AppScope,
+    client_id: &str,
+    device_code: &str,
+) -> Result<AuthPayload, OAuthError> {
+    let db = services.db();
+    let authorization = device_flow::find_by_device_code(db, scope, &hash_token(device_code))
+        .await?
+        .filter(|found| found.client_hash == hash_token(client_id))
+        .ok_or_else(OAuthError::invalid_grant)?;
+    let status = DeviceStatus::parse(&authorization.status)
+        .ok_or_else(|| DomainError::internal("unknown device authorization status"))?;
+    let grant = DeviceGrant {
+        status,
+        expires_at: authorization.expires_at,
+        interval_secs: authorization.interval_secs,
+        last_polled_at: authorization.last_polled_at,
+    };
+    let now = services.clock().now();
+    let (error, description, interval_secs) = match grant.poll(now) {
+        Poll::Spent => return Err(OAuthError::invalid_grant()),
+        Poll::Expired => {
+            return Err(OAuthError::new(
+                "expired_token",
+                "the device code expired: start again",
+            ));
+        }
+        Poll::Approved => return exchange(services, scope, &authorization, now).await,
+        Poll::Pending => (
+            "authorization_pending",
+            "waiting for the user to approve".to_owned(),
+            grant.interval_secs,
+        ),
+        Poll::SlowDown { interval_secs } => (
+            "slow_down",
+            format!("polling too fast: wait {interval_secs} s between requests"),
+            interval_secs,
+        ),
+        Poll::Denied => (
+            "access_denied",
+            "the user denied the request".to_owned(),
+            grant.interval_secs,
+        ),
+    };
+    device_flow::record_poll(db, scope, authorization.id, now, interval_secs).await?;
+    Err(OAuthError::new(error, description))
+}
+
+/// Spends an approved authorization and signs its user in. Of two polls at
+/// once, one gets the tokens; the other is refused.
+async fn exchange(
+    services: &Services,
+    scope: AppScope,
+    authorization: &device_authorization::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<AuthPayload, OAuthError> {
+    let db = services.db();
+    if !device_flow::claim(db, scope, authorization.id, now).await? {
+        return Err(OAuthError::invalid_grant());
+    }
+    let user_id = authorization
+        .user_id
+        .ok_or_else(|| DomainError::internal("approved without a user"))?;
+    let user = users::find(db, scope, UserId(user_id))
+        .await?
+        .ok_or_else(OAuthError::invalid_grant)?;
+    Ok(start_session(services, scope, user).await?)
+}

@@ -8,6 +8,7 @@ mod m20261122_000001_core;
 mod m20261123_000001_outbox_relay;
 mod m20261124_000001_login_codes;
 mod m20261202_000001_device_flow;
+mod m20261202_000002_user_disabled;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_outbox_relay::Migration),
             Box::new(m20261124_000001_login_codes::Migration),
             Box::new(m20261202_000001_device_flow::Migration),
+            Box::new(m20261202_000002_user_disabled::Migration),
         ]
     }
 }

@@ -52,6 +52,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         avatar_url: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        disabled_at: Set(None),
     }
     .insert(conn)
     .await
@@ -73,6 +74,41 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         .await
         .map_err(db_error)?;
     }
+    Ok(model)
+}
+
+/// Disables the account (ending every session of it in the same
+/// transaction) or enables it again. NOT_FOUND for a user of another app.
+pub async fn set_disabled(
+    db: &Db,
+    scope: AppScope,
+    id: UserId,
+    disabled: bool,
+    now: DateTime<Utc>,
+) -> DomainResult<user::Model> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let Some(found) = user::Entity::find_by_id(id.uuid())
+        .filter(user::Column::AppId.eq(scope.uuid()))
+        .one(&txn)
+        .await
+        .map_err(db_error)?
+    else {
+        return Err(DomainError::not_found("user").with_field("id"));
+    };
+    // Disabling twice keeps the first time.
+    let disabled_at = match (disabled, found.disabled_at) {
+        (true, Some(since)) => Some(since),
+        (true, None) => Some(now),
+        (false, _) => None,
+    };
+    let mut changed: user::ActiveModel = found.into();
+    changed.disabled_at = Set(disabled_at);
+    changed.updated_at = Set(now);
+    let model = changed.update(&txn).await.map_err(db_error)?;
+    if disabled {
+        crate::sessions::revoke_within(&txn, scope, id, None, now).await?;
+    }
+    db.commit(txn).await?;
     Ok(model)
 }
 

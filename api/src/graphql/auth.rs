@@ -80,6 +80,17 @@ pub struct LogOutPayload {
 }
 
 #[derive(InputObject)]
+pub struct SetUserDisabledInput {
+    /// A user of the app.
+    id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct SetUserDisabledPayload {
+    user: UserNode,
+}
+
+#[derive(InputObject)]
 pub struct ChangePasswordInput {
     current_password: String,
     new_password: String,
@@ -172,6 +183,12 @@ pub(crate) async fn start_session(
     scope: orbit_domain::ids::AppScope,
     user: user::Model,
 ) -> DomainResult<AuthPayload> {
+    // Every way in ends here, so a disabled account has none.
+    if user.disabled_at.is_some() {
+        return Err(DomainError::unauthenticated(
+            "this account is disabled: ask the app's developers",
+        ));
+    }
     let refresh_token = generate_token("rt_");
     let session = sessions::create(
         services.db(),
@@ -188,6 +205,21 @@ pub(crate) async fn start_session(
         refresh_token,
         expires_in: ACCESS_TOKEN_TTL.num_seconds() as i32,
         user: UserNode::authenticated(user),
+    })
+}
+
+async fn set_user_disabled(
+    ctx: &Context<'_>,
+    input: SetUserDisabledInput,
+    disabled: bool,
+) -> GqlResult<SetUserDisabledPayload> {
+    let services = services(ctx);
+    let scope = viewer(ctx).require_secret()?;
+    let id = UserId::parse_field(&input.id, "id")?;
+    let user =
+        users::set_disabled(services.db(), scope, id, disabled, services.clock().now()).await?;
+    Ok(SetUserDisabledPayload {
+        user: UserNode::new(user),
     })
 }
 
@@ -339,6 +371,26 @@ impl AuthMutation {
         Ok(LogOutPayload {
             revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
         })
+    }
+
+    /// Disables a user of the app (the secret key's call): every session
+    /// of theirs ends at once, on every server (their sockets close with
+    /// 4403), and no way of signing in works until `enableUser`.
+    async fn disable_user(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserDisabledInput,
+    ) -> GqlResult<SetUserDisabledPayload> {
+        set_user_disabled(ctx, input, true).await
+    }
+
+    /// Lets a disabled user sign in again (their old sessions stay ended).
+    async fn enable_user(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserDisabledInput,
+    ) -> GqlResult<SetUserDisabledPayload> {
+        set_user_disabled(ctx, input, false).await
     }
 
     /// Changes the caller's password. Every session of theirs ends, on

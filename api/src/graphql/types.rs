@@ -140,6 +140,13 @@ impl UserNode {
     async fn display_name(&self) -> &str {
         &self.model.display_name
     }
+    /// When the app disabled the account; shown to the secret key only.
+    async fn disabled_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        match viewer(ctx) {
+            Viewer::Secret { .. } => self.model.disabled_at,
+            _ => None,
+        }
+    }
     async fn timezone(&self) -> Option<&str> {
         self.model.timezone.as_deref()
     }

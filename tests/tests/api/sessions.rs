@@ -239,3 +239,71 @@ async fn changing_the_password_ends_every_session_and_starts_one() {
     )
     .await;
 }
+
+const DISABLE_USER: &str = "mutation($input: SetUserDisabledInput!) { disableUser(input: $input) { user { id disabledAt } } }";
+const ENABLE_USER: &str = "mutation($input: SetUserDisabledInput!) { enableUser(input: $input) { user { id disabledAt } } }";
+
+#[tokio::test]
+async fn a_disabled_account_is_signed_out_everywhere_and_cannot_sign_in_until_enabled() {
+    let app = spawn_app().await;
+    let keys = app.create_app("Moderated").await;
+    let other = app.create_app("Elsewhere").await;
+    let address = email("ada");
+    let ada = app.sign_up(&keys.publishable_key, &address, "Ada").await;
+    let bob = app
+        .sign_up(&keys.publishable_key, &email("bob"), "Bob")
+        .await;
+    let mut socket = WsClient::connected(&app.ws_url(), Some(&ada.access_token)).await;
+    socket.ping().await;
+    let target = json!({ "input": { "id": ada.user_id } });
+
+    // Only the app's own secret key may.
+    for caller in [&keys.publishable_key, &bob.access_token, &ada.access_token] {
+        let refused = app.gql(Some(caller), DISABLE_USER, target.clone()).await;
+        assert_error(&refused, "FORBIDDEN", None);
+    }
+    let elsewhere = app
+        .gql(Some(&other.secret_key), DISABLE_USER, target.clone())
+        .await;
+    assert_error(&elsewhere, "NOT_FOUND", Some("id"));
+
+    let disabled = app
+        .gql_ok(Some(&keys.secret_key), DISABLE_USER, target.clone())
+        .await;
+    assert!(disabled["disableUser"]["user"]["disabledAt"].is_string());
+    assert_eq!(socket.expect_close().await.0, 4403);
+    let (status, _) = app
+        .post_graphql(Some(&ada.access_token), &json!({ "query": ME }))
+        .await;
+    assert_eq!(status, 401);
+    let refreshed = app
+        .gql(
+            Some(&keys.publishable_key),
+            REFRESH_SESSION,
+            json!({ "input": { "refreshToken": ada.refresh_token } }),
+        )
+        .await;
+    assert_eq!(error_code(&refreshed).as_deref(), Some("UNAUTHENTICATED"));
+    let log_in = json!({ "input": { "email": address, "password": PASSWORD } });
+    let refused = app
+        .gql(
+            Some(&keys.publishable_key),
+            orbit_tests::LOG_IN,
+            log_in.clone(),
+        )
+        .await;
+    assert_eq!(error_code(&refused).as_deref(), Some("UNAUTHENTICATED"));
+    // Whether an account is disabled is the app's business, not other users'.
+    let seen = "query($id: ID!) { user(id: $id) { disabledAt } }";
+    let by_server = app
+        .gql_ok(Some(&keys.secret_key), seen, json!({ "id": ada.user_id }))
+        .await;
+    assert!(by_server["user"]["disabledAt"].is_string());
+
+    let enabled = app
+        .gql_ok(Some(&keys.secret_key), ENABLE_USER, target)
+        .await;
+    assert!(enabled["enableUser"]["user"]["disabledAt"].is_null());
+    app.gql_ok(Some(&keys.publishable_key), orbit_tests::LOG_IN, log_in)
+        .await;
+}

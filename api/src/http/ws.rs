@@ -485,6 +485,8 @@ impl Connection {
                     request_id,
                     prefix: frame_prefix(&id, protocol),
                 };
+                // The selection keeps its own copy (one for all who share
+                // it); this subscription's goes before it starts waiting.
                 drop((query, operation_name, variables));
                 ended_in_error = delivery.run(handed, &id, &outbox).await;
             }

@@ -15,9 +15,9 @@ use orbit_persistence::users::{self, NewUser, ProfileChanges};
 
 use super::types::UserNode;
 use super::{GqlResult, services, viewer};
-use crate::Services;
 use crate::services::{ACCESS_TOKEN_TTL, SESSION_TTL};
 use crate::viewer::Viewer;
+use crate::{Services, limits};
 
 /// argon2 takes tens of milliseconds of CPU: run it off the async workers.
 pub(crate) async fn hash_password(password: String) -> DomainResult<String> {
@@ -328,10 +328,21 @@ impl AuthMutation {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
         };
+        // Counted per account whether it exists or not, so the limit does
+        // not tell which emails have one.
+        let account = limits::account(scope, &email.normalized);
+        limits::FAILED_PASSWORD_LOGINS_PER_ACCOUNT
+            .check(services, &account)
+            .await?;
         let matches = check_password(input.password, hash).await?;
         match user {
             Some(user) if matches => start_session(services, scope, user).await,
-            _ => Err(wrong_credentials()),
+            _ => {
+                limits::FAILED_PASSWORD_LOGINS_PER_ACCOUNT
+                    .hit(services, &account)
+                    .await?;
+                Err(wrong_credentials())
+            }
         }
     }
 

@@ -19,9 +19,9 @@ use orbit_persistence::{apps, passwordless};
 
 use super::auth::{AuthPayload, login_app, start_session};
 use super::{GqlResult, services, viewer};
-use crate::Services;
 use crate::mail::Email;
 use crate::services::{LOGIN_CODE_TTL, MAGIC_LINK_TTL};
+use crate::{Services, limits};
 
 #[derive(InputObject)]
 pub struct RequestLoginCodeInput {
@@ -109,6 +109,10 @@ async fn login_request(ctx: &Context<'_>, email: &str) -> DomainResult<LoginRequ
     let services = services(ctx);
     let scope = login_app(services, viewer(ctx), false)?;
     let email = validation::email("email", email)?;
+    // Before anything about the email is looked up: the same for every email.
+    limits::LOGIN_MAILS_PER_ACCOUNT
+        .hit(services, &limits::account(scope, &email.normalized))
+        .await?;
     let settings = app_settings::get(services.db(), scope).await?;
     Ok(LoginRequest {
         scope,

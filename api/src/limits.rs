@@ -39,6 +39,48 @@ pub const LOGIN_MAILS_PER_ACCOUNT: Limit = Limit {
     window: Duration::hours(1),
 };
 
+/// Failed password logins from one client address (the TCP peer), over
+/// all accounts and apps: a spray across many accounts.
+pub const FAILED_PASSWORD_LOGINS_PER_ADDRESS: Limit = Limit {
+    name: "login-failed:addr",
+    max: 300,
+    window: Duration::hours(1),
+};
+
+/// Code and link requests from one client address.
+pub const LOGIN_MAILS_PER_ADDRESS: Limit = Limit {
+    name: "login-mail:addr",
+    max: 30,
+    window: Duration::hours(1),
+};
+
+/// Failed `verifyLoginCode` and `verifyMagicLink` calls from one client
+/// address (each code also dies after 5 tries of its own).
+pub const FAILED_VERIFICATIONS_PER_ADDRESS: Limit = Limit {
+    name: "verify-failed:addr",
+    max: 100,
+    window: Duration::hours(1),
+};
+
+/// `POST /oauth/device/authorize` calls from one client address. Past it
+/// the endpoint answers HTTP 429 with `Retry-After` and the OAuth error
+/// body `{"error": "slow_down", "error_description": ...}`.
+pub const DEVICE_AUTHORIZATIONS_PER_ADDRESS: Limit = Limit {
+    name: "device-authorize:addr",
+    max: 30,
+    window: Duration::hours(1),
+};
+
+/// The client address of a GraphQL request over HTTP (the TCP peer, from
+/// `ConnectInfo`); absent where there is none to count by.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// The subject of an address's limits.
+pub fn address(addr: ClientAddr) -> String {
+    addr.0.to_string()
+}
+
 /// The subject of an account's limits: its app and normalized email.
 pub fn account(scope: AppScope, email_normalized: &str) -> String {
     format!("{}:{email_normalized}", scope.app_id())
@@ -47,6 +89,22 @@ pub fn account(scope: AppScope, email_normalized: &str) -> String {
 impl Limit {
     fn key(&self, subject: &str) -> String {
         format!("{}:{subject}", self.name)
+    }
+
+    /// Counts one attempt of `subject` when there is one; see [`Limit::hit`].
+    pub async fn hit_opt(&self, services: &Services, subject: Option<&str>) -> DomainResult<()> {
+        match subject {
+            Some(subject) => self.hit(services, subject).await,
+            None => Ok(()),
+        }
+    }
+
+    /// [`Limit::check`] when there is a subject.
+    pub async fn check_opt(&self, services: &Services, subject: Option<&str>) -> DomainResult<()> {
+        match subject {
+            Some(subject) => self.check(services, subject).await,
+            None => Ok(()),
+        }
     }
 
     fn exceeded(&self, services: &Services) -> DomainError {

@@ -14,7 +14,7 @@ use orbit_persistence::sessions::{self, Rotation};
 use orbit_persistence::users::{self, NewUser, ProfileChanges};
 
 use super::types::UserNode;
-use super::{GqlResult, services, viewer};
+use super::{GqlResult, client_address, services, viewer};
 use crate::services::{ACCESS_TOKEN_TTL, SESSION_TTL};
 use crate::viewer::Viewer;
 use crate::{Services, limits};
@@ -331,6 +331,10 @@ impl AuthMutation {
         // Counted per account whether it exists or not, so the limit does
         // not tell which emails have one.
         let account = limits::account(scope, &email.normalized);
+        let address = client_address(ctx);
+        limits::FAILED_PASSWORD_LOGINS_PER_ADDRESS
+            .check_opt(services, address.as_deref())
+            .await?;
         limits::FAILED_PASSWORD_LOGINS_PER_ACCOUNT
             .check(services, &account)
             .await?;
@@ -338,6 +342,9 @@ impl AuthMutation {
         match user {
             Some(user) if matches => start_session(services, scope, user).await,
             _ => {
+                limits::FAILED_PASSWORD_LOGINS_PER_ADDRESS
+                    .hit_opt(services, address.as_deref())
+                    .await?;
                 limits::FAILED_PASSWORD_LOGINS_PER_ACCOUNT
                     .hit(services, &account)
                     .await?;

@@ -4,9 +4,14 @@
 use chrono::Duration;
 use orbit_api::admin::CreatedAppKeys;
 use orbit_api::config::Secret;
-use orbit_api::limits::{FAILED_PASSWORD_LOGINS_PER_ACCOUNT, LOGIN_MAILS_PER_ACCOUNT};
+use orbit_api::limits::{
+    DEVICE_AUTHORIZATIONS_PER_ADDRESS, FAILED_PASSWORD_LOGINS_PER_ACCOUNT,
+    FAILED_PASSWORD_LOGINS_PER_ADDRESS, FAILED_VERIFICATIONS_PER_ADDRESS, LOGIN_MAILS_PER_ACCOUNT,
+    LOGIN_MAILS_PER_ADDRESS,
+};
 use orbit_tests::smtp::SmtpSink;
 use orbit_tests::{LOG_IN, PASSWORD, Session, TestApp, assert_error, email, spawn_app_with};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const REQUEST_CODE: &str =
@@ -14,6 +19,8 @@ const REQUEST_CODE: &str =
 const VERIFY_CODE: &str = "mutation($input: VerifyLoginCodeInput!) { verifyLoginCode(input: $input) { accessToken user { id } } }";
 const REQUEST_LINK: &str =
     "mutation($input: RequestMagicLinkInput!) { requestMagicLink(input: $input) { ok } }";
+const VERIFY_LINK: &str =
+    "mutation($input: VerifyMagicLinkInput!) { verifyMagicLink(input: $input) { accessToken } }";
 
 struct World {
     app: TestApp,
@@ -225,4 +232,122 @@ async fn code_and_link_requests_are_limited_per_account_the_same_for_unknown_ema
         response["data"]["requestLoginCode"]["ok"], true,
         "{response}"
     );
+}
+
+/// The tests' requests all come from 127.0.0.1: one client address.
+#[tokio::test]
+async fn failed_password_logins_are_limited_per_address() {
+    let world = world().await;
+    let per_account = FAILED_PASSWORD_LOGINS_PER_ACCOUNT.max as usize;
+    let per_address = FAILED_PASSWORD_LOGINS_PER_ADDRESS.max as usize;
+    assert_eq!(per_address, 300);
+    for i in 0..per_address / per_account {
+        world
+            .fail_logins(&email(&format!("spray{i}")), per_account)
+            .await;
+    }
+    // Even an account without failures is refused from this address now.
+    let response = world.log_in(&world.user.email, PASSWORD).await;
+    assert_error(&response, "RATE_LIMITED", None);
+    assert_eq!(retry_after(&response), 3600, "{response}");
+    world.app.clock.advance(Duration::hours(1));
+    let response = world.log_in(&world.user.email, PASSWORD).await;
+    assert!(response["errors"].is_null(), "{response}");
+}
+
+#[tokio::test]
+async fn code_and_link_requests_are_limited_per_address() {
+    let world = world().await;
+    let max = LOGIN_MAILS_PER_ADDRESS.max;
+    assert_eq!(max, 30);
+    for i in 0..max {
+        let response = world.request_code(&email(&format!("many{i}"))).await;
+        assert_eq!(
+            response["data"]["requestLoginCode"]["ok"], true,
+            "{response}"
+        );
+    }
+    let response = world.request_code(&email("fresh")).await;
+    assert_error(&response, "RATE_LIMITED", None);
+    let response = world
+        .app
+        .gql(
+            world.pk(),
+            REQUEST_LINK,
+            json!({ "input": { "email": email("fresh"), "redirectUrl": "https://example.com/x" } }),
+        )
+        .await;
+    assert_error(&response, "RATE_LIMITED", None);
+    world.app.clock.advance(Duration::hours(1));
+    let response = world.request_code(&email("fresh")).await;
+    assert_eq!(
+        response["data"]["requestLoginCode"]["ok"], true,
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn failed_verifications_are_limited_per_address() {
+    let world = world().await;
+    let max = FAILED_VERIFICATIONS_PER_ADDRESS.max;
+    assert_eq!(max, 100);
+    for i in 0..max {
+        let response = world
+            .app
+            .gql(
+                world.pk(),
+                VERIFY_CODE,
+                json!({ "input": { "email": email(&format!("guess{i}")), "code": "000000" } }),
+            )
+            .await;
+        assert_error(&response, "UNAUTHENTICATED", Some("code"));
+    }
+    let response = world
+        .app
+        .gql(
+            world.pk(),
+            VERIFY_CODE,
+            json!({ "input": { "email": world.user.email, "code": "000000" } }),
+        )
+        .await;
+    assert_error(&response, "RATE_LIMITED", None);
+    let response = world
+        .app
+        .gql(
+            world.pk(),
+            VERIFY_LINK,
+            json!({ "input": { "token": "ml_guess" } }),
+        )
+        .await;
+    assert_error(&response, "RATE_LIMITED", None);
+    assert!(retry_after(&response) > 0);
+}
+
+#[tokio::test]
+async fn device_authorizations_are_limited_per_address() {
+    let world = world().await;
+    let max = DEVICE_AUTHORIZATIONS_PER_ADDRESS.max;
+    assert_eq!(max, 30);
+    let authorize = || async {
+        world
+            .app
+            .client
+            .post(format!("{}/oauth/device/authorize", world.app.address))
+            .form(&[("client_id", "orbit-cli")])
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..max {
+        let response = authorize().await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let response = authorize().await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"].to_str().unwrap(), "3600");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down", "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+    world.app.clock.advance(Duration::hours(1));
+    assert_eq!(authorize().await.status(), StatusCode::OK);
 }

@@ -10,6 +10,7 @@ use orbit_api::limits::{
     LOGIN_MAILS_PER_ADDRESS,
 };
 use orbit_tests::smtp::SmtpSink;
+use orbit_tests::ws::WsClient;
 use orbit_tests::{LOG_IN, PASSWORD, Session, TestApp, assert_error, email, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -350,4 +351,33 @@ async fn device_authorizations_are_limited_per_address() {
     assert!(body["error_description"].is_string(), "{body}");
     world.app.clock.advance(Duration::hours(1));
     assert_eq!(authorize().await.status(), StatusCode::OK);
+}
+
+/// The WebSocket's operations carry its peer's address too, so the socket
+/// is no way around the per-address limits.
+#[tokio::test]
+async fn the_websocket_counts_against_the_same_address() {
+    let world = world().await;
+    for i in 0..LOGIN_MAILS_PER_ADDRESS.max {
+        let response = world.request_code(&email(&format!("many{i}"))).await;
+        assert_eq!(
+            response["data"]["requestLoginCode"]["ok"], true,
+            "{response}"
+        );
+    }
+    let mut client = WsClient::connected(&world.app.ws_url(), world.pk()).await;
+    client
+        .subscribe(
+            "r",
+            REQUEST_CODE,
+            json!({ "input": { "email": email("fresh") } }),
+        )
+        .await;
+    // A single-result operation that fails is an `error` message.
+    let errors = client.expect_error("r").await;
+    assert_eq!(errors[0]["extensions"]["code"], "RATE_LIMITED", "{errors}");
+    assert_eq!(
+        errors[0]["extensions"]["details"]["retryAfter"], 3600,
+        "{errors}"
+    );
 }

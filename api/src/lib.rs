@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod limits;
 pub mod login;
 pub mod mail;
 mod realtime;

@@ -44,6 +44,8 @@ pub struct DomainError {
     pub message: String,
     /// The input field at fault, as the client named it (`email`, `participantIds`).
     pub field: Option<String>,
+    /// Seconds until a `RATE_LIMITED` request may be tried again.
+    pub retry_after: Option<i64>,
     pub cause: Option<Cause>,
 }
 
@@ -55,6 +57,7 @@ impl DomainError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
             cause: None,
         }
     }
@@ -90,6 +93,12 @@ impl DomainError {
         let mut error = Self::new(ErrorCode::Internal, "internal error");
         error.cause = Some(Cause::from(cause.into()));
         error
+    }
+
+    /// Says when (in seconds) a limited request may be tried again.
+    pub fn with_retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {

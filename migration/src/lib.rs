@@ -9,6 +9,7 @@ mod m20261123_000001_outbox_relay;
 mod m20261124_000001_login_codes;
 mod m20261202_000001_device_flow;
 mod m20261202_000002_user_disabled;
+mod m20261202_000003_rate_limits;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_login_codes::Migration),
             Box::new(m20261202_000001_device_flow::Migration),
             Box::new(m20261202_000002_user_disabled::Migration),
+            Box::new(m20261202_000003_rate_limits::Migration),
         ]
     }
 }

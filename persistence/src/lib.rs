@@ -12,6 +12,7 @@ pub mod keyset;
 pub mod messages;
 pub mod outbox;
 pub mod passwordless;
+pub mod rate_limits;
 pub mod sessions;
 pub mod teams;
 pub mod threads;

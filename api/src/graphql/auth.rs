@@ -14,10 +14,10 @@ use orbit_persistence::sessions::{self, Rotation};
 use orbit_persistence::users::{self, NewUser, ProfileChanges};
 
 use super::types::UserNode;
-use super::{GqlResult, services, viewer};
-use crate::Services;
+use super::{GqlResult, client_address, services, viewer};
 use crate::services::{ACCESS_TOKEN_TTL, SESSION_TTL};
 use crate::viewer::Viewer;
+use crate::{Services, limits};
 
 /// argon2 takes tens of milliseconds of CPU: run it off the async workers.
 pub(crate) async fn hash_password(password: String) -> DomainResult<String> {
@@ -328,10 +328,28 @@ impl AuthMutation {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
         };
+        // Counted per account whether it exists or not, so the limit does
+        // not tell which emails have one.
+        let account = limits::account(scope, &email.normalized);
+        let address = client_address(ctx);
+        limits::FAILED_PASSWORD_LOGINS_PER_ADDRESS
+            .check_opt(services, address.as_deref())
+            .await?;
+        limits::FAILED_PASSWORD_LOGINS_PER_ACCOUNT
+            .check(services, &account)
+            .await?;
         let matches = check_password(input.password, hash).await?;
         match user {
             Some(user) if matches => start_session(services, scope, user).await,
-            _ => Err(wrong_credentials()),
+            _ => {
+                limits::FAILED_PASSWORD_LOGINS_PER_ADDRESS
+                    .hit_opt(services, address.as_deref())
+                    .await?;
+                limits::FAILED_PASSWORD_LOGINS_PER_ACCOUNT
+                    .hit(services, &account)
+                    .await?;
+                Err(wrong_credentials())
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! The one place errors are shaped for clients: a stable `extensions.code`,
-//! `extensions.details.field` when an input is at fault, and never an
+//! `extensions.details.field` when an input is at fault,
+//! `extensions.details.retryAfter` (seconds) on `RATE_LIMITED`, and never an
 //! internal cause (that is logged with the request id).
 
 use async_graphql::{ErrorExtensionValues, ServerError, Value};
@@ -14,30 +15,35 @@ pub(crate) fn present_errors(errors: &mut [ServerError], request_id: &RequestId)
 }
 
 fn present(error: &mut ServerError, request_id: &RequestId) {
-    let (code, field) = if let Some(domain) = error.source::<DomainError>().cloned() {
+    let (code, field, retry_after) = if let Some(domain) = error.source::<DomainError>().cloned() {
         if domain.code == ErrorCode::Internal {
             tracing::error!(request_id = %request_id.0, path = ?error.path, error = ?domain, "internal error");
             error.message = internal_message(request_id);
         } else {
             error.message.clone_from(&domain.message);
         }
-        (domain.code, domain.field)
+        (domain.code, domain.field, domain.retry_after)
     } else if error.source.is_some() {
         // Some other failure escaped a resolver: never show its text.
         tracing::error!(request_id = %request_id.0, path = ?error.path, message = %error.message, "unclassified resolver error");
         error.message = internal_message(request_id);
-        (ErrorCode::Internal, None)
+        (ErrorCode::Internal, None, None)
     } else {
         // Parse, validation and limit errors about the request itself.
-        (ErrorCode::BadUserInput, None)
+        (ErrorCode::BadUserInput, None, None)
     };
     let extensions = error
         .extensions
         .get_or_insert_with(ErrorExtensionValues::default);
     extensions.set("code", code.as_str());
+    let mut details = async_graphql::indexmap::IndexMap::new();
     if let Some(field) = field {
-        let mut details = async_graphql::indexmap::IndexMap::new();
         details.insert(async_graphql::Name::new("field"), Value::from(field));
+    }
+    if let Some(seconds) = retry_after {
+        details.insert(async_graphql::Name::new("retryAfter"), Value::from(seconds));
+    }
+    if !details.is_empty() {
         extensions.set("details", Value::Object(details));
     }
 }

@@ -89,6 +89,12 @@ pub(crate) fn attach_request_data(
         .data(loaders::Loaders::new(services, viewer))
 }
 
+/// The limits subject of the request's client address, when it has one.
+pub(crate) fn client_address(ctx: &Context<'_>) -> Option<String> {
+    ctx.data_opt::<crate::limits::ClientAddr>()
+        .map(|addr| crate::limits::address(*addr))
+}
+
 pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {
     ctx.data_unchecked::<Services>()
 }

@@ -18,10 +18,10 @@ use orbit_persistence::users::{self, NewUser};
 use orbit_persistence::{apps, passwordless};
 
 use super::auth::{AuthPayload, login_app, start_session};
-use super::{GqlResult, services, viewer};
-use crate::Services;
+use super::{GqlResult, client_address, services, viewer};
 use crate::mail::Email;
 use crate::services::{LOGIN_CODE_TTL, MAGIC_LINK_TTL};
+use crate::{Services, limits};
 
 #[derive(InputObject)]
 pub struct RequestLoginCodeInput {
@@ -109,6 +109,13 @@ async fn login_request(ctx: &Context<'_>, email: &str) -> DomainResult<LoginRequ
     let services = services(ctx);
     let scope = login_app(services, viewer(ctx), false)?;
     let email = validation::email("email", email)?;
+    // Before anything about the email is looked up: the same for every email.
+    limits::LOGIN_MAILS_PER_ADDRESS
+        .hit_opt(services, client_address(ctx).as_deref())
+        .await?;
+    limits::LOGIN_MAILS_PER_ACCOUNT
+        .hit(services, &limits::account(scope, &email.normalized))
+        .await?;
     let settings = app_settings::get(services.db(), scope).await?;
     Ok(LoginRequest {
         scope,
@@ -252,6 +259,10 @@ impl PasswordlessMutation {
         let services = services(ctx);
         let scope = login_app(services, viewer(ctx), false)?;
         let email = validation::email("email", &input.email)?;
+        let address = client_address(ctx);
+        limits::FAILED_VERIFICATIONS_PER_ADDRESS
+            .check_opt(services, address.as_deref())
+            .await?;
         let subject = code_subject(scope, &email.normalized);
         let right = passwordless::claim_code(
             services.db(),
@@ -263,6 +274,9 @@ impl PasswordlessMutation {
         )
         .await?;
         if !right {
+            limits::FAILED_VERIFICATIONS_PER_ADDRESS
+                .hit_opt(services, address.as_deref())
+                .await?;
             return Err(invalid_code());
         }
         sign_in_verified(services, scope, &email.normalized, invalid_code).await
@@ -319,14 +333,23 @@ impl PasswordlessMutation {
     ) -> GqlResult<AuthPayload> {
         let services = services(ctx);
         let scope = login_app(services, viewer(ctx), false)?;
-        let email = passwordless::claim_link(
+        let address = client_address(ctx);
+        limits::FAILED_VERIFICATIONS_PER_ADDRESS
+            .check_opt(services, address.as_deref())
+            .await?;
+        let claimed = passwordless::claim_link(
             services.db(),
             scope,
             &hash_token(&input.token),
             services.clock().now(),
         )
-        .await?
-        .ok_or_else(invalid_link)?;
+        .await?;
+        let Some(email) = claimed else {
+            limits::FAILED_VERIFICATIONS_PER_ADDRESS
+                .hit_opt(services, address.as_deref())
+                .await?;
+            return Err(invalid_link());
+        };
         sign_in_verified(services, scope, &email, invalid_link).await
     }
 }

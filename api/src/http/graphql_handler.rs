@@ -3,7 +3,9 @@
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use orbit_domain::DomainError;
@@ -11,6 +13,7 @@ use serde_json::json;
 
 use super::HttpState;
 use crate::graphql::{RequestId, attach_request_data, present_errors};
+use crate::limits::ClientAddr;
 use crate::viewer;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -49,6 +52,7 @@ fn credential(headers: &HeaderMap) -> Result<Option<&str>, DomainError> {
 
 pub(super) async fn graphql(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -84,7 +88,8 @@ pub(super) async fn graphql(
         return error_response(StatusCode::BAD_REQUEST, &error, &request_id);
     }
     let execute = |request| {
-        let request = attach_request_data(request, &state.services, viewer, request_id.clone());
+        let request = attach_request_data(request, &state.services, viewer, request_id.clone())
+            .data(ClientAddr(peer.ip()));
         state.schema.execute(request)
     };
     // Operations of a batch run one after another, each with its own loaders.

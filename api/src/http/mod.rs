@@ -96,8 +96,12 @@ async fn graphql_get(State(state): State<HttpState>, request: Request) -> Respon
     if !wants_socket {
         return graphql_handler::graphiql(State(state)).await;
     }
+    let client_addr = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| crate::limits::ClientAddr(info.0.ip()));
     match WebSocketUpgrade::from_request(request, &state).await {
-        Ok(upgrade) => ws::upgrade(state, upgrade),
+        Ok(upgrade) => ws::upgrade(state, upgrade, client_addr),
         Err(rejection) => rejection.into_response(),
     }
 }

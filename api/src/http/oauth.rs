@@ -8,9 +8,10 @@
 //! usually from the `/device` page.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,6 +29,7 @@ use serde_json::json;
 use super::HttpState;
 use crate::Services;
 use crate::graphql::auth::{AuthPayload, refresh, start_session};
+use crate::limits::{self, ClientAddr};
 use crate::services::{DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL_SECS};
 use crate::viewer::{self, Viewer};
 
@@ -44,6 +46,8 @@ pub(crate) struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
+    /// Seconds for a `Retry-After` header (429 answers).
+    retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -52,6 +56,7 @@ impl OAuthError {
             status: StatusCode::BAD_REQUEST,
             error,
             description: description.into(),
+            retry_after: None,
         }
     }
 
@@ -73,12 +78,22 @@ impl OAuthError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: "server_error",
             description: "internal error".to_owned(),
+            retry_after: None,
         }
     }
 }
 
 impl From<DomainError> for OAuthError {
     fn from(error: DomainError) -> Self {
+        if error.code == ErrorCode::RateLimited {
+            // Too many requests: 429 with RFC 8628's name for "slower".
+            return Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: "slow_down",
+                description: error.message,
+                retry_after: error.retry_after,
+            };
+        }
         Self::server(&error)
     }
 }
@@ -86,7 +101,13 @@ impl From<DomainError> for OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.error, "error_description": self.description });
-        (self.status, no_store(), Json(body)).into_response()
+        let mut response = (self.status, no_store(), Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = header::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -170,10 +191,14 @@ fn public_base(state: &HttpState, headers: &HeaderMap) -> String {
 /// `POST /oauth/device/authorize` (RFC 8628 §3.1–3.2).
 pub(crate) async fn device_authorize(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let services = &state.services;
+    limits::DEVICE_AUTHORIZATIONS_PER_ADDRESS
+        .hit(services, &limits::address(ClientAddr(peer.ip())))
+        .await?;
     let params = form(&headers, &body)?;
     let client_id = required(&params, "client_id")?;
     let scope = client_app(services, client_id).await?;

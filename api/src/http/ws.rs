@@ -30,6 +30,7 @@ use super::HttpState;
 use super::shared_delivery::{Render, Selection, SharedDeliveries};
 use crate::graphql::events::{FeedHandoff, HandedFeed, RenderEvent, SubscriptionReady};
 use crate::graphql::{RequestId, ViewerReads, attach_request_data, present_errors};
+use crate::limits::ClientAddr;
 use crate::realtime::envelope::Envelope;
 use crate::viewer::{self, Viewer};
 
@@ -82,7 +83,13 @@ pub(crate) struct WsConfig {
     pub deliveries: Arc<SharedDeliveries>,
 }
 
-pub(super) fn upgrade(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
+/// `client_addr` is the socket's peer: its operations count against the
+/// per-address abuse limits like HTTP requests do.
+pub(super) fn upgrade(
+    state: HttpState,
+    upgrade: WebSocketUpgrade,
+    client_addr: Option<ClientAddr>,
+) -> Response {
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
         .read_buffer_size(READ_BUFFER)
@@ -95,7 +102,9 @@ pub(super) fn upgrade(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
                 // a client that names no protocol gets it too.
                 _ => Protocol::TransportWs,
             };
-            Connection::new(state, protocol).run(socket).await;
+            Connection::new(state, protocol, client_addr)
+                .run(socket)
+                .await;
         })
 }
 
@@ -130,6 +139,7 @@ struct Connection {
     connection_id: String,
     /// Whether this socket counts toward its user's presence.
     present: bool,
+    client_addr: Option<ClientAddr>,
 }
 
 /// The queue to the writer, and the alarm raised when it overflows.
@@ -158,7 +168,7 @@ impl Outbox {
 }
 
 impl Connection {
-    fn new(state: HttpState, protocol: Protocol) -> Self {
+    fn new(state: HttpState, protocol: Protocol, client_addr: Option<ClientAddr>) -> Self {
         Self {
             state,
             protocol,
@@ -168,6 +178,7 @@ impl Connection {
             operations: HashMap::new(),
             connection_id: format!("ws-{}", uuid::Uuid::now_v7()),
             present: false,
+            client_addr,
         }
     }
 
@@ -441,12 +452,15 @@ impl Connection {
             request.variables.clone(),
         );
         let handoff = Arc::new(FeedHandoff::default());
-        let request = attach_request_data(
+        let mut request = attach_request_data(
             request.data(handoff.clone()),
             &self.state.services,
             viewer,
             request_id.clone(),
         );
+        if let Some(addr) = self.client_addr {
+            request = request.data(addr);
+        }
         // Made here, not in the task: the task then holds the stream, not
         // the request it was made from, for as long as it runs.
         let mut responses = self.state.schema.execute_stream(request);

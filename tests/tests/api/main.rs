@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End-to-end tests of the GraphQL API: one binary, one server per test.
 
+mod abuse_limits;
 mod auth;
 mod cluster;
 mod device_flow;

@@ -1,0 +1,383 @@
+//! Abuse limits (issue 4 part 7) against the real server: counters in the
+//! database, windows moved with the manual clock instead of sleeping.
+
+use chrono::Duration;
+use orbit_api::admin::CreatedAppKeys;
+use orbit_api::config::Secret;
+use orbit_api::limits::{
+    DEVICE_AUTHORIZATIONS_PER_ADDRESS, FAILED_PASSWORD_LOGINS_PER_ACCOUNT,
+    FAILED_PASSWORD_LOGINS_PER_ADDRESS, FAILED_VERIFICATIONS_PER_ADDRESS, LOGIN_MAILS_PER_ACCOUNT,
+    LOGIN_MAILS_PER_ADDRESS,
+};
+use orbit_tests::smtp::SmtpSink;
+use orbit_tests::ws::WsClient;
+use orbit_tests::{LOG_IN, PASSWORD, Session, TestApp, assert_error, email, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const REQUEST_CODE: &str =
+    "mutation($input: RequestLoginCodeInput!) { requestLoginCode(input: $input) { ok expiresIn } }";
+const VERIFY_CODE: &str = "mutation($input: VerifyLoginCodeInput!) { verifyLoginCode(input: $input) { accessToken user { id } } }";
+const REQUEST_LINK: &str =
+    "mutation($input: RequestMagicLinkInput!) { requestMagicLink(input: $input) { ok } }";
+const VERIFY_LINK: &str =
+    "mutation($input: VerifyMagicLinkInput!) { verifyMagicLink(input: $input) { accessToken } }";
+
+struct World {
+    app: TestApp,
+    sink: SmtpSink,
+    keys: CreatedAppKeys,
+    user: Session,
+}
+
+async fn world() -> World {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = spawn_app_with(|settings| settings.smtp_url = Some(Secret::new(url))).await;
+    let keys = app.create_app("Limits").await;
+    let user = app
+        .sign_up(&keys.publishable_key, &email("ada"), "Ada")
+        .await;
+    World {
+        app,
+        sink,
+        keys,
+        user,
+    }
+}
+
+impl World {
+    fn pk(&self) -> Option<&str> {
+        Some(self.keys.publishable_key.as_str())
+    }
+
+    async fn log_in(&self, address: &str, password: &str) -> Value {
+        self.app
+            .gql(
+                self.pk(),
+                LOG_IN,
+                json!({ "input": { "email": address, "password": password } }),
+            )
+            .await
+    }
+
+    /// `count` wrong passwords for `address`, ten aliases to a request.
+    async fn fail_logins(&self, address: &str, count: usize) {
+        let mut left = count;
+        while left > 0 {
+            let batch = left.min(10);
+            let fields: String = (0..batch)
+                .map(|i| {
+                    format!(
+                        "a{i}: logIn(input: {{ email: \"{address}\", password: \"wrong-password-{i}\" }}) {{ accessToken }} "
+                    )
+                })
+                .collect();
+            let response = self
+                .app
+                .gql(self.pk(), &format!("mutation {{ {fields} }}"), json!({}))
+                .await;
+            let errors = response["errors"].as_array().expect("errors");
+            assert_eq!(errors.len(), batch, "{response}");
+            for error in errors {
+                assert_eq!(error["extensions"]["code"], "UNAUTHENTICATED", "{response}");
+            }
+            left -= batch;
+        }
+    }
+
+    async fn request_code(&self, address: &str) -> Value {
+        self.app
+            .gql(
+                self.pk(),
+                REQUEST_CODE,
+                json!({ "input": { "email": address } }),
+            )
+            .await
+    }
+}
+
+fn retry_after(response: &Value) -> i64 {
+    response["errors"][0]["extensions"]["details"]["retryAfter"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no retryAfter in {response}"))
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_password_login_but_not_code_login() {
+    let world = world().await;
+    let max = FAILED_PASSWORD_LOGINS_PER_ACCOUNT.max as usize;
+    assert_eq!(max, 100);
+    world.fail_logins(&world.user.email, max - 2).await;
+
+    // Aliases count one by one: the 99th and 100th fail as wrong, the
+    // third is past the limit even with the right password.
+    let address = &world.user.email;
+    let query = format!(
+        "mutation {{ a: logIn(input: {{ email: \"{address}\", password: \"wrong-1\" }}) {{ accessToken }} b: logIn(input: {{ email: \"{address}\", password: \"wrong-2\" }}) {{ accessToken }} c: logIn(input: {{ email: \"{address}\", password: \"{PASSWORD}\" }}) {{ accessToken }} }}"
+    );
+    let response = world.app.gql(world.pk(), &query, json!({})).await;
+    let errors = response["errors"].as_array().expect("errors");
+    let code_of = |alias: &str| {
+        errors
+            .iter()
+            .find(|error| error["path"][0] == alias)
+            .map(|error| error["extensions"]["code"].clone())
+    };
+    assert_eq!(code_of("a"), Some(json!("UNAUTHENTICATED")), "{response}");
+    assert_eq!(code_of("b"), Some(json!("UNAUTHENTICATED")), "{response}");
+    assert_eq!(code_of("c"), Some(json!("RATE_LIMITED")), "{response}");
+
+    // The right password alone: limited, with when to come back.
+    world.app.clock.advance(Duration::minutes(10));
+    let response = world.log_in(&world.user.email, PASSWORD).await;
+    assert_error(&response, "RATE_LIMITED", None);
+    assert_eq!(retry_after(&response), 50 * 60, "{response}");
+
+    // The owner still signs in with a mailed code.
+    let response = world.request_code(&world.user.email).await;
+    assert_eq!(
+        response["data"]["requestLoginCode"]["ok"], true,
+        "{response}"
+    );
+    let mail = world.sink.wait_for(1).await.remove(0);
+    let text = mail.text();
+    let code = text
+        .split_whitespace()
+        .find(|word| word.len() == 6 && word.bytes().all(|b| b.is_ascii_digit()))
+        .expect("code")
+        .to_owned();
+    let response = world
+        .app
+        .gql(
+            world.pk(),
+            VERIFY_CODE,
+            json!({ "input": { "email": world.user.email, "code": code } }),
+        )
+        .await;
+    assert_eq!(
+        response["data"]["verifyLoginCode"]["user"]["id"], world.user.user_id,
+        "{response}"
+    );
+
+    // Another account of the app is not affected.
+    let other = world
+        .app
+        .sign_up(&world.keys.publishable_key, &email("grace"), "Grace")
+        .await;
+    let response = world.log_in(&other.email, PASSWORD).await;
+    assert!(response["errors"].is_null(), "{response}");
+
+    // A new window: the password works again.
+    world.app.clock.advance(Duration::minutes(50));
+    let response = world.log_in(&world.user.email, PASSWORD).await;
+    assert!(response["errors"].is_null(), "{response}");
+    assert!(response["data"]["logIn"]["accessToken"].is_string());
+}
+
+#[tokio::test]
+async fn unknown_emails_are_limited_like_known_ones() {
+    let world = world().await;
+    let unknown = email("nobody");
+    world
+        .fail_logins(&unknown, FAILED_PASSWORD_LOGINS_PER_ACCOUNT.max as usize)
+        .await;
+    let response = world.log_in(&unknown, PASSWORD).await;
+    assert_error(&response, "RATE_LIMITED", None);
+    assert_eq!(retry_after(&response), 3600, "{response}");
+}
+
+#[tokio::test]
+async fn code_and_link_requests_are_limited_per_account_the_same_for_unknown_emails() {
+    let world = world().await;
+    let unknown = email("nobody");
+    let max = LOGIN_MAILS_PER_ACCOUNT.max;
+    assert_eq!(max, 10);
+    for address in [&world.user.email, &unknown] {
+        for _ in 0..max - 1 {
+            let response = world.request_code(address).await;
+            assert_eq!(
+                response["data"]["requestLoginCode"]["ok"], true,
+                "{response}"
+            );
+        }
+        // Links count against the same limit.
+        let response = world
+            .app
+            .gql(
+                world.pk(),
+                REQUEST_LINK,
+                json!({ "input": { "email": address, "redirectUrl": "https://example.com/x" } }),
+            )
+            .await;
+        assert_ne!(
+            response["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{response}"
+        );
+    }
+    let known = world.request_code(&world.user.email).await;
+    let other = world.request_code(&unknown).await;
+    assert_error(&known, "RATE_LIMITED", None);
+    assert_eq!(known["errors"], other["errors"], "the same answer");
+    assert_eq!(retry_after(&known), 3600);
+
+    // Another email is not affected; a new window lifts the limit.
+    let response = world.request_code(&email("grace")).await;
+    assert_eq!(
+        response["data"]["requestLoginCode"]["ok"], true,
+        "{response}"
+    );
+    world.app.clock.advance(Duration::hours(1));
+    let response = world.request_code(&world.user.email).await;
+    assert_eq!(
+        response["data"]["requestLoginCode"]["ok"], true,
+        "{response}"
+    );
+}
+
+/// The tests' requests all come from 127.0.0.1: one client address.
+#[tokio::test]
+async fn failed_password_logins_are_limited_per_address() {
+    let world = world().await;
+    let per_account = FAILED_PASSWORD_LOGINS_PER_ACCOUNT.max as usize;
+    let per_address = FAILED_PASSWORD_LOGINS_PER_ADDRESS.max as usize;
+    assert_eq!(per_address, 300);
+    for i in 0..per_address / per_account {
+        world
+            .fail_logins(&email(&format!("spray{i}")), per_account)
+            .await;
+    }
+    // Even an account without failures is refused from this address now.
+    let response = world.log_in(&world.user.email, PASSWORD).await;
+    assert_error(&response, "RATE_LIMITED", None);
+    assert_eq!(retry_after(&response), 3600, "{response}");
+    world.app.clock.advance(Duration::hours(1));
+    let response = world.log_in(&world.user.email, PASSWORD).await;
+    assert!(response["errors"].is_null(), "{response}");
+}
+
+#[tokio::test]
+async fn code_and_link_requests_are_limited_per_address() {
+    let world = world().await;
+    let max = LOGIN_MAILS_PER_ADDRESS.max;
+    assert_eq!(max, 30);
+    for i in 0..max {
+        let response = world.request_code(&email(&format!("many{i}"))).await;
+        assert_eq!(
+            response["data"]["requestLoginCode"]["ok"], true,
+            "{response}"
+        );
+    }
+    let response = world.request_code(&email("fresh")).await;
+    assert_error(&response, "RATE_LIMITED", None);
+    let response = world
+        .app
+        .gql(
+            world.pk(),
+            REQUEST_LINK,
+            json!({ "input": { "email": email("fresh"), "redirectUrl": "https://example.com/x" } }),
+        )
+        .await;
+    assert_error(&response, "RATE_LIMITED", None);
+    world.app.clock.advance(Duration::hours(1));
+    let response = world.request_code(&email("fresh")).await;
+    assert_eq!(
+        response["data"]["requestLoginCode"]["ok"], true,
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn failed_verifications_are_limited_per_address() {
+    let world = world().await;
+    let max = FAILED_VERIFICATIONS_PER_ADDRESS.max;
+    assert_eq!(max, 100);
+    for i in 0..max {
+        let response = world
+            .app
+            .gql(
+                world.pk(),
+                VERIFY_CODE,
+                json!({ "input": { "email": email(&format!("guess{i}")), "code": "000000" } }),
+            )
+            .await;
+        assert_error(&response, "UNAUTHENTICATED", Some("code"));
+    }
+    let response = world
+        .app
+        .gql(
+            world.pk(),
+            VERIFY_CODE,
+            json!({ "input": { "email": world.user.email, "code": "000000" } }),
+        )
+        .await;
+    assert_error(&response, "RATE_LIMITED", None);
+    let response = world
+        .app
+        .gql(
+            world.pk(),
+            VERIFY_LINK,
+            json!({ "input": { "token": "ml_guess" } }),
+        )
+        .await;
+    assert_error(&response, "RATE_LIMITED", None);
+    assert!(retry_after(&response) > 0);
+}
+
+#[tokio::test]
+async fn device_authorizations_are_limited_per_address() {
+    let world = world().await;
+    let max = DEVICE_AUTHORIZATIONS_PER_ADDRESS.max;
+    assert_eq!(max, 30);
+    let authorize = || async {
+        world
+            .app
+            .client
+            .post(format!("{}/oauth/device/authorize", world.app.address))
+            .form(&[("client_id", "orbit-cli")])
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..max {
+        let response = authorize().await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let response = authorize().await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"].to_str().unwrap(), "3600");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down", "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+    world.app.clock.advance(Duration::hours(1));
+    assert_eq!(authorize().await.status(), StatusCode::OK);
+}
+
+/// The WebSocket's operations carry its peer's address too, so the socket
+/// is no way around the per-address limits.
+#[tokio::test]
+async fn the_websocket_counts_against_the_same_address() {
+    let world = world().await;
+    for i in 0..LOGIN_MAILS_PER_ADDRESS.max {
+        let response = world.request_code(&email(&format!("many{i}"))).await;
+        assert_eq!(
+            response["data"]["requestLoginCode"]["ok"], true,
+            "{response}"
+        );
+    }
+    let mut client = WsClient::connected(&world.app.ws_url(), world.pk()).await;
+    client
+        .subscribe(
+            "r",
+            REQUEST_CODE,
+            json!({ "input": { "email": email("fresh") } }),
+        )
+        .await;
+    // A single-result operation that fails is an `error` message.
+    let errors = client.expect_error("r").await;
+    assert_eq!(errors[0]["extensions"]["code"], "RATE_LIMITED", "{errors}");
+    assert_eq!(
+        errors[0]["extensions"]["details"]["retryAfter"], 3600,
+        "{errors}"
+    );
+}

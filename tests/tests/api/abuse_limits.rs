@@ -1,17 +1,15 @@
 //! Abuse limits (issue 4 part 7) against the real server: counters in the
 //! database, windows moved with the manual clock instead of sleeping.
 
+use crate::mailing::{World, world};
 use chrono::Duration;
-use orbit_api::admin::CreatedAppKeys;
-use orbit_api::config::Secret;
 use orbit_api::limits::{
     DEVICE_AUTHORIZATIONS_PER_ADDRESS, FAILED_PASSWORD_LOGINS_PER_ACCOUNT,
     FAILED_PASSWORD_LOGINS_PER_ADDRESS, FAILED_VERIFICATIONS_PER_ADDRESS, LOGIN_MAILS_PER_ACCOUNT,
     LOGIN_MAILS_PER_ADDRESS,
 };
-use orbit_tests::smtp::SmtpSink;
 use orbit_tests::ws::WsClient;
-use orbit_tests::{LOG_IN, PASSWORD, Session, TestApp, assert_error, email, spawn_app_with};
+use orbit_tests::{LOG_IN, PASSWORD, assert_error, email};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -23,34 +21,7 @@ const REQUEST_LINK: &str =
 const VERIFY_LINK: &str =
     "mutation($input: VerifyMagicLinkInput!) { verifyMagicLink(input: $input) { accessToken } }";
 
-struct World {
-    app: TestApp,
-    sink: SmtpSink,
-    keys: CreatedAppKeys,
-    user: Session,
-}
-
-async fn world() -> World {
-    let sink = SmtpSink::start().await;
-    let url = sink.url();
-    let app = spawn_app_with(|settings| settings.smtp_url = Some(Secret::new(url))).await;
-    let keys = app.create_app("Limits").await;
-    let user = app
-        .sign_up(&keys.publishable_key, &email("ada"), "Ada")
-        .await;
-    World {
-        app,
-        sink,
-        keys,
-        user,
-    }
-}
-
 impl World {
-    fn pk(&self) -> Option<&str> {
-        Some(self.keys.publishable_key.as_str())
-    }
-
     async fn log_in(&self, address: &str, password: &str) -> Value {
         self.app
             .gql(
@@ -84,16 +55,6 @@ impl World {
             }
             left -= batch;
         }
-    }
-
-    async fn request_code(&self, address: &str) -> Value {
-        self.app
-            .gql(
-                self.pk(),
-                REQUEST_CODE,
-                json!({ "input": { "email": address } }),
-            )
-            .await
     }
 }
 
@@ -135,7 +96,7 @@ async fn wrong_passwords_lock_password_login_but_not_code_login() {
     assert_eq!(retry_after(&response), 50 * 60, "{response}");
 
     // The owner still signs in with a mailed code.
-    let response = world.request_code(&world.user.email).await;
+    let response = world.request_code(world.pk(), &world.user.email).await;
     assert_eq!(
         response["data"]["requestLoginCode"]["ok"], true,
         "{response}"
@@ -195,7 +156,7 @@ async fn code_and_link_requests_are_limited_per_account_the_same_for_unknown_ema
     assert_eq!(max, 10);
     for address in [&world.user.email, &unknown] {
         for _ in 0..max - 1 {
-            let response = world.request_code(address).await;
+            let response = world.request_code(world.pk(), address).await;
             assert_eq!(
                 response["data"]["requestLoginCode"]["ok"], true,
                 "{response}"
@@ -215,20 +176,20 @@ async fn code_and_link_requests_are_limited_per_account_the_same_for_unknown_ema
             "{response}"
         );
     }
-    let known = world.request_code(&world.user.email).await;
-    let other = world.request_code(&unknown).await;
+    let known = world.request_code(world.pk(), &world.user.email).await;
+    let other = world.request_code(world.pk(), &unknown).await;
     assert_error(&known, "RATE_LIMITED", None);
     assert_eq!(known["errors"], other["errors"], "the same answer");
     assert_eq!(retry_after(&known), 3600);
 
     // Another email is not affected; a new window lifts the limit.
-    let response = world.request_code(&email("grace")).await;
+    let response = world.request_code(world.pk(), &email("grace")).await;
     assert_eq!(
         response["data"]["requestLoginCode"]["ok"], true,
         "{response}"
     );
     world.app.clock.advance(Duration::hours(1));
-    let response = world.request_code(&world.user.email).await;
+    let response = world.request_code(world.pk(), &world.user.email).await;
     assert_eq!(
         response["data"]["requestLoginCode"]["ok"], true,
         "{response}"
@@ -262,13 +223,15 @@ async fn code_and_link_requests_are_limited_per_address() {
     let max = LOGIN_MAILS_PER_ADDRESS.max;
     assert_eq!(max, 30);
     for i in 0..max {
-        let response = world.request_code(&email(&format!("many{i}"))).await;
+        let response = world
+            .request_code(world.pk(), &email(&format!("many{i}")))
+            .await;
         assert_eq!(
             response["data"]["requestLoginCode"]["ok"], true,
             "{response}"
         );
     }
-    let response = world.request_code(&email("fresh")).await;
+    let response = world.request_code(world.pk(), &email("fresh")).await;
     assert_error(&response, "RATE_LIMITED", None);
     let response = world
         .app
@@ -280,7 +243,7 @@ async fn code_and_link_requests_are_limited_per_address() {
         .await;
     assert_error(&response, "RATE_LIMITED", None);
     world.app.clock.advance(Duration::hours(1));
-    let response = world.request_code(&email("fresh")).await;
+    let response = world.request_code(world.pk(), &email("fresh")).await;
     assert_eq!(
         response["data"]["requestLoginCode"]["ok"], true,
         "{response}"
@@ -359,7 +322,9 @@ async fn device_authorizations_are_limited_per_address() {
 async fn the_websocket_counts_against_the_same_address() {
     let world = world().await;
     for i in 0..LOGIN_MAILS_PER_ADDRESS.max {
-        let response = world.request_code(&email(&format!("many{i}"))).await;
+        let response = world
+            .request_code(world.pk(), &email(&format!("many{i}")))
+            .await;
         assert_eq!(
             response["data"]["requestLoginCode"]["ok"], true,
             "{response}"

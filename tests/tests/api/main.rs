@@ -9,6 +9,7 @@ mod errors_and_limits;
 mod health;
 mod jwt_attacks;
 mod mail;
+mod mailing;
 mod messages;
 mod pagination;
 mod passwordless;

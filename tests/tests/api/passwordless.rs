@@ -2,13 +2,11 @@
 //! depend on: against the real server, reading the mail an SMTP sink on
 //! loopback received, with the clock moved instead of sleeping.
 
+use crate::mailing::{World, world};
 use chrono::Duration;
-use orbit_api::admin::CreatedAppKeys;
-use orbit_api::config::Secret;
-use orbit_tests::smtp::{ReceivedMail, SmtpSink};
+use orbit_tests::smtp::ReceivedMail;
 use orbit_tests::{
-    LOG_IN, ME, PASSWORD, REFRESH_SESSION, Session, TestApp, VIEWER, assert_error, email,
-    error_message, no_data, spawn_app_with,
+    LOG_IN, ME, PASSWORD, REFRESH_SESSION, VIEWER, assert_error, email, error_message, no_data,
 };
 use serde_json::{Value, json};
 
@@ -24,36 +22,8 @@ const SETTINGS: &str = "{ app { id settings { allowedRedirectOrigins passwordles
 /// Where magic links of the test apps may lead.
 const ORIGIN: &str = "http://localhost:3000";
 
-/// A server that mails through a sink, one app, and one user of it.
-struct World {
-    app: TestApp,
-    sink: SmtpSink,
-    keys: CreatedAppKeys,
-    user: Session,
-}
-
-async fn world() -> World {
-    let sink = SmtpSink::start().await;
-    let url = sink.url();
-    let app = spawn_app_with(|settings| settings.smtp_url = Some(Secret::new(url))).await;
-    let keys = app.create_app("Passwordless").await;
-    let user = app
-        .sign_up(&keys.publishable_key, &email("ada"), "Ada")
-        .await;
-    World {
-        app,
-        sink,
-        keys,
-        user,
-    }
-}
-
 impl World {
-    fn pk(&self) -> Option<&str> {
-        Some(self.keys.publishable_key.as_str())
-    }
-
-    async fn request_code(&self, key: Option<&str>, address: &str) -> Value {
+    pub(crate) async fn request_code(&self, key: Option<&str>, address: &str) -> Value {
         self.app
             .gql(key, REQUEST_CODE, json!({ "input": { "email": address } }))
             .await

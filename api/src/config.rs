@@ -59,6 +59,10 @@ pub struct Settings {
     pub redis_prefix: String,
     /// `ORBIT_JWT_SECRET`: signs access tokens; generated once into the data dir when unset.
     pub jwt_secret: Option<Secret>,
+    /// `ORBIT_SECRETS_KEY`: encrypts app secrets at rest (provider keys, OAuth
+    /// client secrets, webhook signing secrets); 32 bytes as base64url or hex.
+    /// Generated once into the data dir when unset.
+    pub secrets_key: Option<Secret>,
     /// `ORBIT_SMTP_URL`: where mail goes (`smtp://`, `smtps://`, user and
     /// password in the URL); unset, mail is written to the log instead.
     pub smtp_url: Option<Secret>,
@@ -89,6 +93,7 @@ impl Default for Settings {
             redis_url: None,
             redis_prefix: "orbit".to_owned(),
             jwt_secret: None,
+            secrets_key: None,
             smtp_url: None,
             mail_from: "Orbit <no-reply@localhost>".to_owned(),
             console_signup: ConsoleSignup::Closed,
@@ -112,6 +117,7 @@ struct FileSettings {
     redis_url: Option<Secret>,
     redis_prefix: Option<String>,
     jwt_secret: Option<Secret>,
+    secrets_key: Option<Secret>,
     smtp_url: Option<Secret>,
     mail_from: Option<String>,
     console_signup: Option<ConsoleSignup>,
@@ -158,6 +164,7 @@ impl Settings {
         layer!(opt database_url);
         layer!(opt redis_url);
         layer!(opt jwt_secret);
+        layer!(opt secrets_key);
         layer!(opt smtp_url);
         layer!(mail_from);
 
@@ -187,6 +194,9 @@ impl Settings {
         }
         if let Some(secret) = env("ORBIT_JWT_SECRET") {
             settings.jwt_secret = Some(Secret::new(secret));
+        }
+        if let Some(key) = env("ORBIT_SECRETS_KEY") {
+            settings.secrets_key = Some(Secret::new(key));
         }
         if let Some(value) = env("ORBIT_CONSOLE_SIGNUP") {
             settings.console_signup = match value.as_str() {
@@ -228,6 +238,7 @@ impl Settings {
             data_dir: std::env::temp_dir().join("orbit-tests"),
             database_url: Some(Secret::new(database_url)),
             jwt_secret: Some(Secret::new("test-signing-secret-that-is-at-least-32-bytes")),
+            secrets_key: Some(Secret::new("b3JiaXQtdGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcyE")),
             ..Self::default()
         }
     }
@@ -276,6 +287,7 @@ mod tests {
         let printed = format!("{settings:?}");
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains("test-signing-secret"));
+        assert!(!printed.contains("b3JiaXQtdGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcyE"));
     }
 
     #[test]

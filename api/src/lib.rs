@@ -10,6 +10,7 @@ pub mod limits;
 pub mod login;
 pub mod mail;
 mod realtime;
+mod sealing;
 mod services;
 mod startup;
 pub mod viewer;

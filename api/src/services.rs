@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use orbit_auth::AccessTokenKeys;
-use orbit_domain::Clock;
 use orbit_domain::ids::AppScope;
+use orbit_domain::{Clock, Sealer};
 use orbit_persistence::Db;
 use orbit_realtime::Broker;
 
@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub presence: crate::realtime::presence::PresenceTracker,
     pub mailer: crate::mail::Mailer,
     pub clock: Arc<dyn Clock>,
+    pub sealer: Arc<dyn Sealer>,
+    pub worker_wake: orbit_worker::Wake,
     pub tokens: AccessTokenKeys,
     pub issuer: String,
     pub console: AppScope,
@@ -76,6 +78,30 @@ impl Services {
 
     pub fn clock(&self) -> &dyn Clock {
         self.0.clock.as_ref()
+    }
+
+    /// Encrypts and decrypts app secrets stored in the database.
+    pub fn sealer(&self) -> &Arc<dyn Sealer> {
+        &self.0.sealer
+    }
+
+    /// Tells the worker (agent replies, routines, webhooks) to look for
+    /// work now rather than at its next poll; a commit that made work calls
+    /// it, and tests call it after moving the clock.
+    pub fn wake_worker(&self) {
+        self.0.worker_wake.now();
+    }
+
+    /// What the worker's loops need, from the same parts the server uses.
+    pub(crate) fn worker_context(&self) -> orbit_worker::WorkerContext {
+        orbit_worker::WorkerContext {
+            db: self.0.db.clone(),
+            broker: self.0.broker.clone(),
+            clock: self.0.clock.clone(),
+            sealer: self.0.sealer.clone(),
+            process_id: uuid::Uuid::now_v7().simple().to_string(),
+            wake: self.0.worker_wake.clone(),
+        }
     }
 
     pub(crate) fn tokens(&self) -> &AccessTokenKeys {

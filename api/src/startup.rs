@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use orbit_auth::{AccessTokenKeys, SigningKey, generate_token, hash_token};
+use orbit_auth::{AccessTokenKeys, SealingKey, SigningKey, generate_token, hash_token};
 use orbit_domain::Clock;
 use orbit_domain::ids::{AppId, AppScope};
 use orbit_persistence::{Db, apps};
@@ -76,6 +76,7 @@ impl Application {
             EVENT_RETENTION,
             self.shutdown.subscribe(),
         ));
+        let worker = orbit_worker::spawn(self.services.worker_context(), self.shutdown.subscribe());
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -95,6 +96,9 @@ impl Application {
             .await
             .context("serving");
         let _ = relay.await;
+        for task in worker {
+            let _ = task.await;
+        }
         served
     }
 }
@@ -135,8 +139,19 @@ pub(crate) async fn build_services(
         .context("creating the console app")?;
     let secret = match &settings.jwt_secret {
         Some(secret) => secret.expose().to_owned(),
-        None => load_or_create_secret(&settings.data_dir.join("jwt-secret"))?,
+        None => load_or_create_secret(&settings.data_dir.join("jwt-secret"), generate_token(""))?,
     };
+    let secrets_key = match &settings.secrets_key {
+        Some(key) => key.expose().to_owned(),
+        None => load_or_create_secret(
+            &settings.data_dir.join("secrets-key"),
+            SealingKey::generate(),
+        )?,
+    };
+    let sealer = crate::sealing::ServerSealer::new(
+        SealingKey::from_text(&secrets_key)
+            .context("ORBIT_SECRETS_KEY must be 32 bytes, as base64url (43 characters) or hex")?,
+    );
     // The kid names the key without revealing it, so tokens signed by an old
     // key can be told apart once keys rotate.
     let kid = format!("k{}", &hash_token(&secret)[..8]);
@@ -160,6 +175,8 @@ pub(crate) async fn build_services(
         typing: Default::default(),
         presence,
         clock,
+        sealer: Arc::new(sealer),
+        worker_wake: Default::default(),
         tokens,
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),
@@ -167,8 +184,9 @@ pub(crate) async fn build_services(
     }))
 }
 
-/// A signing secret generated once and kept (mode 0600) so tokens survive restarts.
-fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
+/// A key generated once and kept (mode 0600), so that what it signed or
+/// sealed stays valid across restarts.
+fn load_or_create_secret(path: &Path, generated: String) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim().to_owned();
         if !existing.is_empty() {
@@ -178,10 +196,9 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let secret = generate_token("");
-    write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
-    tracing::info!(path = %path.display(), "generated a new token signing secret");
-    Ok(secret)
+    write_private(path, &generated).with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a new key");
+    Ok(generated)
 }
 
 #[cfg(unix)]

@@ -11,6 +11,7 @@ mod device_flow;
 mod error;
 mod login_codes;
 mod password;
+mod sealing;
 mod secrets;
 mod tokens;
 
@@ -28,5 +29,6 @@ pub use login_codes::{
     magic_link, verify_login_code,
 };
 pub use password::{hash_password, verify_dummy_password, verify_password};
+pub use sealing::{SealError, SealingKey};
 pub use secrets::{constant_time_eq, generate_token, hash_token};
 pub use tokens::{ACCESS_TOKEN_TYPE, AccessClaims, AccessTokenKeys, SigningKey, TokenError};

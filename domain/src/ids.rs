@@ -81,6 +81,17 @@ public_id!(ApiKeyId, "key");
 public_id!(EventId, "evt");
 public_id!(SessionId, "ses");
 public_id!(InvitationId, "inv");
+public_id!(AgentId, "agt");
+public_id!(ModelProviderId, "mpr");
+public_id!(RoutineId, "rtn");
+public_id!(RoutineRunId, "run");
+public_id!(WebhookId, "whk");
+public_id!(WebhookDeliveryId, "dlv");
+public_id!(
+    /// An outside OAuth provider an app's users log in with.
+    IdentityProviderId,
+    "idp"
+);
 
 /// Which kind of object a public ID names, read from its prefix (for `node(id:)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

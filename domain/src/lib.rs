@@ -10,7 +10,9 @@ pub mod events;
 pub mod ids;
 pub mod policy;
 pub mod roles;
+pub mod sealed;
 pub mod validation;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, DomainResult, ErrorCode};
+pub use sealed::{SealContext, Sealer};

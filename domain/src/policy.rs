@@ -3,7 +3,7 @@
 //! never reaches these functions: the object answers NOT_FOUND before, exactly
 //! as one that does not exist.
 
-use crate::roles::TeamRole;
+use crate::roles::{AppRole, TeamRole};
 use crate::{DomainError, DomainResult};
 
 /// What the caller is to a team.
@@ -134,9 +134,96 @@ pub fn authorize_message(
     }
 }
 
+/// What the caller is to an app whose configuration it manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAccess {
+    /// The app's secret key: the app's own server code.
+    SecretKey,
+    /// A developer (console user) with a role on the app.
+    Member(AppRole),
+}
+
+/// What can be done to an app's configuration (the control plane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppAction {
+    /// Read the configuration: the key list (never secrets), settings,
+    /// members, login providers, agents, model providers, routines and their
+    /// runs, webhooks and their deliveries.
+    View,
+    /// Create, change and delete agents, model providers, routines and
+    /// webhooks; run routines; redeliver webhooks.
+    Build,
+    /// Rename the app; change its settings and login providers.
+    Configure,
+    /// Create and revoke API keys; rotate token signing keys.
+    ManageKeys,
+    /// Add or remove a member whose role is `role`, or change a member's
+    /// role from or to `role` (checked for both).
+    ManageMember { role: AppRole },
+    /// Delete the app and everything in it.
+    Delete,
+}
+
+/// Developers: viewers read, developers build, admins also hold the keys,
+/// the settings and the members below owner; owners may do everything. The
+/// secret key runs the app but cannot mint keys or change who runs it, so a
+/// leaked key can be revoked without it having made another.
+pub fn authorize_app(access: AppAccess, action: AppAction) -> DomainResult<()> {
+    let allowed = match access {
+        AppAccess::SecretKey => matches!(
+            action,
+            AppAction::View | AppAction::Build | AppAction::Configure
+        ),
+        AppAccess::Member(role) => match action {
+            AppAction::View => true,
+            AppAction::Build => role >= AppRole::Developer,
+            AppAction::Configure | AppAction::ManageKeys => role >= AppRole::Admin,
+            AppAction::ManageMember { role: target } => {
+                role == AppRole::Owner || (role == AppRole::Admin && target != AppRole::Owner)
+            }
+            AppAction::Delete => role == AppRole::Owner,
+        },
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(match access {
+        AppAccess::SecretKey => {
+            DomainError::forbidden("this needs a developer of the app, not its secret key")
+        }
+        AppAccess::Member(role) => {
+            DomainError::forbidden(format!("an app {} may not do this", role.as_str()))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_matrix() {
+        use AppRole::*;
+        let member = AppAccess::Member;
+        assert!(authorize_app(member(Viewer), AppAction::View).is_ok());
+        assert!(authorize_app(member(Viewer), AppAction::Build).is_err());
+        assert!(authorize_app(member(Developer), AppAction::Build).is_ok());
+        assert!(authorize_app(member(Developer), AppAction::ManageKeys).is_err());
+        assert!(authorize_app(member(Developer), AppAction::Configure).is_err());
+        assert!(authorize_app(member(Admin), AppAction::ManageKeys).is_ok());
+        assert!(authorize_app(member(Admin), AppAction::Configure).is_ok());
+        assert!(authorize_app(member(Admin), AppAction::ManageMember { role: Admin }).is_ok());
+        assert!(authorize_app(member(Admin), AppAction::ManageMember { role: Owner }).is_err());
+        assert!(authorize_app(member(Admin), AppAction::Delete).is_err());
+        assert!(authorize_app(member(Owner), AppAction::ManageMember { role: Owner }).is_ok());
+        assert!(authorize_app(member(Owner), AppAction::Delete).is_ok());
+        let secret = AppAccess::SecretKey;
+        assert!(authorize_app(secret, AppAction::Build).is_ok());
+        assert!(authorize_app(secret, AppAction::Configure).is_ok());
+        assert!(authorize_app(secret, AppAction::ManageKeys).is_err());
+        assert!(authorize_app(secret, AppAction::ManageMember { role: Viewer }).is_err());
+        assert!(authorize_app(secret, AppAction::Delete).is_err());
+    }
 
     #[test]
     fn team_matrix() {

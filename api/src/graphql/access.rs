@@ -2,10 +2,10 @@
 //! caller may not see answers NOT_FOUND, exactly like one that does not exist.
 
 use orbit_domain::entities::{team, thread};
-use orbit_domain::ids::{TeamId, ThreadId, UserId};
-use orbit_domain::policy::{TeamAccess, ThreadAccess};
+use orbit_domain::ids::{AppId, AppScope, TeamId, ThreadId, UserId};
+use orbit_domain::policy::{AppAccess, AppAction, TeamAccess, ThreadAccess, authorize_app};
 use orbit_domain::{DomainError, DomainResult};
-use orbit_persistence::{teams, threads, users};
+use orbit_persistence::{apps, teams, threads, users};
 
 use crate::Services;
 use crate::viewer::{Actor, Viewer};
@@ -70,4 +70,55 @@ pub async fn user(
     users::find(services.db(), viewer.app(), id)
         .await?
         .ok_or_else(not_found)
+}
+
+/// The app a control-plane operation acts on, once the caller may do
+/// `action` there. The secret key acts on its own app (`appId` may be
+/// omitted; another app's id is NOT_FOUND). A developer names the app in
+/// `appId` and must be a member of it: an app they are not a member of
+/// answers NOT_FOUND, exactly like one that does not exist. Users of an
+/// app are not developers of it: FORBIDDEN. Like everything beyond signing
+/// in, it is UNAUTHENTICATED with a publishable key or no credential.
+pub async fn managed_app(
+    services: &Services,
+    viewer: &Viewer,
+    app_id: Option<&str>,
+    action: AppAction,
+) -> DomainResult<(AppScope, AppAccess)> {
+    const FIELD: &str = "appId";
+    let not_found = || DomainError::not_found("app").with_field(FIELD);
+    let app_id = app_id.map(|id| AppId::parse_field(id, FIELD)).transpose()?;
+    let (scope, access) = match *viewer {
+        Viewer::Secret { app } => {
+            if app_id.is_some_and(|id| id != app.app_id()) {
+                return Err(not_found());
+            }
+            (app, AppAccess::SecretKey)
+        }
+        Viewer::User {
+            user,
+            developer: true,
+            ..
+        } => {
+            let app_id = app_id.ok_or_else(|| {
+                DomainError::bad_input(FIELD, "developers name the app they act on")
+            })?;
+            let role = apps::developer_role(services.db(), app_id, user)
+                .await?
+                .ok_or_else(not_found)?;
+            (AppScope::new(app_id), AppAccess::Member(role))
+        }
+        Viewer::User { .. } => {
+            return Err(DomainError::forbidden(
+                "this needs the app's secret key or a developer of the app",
+            ));
+        }
+        Viewer::Anonymous { .. } | Viewer::Publishable { .. } => {
+            return Err(DomainError::unauthenticated(
+                "this needs the app's secret key or a developer's access token",
+            ));
+        }
+    };
+    authorize_app(access, action)?;
+    Ok((scope, access))
 }

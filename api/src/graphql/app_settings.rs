@@ -1,11 +1,12 @@
 //! An app's login settings: read through `App.settings`, changed with
-//! `updateAppSettings`, both by the app's secret key only.
+//! `updateAppSettings`, by the app's secret key and its developers.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use orbit_domain::policy::AppAction;
 use orbit_domain::validation;
 use orbit_persistence::app_settings::{self, AppSettings, SettingsChanges};
 
-use super::{GqlResult, services, viewer};
+use super::{GqlResult, access, services, viewer};
 
 pub struct AppSettingsNode(pub AppSettings);
 
@@ -25,6 +26,9 @@ impl AppSettingsNode {
 
 #[derive(InputObject)]
 pub struct UpdateAppSettingsInput {
+    /// The app to change: required for developers (owners and admins), may be
+    /// omitted with the app's secret key.
+    app_id: Option<ID>,
     /// Replaces the list (at most 20): http or https origins, no path,
     /// query or fragment. Omitted or null keeps it.
     allowed_redirect_origins: Option<Vec<String>>,
@@ -42,14 +46,20 @@ pub struct AppSettingsMutation;
 
 #[Object]
 impl AppSettingsMutation {
-    /// Changes the app's login settings (the app's secret key only).
+    /// Changes the app's login settings (its secret key, or its owners and admins).
     async fn update_app_settings(
         &self,
         ctx: &Context<'_>,
         input: UpdateAppSettingsInput,
     ) -> GqlResult<UpdateAppSettingsPayload> {
         let services = services(ctx);
-        let scope = viewer(ctx).require_secret()?;
+        let (scope, _) = access::managed_app(
+            services,
+            viewer(ctx),
+            input.app_id.as_ref().map(|id| id.as_str()),
+            AppAction::Configure,
+        )
+        .await?;
         let allowed_redirect_origins = input
             .allowed_redirect_origins
             .map(|origins| validation::origins("allowedRedirectOrigins", &origins))

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use orbit_domain::DomainError;
 use orbit_domain::entities::{app, message, team, team_member, thread, thread_participant, user};
 use orbit_domain::ids::{AppId, MessageId, TeamId, ThreadId, UserId};
+use orbit_domain::policy::AppAction;
 use orbit_domain::roles;
 use orbit_persistence::{app_settings, messages, teams};
 use uuid::Uuid;
@@ -15,7 +16,7 @@ use super::loaders::{
     UserLoader,
 };
 use super::pagination::{Conn, connection, forward_args, page_args};
-use super::{GqlResult, loader, loader_error, scope, services, viewer};
+use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
 use crate::viewer::Viewer;
 
 #[derive(Interface)]
@@ -82,12 +83,12 @@ impl AppNode {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// The app's login settings: for its secret key only (FORBIDDEN for others).
+    /// The app's login settings: for its secret key and its developers
+    /// (FORBIDDEN for others).
     async fn settings(&self, ctx: &Context<'_>) -> GqlResult<Option<AppSettingsNode>> {
-        let scope = viewer(ctx).require_secret()?;
-        if scope.app_id() != AppId(self.0.id) {
-            return Err(DomainError::forbidden("this needs the app's secret key"));
-        }
+        let app_id = AppId(self.0.id).to_string();
+        let (scope, _) =
+            access::managed_app(services(ctx), viewer(ctx), Some(&app_id), AppAction::View).await?;
         let settings = app_settings::get(services(ctx).db(), scope).await?;
         Ok(Some(AppSettingsNode(settings)))
     }

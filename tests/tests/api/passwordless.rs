@@ -560,7 +560,7 @@ async fn the_secret_key_and_the_console_may_log_in_by_code_but_signed_in_users_m
 }
 
 #[tokio::test]
-async fn app_settings_are_for_the_secret_key_only() {
+async fn app_settings_are_for_the_secret_key_not_users() {
     let w = world().await;
     let sk = Some(w.keys.secret_key.as_str());
     let defaults = w.app.gql_ok(sk, SETTINGS, json!({})).await;
@@ -571,12 +571,18 @@ async fn app_settings_are_for_the_secret_key_only() {
 
     let change =
         json!({ "allowedRedirectOrigins": ["https://a.example"], "passwordlessSignUp": true });
-    for caller in [w.pk(), w.user.token(), None] {
+    // A user of the app is not a developer of it; the publishable key and
+    // anonymous callers only sign users in.
+    for (caller, code) in [
+        (w.user.token(), "FORBIDDEN"),
+        (w.pk(), "UNAUTHENTICATED"),
+        (None, "UNAUTHENTICATED"),
+    ] {
         let refused = w.update_settings(caller, change.clone()).await;
-        assert_error(&refused, "FORBIDDEN", None);
+        assert_error(&refused, code, None);
         assert!(no_data(&refused, "updateAppSettings"), "{refused}");
         let read = w.app.gql(caller, SETTINGS, json!({})).await;
-        assert_error(&read, "FORBIDDEN", None);
+        assert_error(&read, code, None);
         assert!(read["data"]["app"]["settings"].is_null(), "{read}");
     }
     let unchanged = w.app.gql_ok(sk, SETTINGS, json!({})).await;

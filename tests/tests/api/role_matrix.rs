@@ -94,7 +94,7 @@ const MATRIX: [(Op, [Option<&str>; 7]); 17] = [
     (Op::SendMessage,         [OK,        OK,        OK,        NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
     (Op::EditOthersMessage,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
     (Op::DeleteOthersMessage, [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
-    (Op::UpdateAppSettings,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,     FORBIDDEN,       FORBIDDEN]),
+    (Op::UpdateAppSettings,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
 ];
 
 impl Op {

@@ -9,6 +9,7 @@ mod db;
 pub mod device_flow;
 mod error;
 pub mod keyset;
+pub mod leases;
 pub mod messages;
 pub mod outbox;
 pub mod passwordless;

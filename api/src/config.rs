@@ -70,6 +70,10 @@ pub struct Settings {
     pub mail_from: String,
     /// `ORBIT_CONSOLE_SIGNUP`: whether anyone may sign up as a developer.
     pub console_signup: ConsoleSignup,
+    /// `ORBIT_WEBHOOK_ALLOW_PRIVATE`: let calls to URLs apps configure
+    /// (webhooks, model providers, routines' `callUrl`, OAuth providers)
+    /// reach loopback and private addresses. Off: public addresses only.
+    pub webhook_allow_private: bool,
     /// `ORBIT_GRAPHIQL`: serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
     /// `ORBIT_INTROSPECTION`: answer introspection queries.
@@ -97,6 +101,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Orbit <no-reply@localhost>".to_owned(),
             console_signup: ConsoleSignup::Closed,
+            webhook_allow_private: false,
             graphiql: true,
             introspection: true,
             log_format: LogFormat::Text,
@@ -121,6 +126,7 @@ struct FileSettings {
     smtp_url: Option<Secret>,
     mail_from: Option<String>,
     console_signup: Option<ConsoleSignup>,
+    webhook_allow_private: Option<bool>,
     graphiql: Option<bool>,
     introspection: Option<bool>,
     log_format: Option<LogFormat>,
@@ -155,6 +161,7 @@ impl Settings {
         layer!(listen);
         layer!(data_dir);
         layer!(console_signup);
+        layer!(webhook_allow_private);
         layer!(graphiql);
         layer!(introspection);
         layer!(log_format);
@@ -207,6 +214,9 @@ impl Settings {
                 }
             };
         }
+        if let Some(value) = env("ORBIT_WEBHOOK_ALLOW_PRIVATE") {
+            settings.webhook_allow_private = parse_bool("ORBIT_WEBHOOK_ALLOW_PRIVATE", &value)?;
+        }
         if let Some(value) = env("ORBIT_GRAPHIQL") {
             settings.graphiql = parse_bool("ORBIT_GRAPHIQL", &value)?;
         }
@@ -229,8 +239,9 @@ impl Settings {
     }
 
     /// For tests: any free port, a fixed signing secret, a throwaway data
-    /// dir, and Redis keys of their own (tests share one Redis, each with
-    /// its own clock).
+    /// dir, Redis keys of their own (tests share one Redis, each with its
+    /// own clock), and outbound calls to loopback allowed (the fake
+    /// providers and receivers tests start listen there).
     pub fn for_tests(database_url: String) -> Self {
         Self {
             redis_prefix: format!("orbit-test-{}", uuid::Uuid::now_v7().simple()),
@@ -239,6 +250,7 @@ impl Settings {
             database_url: Some(Secret::new(database_url)),
             jwt_secret: Some(Secret::new("test-signing-secret-that-is-at-least-32-bytes")),
             secrets_key: Some(Secret::new("b3JiaXQtdGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcyE")),
+            webhook_allow_private: true,
             ..Self::default()
         }
     }

@@ -43,6 +43,7 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub sealer: Arc<dyn Sealer>,
     pub worker_wake: orbit_worker::Wake,
+    pub outbound: orbit_worker::outbound::Outbound,
     pub tokens: AccessTokenKeys,
     pub issuer: String,
     pub console: AppScope,
@@ -92,6 +93,13 @@ impl Services {
         self.0.worker_wake.now();
     }
 
+    /// The HTTP client for URLs apps configure (OAuth providers, model
+    /// providers, webhooks), which reaches public addresses only unless
+    /// `ORBIT_WEBHOOK_ALLOW_PRIVATE` is set.
+    pub fn outbound(&self) -> &orbit_worker::outbound::Outbound {
+        &self.0.outbound
+    }
+
     /// What the worker's loops need, from the same parts the server uses.
     pub(crate) fn worker_context(&self) -> orbit_worker::WorkerContext {
         orbit_worker::WorkerContext {
@@ -99,6 +107,7 @@ impl Services {
             broker: self.0.broker.clone(),
             clock: self.0.clock.clone(),
             sealer: self.0.sealer.clone(),
+            outbound: self.0.outbound.clone(),
             process_id: uuid::Uuid::now_v7().simple().to_string(),
             wake: self.0.worker_wake.clone(),
         }

@@ -177,6 +177,7 @@ pub(crate) async fn build_services(
         clock,
         sealer: Arc::new(sealer),
         worker_wake: Default::default(),
+        outbound: orbit_worker::outbound::Outbound::new(settings.webhook_allow_private),
         tokens,
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),

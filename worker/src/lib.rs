@@ -8,6 +8,8 @@
 //! it what it needs), and takes the time from the [`Clock`], so tests move
 //! time instead of sleeping.
 
+pub mod outbound;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +30,8 @@ pub struct WorkerContext {
     pub clock: Arc<dyn Clock>,
     /// Opens app secrets (provider API keys, webhook signing secrets).
     pub sealer: Arc<dyn Sealer>,
+    /// The HTTP client for URLs apps configure, with its address rule.
+    pub outbound: outbound::Outbound,
     /// Names this process in the leases it takes, for logs and for telling
     /// its own leases from others'.
     pub process_id: String,

@@ -10,6 +10,7 @@ pub mod events;
 pub mod ids;
 pub mod policy;
 pub mod roles;
+pub mod schedule;
 pub mod sealed;
 pub mod validation;
 

@@ -551,9 +551,12 @@ async fn agent_thread_operations_with_every_caller() {
     // owner, admin, member, outsider, secret, publishable, anonymous; and
     // the author, who created the thread (so manages it) and asked.
     #[rustfmt::skip]
-    let matrix: [(&str, [Option<&str>; 8]); 2] = [
-        ("addAgent", [OK, OK, FORBIDDEN, NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
-        ("cancel",   [OK, OK, FORBIDDEN, NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
+    let matrix: [(&str, [Option<&str>; 8]); 3] = [
+        ("addAgent",  [OK, OK, FORBIDDEN, NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
+        // The author asked.
+        ("cancel",    [OK, OK, FORBIDDEN, NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
+        // The member asked: who asked may cancel.
+        ("cancelOwn", [OK, OK, OK,        NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
     ];
     let mut mismatches = Vec::new();
     for (op, expectations) in matrix {
@@ -576,8 +579,9 @@ async fn agent_thread_operations_with_every_caller() {
                     json!({ "input": { "threadId": w.thread_id, "agentId": agent } }),
                 )
                 .await;
+                let asker = if op == "cancel" { &w.author } else { &w.member };
                 let sent = app
-                    .gql_ok(w.author.token(), "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { agentReplies { id } } } }", json!({ "input": { "threadId": w.thread_id, "content": "hi" } }))
+                    .gql_ok(asker.token(), "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { agentReplies { id } } } }", json!({ "input": { "threadId": w.thread_id, "content": "hi" } }))
                     .await;
                 let reply = sent["sendMessage"]["message"]["agentReplies"][0]["id"].clone();
                 (

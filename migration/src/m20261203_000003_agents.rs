@@ -55,14 +55,15 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
                     .foreign_key(&mut cascade_to("agents", "app_id", "apps"))
-                    // A provider in use cannot be deleted (the API says which
-                    // agents use it); the key is the last line of defence.
+                    // A provider in use cannot be deleted (the API says so
+                    // first); NO ACTION, not RESTRICT, so that deleting an
+                    // app, which cascades to both, checks at the statement's end.
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_agents_provider_id")
                             .from("agents", "provider_id")
                             .to("model_providers", "id")
-                            .on_delete(ForeignKeyAction::Restrict),
+                            .on_delete(ForeignKeyAction::NoAction),
                     )
                     .to_owned(),
             )

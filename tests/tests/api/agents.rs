@@ -832,3 +832,37 @@ async fn a_queued_reply_is_cancelled_at_once() {
     assert!(stored["message"].is_null(), "nothing was said: {stored}");
     assert_eq!(stored["error"], "cancelled before it started");
 }
+
+/// The entry point routines use: a reply to a prompt that is not a message.
+#[tokio::test]
+async fn an_agent_answers_a_prompt_into_a_thread() {
+    use orbit_domain::ids::{AgentId, AppId, AppScope, ThreadId};
+    let aw = agent_world_on(spawn_app().await, scripted(), "MENTION").await;
+    let scope = AppScope::new(aw.w.keys.app_id.parse::<AppId>().unwrap());
+    let now = orbit_domain::Clock::now(aw.app.clock.as_ref());
+    let reply = orbit_persistence::agent_replies::enqueue_prompt(
+        aw.app.services.db().conn(),
+        scope,
+        aw.agent.parse::<AgentId>().unwrap(),
+        aw.w.thread_id.parse::<ThreadId>().unwrap(),
+        "Summarise the weather".to_owned(),
+        now,
+    )
+    .await
+    .unwrap();
+    aw.app.services.wake_worker();
+    let id = orbit_domain::ids::AgentReplyId(reply.id).to_string();
+    let ended = aw.ended(&id).await;
+    assert_eq!(ended["status"], "COMPLETED");
+    assert_eq!(ended["message"]["content"], "Sunny all day.");
+    let prompt = aw
+        .app
+        .gql_ok(
+            aw.sk(),
+            "query($id: ID!) { agentReply(id: $id) { prompt triggerMessage { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(prompt["agentReply"]["prompt"], "Summarise the weather");
+    assert!(prompt["agentReply"]["triggerMessage"].is_null());
+}

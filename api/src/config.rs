@@ -76,6 +76,10 @@ pub struct Settings {
     pub webhook_allow_private: bool,
     /// `ORBIT_GRAPHIQL`: serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
+    /// `ORBIT_RUN_WORKER`: run the worker (agent replies, routines, webhook
+    /// deliveries) in this process. Off, the process serves requests only
+    /// and other processes on the same database do the work.
+    pub run_worker: bool,
     /// `ORBIT_INTROSPECTION`: answer introspection queries.
     pub introspection: bool,
     /// `ORBIT_LOG_FORMAT`: `text` or `json`.
@@ -103,6 +107,7 @@ impl Default for Settings {
             console_signup: ConsoleSignup::Closed,
             webhook_allow_private: false,
             graphiql: true,
+            run_worker: true,
             introspection: true,
             log_format: LogFormat::Text,
             ws_init_timeout: crate::http::ws::DEFAULT_INIT_TIMEOUT,
@@ -128,6 +133,7 @@ struct FileSettings {
     console_signup: Option<ConsoleSignup>,
     webhook_allow_private: Option<bool>,
     graphiql: Option<bool>,
+    run_worker: Option<bool>,
     introspection: Option<bool>,
     log_format: Option<LogFormat>,
     ws_send_queue: Option<usize>,
@@ -163,6 +169,7 @@ impl Settings {
         layer!(console_signup);
         layer!(webhook_allow_private);
         layer!(graphiql);
+        layer!(run_worker);
         layer!(introspection);
         layer!(log_format);
         layer!(ws_send_queue);
@@ -219,6 +226,9 @@ impl Settings {
         }
         if let Some(value) = env("ORBIT_GRAPHIQL") {
             settings.graphiql = parse_bool("ORBIT_GRAPHIQL", &value)?;
+        }
+        if let Some(value) = env("ORBIT_RUN_WORKER") {
+            settings.run_worker = parse_bool("ORBIT_RUN_WORKER", &value)?;
         }
         if let Some(value) = env("ORBIT_INTROSPECTION") {
             settings.introspection = parse_bool("ORBIT_INTROSPECTION", &value)?;

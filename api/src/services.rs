@@ -110,6 +110,9 @@ impl Services {
             outbound: self.0.outbound.clone(),
             process_id: uuid::Uuid::now_v7().simple().to_string(),
             wake: self.0.worker_wake.clone(),
+            events: std::sync::Arc::new(crate::realtime::ephemeral::BrokerEvents(
+                self.0.broker.clone(),
+            )),
         }
     }
 

@@ -25,6 +25,7 @@ pub struct Application {
     router: axum::Router,
     services: Services,
     shutdown: watch::Sender<bool>,
+    run_worker: bool,
 }
 
 impl Application {
@@ -56,6 +57,7 @@ impl Application {
             router,
             services,
             shutdown,
+            run_worker: settings.run_worker,
         })
     }
 
@@ -76,7 +78,11 @@ impl Application {
             EVENT_RETENTION,
             self.shutdown.subscribe(),
         ));
-        let worker = orbit_worker::spawn(self.services.worker_context(), self.shutdown.subscribe());
+        let worker = if self.run_worker {
+            orbit_worker::spawn(self.services.worker_context(), self.shutdown.subscribe())
+        } else {
+            Vec::new()
+        };
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

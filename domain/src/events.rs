@@ -23,6 +23,10 @@ pub enum EventType {
     /// the user, when the payload's `sessionId` is null) to close. Never
     /// delivered to subscribers.
     SessionRevoked,
+    /// An agent's reply finished; its message was stored.
+    AgentReplyCompleted,
+    /// An agent's reply ended without an answer: failed or cancelled.
+    AgentReplyFailed,
 }
 
 impl EventType {
@@ -41,9 +45,15 @@ impl EventType {
             EventType::MemberRoleChanged => "member.role_changed",
             EventType::ThreadRead => "thread.read",
             EventType::SessionRevoked => "session.revoked",
+            EventType::AgentReplyCompleted => "agent_reply.completed",
+            EventType::AgentReplyFailed => "agent_reply.failed",
         }
     }
 }
+
+/// A piece of an agent's reply as it streams: published on the thread's
+/// topic, never stored (the finished reply is, with `agent_reply.completed`).
+pub const AGENT_REPLY_DELTA: &str = "agent_reply.delta";
 
 /// A topic subscribers listen on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

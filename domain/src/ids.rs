@@ -88,6 +88,11 @@ public_id!(RoutineRunId, "run");
 public_id!(WebhookId, "whk");
 public_id!(WebhookDeliveryId, "dlv");
 public_id!(
+    /// One reply an agent owes a thread (`agent_replies`).
+    AgentReplyId,
+    "rpl"
+);
+public_id!(
     /// An outside OAuth provider an app's users log in with.
     IdentityProviderId,
     "idp"

@@ -3,6 +3,7 @@
 //! codes. It knows nothing of HTTP, GraphQL, Redis or JWT, so every transport
 //! and store can share it.
 
+pub mod agents;
 pub mod clock;
 pub mod entities;
 pub mod error;

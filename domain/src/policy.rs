@@ -134,6 +134,18 @@ pub fn authorize_message(
     }
 }
 
+/// Who may stop an agent's reply: whoever manages the thread (the app
+/// included), and the person whose message asked for it.
+pub fn authorize_cancel_reply(thread_access: ThreadAccess, is_requester: bool) -> DomainResult<()> {
+    if is_requester || can_manage_thread(thread_access) {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "only the thread's managers and the person who asked may cancel a reply",
+        ))
+    }
+}
+
 /// What the caller is to an app whose configuration it manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppAccess {

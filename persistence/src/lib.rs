@@ -3,6 +3,8 @@
 //! without its app. Writes that change state append their events to the
 //! outbox in the same transaction.
 
+pub mod agent_replies;
+pub mod agents;
 pub mod app_settings;
 pub mod apps;
 mod db;
@@ -11,6 +13,7 @@ mod error;
 pub mod keyset;
 pub mod leases;
 pub mod messages;
+pub mod model_providers;
 pub mod outbox;
 pub mod passwordless;
 pub mod rate_limits;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{message, thread};
 use orbit_domain::events::{EventType, NewEvent, Topic};
-use orbit_domain::ids::{AppScope, MessageId, ThreadId, UserId};
+use orbit_domain::ids::{AgentId, AppScope, MessageId, ThreadId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use crate::error::is_unique_violation;
-use crate::{Db, Page, PageArgs, db_error, keyset, outbox};
+use crate::{Db, Page, PageArgs, agent_replies, db_error, keyset, outbox};
 
 pub const STATUS_SENT: &str = "sent";
 
@@ -26,11 +26,15 @@ pub struct NewMessage {
 
 /// The whole message travels in its event, so the many subscribers of a
 /// thread render it without reading it back from the database.
-fn message_payload(message: &message::Model) -> Value {
+pub(crate) fn message_payload(message: &message::Model) -> Value {
     json!({
         "messageId": MessageId(message.id).to_string(),
         "threadId": ThreadId(message.thread_id).to_string(),
         "authorId": message.author_user_id.map(|u| UserId(u).to_string()),
+        "authorAgentId": message.author_agent_id.map(|a| AgentId(a).to_string()),
+        "model": message.model,
+        "promptTokens": message.prompt_tokens,
+        "completionTokens": message.completion_tokens,
         "content": message.content,
         "metadata": message.metadata,
         "status": message.status,
@@ -70,18 +74,33 @@ fn replay(existing: message::Model, new_message: &NewMessage) -> DomainResult<me
     Ok(existing)
 }
 
-/// Sends a message. With an idempotency key, a retry returns the first message
-/// and writes nothing.
+/// A message sent, and whether it asked agents for replies (the worker has
+/// work then).
+pub struct Sent {
+    pub message: message::Model,
+    pub replies_queued: usize,
+}
+
+fn replayed(existing: message::Model, new_message: &NewMessage) -> DomainResult<Sent> {
+    Ok(Sent {
+        message: replay(existing, new_message)?,
+        replies_queued: 0,
+    })
+}
+
+/// Sends a message, and in the same transaction queues a reply from each
+/// agent of the thread that it asks (see `agent_replies`). With an
+/// idempotency key, a retry returns the first message and writes nothing.
 pub async fn send(
     db: &Db,
     scope: AppScope,
     now: DateTime<Utc>,
     new_message: NewMessage,
-) -> DomainResult<message::Model> {
+) -> DomainResult<Sent> {
     if let Some(key) = &new_message.idempotency_key
         && let Some(existing) = find_by_idempotency_key(db.conn(), scope, &new_message, key).await?
     {
-        return replay(existing, &new_message);
+        return replayed(existing, &new_message);
     }
     let txn = db.conn().begin().await.map_err(db_error)?;
     let id = MessageId::generate().uuid();
@@ -90,9 +109,13 @@ pub async fn send(
         app_id: Set(scope.uuid()),
         thread_id: Set(new_message.thread.uuid()),
         author_user_id: Set(Some(new_message.author.uuid())),
+        author_agent_id: Set(None),
         content: Set(Some(new_message.content.clone())),
         metadata: Set(new_message.metadata.clone()),
         status: Set(STATUS_SENT.to_owned()),
+        model: Set(None),
+        prompt_tokens: Set(None),
+        completion_tokens: Set(None),
         idempotency_key: Set(new_message.idempotency_key.clone()),
         created_at: Set(now),
         edited_at: Set(None),
@@ -109,24 +132,12 @@ pub async fn send(
             let existing = find_by_idempotency_key(db.conn(), scope, &new_message, key)
                 .await?
                 .ok_or_else(|| DomainError::internal("idempotent message vanished"))?;
-            return replay(existing, &new_message);
+            return replayed(existing, &new_message);
         }
         Err(error) => return Err(db_error(error)),
     };
-    thread::Entity::update_many()
-        .col_expr(
-            thread::Column::LastMessageAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .col_expr(
-            thread::Column::ActivityKey,
-            sea_orm::sea_query::Expr::value(id),
-        )
-        .filter(thread::Column::Id.eq(new_message.thread.uuid()))
-        .filter(thread::Column::AppId.eq(scope.uuid()))
-        .exec(&txn)
-        .await
-        .map_err(db_error)?;
+    touch_thread(&txn, scope, new_message.thread, id, now).await?;
+    let replies = agent_replies::enqueue_for_message(&txn, scope, &created, now).await?;
     outbox::append(
         &txn,
         scope,
@@ -139,7 +150,36 @@ pub async fn send(
     )
     .await?;
     db.commit(txn).await?;
-    Ok(created)
+    Ok(Sent {
+        message: created,
+        replies_queued: replies.len(),
+    })
+}
+
+/// Moves the thread to the top of the activity order: its newest message is
+/// `message` (UUIDv7, so the key orders threads by last activity).
+pub(crate) async fn touch_thread<C: ConnectionTrait>(
+    txn: &C,
+    scope: AppScope,
+    thread: ThreadId,
+    message: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    thread::Entity::update_many()
+        .col_expr(
+            thread::Column::LastMessageAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            thread::Column::ActivityKey,
+            sea_orm::sea_query::Expr::value(message),
+        )
+        .filter(thread::Column::Id.eq(thread.uuid()))
+        .filter(thread::Column::AppId.eq(scope.uuid()))
+        .exec(txn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 pub async fn find(db: &Db, scope: AppScope, id: MessageId) -> DomainResult<Option<message::Model>> {

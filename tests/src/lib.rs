@@ -4,6 +4,7 @@
 //! memory, or a fresh Postgres database when `TEST_DATABASE_URL` is set) and
 //! a manual clock, so tests run in parallel and never sleep.
 
+pub mod llm;
 pub mod smtp;
 pub mod ws;
 
@@ -732,4 +733,56 @@ pub fn jwt_segment(value: &Value) -> String {
 /// A well-formed ID of `prefix` ("usr", "team", "thr", "msg", "app") that names nothing.
 pub fn missing_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// [`spawn_app_with`] on a database other servers can share (Postgres, or
+/// an SQLite file), so that [`TestApp::another_process`] can join it.
+pub async fn spawn_shareable_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_tracing();
+    let database = TestDatabase::fresh(true).await;
+    let mut settings = Settings::for_tests(database.url.clone());
+    if let Ok(redis_url) = std::env::var("TEST_REDIS_URL")
+        && !redis_url.trim().is_empty()
+    {
+        settings.redis_url = Some(orbit_api::config::Secret::new(redis_url));
+    }
+    configure(&mut settings);
+    let clock = Arc::new(ManualClock::new(start_time()));
+    start_server(settings, clock, Arc::new(database)).await
+}
+
+impl TestApp {
+    /// Another server on this one's database and clock (and Redis, when it
+    /// has one), as a second `orbit` process would be; `configure` changes
+    /// its settings. The database must be shareable
+    /// ([`spawn_shareable_app_with`], [`spawn_cluster`]).
+    pub async fn another_process(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.redis_prefix = format!("orbit-test-{}", uuid::Uuid::now_v7().simple());
+        configure(&mut settings);
+        start_server(settings, self.clock.clone(), self._database.clone()).await
+    }
+
+    /// A developer (a console user) with `role` ("owner", "admin",
+    /// "developer", "viewer") on the app `app_id`, signed in to the console.
+    pub async fn developer(&self, app_id: &str, role: &str) -> Session {
+        use orbit_domain::entities::app_member;
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        let email = email(&format!("dev-{role}"));
+        // The operator path makes the console user (owner of an app of their own).
+        self.create_app_with_owner("Own", &email, PASSWORD).await;
+        let session = self.log_in_with(None, &email).await;
+        let app: orbit_domain::ids::AppId = app_id.parse().unwrap();
+        let user: orbit_domain::ids::UserId = session.user_id.parse().unwrap();
+        app_member::ActiveModel {
+            app_id: Set(app.uuid()),
+            user_id: Set(user.uuid()),
+            role: Set(role.to_owned()),
+            created_at: Set(start_time()),
+        }
+        .insert(self.services.db().conn())
+        .await
+        .unwrap();
+        session
+    }
 }

@@ -8,6 +8,8 @@
 //! it what it needs), and takes the time from the [`Clock`], so tests move
 //! time instead of sleeping.
 
+pub mod agents;
+pub mod events;
 pub mod outbound;
 
 use std::sync::Arc;
@@ -36,6 +38,8 @@ pub struct WorkerContext {
     /// its own leases from others'.
     pub process_id: String,
     pub wake: Wake,
+    /// Publishes what subscribers see but nothing stores (reply deltas).
+    pub events: Arc<dyn events::EphemeralEvents>,
 }
 
 /// Wakes the worker's loops to look for work at once: after a commit that
@@ -47,6 +51,12 @@ pub struct Wake(Arc<Notify>);
 impl Wake {
     pub fn now(&self) {
         self.0.notify_waiters();
+    }
+
+    /// Returns at the next [`Wake::now`]: work in progress listens for
+    /// news about itself (a reply cancelled through this process).
+    pub async fn notified(&self) {
+        self.0.notified().await;
     }
 
     /// Returns when woken, or after [`POLL_INTERVAL`], or at shutdown
@@ -65,7 +75,5 @@ impl Wake {
 
 /// Starts the worker's loops; they stop when `shutdown` turns true.
 pub fn spawn(context: WorkerContext, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let loops: Vec<JoinHandle<()>> = Vec::new();
-    let _ = (context, shutdown);
-    loops
+    vec![tokio::spawn(agents::replies::run(context, shutdown))]
 }

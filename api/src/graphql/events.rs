@@ -12,11 +12,12 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use orbit_domain::entities::message;
 use orbit_domain::events::Topic;
-use orbit_domain::ids::{AppScope, MessageId, TeamId, ThreadId, UserId};
+use orbit_domain::ids::{AgentId, AppScope, MessageId, TeamId, ThreadId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use orbit_persistence::outbox;
 use serde_json::Value;
 
+use super::agents::{AgentNode, AgentReplyStatus, TokenUsage, load_agent};
 use super::loaders::ThreadLoader;
 use super::types::{MessageNode, TeamRole, ThreadNode, UserNode, load_user};
 use super::{GqlResult, access, loader, loader_error, services, viewer};
@@ -100,32 +101,70 @@ impl EventBase {
     /// The message as it was when the event happened; it travels whole in
     /// the payload so that no subscriber reads it back.
     fn message(&self) -> GqlResult<MessageNode> {
+        self.message_at(self.payload())
+    }
+
+    /// A message carried in `payload` (the event's own, or a part of it).
+    fn message_at(&self, payload: &Value) -> GqlResult<MessageNode> {
         let broken = || DomainError::internal("a message event without its message");
-        let id: MessageId = self.uuid_of("messageId").ok_or_else(broken)?;
-        let thread: ThreadId = self.uuid_of("threadId").ok_or_else(broken)?;
+        let text = |key: &str| payload.get(key).and_then(Value::as_str);
+        let uuid_of = |key: &str| text(key).and_then(|value| value.parse().ok());
+        let id: MessageId = uuid_of("messageId").ok_or_else(broken)?;
+        let thread: ThreadId = text("threadId")
+            .and_then(|value| value.parse().ok())
+            .ok_or_else(broken)?;
         let time = |key: &str| {
-            self.payload()
+            payload
                 .get(key)
                 .cloned()
                 .and_then(|value| serde_json::from_value::<DateTime<Utc>>(value).ok())
+        };
+        let count = |key: &str| {
+            payload
+                .get(key)
+                .and_then(Value::as_i64)
+                .and_then(|n| i32::try_from(n).ok())
         };
         Ok(MessageNode(message::Model {
             id: id.uuid(),
             app_id: self.envelope.app,
             thread_id: thread.uuid(),
-            author_user_id: self.uuid_of::<UserId>("authorId").map(UserId::uuid),
-            content: self.text("content").map(str::to_owned),
-            metadata: self
-                .payload()
-                .get("metadata")
-                .filter(|v| !v.is_null())
-                .cloned(),
-            status: self.text("status").unwrap_or("sent").to_owned(),
+            author_user_id: text("authorId")
+                .and_then(|value| value.parse::<UserId>().ok())
+                .map(UserId::uuid),
+            author_agent_id: text("authorAgentId")
+                .and_then(|value| value.parse::<AgentId>().ok())
+                .map(AgentId::uuid),
+            content: text("content").map(str::to_owned),
+            metadata: payload.get("metadata").filter(|v| !v.is_null()).cloned(),
+            status: text("status").unwrap_or("sent").to_owned(),
             idempotency_key: None,
             created_at: time("createdAt").ok_or_else(broken)?,
             edited_at: time("editedAt"),
             deleted_at: time("deletedAt"),
+            model: text("model").map(str::to_owned),
+            prompt_tokens: count("promptTokens"),
+            completion_tokens: count("completionTokens"),
         }))
+    }
+
+    fn optional_id(&self, key: &str) -> Option<ID> {
+        self.text(key).map(|value| ID(value.to_owned()))
+    }
+
+    fn number(&self, key: &str) -> i32 {
+        self.payload()
+            .get(key)
+            .and_then(Value::as_i64)
+            .and_then(|n| i32::try_from(n).ok())
+            .unwrap_or_default()
+    }
+
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> {
+        match self.uuid_of::<AgentId>("agentId") {
+            Some(agent) => load_agent(ctx, agent.uuid()).await,
+            None => Ok(None),
+        }
     }
 }
 
@@ -189,17 +228,74 @@ event_object!(
     async fn thread_id(&self) -> ID { self.0.id("threadId") }
 });
 event_object!(
-    /// `participant.added`
+    /// `participant.added`: a user (`userId`) or an agent (`agentId`).
     ParticipantAddedEvent, "ParticipantAddedEvent" {
     async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn user_id(&self) -> ID { self.0.id("userId") }
+    async fn user_id(&self) -> Option<ID> { self.0.optional_id("userId") }
     async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
+    async fn agent_id(&self) -> Option<ID> { self.0.optional_id("agentId") }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
 });
 event_object!(
-    /// `participant.removed`
+    /// `participant.removed`: a user (`userId`) or an agent (`agentId`).
     ParticipantRemovedEvent, "ParticipantRemovedEvent" {
     async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn user_id(&self) -> ID { self.0.id("userId") }
+    async fn user_id(&self) -> Option<ID> { self.0.optional_id("userId") }
+    async fn agent_id(&self) -> Option<ID> { self.0.optional_id("agentId") }
+});
+event_object!(
+    /// `agent_reply.delta`: the next piece of an agent's reply as it
+    /// streams. Ephemeral: never stored nor replayed; `agent_reply.completed`
+    /// or `agent_reply.failed` ends every reply and is stored. Pieces of one
+    /// attempt come in `sequence` order from 1; a higher `attempt` starts
+    /// the reply over (its process stopped and another took it on).
+    AgentReplyDeltaEvent, "AgentReplyDeltaEvent" {
+    async fn reply_id(&self) -> ID { self.0.id("replyId") }
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    async fn agent_id(&self) -> ID { self.0.id("agentId") }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
+    async fn trigger_message_id(&self) -> Option<ID> { self.0.optional_id("triggerMessageId") }
+    async fn attempt(&self) -> i32 { self.0.number("attempt") }
+    async fn sequence(&self) -> i32 { self.0.number("sequence") }
+    /// The text to append.
+    async fn delta(&self) -> &str { self.0.text("delta").unwrap_or_default() }
+});
+event_object!(
+    /// `agent_reply.completed`: the reply is whole and stored as `message`
+    /// (which also comes as `message.created`).
+    AgentReplyCompletedEvent, "AgentReplyCompletedEvent" {
+    async fn reply_id(&self) -> ID { self.0.id("replyId") }
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    async fn agent_id(&self) -> ID { self.0.id("agentId") }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
+    async fn trigger_message_id(&self) -> Option<ID> { self.0.optional_id("triggerMessageId") }
+    async fn attempt(&self) -> i32 { self.0.number("attempt") }
+    async fn message(&self) -> GqlResult<MessageNode> { self.0.message_at(&self.0.payload()["message"]) }
+    async fn usage(&self) -> GqlResult<Option<TokenUsage>> {
+        let message = self.0.message_at(&self.0.payload()["message"])?.0;
+        Ok(TokenUsage::of(message.prompt_tokens, message.completion_tokens))
+    }
+});
+event_object!(
+    /// `agent_reply.failed`: the reply ended without an answer, FAILED (the
+    /// provider failed; `error` says why) or CANCELLED. `message` holds
+    /// what the agent said before, when it said anything.
+    AgentReplyFailedEvent, "AgentReplyFailedEvent" {
+    async fn reply_id(&self) -> ID { self.0.id("replyId") }
+    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    async fn agent_id(&self) -> ID { self.0.id("agentId") }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
+    async fn trigger_message_id(&self) -> Option<ID> { self.0.optional_id("triggerMessageId") }
+    async fn attempt(&self) -> i32 { self.0.number("attempt") }
+    async fn status(&self) -> AgentReplyStatus {
+        if self.0.text("status") == Some("cancelled") { AgentReplyStatus::Cancelled } else { AgentReplyStatus::Failed }
+    }
+    async fn error(&self) -> Option<&str> { self.0.text("error") }
+    async fn message(&self) -> GqlResult<Option<MessageNode>> {
+        let message = &self.0.payload()["message"];
+        if message.is_null() { return Ok(None); }
+        self.0.message_at(message).map(Some)
+    }
 });
 event_object!(
     /// `member.joined`
@@ -301,6 +397,9 @@ pub enum Event {
     ThreadRead(ThreadReadEvent),
     Typing(TypingEvent),
     PresenceChanged(PresenceChangedEvent),
+    AgentReplyDelta(AgentReplyDeltaEvent),
+    AgentReplyCompleted(AgentReplyCompletedEvent),
+    AgentReplyFailed(AgentReplyFailedEvent),
 }
 
 /// What happens in a thread.
@@ -315,6 +414,9 @@ pub enum ThreadEvent {
     ParticipantAdded(ParticipantAddedEvent),
     ParticipantRemoved(ParticipantRemovedEvent),
     Typing(TypingEvent),
+    AgentReplyDelta(AgentReplyDeltaEvent),
+    AgentReplyCompleted(AgentReplyCompletedEvent),
+    AgentReplyFailed(AgentReplyFailedEvent),
 }
 
 /// What happens in a team: its members, its threads, who is online.
@@ -357,6 +459,9 @@ fn thread_event(base: EventBase) -> Option<ThreadEvent> {
         "participant.added" => ThreadEvent::ParticipantAdded(ParticipantAddedEvent(base)),
         "participant.removed" => ThreadEvent::ParticipantRemoved(ParticipantRemovedEvent(base)),
         "typing.started" | "typing.stopped" => ThreadEvent::Typing(TypingEvent(base)),
+        "agent_reply.delta" => ThreadEvent::AgentReplyDelta(AgentReplyDeltaEvent(base)),
+        "agent_reply.completed" => ThreadEvent::AgentReplyCompleted(AgentReplyCompletedEvent(base)),
+        "agent_reply.failed" => ThreadEvent::AgentReplyFailed(AgentReplyFailedEvent(base)),
         _ => return None,
     })
 }

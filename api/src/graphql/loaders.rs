@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use orbit_domain::entities::{team, thread, thread_participant, user};
+use orbit_domain::entities::{
+    agent, agent_reply, team, thread, thread_agent, thread_participant, user,
+};
 use orbit_domain::ids::{AppScope, UserId};
 use orbit_domain::roles::TeamRole;
-use orbit_persistence::{teams, threads, users};
+use orbit_persistence::{agent_replies, agents, teams, threads, users};
 use uuid::Uuid;
 
 use crate::Services;
@@ -27,6 +29,9 @@ pub(crate) struct Loaders {
     unread: OnceLock<DataLoader<UnreadLoader>>,
     team_roles: OnceLock<DataLoader<TeamRoleLoader>>,
     presence: OnceLock<DataLoader<PresenceLoader>>,
+    agents: OnceLock<DataLoader<AgentLoader>>,
+    agent_participants: OnceLock<DataLoader<AgentParticipantsLoader>>,
+    replies_asked: OnceLock<DataLoader<RepliesAskedLoader>>,
 }
 
 impl Loaders {
@@ -41,6 +46,9 @@ impl Loaders {
             unread: OnceLock::new(),
             team_roles: OnceLock::new(),
             presence: OnceLock::new(),
+            agents: OnceLock::new(),
+            agent_participants: OnceLock::new(),
+            replies_asked: OnceLock::new(),
         }
     }
 
@@ -93,6 +101,14 @@ request_loader!(TeamRoleLoader, team_roles, reads_viewer: true, |scoped, viewer|
 request_loader!(PresenceLoader, presence, reads_viewer: false, |scoped, _viewer| PresenceLoader(
     scoped
 ));
+
+request_loader!(AgentLoader, agents, reads_viewer: false, |scoped, _viewer| AgentLoader(scoped));
+request_loader!(AgentParticipantsLoader, agent_participants, reads_viewer: false, |scoped, _viewer| {
+    AgentParticipantsLoader(scoped)
+});
+request_loader!(RepliesAskedLoader, replies_asked, reads_viewer: false, |scoped, _viewer| {
+    RepliesAskedLoader(scoped)
+});
 
 pub(crate) struct Scoped {
     services: Services,
@@ -213,5 +229,47 @@ impl Loader<Uuid> for PresenceLoader {
             .await
             .map_err(|error| error.to_string())?;
         Ok(keys.iter().copied().zip(statuses).collect())
+    }
+}
+
+pub(crate) struct AgentLoader(Scoped);
+
+impl Loader<Uuid> for AgentLoader {
+    type Value = agent::Model;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = agents::find_many(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)?;
+        Ok(by_id(rows, |row| row.id))
+    }
+}
+
+/// The agents taking part in each thread.
+pub(crate) struct AgentParticipantsLoader(Scoped);
+
+impl Loader<Uuid> for AgentParticipantsLoader {
+    type Value = Vec<thread_agent::Model>;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        agents::in_threads(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)
+    }
+}
+
+/// The agent replies each message asked for.
+pub(crate) struct RepliesAskedLoader(Scoped);
+
+impl Loader<Uuid> for RepliesAskedLoader {
+    type Value = Vec<agent_reply::Model>;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        agent_replies::asked_by(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)
     }
 }

@@ -119,7 +119,7 @@ impl MessageMutation {
                 author
             }
         };
-        let message = messages::send(
+        let sent = messages::send(
             services.db(),
             viewer.app(),
             services.clock().now(),
@@ -132,8 +132,11 @@ impl MessageMutation {
             },
         )
         .await?;
+        if sent.replies_queued > 0 {
+            services.wake_worker();
+        }
         Ok(SendMessagePayload {
-            message: MessageNode(message),
+            message: MessageNode(sent.message),
         })
     }
 

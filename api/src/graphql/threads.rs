@@ -1,11 +1,11 @@
 //! Thread mutations.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use orbit_domain::ids::{TeamId, ThreadId, UserId};
+use orbit_domain::ids::{AgentId, TeamId, ThreadId, UserId};
 use orbit_domain::policy::{TeamAction, ThreadAction, authorize_team, authorize_thread};
 use orbit_domain::{DomainError, validation};
 use orbit_persistence::threads::{self, ThreadOwner};
-use orbit_persistence::users;
+use orbit_persistence::{agents, users};
 
 use super::types::ThreadNode;
 use super::{GqlResult, access, services, viewer};
@@ -51,10 +51,14 @@ pub struct DeleteThreadPayload {
     deleted_thread_id: ID,
 }
 
+/// Names a user or an agent, not both.
 #[derive(InputObject)]
 pub struct AddThreadParticipantInput {
     thread_id: ID,
-    user_id: ID,
+    user_id: Option<ID>,
+    /// An agent of the app: it then answers the thread's messages (as its
+    /// reply mode says).
+    agent_id: Option<ID>,
 }
 
 #[derive(SimpleObject)]
@@ -62,10 +66,38 @@ pub struct AddThreadParticipantPayload {
     thread: ThreadNode,
 }
 
+/// Names a user or an agent, not both.
 #[derive(InputObject)]
 pub struct RemoveThreadParticipantInput {
     thread_id: ID,
-    user_id: ID,
+    user_id: Option<ID>,
+    agent_id: Option<ID>,
+}
+
+/// Who a participant input names.
+enum Named {
+    User(UserId),
+    Agent(AgentId),
+}
+
+fn named(user_id: Option<&ID>, agent_id: Option<&ID>) -> GqlResult<Named> {
+    match (user_id, agent_id) {
+        (Some(user), None) => Ok(Named::User(UserId::parse_field(user, "userId")?)),
+        (None, Some(agent)) => Ok(Named::Agent(AgentId::parse_field(agent, "agentId")?)),
+        (Some(_), Some(_)) => Err(DomainError::bad_input(
+            "agentId",
+            "give userId or agentId, not both",
+        )),
+        (None, None) => Err(DomainError::bad_input("userId", "give userId or agentId")),
+    }
+}
+
+/// An agent of the caller's app.
+async fn known_agent(services: &Services, viewer: &Viewer, agent: AgentId) -> GqlResult<AgentId> {
+    agents::find(services.db(), viewer.app(), agent)
+        .await?
+        .ok_or_else(|| DomainError::not_found("agent").with_field("agentId"))?;
+    Ok(agent)
 }
 
 #[derive(SimpleObject)]
@@ -211,17 +243,21 @@ impl ThreadMutation {
         let services = services(ctx);
         let viewer = viewer(ctx);
         let id = ThreadId::parse_field(&input.thread_id, "threadId")?;
+        let participant = named(input.user_id.as_ref(), input.agent_id.as_ref())?;
         let (thread, access) = access::thread(services, viewer, id, "threadId").await?;
         authorize_thread(access, ThreadAction::Manage)?;
-        let user = addable_user(services, viewer, &input.user_id, "userId").await?;
-        threads::add_participant(
-            services.db(),
-            viewer.app(),
-            id,
-            user,
-            services.clock().now(),
-        )
-        .await?;
+        let now = services.clock().now();
+        match participant {
+            Named::User(user) => {
+                // One the caller can see (a secret key: any user of the app).
+                access::user(services, viewer, user, "userId").await?;
+                threads::add_participant(services.db(), viewer.app(), id, user, now).await?;
+            }
+            Named::Agent(agent) => {
+                let agent = known_agent(services, viewer, agent).await?;
+                agents::add_to_thread(services.db(), viewer.app(), id, agent, now).await?;
+            }
+        }
         Ok(AddThreadParticipantPayload {
             thread: ThreadNode(thread),
         })
@@ -236,19 +272,21 @@ impl ThreadMutation {
         let services = services(ctx);
         let viewer = viewer(ctx);
         let id = ThreadId::parse_field(&input.thread_id, "threadId")?;
-        let user = UserId::parse_field(&input.user_id, "userId")?;
+        let participant = named(input.user_id.as_ref(), input.agent_id.as_ref())?;
         let (thread, access) = access::thread(services, viewer, id, "threadId").await?;
-        if viewer.user() != Some(user) {
-            authorize_thread(access, ThreadAction::Manage)?;
+        let now = services.clock().now();
+        match participant {
+            Named::User(user) => {
+                if viewer.user() != Some(user) {
+                    authorize_thread(access, ThreadAction::Manage)?;
+                }
+                threads::remove_participant(services.db(), viewer.app(), id, user, now).await?;
+            }
+            Named::Agent(agent) => {
+                authorize_thread(access, ThreadAction::Manage)?;
+                agents::remove_from_thread(services.db(), viewer.app(), id, agent, now).await?;
+            }
         }
-        threads::remove_participant(
-            services.db(),
-            viewer.app(),
-            id,
-            user,
-            services.clock().now(),
-        )
-        .await?;
         Ok(RemoveThreadParticipantPayload {
             thread: ThreadNode(thread),
         })

@@ -3,17 +3,20 @@
 use async_graphql::{Context, Enum, ID, Interface, Json, Object, Union};
 use chrono::{DateTime, Utc};
 use orbit_domain::DomainError;
-use orbit_domain::entities::{app, message, team, team_member, thread, thread_participant, user};
+use orbit_domain::entities::{
+    app, message, team, team_member, thread, thread_agent, thread_participant, user,
+};
 use orbit_domain::ids::{AppId, MessageId, TeamId, ThreadId, UserId};
 use orbit_domain::policy::AppAction;
 use orbit_domain::roles;
 use orbit_persistence::{app_settings, messages, teams};
 use uuid::Uuid;
 
+use super::agents::{AgentNode, AgentReplyNode, TokenUsage, load_agent};
 use super::app_settings::AppSettingsNode;
 use super::loaders::{
-    ParticipantsLoader, PresenceLoader, TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader,
-    UserLoader,
+    AgentParticipantsLoader, ParticipantsLoader, PresenceLoader, RepliesAskedLoader, TeamLoader,
+    TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
 };
 use super::pagination::{Conn, connection, forward_args, page_args};
 use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
@@ -324,17 +327,30 @@ impl ThreadNode {
         };
         load_user(ctx, owner).await
     }
-    /// Users added to the thread by name (owners and team members see it anyway).
+    /// Users added to the thread by name (owners and team members see it
+    /// anyway) and the agents taking part, in the order they were added.
     async fn participants(&self, ctx: &Context<'_>) -> GqlResult<Vec<ThreadParticipantNode>> {
-        let rows = loader::<ParticipantsLoader>(ctx)
+        let users = loader::<ParticipantsLoader>(ctx)
             .load_one(self.0.id)
             .await
             .map_err(loader_error)?;
-        Ok(rows
+        let agents = loader::<AgentParticipantsLoader>(ctx)
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        let mut all: Vec<ThreadParticipantNode> = users
             .unwrap_or_default()
             .into_iter()
-            .map(ThreadParticipantNode)
-            .collect())
+            .map(ThreadParticipantNode::User)
+            .chain(
+                agents
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(ThreadParticipantNode::Agent),
+            )
+            .collect();
+        all.sort_by_key(ThreadParticipantNode::added_at_key);
+        Ok(all)
     }
     /// Oldest first. `first/after` pages forward, `last/before` backward.
     async fn messages(
@@ -369,30 +385,63 @@ impl ThreadNode {
     }
 }
 
-pub struct ThreadParticipantNode(pub thread_participant::Model);
+/// A user or an agent taking part in a thread.
+pub enum ThreadParticipantNode {
+    User(thread_participant::Model),
+    Agent(thread_agent::Model),
+}
+
+impl ThreadParticipantNode {
+    fn added_at_key(&self) -> DateTime<Utc> {
+        match self {
+            ThreadParticipantNode::User(row) => row.added_at,
+            ThreadParticipantNode::Agent(row) => row.added_at,
+        }
+    }
+}
 
 #[Object(name = "ThreadParticipant")]
 impl ThreadParticipantNode {
-    async fn user(&self, ctx: &Context<'_>) -> GqlResult<UserNode> {
-        load_user(ctx, self.0.user_id)
+    /// Set when the participant is a user.
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        let ThreadParticipantNode::User(row) = self else {
+            return Ok(None);
+        };
+        load_user(ctx, row.user_id)
             .await?
+            .map(Some)
             .ok_or_else(|| DomainError::internal("participant without a user"))
     }
+    /// Set when the participant is an agent.
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> {
+        let ThreadParticipantNode::Agent(row) = self else {
+            return Ok(None);
+        };
+        load_agent(ctx, row.agent_id).await
+    }
     async fn added_at(&self) -> DateTime<Utc> {
-        self.0.added_at
+        self.added_at_key()
     }
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "MessageStatus")]
 pub enum MessageStatus {
+    /// A person's message.
     Sent,
+    /// An agent's reply, whole.
+    Complete,
+    /// An agent's reply that failed: what it said before (maybe nothing).
+    Failed,
+    /// An agent's reply stopped by `cancelAgentReply`: what it said before.
+    Cancelled,
 }
 
 #[derive(Union)]
 #[graphql(name = "MessageAuthor")]
 pub enum MessageAuthor {
     User(UserNode),
+    Agent(AgentNode),
 }
 
 pub struct MessageNode(pub message::Model);
@@ -410,7 +459,11 @@ impl MessageNode {
             .map(ThreadNode)
             .ok_or_else(|| DomainError::not_found("thread"))
     }
+    /// A user, or an agent for its replies; null when the author was deleted.
     async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<MessageAuthor>> {
+        if let Some(agent) = self.0.author_agent_id {
+            return Ok(load_agent(ctx, agent).await?.map(MessageAuthor::Agent));
+        }
         let Some(author) = self.0.author_user_id else {
             return Ok(None);
         };
@@ -423,8 +476,48 @@ impl MessageNode {
     async fn metadata(&self) -> Option<Json<serde_json::Value>> {
         self.0.metadata.clone().map(Json)
     }
-    async fn status(&self) -> MessageStatus {
-        MessageStatus::Sent
+    async fn status(&self) -> GqlResult<MessageStatus> {
+        use orbit_domain::agents::MessageStatus as Stored;
+        Ok(match self.0.status.parse::<Stored>()? {
+            Stored::Sent => MessageStatus::Sent,
+            Stored::Complete => MessageStatus::Complete,
+            Stored::Failed => MessageStatus::Failed,
+            Stored::Cancelled => MessageStatus::Cancelled,
+        })
+    }
+    /// The model an agent's reply came from; null for people's messages.
+    async fn model(&self) -> Option<&str> {
+        self.0.model.as_deref()
+    }
+    /// What an agent's reply cost in tokens; null for people's messages.
+    async fn usage(&self) -> Option<TokenUsage> {
+        TokenUsage::of(self.0.prompt_tokens, self.0.completion_tokens)
+    }
+    /// For an agent's message: the reply it ends (attempts, error).
+    async fn agent_reply(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentReplyNode>> {
+        if self.0.author_agent_id.is_none() {
+            return Ok(None);
+        }
+        let scope = orbit_domain::ids::AppScope::new(AppId(self.0.app_id));
+        Ok(orbit_persistence::agent_replies::answered_by(
+            services(ctx).db(),
+            scope,
+            MessageId(self.0.id),
+        )
+        .await?
+        .map(AgentReplyNode))
+    }
+    /// The replies this message asked agents for (one per agent it asked).
+    async fn agent_replies(&self, ctx: &Context<'_>) -> GqlResult<Vec<AgentReplyNode>> {
+        let replies = loader::<RepliesAskedLoader>(ctx)
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        Ok(replies
+            .unwrap_or_default()
+            .into_iter()
+            .map(AgentReplyNode)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

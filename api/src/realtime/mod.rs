@@ -3,6 +3,7 @@
 //! presence.
 
 pub(crate) mod envelope;
+pub(crate) mod ephemeral;
 pub(crate) mod feed;
 pub(crate) mod presence;
 pub(crate) mod relay;

@@ -10,10 +10,17 @@ pub struct Model {
     pub app_id: Uuid,
     pub thread_id: Uuid,
     pub author_user_id: Option<Uuid>,
+    /// Set instead of `author_user_id` on an agent's reply.
+    pub author_agent_id: Option<Uuid>,
     pub content: Option<String>,
     pub metadata: Option<Json>,
-    /// `sent` (later also `streaming` and `failed`, for agent replies).
+    /// `sent` for people's messages; an agent's reply is `complete`,
+    /// `failed` or `cancelled`.
     pub status: String,
+    /// The model an agent's reply came from, and what it cost.
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
     /// Unique per thread and author, so a retried send returns the first message.
     pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,

@@ -2,6 +2,8 @@
 //! layer maps them to its own types, so the API never follows the table
 //! layout by accident.
 
+pub mod agent;
+pub mod agent_reply;
 pub mod api_key;
 pub mod app;
 pub mod app_member;
@@ -12,6 +14,7 @@ pub mod event;
 pub mod login_code;
 pub mod magic_link;
 pub mod message;
+pub mod model_provider;
 pub mod password_credential;
 pub mod refresh_token;
 pub mod session;
@@ -19,6 +22,7 @@ pub mod team;
 pub mod team_invitation;
 pub mod team_member;
 pub mod thread;
+pub mod thread_agent;
 pub mod thread_participant;
 pub mod thread_read;
 pub mod topic_sequence;

@@ -2,6 +2,7 @@
 //! End-to-end tests of the GraphQL API: one binary, one server per test.
 
 mod abuse_limits;
+mod agents;
 mod auth;
 mod cluster;
 mod device_flow;

@@ -384,3 +384,230 @@ async fn keys_without_a_user_are_unauthenticated_everywhere() {
         failures.join("\n")
     );
 }
+
+/// The agent operations with every kind of caller: the app's developers by
+/// role, its secret key, a user of the app, the keys without a user, and a
+/// developer of another app.
+#[tokio::test]
+async fn agent_operations_with_every_caller() {
+    const PROVIDER: &str = "mutation($input: CreateModelProviderInput!) { createModelProvider(input: $input) { modelProvider { id } } }";
+    const AGENT: &str =
+        "mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { id } } }";
+    // Replies stay queued: there is no worker to answer them.
+    let app = orbit_tests::spawn_app_with(|s| s.run_worker = false).await;
+    let w = app.new_team_world().await;
+    let sk = w.keys.secret_key.clone();
+    let app_id = w.keys.app_id.clone();
+    let mut callers: Vec<(&str, Option<String>, bool)> = Vec::new();
+    for role in ["owner", "admin", "developer", "viewer"] {
+        let developer = app.developer(&app_id, role).await;
+        callers.push((role, Some(developer.access_token), true));
+    }
+    let other = app.create_app("Elsewhere").await;
+    let stranger = app.developer(&other.app_id, "owner").await;
+    callers.push(("secret", Some(sk.clone()), false));
+    callers.push(("user", Some(w.member.access_token.clone()), false));
+    callers.push(("publishable", Some(w.keys.publishable_key.clone()), false));
+    callers.push(("anonymous", None, false));
+    callers.push(("stranger", Some(stranger.access_token), true));
+
+    const U: Option<&str> = Some("UNAUTHENTICATED");
+    #[rustfmt::skip]
+    let matrix: [(&str, [Option<&str>; 9]); 9] = [
+        //                  owner admin developer viewer     secret user       publishable anonymous stranger
+        ("agents",          [OK,  OK,   OK,       OK,        OK,    OK,        U,          U,        NOT_FOUND]),
+        ("agent",           [OK,  OK,   OK,       OK,        OK,    OK,        U,          U,        NOT_FOUND]),
+        ("modelProviders",  [OK,  OK,   OK,       OK,        OK,    FORBIDDEN, U,          U,        NOT_FOUND]),
+        ("createProvider",  [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, U,          U,        NOT_FOUND]),
+        ("updateProvider",  [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, U,          U,        NOT_FOUND]),
+        ("deleteProvider",  [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, U,          U,        NOT_FOUND]),
+        ("createAgent",     [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, U,          U,        NOT_FOUND]),
+        ("updateAgent",     [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, U,          U,        NOT_FOUND]),
+        ("deleteAgent",     [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, U,          U,        NOT_FOUND]),
+    ];
+    let mut mismatches = Vec::new();
+    for (op, expectations) in matrix {
+        for ((who, credential, names_app), expected) in callers.iter().zip(expectations) {
+            let provider = app
+                .gql_ok(
+                    Some(&sk),
+                    PROVIDER,
+                    json!({ "input": { "name": "P", "kind": "SCRIPTED" } }),
+                )
+                .await["createModelProvider"]["modelProvider"]["id"]
+                .clone();
+            let spare = app
+                .gql_ok(
+                    Some(&sk),
+                    PROVIDER,
+                    json!({ "input": { "name": "Spare", "kind": "SCRIPTED" } }),
+                )
+                .await["createModelProvider"]["modelProvider"]["id"]
+                .clone();
+            let handle = format!("a{}", uuid::Uuid::new_v4().simple());
+            let agent = app
+                .gql_ok(Some(&sk), AGENT, json!({ "input": { "name": "A", "handle": &handle[..20], "model": { "provider": provider, "model": "m" } } }))
+                .await["createAgent"]["agent"]["id"]
+                .clone();
+            let app_arg = names_app.then(|| app_id.clone());
+            let with_app = |mut input: Value| {
+                input["appId"] = json!(app_arg);
+                json!({ "input": input })
+            };
+            let (query, variables, root) = match op {
+                "agents" => (
+                    "query($a: ID) { agents(appId: $a) { edges { node { id } } } }",
+                    json!({ "a": app_arg }),
+                    "agents",
+                ),
+                "agent" => (
+                    "query($id: ID!, $a: ID) { agent(id: $id, appId: $a) { id } }",
+                    json!({ "id": agent, "a": app_arg }),
+                    "agent",
+                ),
+                "modelProviders" => (
+                    "query($a: ID) { modelProviders(appId: $a) { edges { node { id } } } }",
+                    json!({ "a": app_arg }),
+                    "modelProviders",
+                ),
+                "createProvider" => (
+                    PROVIDER,
+                    with_app(json!({ "name": "New", "kind": "SCRIPTED" })),
+                    "createModelProvider",
+                ),
+                "updateProvider" => (
+                    "mutation($input: UpdateModelProviderInput!) { updateModelProvider(input: $input) { modelProvider { id } } }",
+                    with_app(json!({ "id": provider, "name": "Renamed" })),
+                    "updateModelProvider",
+                ),
+                "deleteProvider" => (
+                    "mutation($input: DeleteModelProviderInput!) { deleteModelProvider(input: $input) { deletedModelProviderId } }",
+                    with_app(json!({ "id": spare })),
+                    "deleteModelProvider",
+                ),
+                "createAgent" => (
+                    AGENT,
+                    with_app(
+                        json!({ "name": "B", "handle": "bee", "model": { "provider": provider, "model": "m" } }),
+                    ),
+                    "createAgent",
+                ),
+                "updateAgent" => (
+                    "mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { agent { id } } }",
+                    with_app(json!({ "id": agent, "name": "Renamed" })),
+                    "updateAgent",
+                ),
+                _ => (
+                    "mutation($input: DeleteAgentInput!) { deleteAgent(input: $input) { deletedAgentId } }",
+                    with_app(json!({ "id": agent })),
+                    "deleteAgent",
+                ),
+            };
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            // Clean up what the cell made, so `bee` can be made again.
+            if op == "createAgent"
+                && let Some(id) = response["data"]["createAgent"]["agent"]["id"].as_str()
+            {
+                app.gql_ok(Some(&sk), "mutation($input: DeleteAgentInput!) { deleteAgent(input: $input) { deletedAgentId } }", json!({ "input": { "id": id } })).await;
+            }
+            let got = error_code(&response);
+            let data_ok = match expected {
+                None => !response["data"][root].is_null(),
+                Some(_) => response["data"].is_null() || response["data"][root].is_null(),
+            };
+            if got.as_deref() != expected || !data_ok {
+                mismatches.push(format!(
+                    "{op} as {who}: expected {}, got {response}",
+                    expected.unwrap_or("success")
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Adding an agent to a thread and cancelling its reply, with every kind
+/// of thread caller.
+#[tokio::test]
+async fn agent_thread_operations_with_every_caller() {
+    let app = orbit_tests::spawn_app_with(|s| s.run_worker = false).await;
+    let people = app.people().await;
+    let sk = people.keys.secret_key.clone();
+    let provider = app
+        .gql_ok(Some(&sk), "mutation { createModelProvider(input: {name: \"P\", kind: SCRIPTED}) { modelProvider { id } } }", json!({}))
+        .await["createModelProvider"]["modelProvider"]["id"]
+        .clone();
+    let agent = app
+        .gql_ok(Some(&sk), "mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { id } } }", json!({ "input": { "name": "A", "handle": "helper", "model": { "provider": provider, "model": "m" } } }))
+        .await["createAgent"]["agent"]["id"]
+        .clone();
+    let add = "mutation($input: AddThreadParticipantInput!) { addThreadParticipant(input: $input) { thread { id } } }";
+    let cancel = "mutation($input: CancelAgentReplyInput!) { cancelAgentReply(input: $input) { reply { status } } }";
+    // owner, admin, member, outsider, secret, publishable, anonymous; and
+    // the author, who created the thread (so manages it) and asked.
+    #[rustfmt::skip]
+    let matrix: [(&str, [Option<&str>; 8]); 3] = [
+        ("addAgent",  [OK, OK, FORBIDDEN, NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
+        // The author asked.
+        ("cancel",    [OK, OK, FORBIDDEN, NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
+        // The member asked: who asked may cancel.
+        ("cancelOwn", [OK, OK, OK,        NOT_FOUND, OK, UNAUTHENTICATED, UNAUTHENTICATED, OK]),
+    ];
+    let mut mismatches = Vec::new();
+    for (op, expectations) in matrix {
+        for (index, expected) in expectations.into_iter().enumerate() {
+            let w = app.team_world(&people).await;
+            let credential = match CALLERS.get(index) {
+                Some(caller) => caller.credential(&w),
+                None => Some(w.author.access_token.clone()),
+            };
+            let (query, variables, root) = if op == "addAgent" {
+                (
+                    add,
+                    json!({ "input": { "threadId": w.thread_id, "agentId": agent } }),
+                    "addThreadParticipant",
+                )
+            } else {
+                app.gql_ok(
+                    Some(&sk),
+                    add,
+                    json!({ "input": { "threadId": w.thread_id, "agentId": agent } }),
+                )
+                .await;
+                let asker = if op == "cancel" { &w.author } else { &w.member };
+                let sent = app
+                    .gql_ok(asker.token(), "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { agentReplies { id } } } }", json!({ "input": { "threadId": w.thread_id, "content": "hi" } }))
+                    .await;
+                let reply = sent["sendMessage"]["message"]["agentReplies"][0]["id"].clone();
+                (
+                    cancel,
+                    json!({ "input": { "replyId": reply } }),
+                    "cancelAgentReply",
+                )
+            };
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            let got = error_code(&response);
+            let data_ok = match expected {
+                None => !response["data"][root].is_null(),
+                Some(_) => response["data"].is_null() || response["data"][root].is_null(),
+            };
+            if got.as_deref() != expected || !data_ok {
+                mismatches.push(format!(
+                    "{op} as caller {index}: expected {}, got {response}",
+                    expected.unwrap_or("success")
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}

@@ -482,3 +482,155 @@ async fn app_a_credentials_do_not_work_in_app_b() {
         .await;
     assert_eq!(viewer["viewer"]["app"]["id"], a.keys.app_id.as_str());
 }
+
+/// App B (its secret key, a user, a developer of B) against A's agents,
+/// providers and replies: all answer as if they did not exist.
+#[tokio::test]
+async fn app_b_cannot_reach_app_a_agents() {
+    let t = two_apps().await;
+    let a = &t.a;
+    let app = &t.app;
+    let sk = a.keys.secret_key.as_str();
+    let provider = app
+        .gql_ok(Some(sk), "mutation { createModelProvider(input: {name: \"P\", kind: SCRIPTED}) { modelProvider { id } } }", json!({}))
+        .await["createModelProvider"]["modelProvider"]["id"]
+        .clone();
+    let agent = app
+        .gql_ok(Some(sk), "mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { id } } }", json!({ "input": { "name": "A", "handle": "helper", "model": { "provider": provider, "model": "m" } } }))
+        .await["createAgent"]["agent"]["id"]
+        .clone();
+    app.gql_ok(
+        Some(sk),
+        ADD_THREAD_PARTICIPANT,
+        json!({ "input": { "threadId": a.thread_id, "agentId": agent } }),
+    )
+    .await;
+    let sent = app
+        .gql_ok(a.author.token(), "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { agentReplies { id } } } }", json!({ "input": { "threadId": a.thread_id, "content": "hi" } }))
+        .await;
+    let reply = sent["sendMessage"]["message"]["agentReplies"][0]["id"].clone();
+    let b_app_id = app
+        .gql_ok(Some(&t.b_secret), "{ app { id } }", json!({}))
+        .await["app"]["id"]
+        .clone();
+    let b_developer = app.developer(b_app_id.as_str().unwrap(), "owner").await;
+    let a_developer_of_b = |as_developer: bool| {
+        if as_developer {
+            b_app_id.clone()
+        } else {
+            Value::Null
+        }
+    };
+
+    let mut failures = Vec::new();
+    for (who, credential, as_developer) in [
+        ("B secret", t.b_secret.clone(), false),
+        ("B user", t.b_user.access_token.clone(), false),
+        ("B developer", b_developer.access_token.clone(), true),
+    ] {
+        let b_app = a_developer_of_b(as_developer);
+        let attempts: Vec<(&str, &str, Value, &str)> = vec![
+            (
+                "agent",
+                "query($id: ID!, $a: ID) { agent(id: $id, appId: $a) { id } }",
+                json!({ "id": agent, "a": b_app }),
+                "agent",
+            ),
+            (
+                "updateAgent",
+                "mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { agent { id } } }",
+                json!({ "input": { "id": agent, "name": "Pwned", "appId": b_app } }),
+                "updateAgent",
+            ),
+            (
+                "deleteAgent",
+                "mutation($input: DeleteAgentInput!) { deleteAgent(input: $input) { deletedAgentId } }",
+                json!({ "input": { "id": agent, "appId": b_app } }),
+                "deleteAgent",
+            ),
+            (
+                "modelProvider",
+                "query($id: ID!, $a: ID) { modelProvider(id: $id, appId: $a) { id } }",
+                json!({ "id": provider, "a": b_app }),
+                "modelProvider",
+            ),
+            (
+                "updateModelProvider",
+                "mutation($input: UpdateModelProviderInput!) { updateModelProvider(input: $input) { modelProvider { id } } }",
+                json!({ "input": { "id": provider, "name": "Pwned", "appId": b_app } }),
+                "updateModelProvider",
+            ),
+            (
+                "deleteModelProvider",
+                "mutation($input: DeleteModelProviderInput!) { deleteModelProvider(input: $input) { deletedModelProviderId } }",
+                json!({ "input": { "id": provider, "appId": b_app } }),
+                "deleteModelProvider",
+            ),
+            (
+                "createAgent(A provider)",
+                "mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { id } } }",
+                json!({ "input": { "name": "B", "handle": "thief", "model": { "provider": provider, "model": "m" }, "appId": b_app } }),
+                "createAgent",
+            ),
+            (
+                "addThreadParticipant(A agent)",
+                ADD_THREAD_PARTICIPANT,
+                json!({ "input": { "threadId": t.b_thread, "agentId": agent } }),
+                "addThreadParticipant",
+            ),
+            (
+                "agentReply",
+                "query($id: ID!) { agentReply(id: $id) { id } }",
+                json!({ "id": reply }),
+                "agentReply",
+            ),
+            (
+                "cancelAgentReply",
+                "mutation($input: CancelAgentReplyInput!) { cancelAgentReply(input: $input) { reply { id } } }",
+                json!({ "input": { "replyId": reply, "appId": b_app } }),
+                "cancelAgentReply",
+            ),
+            (
+                "agent(A app)",
+                "query($id: ID!, $a: ID) { agent(id: $id, appId: $a) { id } }",
+                json!({ "id": agent, "a": a.keys.app_id }),
+                "agent",
+            ),
+        ];
+        for (name, query, variables, root) in attempts {
+            if as_developer && matches!(name, "addThreadParticipant(A agent)" | "agentReply") {
+                continue; // Developers have no threads in B.
+            }
+            let response = app.gql(Some(&credential), query, variables).await;
+            // A user of B is no developer: refusing outright is fine.
+            let forbidden_allowed = who == "B user"
+                && !matches!(
+                    name,
+                    "agent" | "agentReply" | "addThreadParticipant(A agent)"
+                );
+            check(&mut failures, who, name, root, &response, forbidden_allowed);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} leaks:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let agents = app
+        .gql_ok(
+            Some(sk),
+            "{ agents { edges { node { id name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(agents["agents"]["edges"][0]["node"]["name"], "A");
+    let b_agents = app
+        .gql_ok(
+            Some(&t.b_secret),
+            "{ agents { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(b_agents["agents"]["edges"], json!([]));
+}

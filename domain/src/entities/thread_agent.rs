@@ -1,0 +1,19 @@
+//! An agent taking part in a thread.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "thread_agents")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub thread_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub agent_id: Uuid,
+    pub app_id: Uuid,
+    pub added_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

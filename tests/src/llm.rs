@@ -1,0 +1,205 @@
+//! A fake OpenAI-compatible chat completions server on loopback, speaking
+//! the real protocol: `POST /v1/chat/completions` answered with server-sent
+//! events (`data: {chunk}` lines, a usage chunk, `data: [DONE]`). It records
+//! each request (its `Authorization` header and JSON body) and behaves as
+//! the test says: streams, fails with a status, or stalls until released.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+/// The model name the fake reports in its chunks.
+pub const FAKE_MODEL: &str = "fake-model-001";
+
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Streams these pieces, then usage (prompt, completion tokens), then `[DONE]`.
+    Stream {
+        pieces: Vec<String>,
+        usage: (i32, i32),
+    },
+    /// Answers `status` with an OpenAI-style error body (and `Retry-After`).
+    Fail {
+        status: u16,
+        message: String,
+        retry_after: Option<String>,
+    },
+    /// Streams these pieces, then sends nothing until [`FakeLlm::release`],
+    /// then `[DONE]`.
+    StallAfter { pieces: Vec<String> },
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+struct Shared {
+    behaviour: Mutex<Behaviour>,
+    received: Mutex<Vec<Received>>,
+    arrived: Notify,
+    release: Notify,
+}
+
+pub struct FakeLlm {
+    /// `http://127.0.0.1:<port>/v1`: what a provider's `baseUrl` is set to.
+    pub base_url: String,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn sse(data: &Value) -> Bytes {
+    Bytes::from(format!("data: {data}\n\n"))
+}
+
+fn piece(text: &str) -> Bytes {
+    sse(&json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "model": FAKE_MODEL,
+        "choices": [{ "index": 0, "delta": { "content": text }, "finish_reason": null }],
+    }))
+}
+
+async fn completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received = Received {
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    shared.received.lock().unwrap().push(received);
+    shared.arrived.notify_waiters();
+    let behaviour = shared.behaviour.lock().unwrap().clone();
+    let events = |pieces: &[String]| -> Vec<Result<Bytes, std::io::Error>> {
+        pieces.iter().map(|p| Ok(piece(p))).collect()
+    };
+    let stream = match behaviour {
+        Behaviour::Fail {
+            status,
+            message,
+            retry_after,
+        } => {
+            let mut response = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap())
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some(after) = retry_after {
+                response = response.header(header::RETRY_AFTER, after);
+            }
+            let body = json!({ "error": { "message": message, "type": "fake_error" } });
+            return response.body(Body::from(body.to_string())).unwrap();
+        }
+        Behaviour::Stream { pieces, usage } => {
+            let mut all = events(&pieces);
+            all.push(Ok(sse(&json!({
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "model": FAKE_MODEL,
+                "choices": [],
+                "usage": { "prompt_tokens": usage.0, "completion_tokens": usage.1, "total_tokens": usage.0 + usage.1 },
+            }))));
+            all.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
+            futures::stream::iter(all).boxed()
+        }
+        Behaviour::StallAfter { pieces } => {
+            let released = shared.clone();
+            futures::stream::iter(events(&pieces))
+                .chain(futures::stream::once(async move {
+                    released.release.notified().await;
+                    Ok(Bytes::from_static(b"data: [DONE]\n\n"))
+                }))
+                .boxed()
+        }
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+impl FakeLlm {
+    pub async fn start(behaviour: Behaviour) -> Self {
+        let shared = Arc::new(Shared {
+            behaviour: Mutex::new(behaviour),
+            received: Mutex::new(Vec::new()),
+            arrived: Notify::new(),
+            release: Notify::new(),
+        });
+        let router = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            shared,
+            server,
+        }
+    }
+
+    /// A fake that streams `text` in pieces of `size` characters.
+    pub async fn streaming(text: &str, size: usize) -> Self {
+        let chars: Vec<char> = text.chars().collect();
+        let pieces = chars.chunks(size).map(|c| c.iter().collect()).collect();
+        Self::start(Behaviour::Stream {
+            pieces,
+            usage: (11, 7),
+        })
+        .await
+    }
+
+    /// Changes what later requests get.
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.shared.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// Lets stalled streams finish.
+    pub fn release(&self) {
+        self.shared.release.notify_waiters();
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    /// Waits (at most 10 s) until `count` requests have arrived.
+    pub async fn wait_for_requests(&self, count: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let arrived = self.shared.arrived.notified();
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            assert!(
+                tokio::time::timeout_at(deadline, arrived).await.is_ok(),
+                "{count} request(s) expected within 10 s, got {}",
+                received.len()
+            );
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::ids::{TeamId, ThreadId, UserId};
+use crate::ids::{AppId, TeamId, ThreadId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
@@ -27,6 +27,12 @@ pub enum EventType {
     AgentReplyCompleted,
     /// An agent's reply ended without an answer: failed or cancelled.
     AgentReplyFailed,
+    /// A routine's run began (again, for a retried run).
+    RoutineRunStarted,
+    /// A routine's run did what it was for.
+    RoutineRunSucceeded,
+    /// A routine's run failed; its `error` says why.
+    RoutineRunFailed,
 }
 
 impl EventType {
@@ -47,6 +53,9 @@ impl EventType {
             EventType::SessionRevoked => "session.revoked",
             EventType::AgentReplyCompleted => "agent_reply.completed",
             EventType::AgentReplyFailed => "agent_reply.failed",
+            EventType::RoutineRunStarted => "routine_run.started",
+            EventType::RoutineRunSucceeded => "routine_run.succeeded",
+            EventType::RoutineRunFailed => "routine_run.failed",
         }
     }
 }
@@ -61,6 +70,9 @@ pub enum Topic {
     User(UserId),
     Team(TeamId),
     Thread(ThreadId),
+    /// What the app's builders follow (routine runs): its secret key and
+    /// developers subscribe, never its users.
+    App(AppId),
 }
 
 impl Topic {
@@ -69,6 +81,7 @@ impl Topic {
             Topic::User(id) => format!("user:{id}"),
             Topic::Team(id) => format!("team:{id}"),
             Topic::Thread(id) => format!("thread:{id}"),
+            Topic::App(id) => format!("app:{id}"),
         }
     }
 }

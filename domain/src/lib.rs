@@ -11,6 +11,7 @@ pub mod events;
 pub mod ids;
 pub mod policy;
 pub mod roles;
+pub mod routines;
 pub mod schedule;
 pub mod sealed;
 pub mod validation;

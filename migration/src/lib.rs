@@ -11,6 +11,7 @@ mod m20261202_000001_device_flow;
 mod m20261202_000002_user_disabled;
 mod m20261202_000003_rate_limits;
 mod m20261203_000003_agents;
+mod m20261203_000005_routines;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_user_disabled::Migration),
             Box::new(m20261202_000003_rate_limits::Migration),
             Box::new(m20261203_000003_agents::Migration),
+            Box::new(m20261203_000005_routines::Migration),
         ]
     }
 }

@@ -17,6 +17,8 @@ pub mod model_providers;
 pub mod outbox;
 pub mod passwordless;
 pub mod rate_limits;
+pub mod routine_runs;
+pub mod routines;
 pub mod sessions;
 pub mod teams;
 pub mod threads;

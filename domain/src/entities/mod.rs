@@ -17,6 +17,8 @@ pub mod message;
 pub mod model_provider;
 pub mod password_credential;
 pub mod refresh_token;
+pub mod routine;
+pub mod routine_run;
 pub mod session;
 pub mod team;
 pub mod team_invitation;

@@ -83,6 +83,9 @@ async fn publish_pending(services: &Services, broker: &Broker) -> Result<(), Rel
         if batch.is_empty() {
             return Ok(());
         }
+        // Routine runs are queued with the events that start them: new
+        // events may mean runs for the worker.
+        services.wake_worker();
         let publishes = batch.iter().map(|event| {
             let envelope = Envelope::stored(event);
             broker.publish(&event.topic, envelope.encode())

@@ -16,6 +16,7 @@ mod pagination;
 mod passwordless;
 mod presence;
 mod query;
+mod routines;
 mod teams;
 mod threads;
 mod types;
@@ -42,11 +43,12 @@ pub struct Mutation(
     messages::MessageMutation,
     presence::PresenceMutation,
     agents::AgentMutation,
+    routines::RoutineMutation,
 );
 
 /// Reads, merged by area.
 #[derive(MergedObject, Default)]
-pub struct Query(query::Query, agents::AgentQuery);
+pub struct Query(query::Query, agents::AgentQuery, routines::RoutineQuery);
 
 pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 

@@ -6,6 +6,7 @@
 
 pub mod llm;
 pub mod smtp;
+pub mod url_receiver;
 pub mod ws;
 
 use std::sync::{Arc, Once};

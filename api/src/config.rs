@@ -70,6 +70,9 @@ pub struct Settings {
     pub mail_from: String,
     /// `ORBIT_CONSOLE_SIGNUP`: whether anyone may sign up as a developer.
     pub console_signup: ConsoleSignup,
+    /// `ORBIT_FIRST_DEVELOPER_EMAIL`: the developer `orbit serve` creates
+    /// (and prints a password for) when the console has none.
+    pub first_developer_email: String,
     /// `ORBIT_WEBHOOK_ALLOW_PRIVATE`: let calls to URLs apps configure
     /// (webhooks, model providers, routines' `callUrl`, OAuth providers)
     /// reach loopback and private addresses. Off: public addresses only.
@@ -101,6 +104,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Orbit <no-reply@localhost>".to_owned(),
             console_signup: ConsoleSignup::Closed,
+            first_developer_email: "admin@orbit.localhost".to_owned(),
             webhook_allow_private: false,
             graphiql: true,
             introspection: true,
@@ -126,6 +130,7 @@ struct FileSettings {
     smtp_url: Option<Secret>,
     mail_from: Option<String>,
     console_signup: Option<ConsoleSignup>,
+    first_developer_email: Option<String>,
     webhook_allow_private: Option<bool>,
     graphiql: Option<bool>,
     introspection: Option<bool>,
@@ -161,6 +166,7 @@ impl Settings {
         layer!(listen);
         layer!(data_dir);
         layer!(console_signup);
+        layer!(first_developer_email);
         layer!(webhook_allow_private);
         layer!(graphiql);
         layer!(introspection);
@@ -204,6 +210,9 @@ impl Settings {
         }
         if let Some(key) = env("ORBIT_SECRETS_KEY") {
             settings.secrets_key = Some(Secret::new(key));
+        }
+        if let Some(email) = env("ORBIT_FIRST_DEVELOPER_EMAIL") {
+            settings.first_developer_email = email;
         }
         if let Some(value) = env("ORBIT_CONSOLE_SIGNUP") {
             settings.console_signup = match value.as_str() {

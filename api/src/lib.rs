@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod developer;
 pub mod graphql;
 pub mod http;
 pub mod limits;
@@ -12,6 +13,7 @@ pub mod mail;
 mod realtime;
 mod sealing;
 mod services;
+mod signing_keys;
 mod startup;
 pub mod viewer;
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::ids::{TeamId, ThreadId, UserId};
+use crate::ids::{AppId, TeamId, ThreadId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
@@ -23,6 +23,12 @@ pub enum EventType {
     /// the user, when the payload's `sessionId` is null) to close. Never
     /// delivered to subscribers.
     SessionRevoked,
+    /// Internal, on the app's topic: sockets opened with that API key
+    /// (payload `keyId`) close. Never delivered to subscribers.
+    ApiKeyRevoked,
+    /// Internal, on the app's topic: the app is gone; every socket of it
+    /// closes. Never delivered to subscribers.
+    AppDeleted,
 }
 
 impl EventType {
@@ -41,7 +47,18 @@ impl EventType {
             EventType::MemberRoleChanged => "member.role_changed",
             EventType::ThreadRead => "thread.read",
             EventType::SessionRevoked => "session.revoked",
+            EventType::ApiKeyRevoked => "api_key.revoked",
+            EventType::AppDeleted => "app.deleted",
         }
+    }
+
+    /// Events that only tell the server's own connections what changed:
+    /// never shown to subscribers, nor sent to webhooks.
+    pub fn is_internal(self) -> bool {
+        matches!(
+            self,
+            EventType::SessionRevoked | EventType::ApiKeyRevoked | EventType::AppDeleted
+        )
     }
 }
 
@@ -51,6 +68,9 @@ pub enum Topic {
     User(UserId),
     Team(TeamId),
     Thread(ThreadId),
+    /// The app's own internal topic: what every connection of the app must
+    /// hear (a revoked key, the app deleted). No subscription reads it.
+    App(AppId),
 }
 
 impl Topic {
@@ -59,6 +79,7 @@ impl Topic {
             Topic::User(id) => format!("user:{id}"),
             Topic::Team(id) => format!("team:{id}"),
             Topic::Thread(id) => format!("thread:{id}"),
+            Topic::App(id) => format!("app:{id}"),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! without its app. Writes that change state append their events to the
 //! outbox in the same transaction.
 
+pub mod api_keys;
+pub mod app_members;
 pub mod app_settings;
 pub mod apps;
 mod db;
@@ -15,6 +17,7 @@ pub mod outbox;
 pub mod passwordless;
 pub mod rate_limits;
 pub mod sessions;
+pub mod signing_keys;
 pub mod teams;
 pub mod threads;
 pub mod users;

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use async_graphql::dataloader::{DataLoader, Loader};
 use orbit_domain::entities::{team, thread, thread_participant, user};
 use orbit_domain::ids::{AppScope, UserId};
-use orbit_domain::roles::TeamRole;
-use orbit_persistence::{teams, threads, users};
+use orbit_domain::roles::{AppRole, TeamRole};
+use orbit_persistence::{app_members, teams, threads, users};
 use uuid::Uuid;
 
 use crate::Services;
@@ -27,6 +27,7 @@ pub(crate) struct Loaders {
     unread: OnceLock<DataLoader<UnreadLoader>>,
     team_roles: OnceLock<DataLoader<TeamRoleLoader>>,
     presence: OnceLock<DataLoader<PresenceLoader>>,
+    app_roles: OnceLock<DataLoader<AppRoleLoader>>,
 }
 
 impl Loaders {
@@ -41,6 +42,7 @@ impl Loaders {
             unread: OnceLock::new(),
             team_roles: OnceLock::new(),
             presence: OnceLock::new(),
+            app_roles: OnceLock::new(),
         }
     }
 
@@ -93,6 +95,9 @@ request_loader!(TeamRoleLoader, team_roles, reads_viewer: true, |scoped, viewer|
 request_loader!(PresenceLoader, presence, reads_viewer: false, |scoped, _viewer| PresenceLoader(
     scoped
 ));
+request_loader!(AppRoleLoader, app_roles, reads_viewer: true, |scoped, viewer| {
+    AppRoleLoader(scoped, viewer)
+});
 
 pub(crate) struct Scoped {
     services: Services,
@@ -213,5 +218,27 @@ impl Loader<Uuid> for PresenceLoader {
             .await
             .map_err(|error| error.to_string())?;
         Ok(keys.iter().copied().zip(statuses).collect())
+    }
+}
+
+/// The calling developer's role on apps; nothing for anyone else.
+pub(crate) struct AppRoleLoader(Scoped, Viewer);
+
+impl Loader<Uuid> for AppRoleLoader {
+    type Value = AppRole;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let Viewer::User {
+            user,
+            developer: true,
+            ..
+        } = self.1
+        else {
+            return Ok(HashMap::new());
+        };
+        app_members::roles_of(self.0.services.db(), user, keys)
+            .await
+            .map_err(logged)
     }
 }

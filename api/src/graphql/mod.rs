@@ -3,7 +3,9 @@
 //! split by area and merged.
 
 mod access;
+mod api_keys;
 mod app_settings;
+mod apps;
 pub(crate) mod auth;
 mod device;
 mod errors;
@@ -40,6 +42,8 @@ pub struct Mutation(
     threads::ThreadMutation,
     messages::MessageMutation,
     presence::PresenceMutation,
+    apps::AppMutation,
+    api_keys::ApiKeyMutation,
 );
 
 pub type OrbitSchema = Schema<query::Query, Mutation, events::SubscriptionRoot>;

@@ -20,4 +20,5 @@ pub mod viewer;
 pub use config::Settings;
 pub use graphql::schema_sdl;
 pub use services::Services;
+pub use signing_keys::KEY_CACHE_TTL;
 pub use startup::Application;

@@ -4,10 +4,13 @@
 mod abuse_limits;
 mod auth;
 mod cluster;
+mod control_plane;
+mod developer_cli;
 mod device_flow;
 mod errors_and_limits;
 mod health;
 mod jwt_attacks;
+mod login_methods;
 mod mail;
 mod mailing;
 mod messages;

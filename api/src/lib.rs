@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod developer;
 pub mod graphql;
 pub mod http;
 pub mod limits;
@@ -12,10 +13,12 @@ pub mod mail;
 mod realtime;
 mod sealing;
 mod services;
+mod signing_keys;
 mod startup;
 pub mod viewer;
 
 pub use config::Settings;
 pub use graphql::schema_sdl;
 pub use services::Services;
+pub use signing_keys::KEY_CACHE_TTL;
 pub use startup::Application;

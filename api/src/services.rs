@@ -45,6 +45,7 @@ pub(crate) struct Inner {
     pub worker_wake: orbit_worker::Wake,
     pub outbound: orbit_worker::outbound::Outbound,
     pub tokens: AccessTokenKeys,
+    pub signing_key_cache: crate::signing_keys::SigningKeyCache,
     pub issuer: String,
     pub console: AppScope,
     pub console_signup: ConsoleSignup,
@@ -118,6 +119,11 @@ impl Services {
 
     pub(crate) fn tokens(&self) -> &AccessTokenKeys {
         &self.0.tokens
+    }
+
+    /// What this process last read of apps' signing key versions.
+    pub(crate) fn signing_key_cache(&self) -> &crate::signing_keys::SigningKeyCache {
+        &self.0.signing_key_cache
     }
 
     pub(crate) fn issuer(&self) -> &str {

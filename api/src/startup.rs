@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use orbit_auth::{AccessTokenKeys, SealingKey, SigningKey, generate_token, hash_token};
+use orbit_auth::{AccessTokenKeys, SealingKey, generate_token};
 use orbit_domain::Clock;
 use orbit_domain::ids::{AppId, AppScope};
 use orbit_persistence::{Db, apps};
@@ -158,9 +158,6 @@ pub(crate) async fn build_services(
         SealingKey::from_text(&secrets_key)
             .context("ORBIT_SECRETS_KEY must be 32 bytes, as base64url (43 characters) or hex")?,
     );
-    // The kid names the key without revealing it, so tokens signed by an old
-    // key can be told apart once keys rotate.
-    let kid = format!("k{}", &hash_token(&secret)[..8]);
     let broker = match &settings.redis_url {
         Some(url) => Broker::redis(url.expose()).context("configuring the Redis broker")?,
         None => Broker::in_process(),
@@ -173,7 +170,8 @@ pub(crate) async fn build_services(
         &settings.mail_from,
     )
     .context("configuring mail (ORBIT_SMTP_URL, ORBIT_MAIL_FROM)")?;
-    let tokens = AccessTokenKeys::new(SigningKey::new(kid, secret.into_bytes())?, Vec::new());
+    // Every app's signing keys derive from this one secret (see signing_keys).
+    let tokens = AccessTokenKeys::new(secret.into_bytes())?;
     Ok(Services::new(Inner {
         mailer,
         db,
@@ -185,6 +183,7 @@ pub(crate) async fn build_services(
         worker_wake: Default::default(),
         outbound: orbit_worker::outbound::Outbound::new(settings.webhook_allow_private),
         tokens,
+        signing_key_cache: Default::default(),
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),
         console_signup: settings.console_signup,

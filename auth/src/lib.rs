@@ -31,4 +31,4 @@ pub use login_codes::{
 pub use password::{hash_password, verify_dummy_password, verify_password};
 pub use sealing::{SealError, SealingKey};
 pub use secrets::{constant_time_eq, generate_token, hash_token};
-pub use tokens::{ACCESS_TOKEN_TYPE, AccessClaims, AccessTokenKeys, SigningKey, TokenError};
+pub use tokens::{ACCESS_TOKEN_TYPE, AccessClaims, AccessTokenKeys, KeyId, KeyStatus, TokenError};

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::ids::{TeamId, ThreadId, UserId};
+use crate::ids::{AppId, TeamId, ThreadId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
@@ -27,6 +27,12 @@ pub enum EventType {
     AgentReplyCompleted,
     /// An agent's reply ended without an answer: failed or cancelled.
     AgentReplyFailed,
+    /// Internal, on the app's topic: sockets opened with that API key
+    /// (payload `keyId`) close. Never delivered to subscribers.
+    ApiKeyRevoked,
+    /// Internal, on the app's topic: the app is gone; every socket of it
+    /// closes. Never delivered to subscribers.
+    AppDeleted,
 }
 
 impl EventType {
@@ -47,7 +53,18 @@ impl EventType {
             EventType::SessionRevoked => "session.revoked",
             EventType::AgentReplyCompleted => "agent_reply.completed",
             EventType::AgentReplyFailed => "agent_reply.failed",
+            EventType::ApiKeyRevoked => "api_key.revoked",
+            EventType::AppDeleted => "app.deleted",
         }
+    }
+
+    /// Events that only tell the server's own connections what changed:
+    /// never shown to subscribers, nor sent to webhooks.
+    pub fn is_internal(self) -> bool {
+        matches!(
+            self,
+            EventType::SessionRevoked | EventType::ApiKeyRevoked | EventType::AppDeleted
+        )
     }
 }
 
@@ -61,6 +78,9 @@ pub enum Topic {
     User(UserId),
     Team(TeamId),
     Thread(ThreadId),
+    /// The app's own internal topic: what every connection of the app must
+    /// hear (a revoked key, the app deleted). No subscription reads it.
+    App(AppId),
 }
 
 impl Topic {
@@ -69,6 +89,7 @@ impl Topic {
             Topic::User(id) => format!("user:{id}"),
             Topic::Team(id) => format!("team:{id}"),
             Topic::Thread(id) => format!("thread:{id}"),
+            Topic::App(id) => format!("app:{id}"),
         }
     }
 }

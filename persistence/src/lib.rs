@@ -5,6 +5,8 @@
 
 pub mod agent_replies;
 pub mod agents;
+pub mod api_keys;
+pub mod app_members;
 pub mod app_settings;
 pub mod apps;
 mod db;
@@ -18,6 +20,7 @@ pub mod outbox;
 pub mod passwordless;
 pub mod rate_limits;
 pub mod sessions;
+pub mod signing_keys;
 pub mod teams;
 pub mod threads;
 pub mod users;

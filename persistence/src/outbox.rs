@@ -166,6 +166,27 @@ impl TopicPosition {
     }
 }
 
+/// Deletes every event of the app (with its place in the relay's queue),
+/// within the transaction that deletes the app.
+pub async fn delete_app_events<C: ConnectionTrait>(txn: &C, scope: AppScope) -> DomainResult<()> {
+    let its_events = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::AppId.eq(scope.uuid()))
+        .into_query();
+    let forget = Query::delete()
+        .from_table(UNPUBLISHED)
+        .and_where(Expr::col("event_id").in_subquery(its_events))
+        .to_owned();
+    txn.execute(&forget).await.map_err(db_error)?;
+    event::Entity::delete_many()
+        .filter(event::Column::AppId.eq(scope.uuid()))
+        .exec(txn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 /// Deletes events that occurred before `before` (published or not: an event
 /// that old is past any subscriber's resume window). Returns how many went.
 pub async fn prune(db: &Db, before: DateTime<Utc>) -> DomainResult<u64> {

@@ -786,3 +786,69 @@ impl TestApp {
         session
     }
 }
+
+// The developer control plane.
+
+pub const CREATE_APP: &str = "mutation($input: CreateAppInput!) { createApp(input: $input) { app { id name viewerRole } publishableKey secretKey } }";
+pub const ADD_APP_MEMBER: &str = "mutation($input: AddAppMemberInput!) { addAppMember(input: $input) { member { email role user { id } } } }";
+pub const CREATE_API_KEY: &str = "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id name kind environment hint createdAt revokedAt lastUsedAt } } }";
+pub const REVOKE_API_KEY: &str = "mutation($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { apiKey { id revokedAt } } }";
+pub const UPDATE_APP_SETTINGS: &str = "mutation($input: UpdateAppSettingsInput!) { updateAppSettings(input: $input) { settings { allowedRedirectOrigins passwordlessSignUp passwordSignUp passwordLogin emailCodeLogin magicLinkLogin oauthLogin } } }";
+
+/// An app a developer made with `createApp`.
+#[derive(Debug, Clone)]
+pub struct DeveloperApp {
+    pub app_id: String,
+    pub publishable_key: String,
+    pub secret_key: String,
+}
+
+/// A server whose console lets anyone sign up as a developer.
+pub async fn spawn_console_app() -> TestApp {
+    spawn_app_with(|settings| settings.console_signup = orbit_api::config::ConsoleSignup::Open)
+        .await
+}
+
+impl TestApp {
+    /// Signs a developer up in the console (the server must allow it:
+    /// [`spawn_console_app`]).
+    pub async fn sign_up_developer(&self, name: &str) -> Session {
+        let address = email(name);
+        let data = self
+            .gql_ok(
+                None,
+                SIGN_UP,
+                json!({ "input": { "email": address, "password": PASSWORD, "displayName": name } }),
+            )
+            .await;
+        session_from(&data["signUp"], &address)
+    }
+
+    /// Creates an app as the developer `token` (who becomes its owner).
+    pub async fn create_app_as(&self, token: &str, name: &str) -> DeveloperApp {
+        let data = self
+            .gql_ok(
+                Some(token),
+                CREATE_APP,
+                json!({ "input": { "name": name } }),
+            )
+            .await;
+        let created = &data["createApp"];
+        DeveloperApp {
+            app_id: created["app"]["id"].as_str().unwrap().to_owned(),
+            publishable_key: created["publishableKey"].as_str().unwrap().to_owned(),
+            secret_key: created["secretKey"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Makes the developer with `email` a member of the app with `role`
+    /// ("OWNER" | "ADMIN" | "DEVELOPER" | "VIEWER"), as `token`.
+    pub async fn add_app_member(&self, token: &str, app_id: &str, email: &str, role: &str) {
+        self.gql_ok(
+            Some(token),
+            ADD_APP_MEMBER,
+            json!({ "input": { "appId": app_id, "email": email, "role": role } }),
+        )
+        .await;
+    }
+}

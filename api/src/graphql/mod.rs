@@ -4,7 +4,9 @@
 
 mod access;
 pub(crate) mod agents;
+mod api_keys;
 mod app_settings;
+mod apps;
 pub(crate) mod auth;
 mod device;
 mod errors;
@@ -42,6 +44,8 @@ pub struct Mutation(
     messages::MessageMutation,
     presence::PresenceMutation,
     agents::AgentMutation,
+    apps::AppMutation,
+    api_keys::ApiKeyMutation,
 );
 
 /// Reads, merged by area.

@@ -13,10 +13,12 @@ use orbit_persistence::{app_settings, messages, teams};
 use uuid::Uuid;
 
 use super::agents::{AgentNode, AgentReplyNode, TokenUsage, load_agent};
+use super::api_keys::{ApiKeyNode, SigningKeyNode};
 use super::app_settings::AppSettingsNode;
+use super::apps::{AppMemberNode, AppRole};
 use super::loaders::{
-    AgentParticipantsLoader, ParticipantsLoader, PresenceLoader, RepliesAskedLoader, TeamLoader,
-    TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
+    AgentParticipantsLoader, AppRoleLoader, ParticipantsLoader, PresenceLoader, RepliesAskedLoader,
+    TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
 };
 use super::pagination::{Conn, connection, forward_args, page_args};
 use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
@@ -94,6 +96,50 @@ impl AppNode {
             access::managed_app(services(ctx), viewer(ctx), Some(&app_id), AppAction::View).await?;
         let settings = app_settings::get(services(ctx).db(), scope).await?;
         Ok(Some(AppSettingsNode(settings)))
+    }
+    /// The calling developer's role on the app; null for keys and users.
+    async fn viewer_role(&self, ctx: &Context<'_>) -> GqlResult<Option<AppRole>> {
+        let role = loader::<AppRoleLoader>(ctx)
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        Ok(role.map(AppRole::from))
+    }
+    /// The app's developers, by user id (its secret key and developers;
+    /// FORBIDDEN for others).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<Conn<AppMemberNode>>> {
+        super::apps::members(ctx, AppId(self.0.id), first, after)
+            .await
+            .map(Some)
+    }
+    /// The app's API keys, revoked ones too, oldest first; never their
+    /// secret (its secret key and developers; FORBIDDEN for others).
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<Conn<ApiKeyNode>>> {
+        super::api_keys::list_api_keys(ctx, AppId(self.0.id), first, after)
+            .await
+            .map(Some)
+    }
+    /// The versions of the app's access-token signing key, newest first
+    /// (its secret key and developers; FORBIDDEN for others).
+    async fn signing_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<Conn<SigningKeyNode>>> {
+        super::api_keys::list_signing_keys(ctx, AppId(self.0.id), first, after)
+            .await
+            .map(Some)
     }
 }
 

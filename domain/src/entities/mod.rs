@@ -18,6 +18,7 @@ pub mod model_provider;
 pub mod password_credential;
 pub mod refresh_token;
 pub mod session;
+pub mod signing_key;
 pub mod team;
 pub mod team_invitation;
 pub mod team_member;

@@ -97,6 +97,23 @@ const MATRIX: [(Op, [Option<&str>; 7]); 17] = [
     (Op::UpdateAppSettings,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
 ];
 
+/// How a cell's answer differs from `expected` (an error code, or `None`
+/// for success with data under `root`), if it does.
+fn mismatch(response: &Value, root: &str, expected: Option<&str>) -> Option<String> {
+    let got = error_code(response);
+    let data_ok = match expected {
+        None => !response["data"][root].is_null(),
+        Some(_) => response["data"].is_null() || response["data"][root].is_null(),
+    };
+    (got.as_deref() != expected || !data_ok).then(|| {
+        format!(
+            "expected {}, got {} — {response}",
+            expected.unwrap_or("success"),
+            got.as_deref().unwrap_or("success"),
+        )
+    })
+}
+
 impl Op {
     /// What must exist before the operation: for RemoveParticipant, the
     /// guest (in no team) is added to the thread by the secret key.
@@ -204,18 +221,9 @@ async fn every_operation_with_every_caller() {
             let (query, variables, root) = op.request(&world, &people, caller);
             let credential = caller.credential(&world);
             let response = app.gql(credential.as_deref(), query, variables).await;
-            let got = error_code(&response);
             cells += 1;
-            let data_ok = match expected {
-                None => !response["data"][root].is_null(),
-                Some(_) => response["data"].is_null() || response["data"][root].is_null(),
-            };
-            if got.as_deref() != expected || !data_ok {
-                mismatches.push(format!(
-                    "{op:?} as {caller:?}: expected {}, got {} — {response}",
-                    expected.unwrap_or("success"),
-                    got.as_deref().unwrap_or("success"),
-                ));
+            if let Some(mismatch) = mismatch(&response, root, expected) {
+                mismatches.push(format!("{op:?} as {caller:?}: {mismatch}"));
             }
         }
     }
@@ -607,6 +615,306 @@ async fn agent_thread_operations_with_every_caller() {
     assert!(
         mismatches.is_empty(),
         "{} differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Who calls a control-plane operation on an app (made fresh for each
+/// cell): its owner, admin, developer and viewer (developers with those
+/// roles), a developer of another app only, a user of the app, its keys,
+/// and nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ControlCaller {
+    Owner,
+    Admin,
+    Developer,
+    Viewer,
+    OtherDeveloper,
+    AppUser,
+    Secret,
+    Publishable,
+    Anonymous,
+}
+
+const CONTROL_CALLERS: [ControlCaller; 9] = [
+    ControlCaller::Owner,
+    ControlCaller::Admin,
+    ControlCaller::Developer,
+    ControlCaller::Viewer,
+    ControlCaller::OtherDeveloper,
+    ControlCaller::AppUser,
+    ControlCaller::Secret,
+    ControlCaller::Publishable,
+    ControlCaller::Anonymous,
+];
+
+#[derive(Debug, Clone, Copy)]
+enum ControlOp {
+    /// `app(id:)` with its members, keys, signing keys and settings.
+    ViewApp,
+    UpdateApp,
+    UpdateAppSettings,
+    DeleteApp,
+    AddDeveloper,
+    AddOwner,
+    /// The builder (a developer) made admin.
+    PromoteDeveloper,
+    /// The only owner made admin.
+    DemoteOwner,
+    /// The builder removed.
+    RemoveDeveloper,
+    /// The caller removes themself.
+    Leave,
+    CreateApiKey,
+    RevokeApiKey,
+    RotateSigningKey,
+    CreateApp,
+}
+
+const CONFLICT: Option<&str> = Some("CONFLICT");
+
+/// Expected outcome per caller, in the order of [`CONTROL_CALLERS`].
+#[rustfmt::skip]
+const CONTROL_MATRIX: [(ControlOp, [Option<&str>; 9]); 14] = [
+    //                              owner     admin      developer  viewer     other dev  app user   secret     publishable      anonymous
+    (ControlOp::ViewApp,           [OK,       OK,        OK,        OK,        NOT_FOUND, FORBIDDEN, OK,        UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::UpdateApp,         [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,        UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::UpdateAppSettings, [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,        UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::DeleteApp,         [OK,       FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::AddDeveloper,      [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::AddOwner,          [OK,       FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::PromoteDeveloper,  [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::DemoteOwner,       [CONFLICT, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::RemoveDeveloper,   [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::Leave,             [CONFLICT, OK,        OK,        OK,        NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::CreateApiKey,      [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::RevokeApiKey,      [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::RotateSigningKey,  [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::CreateApp,         [OK,       OK,        OK,        OK,        OK,        FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+];
+
+/// The developers, signed up once; each cell makes a fresh app among them.
+struct Developers {
+    owner: orbit_tests::Session,
+    admin: orbit_tests::Session,
+    developer: orbit_tests::Session,
+    viewer: orbit_tests::Session,
+    /// A developer the cells' apps have with the developer role, as a target.
+    builder: orbit_tests::Session,
+    /// Owns an app of their own, and no role on the cells' apps.
+    other: orbit_tests::Session,
+    /// A developer in no app, for the cells that add one.
+    newcomer: orbit_tests::Session,
+}
+
+/// A cell's app, and the app user when the cell needs one.
+struct ControlWorld {
+    app: orbit_tests::DeveloperApp,
+    user: Option<orbit_tests::Session>,
+    /// The id of the app's publishable key, when the cell revokes it.
+    key_id: Option<String>,
+}
+
+impl ControlCaller {
+    fn credential(self, d: &Developers, w: &ControlWorld) -> Option<String> {
+        match self {
+            ControlCaller::Owner => Some(d.owner.access_token.clone()),
+            ControlCaller::Admin => Some(d.admin.access_token.clone()),
+            ControlCaller::Developer => Some(d.developer.access_token.clone()),
+            ControlCaller::Viewer => Some(d.viewer.access_token.clone()),
+            ControlCaller::OtherDeveloper => Some(d.other.access_token.clone()),
+            ControlCaller::AppUser => w.user.as_ref().map(|u| u.access_token.clone()),
+            ControlCaller::Secret => Some(w.app.secret_key.clone()),
+            ControlCaller::Publishable => Some(w.app.publishable_key.clone()),
+            ControlCaller::Anonymous => None,
+        }
+    }
+
+    /// The caller's own user id, where they have one (else the developer's).
+    fn user_id(self, d: &Developers, w: &ControlWorld) -> String {
+        match self {
+            ControlCaller::Owner => d.owner.user_id.clone(),
+            ControlCaller::Admin => d.admin.user_id.clone(),
+            ControlCaller::Viewer => d.viewer.user_id.clone(),
+            ControlCaller::OtherDeveloper => d.other.user_id.clone(),
+            ControlCaller::AppUser => w
+                .user
+                .as_ref()
+                .map(|u| u.user_id.clone())
+                .unwrap_or_default(),
+            ControlCaller::Developer
+            | ControlCaller::Secret
+            | ControlCaller::Publishable
+            | ControlCaller::Anonymous => d.developer.user_id.clone(),
+        }
+    }
+}
+
+async fn control_world(
+    app: &TestApp,
+    d: &Developers,
+    op: ControlOp,
+    caller: ControlCaller,
+) -> ControlWorld {
+    let created = app.create_app_as(&d.owner.access_token, "Matrix").await;
+    for (who, role) in [
+        (&d.admin, "ADMIN"),
+        (&d.developer, "DEVELOPER"),
+        (&d.viewer, "VIEWER"),
+        (&d.builder, "DEVELOPER"),
+    ] {
+        app.add_app_member(&d.owner.access_token, &created.app_id, &who.email, role)
+            .await;
+    }
+    let user = match caller {
+        ControlCaller::AppUser => Some(
+            app.sign_up(&created.publishable_key, &email("user"), "User")
+                .await,
+        ),
+        _ => None,
+    };
+    let key_id = match op {
+        ControlOp::RevokeApiKey => {
+            let keys = app
+                .gql_ok(
+                    d.owner.token(),
+                    "query($id: ID!) { app(id: $id) { apiKeys { edges { node { id kind } } } } }",
+                    json!({ "id": created.app_id }),
+                )
+                .await;
+            keys["app"]["apiKeys"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["node"]["kind"] == "PUBLISHABLE")
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        }
+        _ => None,
+    };
+    ControlWorld {
+        app: created,
+        user,
+        key_id,
+    }
+}
+
+impl ControlOp {
+    /// The request, and the root field that holds its result.
+    fn request(
+        self,
+        d: &Developers,
+        w: &ControlWorld,
+        caller: ControlCaller,
+    ) -> (&'static str, Value, &'static str) {
+        let app_id = &w.app.app_id;
+        let role = |user: &str, role: &str| json!({ "input": { "appId": app_id, "userId": user, "role": role } });
+        let add = |role: &str| json!({ "input": { "appId": app_id, "email": d.newcomer.email, "role": role } });
+        const SET_ROLE: &str = "mutation($input: SetAppMemberRoleInput!) { setAppMemberRole(input: $input) { member { role } } }";
+        const REMOVE: &str = "mutation($input: RemoveAppMemberInput!) { removeAppMember(input: $input) { removedUserId } }";
+        match self {
+            ControlOp::ViewApp => (
+                "query($id: ID!) { app(id: $id) { id members { edges { node { role } } } apiKeys { edges { node { id } } } signingKeys { edges { node { kid } } } settings { passwordLogin } } }",
+                json!({ "id": app_id }),
+                "app",
+            ),
+            ControlOp::UpdateApp => (
+                "mutation($input: UpdateAppInput!) { updateApp(input: $input) { app { name } } }",
+                json!({ "input": { "appId": app_id, "name": "Renamed" } }),
+                "updateApp",
+            ),
+            ControlOp::UpdateAppSettings => (
+                orbit_tests::UPDATE_APP_SETTINGS,
+                json!({ "input": { "appId": app_id, "magicLinkLogin": false } }),
+                "updateAppSettings",
+            ),
+            ControlOp::DeleteApp => (
+                "mutation($input: DeleteAppInput!) { deleteApp(input: $input) { deletedAppId } }",
+                json!({ "input": { "appId": app_id } }),
+                "deleteApp",
+            ),
+            ControlOp::AddDeveloper => (
+                orbit_tests::ADD_APP_MEMBER,
+                add("DEVELOPER"),
+                "addAppMember",
+            ),
+            ControlOp::AddOwner => (orbit_tests::ADD_APP_MEMBER, add("OWNER"), "addAppMember"),
+            ControlOp::PromoteDeveloper => (
+                SET_ROLE,
+                role(&d.builder.user_id, "ADMIN"),
+                "setAppMemberRole",
+            ),
+            ControlOp::DemoteOwner => (
+                SET_ROLE,
+                role(&d.owner.user_id, "ADMIN"),
+                "setAppMemberRole",
+            ),
+            ControlOp::RemoveDeveloper => (
+                REMOVE,
+                json!({ "input": { "appId": app_id, "userId": d.builder.user_id } }),
+                "removeAppMember",
+            ),
+            ControlOp::Leave => (
+                REMOVE,
+                json!({ "input": { "appId": app_id, "userId": caller.user_id(d, w) } }),
+                "removeAppMember",
+            ),
+            ControlOp::CreateApiKey => (
+                orbit_tests::CREATE_API_KEY,
+                json!({ "input": { "appId": app_id, "kind": "SECRET", "name": "Matrix" } }),
+                "createApiKey",
+            ),
+            ControlOp::RevokeApiKey => (
+                orbit_tests::REVOKE_API_KEY,
+                json!({ "input": { "appId": app_id, "id": w.key_id } }),
+                "revokeApiKey",
+            ),
+            ControlOp::RotateSigningKey => (
+                "mutation($input: RotateSigningKeyInput!) { rotateSigningKey(input: $input) { signingKey { kid } } }",
+                json!({ "input": { "appId": app_id } }),
+                "rotateSigningKey",
+            ),
+            ControlOp::CreateApp => (
+                orbit_tests::CREATE_APP,
+                json!({ "input": { "name": "Another" } }),
+                "createApp",
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_control_plane_operation_with_every_caller() {
+    let app = orbit_tests::spawn_console_app().await;
+    let developers = Developers {
+        owner: app.sign_up_developer("owner").await,
+        admin: app.sign_up_developer("admin").await,
+        developer: app.sign_up_developer("developer").await,
+        viewer: app.sign_up_developer("viewer").await,
+        builder: app.sign_up_developer("builder").await,
+        other: app.sign_up_developer("other").await,
+        newcomer: app.sign_up_developer("newcomer").await,
+    };
+    app.create_app_as(&developers.other.access_token, "Elsewhere")
+        .await;
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in CONTROL_MATRIX {
+        for (caller, expected) in CONTROL_CALLERS.into_iter().zip(expectations) {
+            let world = control_world(&app, &developers, op, caller).await;
+            let (query, variables, root) = op.request(&developers, &world, caller);
+            let credential = caller.credential(&developers, &world);
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            cells += 1;
+            if let Some(mismatch) = mismatch(&response, root, expected) {
+                mismatches.push(format!("{op:?} as {caller:?}: {mismatch}"));
+            }
+        }
+    }
+    assert_eq!(cells, CONTROL_MATRIX.len() * CONTROL_CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
         mismatches.len(),
         mismatches.join("\n")
     );

@@ -634,3 +634,184 @@ async fn app_b_cannot_reach_app_a_agents() {
         .await;
     assert_eq!(b_agents["agents"]["edges"], json!([]));
 }
+
+#[tokio::test]
+async fn another_apps_developer_and_secret_key_reach_nothing_of_its_configuration() {
+    let app = orbit_tests::spawn_console_app().await;
+    let a_owner = app.sign_up_developer("a-owner").await;
+    let a = app.create_app_as(&a_owner.access_token, "A").await;
+    let b_owner = app.sign_up_developer("b-owner").await;
+    let b = app.create_app_as(&b_owner.access_token, "B").await;
+    let a_view = "query($id: ID!) { app(id: $id) { name members { edges { node { role } } } apiKeys { edges { node { id kind revokedAt } } } signingKeys { edges { node { version } } } settings { passwordLogin } } }";
+    let seen = app
+        .gql_ok(a_owner.token(), a_view, json!({ "id": a.app_id }))
+        .await;
+    let a_key = seen["app"]["apiKeys"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    const SET_ROLE: &str = "mutation($input: SetAppMemberRoleInput!) { setAppMemberRole(input: $input) { member { role } } }";
+    const REMOVE: &str = "mutation($input: RemoveAppMemberInput!) { removeAppMember(input: $input) { removedUserId } }";
+    const ROTATE: &str = "mutation($input: RotateSigningKeyInput!) { rotateSigningKey(input: $input) { signingKey { kid } } }";
+    let (a_id, b_id) = (a.app_id.as_str(), b.app_id.as_str());
+    let owner_id = a_owner.user_id.as_str();
+    // (who, what, query, variables, the field at fault)
+    let attempts: Vec<(&str, &str, &str, Value, &str)> = vec![
+        (
+            "B's developer",
+            "app(id: A)",
+            a_view,
+            json!({ "id": a_id }),
+            "id",
+        ),
+        (
+            "B's developer",
+            "updateApp(A)",
+            "mutation($input: UpdateAppInput!) { updateApp(input: $input) { app { id } } }",
+            json!({ "input": { "appId": a_id, "name": "Pwned" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "updateAppSettings(A)",
+            orbit_tests::UPDATE_APP_SETTINGS,
+            json!({ "input": { "appId": a_id, "passwordLogin": false } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "deleteApp(A)",
+            "mutation($input: DeleteAppInput!) { deleteApp(input: $input) { deletedAppId } }",
+            json!({ "input": { "appId": a_id } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "addAppMember(A)",
+            orbit_tests::ADD_APP_MEMBER,
+            json!({ "input": { "appId": a_id, "email": b_owner.email, "role": "OWNER" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "setAppMemberRole(A)",
+            SET_ROLE,
+            json!({ "input": { "appId": a_id, "userId": owner_id, "role": "VIEWER" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "setAppMemberRole(B, A's owner)",
+            SET_ROLE,
+            json!({ "input": { "appId": b_id, "userId": owner_id, "role": "VIEWER" } }),
+            "userId",
+        ),
+        (
+            "B's developer",
+            "removeAppMember(A)",
+            REMOVE,
+            json!({ "input": { "appId": a_id, "userId": owner_id } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "removeAppMember(B, A's owner)",
+            REMOVE,
+            json!({ "input": { "appId": b_id, "userId": owner_id } }),
+            "userId",
+        ),
+        (
+            "B's developer",
+            "createApiKey(A)",
+            orbit_tests::CREATE_API_KEY,
+            json!({ "input": { "appId": a_id, "kind": "SECRET", "name": "Mine" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "revokeApiKey(A, A's key)",
+            orbit_tests::REVOKE_API_KEY,
+            json!({ "input": { "appId": a_id, "id": a_key } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "revokeApiKey(B, A's key)",
+            orbit_tests::REVOKE_API_KEY,
+            json!({ "input": { "appId": b_id, "id": a_key } }),
+            "id",
+        ),
+        (
+            "B's developer",
+            "rotateSigningKey(A)",
+            ROTATE,
+            json!({ "input": { "appId": a_id } }),
+            "appId",
+        ),
+        (
+            "B's secret key",
+            "app(id: A)",
+            a_view,
+            json!({ "id": a_id }),
+            "id",
+        ),
+        (
+            "B's secret key",
+            "updateApp(A)",
+            "mutation($input: UpdateAppInput!) { updateApp(input: $input) { app { id } } }",
+            json!({ "input": { "appId": a_id, "name": "Pwned" } }),
+            "appId",
+        ),
+        (
+            "B's secret key",
+            "updateAppSettings(A)",
+            orbit_tests::UPDATE_APP_SETTINGS,
+            json!({ "input": { "appId": a_id, "passwordLogin": false } }),
+            "appId",
+        ),
+    ];
+    let mut leaks = Vec::new();
+    for (who, what, query, variables, field) in attempts {
+        let credential = match who {
+            "B's developer" => b_owner.access_token.as_str(),
+            _ => b.secret_key.as_str(),
+        };
+        let response = app.gql(Some(credential), query, variables).await;
+        let field_at_fault = response["errors"][0]["extensions"]["details"]["field"].as_str();
+        if error_code(&response).as_deref() != Some("NOT_FOUND") || field_at_fault != Some(field) {
+            leaks.push(format!("{who} {what}: {response}"));
+        }
+    }
+    // node() hides it too.
+    let node = app
+        .gql_ok(
+            b_owner.token(),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": a_id }),
+        )
+        .await;
+    if !node["node"].is_null() {
+        leaks.push(format!("node(A) as B's developer: {node}"));
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leak:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+
+    // A is as it was.
+    let after = app
+        .gql_ok(a_owner.token(), a_view, json!({ "id": a.app_id }))
+        .await;
+    assert_eq!(after, seen);
+    let viewer = app
+        .gql_ok(
+            Some(&a.publishable_key),
+            "{ viewer { app { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(viewer["viewer"]["app"]["id"], a_id);
+}

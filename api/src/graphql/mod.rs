@@ -8,9 +8,11 @@ pub(crate) mod auth;
 mod device;
 mod errors;
 pub(crate) mod events;
+mod identity_providers;
 mod limits;
 mod loaders;
 mod messages;
+mod oauth_login;
 mod pagination;
 mod passwordless;
 mod presence;
@@ -40,6 +42,8 @@ pub struct Mutation(
     threads::ThreadMutation,
     messages::MessageMutation,
     presence::PresenceMutation,
+    identity_providers::IdentityProviderMutation,
+    oauth_login::OAuthLoginMutation,
 );
 
 pub type OrbitSchema = Schema<query::Query, Mutation, events::SubscriptionRoot>;

@@ -92,6 +92,23 @@ impl AppNode {
         let settings = app_settings::get(services(ctx).db(), scope).await?;
         Ok(Some(AppSettingsNode(settings)))
     }
+    /// The outside OAuth providers users log in with, as configured (never
+    /// the client secret): for the app's secret key and its developers.
+    async fn identity_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<super::identity_providers::IdentityProviderNode>> {
+        super::identity_providers::list(ctx, &AppId(self.0.id).to_string()).await
+    }
+    /// The providers a front end may offer (`startOAuthLogin`): for anyone
+    /// who can see the app, its publishable key included.
+    async fn login_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<super::identity_providers::LoginProvider>> {
+        let scope = orbit_domain::ids::AppScope::new(AppId(self.0.id));
+        super::identity_providers::login_providers(services(ctx), scope).await
+    }
 }
 
 pub struct UserNode {

@@ -4,6 +4,7 @@
 //! memory, or a fresh Postgres database when `TEST_DATABASE_URL` is set) and
 //! a manual clock, so tests run in parallel and never sleep.
 
+pub mod oauth_provider;
 pub mod smtp;
 pub mod ws;
 

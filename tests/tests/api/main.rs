@@ -11,6 +11,7 @@ mod jwt_attacks;
 mod mail;
 mod mailing;
 mod messages;
+mod oauth_login;
 mod pagination;
 mod passwordless;
 mod presence;

@@ -165,11 +165,14 @@ pub struct LoginProvider {
     preset: PresetKind,
 }
 
-/// `App.identityProviders`: the whole configuration, for the app's developers
+/// `identityProviders(appId)` and `App.identityProviders`: the whole configuration, for the app's developers
 /// and secret key.
-pub(super) async fn list(ctx: &Context<'_>, app_id: &str) -> GqlResult<Vec<IdentityProviderNode>> {
+pub(super) async fn list(
+    ctx: &Context<'_>,
+    app_id: Option<&str>,
+) -> GqlResult<Vec<IdentityProviderNode>> {
     let (scope, _) =
-        access::managed_app(services(ctx), viewer(ctx), Some(app_id), AppAction::View).await?;
+        access::managed_app(services(ctx), viewer(ctx), app_id, AppAction::View).await?;
     let providers = identity_providers::list(services(ctx).db(), scope).await?;
     Ok(providers
         .into_iter()

@@ -98,7 +98,8 @@ impl AppNode {
         &self,
         ctx: &Context<'_>,
     ) -> GqlResult<Vec<super::identity_providers::IdentityProviderNode>> {
-        super::identity_providers::list(ctx, &AppId(self.0.id).to_string()).await
+        let app_id = AppId(self.0.id).to_string();
+        super::identity_providers::list(ctx, Some(&app_id)).await
     }
     /// The providers a front end may offer (`startOAuthLogin`): for anyone
     /// who can see the app, its publishable key included.

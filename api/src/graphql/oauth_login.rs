@@ -4,11 +4,15 @@
 //! `completeOAuthLogin` exchanges it for tokens. See `crate::oauth_login`.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
 use orbit_domain::DomainError;
-use orbit_persistence::users;
+use orbit_domain::entities::user_identity;
+use orbit_domain::ids::{AppScope, UserId};
+use orbit_persistence::{oauth_logins, users};
 
 use super::auth::{AuthPayload, login_app, start_session};
 use super::{GqlResult, client_address, services, viewer};
+use crate::Services;
 use crate::limits;
 use crate::oauth_login::{self, RequestHost, StartRequest, callback_url};
 use crate::services::OAUTH_LOGIN_TTL;
@@ -38,6 +42,42 @@ pub struct StartOAuthLoginPayload {
 pub struct CompleteOAuthLoginInput {
     /// The `code` the redirect added to the app's page.
     code: String,
+}
+
+/// An account at an outside provider, linked to a user by the provider's
+/// issuer and subject.
+pub struct UserIdentityNode(user_identity::Model);
+
+#[Object(name = "UserIdentity")]
+impl UserIdentityNode {
+    /// Who vouches for the person (`https://accounts.google.com`).
+    async fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+    /// The provider's slug it was last used through.
+    async fn provider(&self) -> &str {
+        &self.0.provider_slug
+    }
+    /// The email the provider gave at the last login.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn last_login_at(&self) -> DateTime<Utc> {
+        self.0.last_login_at
+    }
+}
+
+/// `User.identities`, once the caller may see them.
+pub(super) async fn identities(
+    services: &Services,
+    scope: AppScope,
+    user: UserId,
+) -> GqlResult<Vec<UserIdentityNode>> {
+    let found = oauth_logins::identities_of(services.db(), scope, user).await?;
+    Ok(found.into_iter().map(UserIdentityNode).collect())
 }
 
 fn invalid_code() -> DomainError {

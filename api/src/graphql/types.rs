@@ -159,6 +159,24 @@ impl UserNode {
     async fn display_name(&self) -> &str {
         &self.model.display_name
     }
+    /// The outside-provider accounts linked to the user (they sign in with
+    /// them): for the user themself and the app's secret key; null for others.
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<super::oauth_login::UserIdentityNode>>> {
+        let viewer = viewer(ctx);
+        let allowed = self.is_self
+            || matches!(viewer, Viewer::Secret { .. })
+            || viewer.user() == Some(UserId(self.model.id));
+        if !allowed {
+            return Ok(None);
+        }
+        let scope = orbit_domain::ids::AppScope::new(AppId(self.model.app_id));
+        super::oauth_login::identities(services(ctx), scope, UserId(self.model.id))
+            .await
+            .map(Some)
+    }
     /// When the app disabled the account; shown to the secret key only.
     async fn disabled_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
         match viewer(ctx) {

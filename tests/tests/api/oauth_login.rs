@@ -493,6 +493,18 @@ async fn a_signed_in_user_links_the_identity_and_then_logs_in_with_it() {
     let signed_in = w.sign_in(&account).await;
     assert_eq!(signed_in["user"]["id"], linus.user_id.as_str());
     assert_eq!(signed_in["user"]["email"], address.as_str());
+    let me = w
+        .app
+        .gql_ok(
+            linus.token(),
+            "{ me { identities { issuer provider email } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        me["me"]["identities"],
+        json!([{ "issuer": w.idp.base, "provider": "acme", "email": account.email }])
+    );
 
     // Someone else cannot link the same identity to themself.
     let other = w
@@ -505,6 +517,31 @@ async fn a_signed_in_user_links_the_identity_and_then_logs_in_with_it() {
         .await;
     assert_page_error(&page, "identity_taken");
     assert_eq!(w.identities().await, 1);
+    // Only the user and the secret key see them.
+    let seen = |credential: String| {
+        let app = &w.app;
+        let id = linus.user_id.clone();
+        async move {
+            app.gql_ok(
+                Some(&credential),
+                "query($id: ID!) { user(id: $id) { id identities { provider } } }",
+                json!({ "id": id }),
+            )
+            .await
+        }
+    };
+    let by_secret = seen(w.keys.secret_key.clone()).await;
+    assert_eq!(
+        by_secret["user"]["identities"],
+        json!([{ "provider": "acme" }])
+    );
+    let team = w.app.create_team(&linus.access_token, "Shared").await;
+    w.app
+        .add_to_team(&linus.access_token, &team, &other, "MEMBER")
+        .await;
+    let by_teammate = seen(other.access_token.clone()).await;
+    assert_eq!(by_teammate["user"]["id"], linus.user_id.as_str());
+    assert!(by_teammate["user"]["identities"].is_null());
 }
 
 #[tokio::test]

@@ -264,7 +264,11 @@ pub async fn callback(
     match settle(services, scope, &login, params, now).await {
         Ok(url) => Ok(CallbackAnswer::Redirect(url)),
         Err(Settled::Page(error)) => redirect_error(&login, error),
-        Err(Settled::Internal(error)) => Err(error),
+        // The page is known: it hears of the failure, the log has the cause.
+        Err(Settled::Internal(error)) => {
+            tracing::error!(app = %scope.app_id(), error = ?error, "outside-provider login failed");
+            redirect_error(&login, PageError::new("server_error", "internal error"))
+        }
     }
 }
 

@@ -4,12 +4,13 @@
 
 use chrono::Duration;
 use orbit_api::admin::CreatedAppKeys;
-use orbit_domain::entities::{identity_provider, user_identity};
+use orbit_domain::entities::{identity_provider, oauth_login, user_identity};
 use orbit_tests::oauth_provider::{Account, ClientAuthSeen, FakeProvider};
 use orbit_tests::{TestApp, assert_error, email, error_code, spawn_app};
 use reqwest::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
+use sha2::Digest;
 use url::Url;
 
 const ORIGIN: &str = "https://app.example";
@@ -1089,4 +1090,36 @@ async fn app_users_and_keys_without_rights_cannot_configure_providers() {
         .await
         .unwrap();
     assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_pkce_verifier_is_sealed_to_its_login() {
+    let w = world().await;
+    w.idp.consent_as(Account::new(21, &email("sealed")));
+    let first = w.start(None).await;
+    let _second = w.start(None).await;
+    let conn = w.app.services.db().conn();
+    // Logins are found by the SHA-256 (hex) of Orbit's state.
+    let state = param(&Url::parse(&first).unwrap(), "state").unwrap();
+    let state_hash: String = sha2::Sha256::digest(state.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let rows = oauth_login::Entity::find().all(conn).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let (mine, other): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|row| row.state_hash == state_hash);
+    // The other login's sealed verifier, moved to this one, does not open:
+    // the login fails, and the page hears only that.
+    let mut moved: oauth_login::ActiveModel = mine[0].clone().into();
+    moved.pkce_verifier_sealed = sea_orm::ActiveValue::Set(other[0].pkce_verifier_sealed.clone());
+    moved.update(conn).await.unwrap();
+    let page = w.through_provider(&first).await;
+    assert_page_error(&page, "server_error");
+    assert_eq!(
+        param(&page, "error_description").as_deref(),
+        Some("internal error")
+    );
+    assert_eq!(w.identities().await, 0);
 }

@@ -255,9 +255,12 @@ pub async fn callback(
     if !oauth_logins::claim_state(services.db(), scope, login.id, now).await? {
         failed.hit_opt(services, client_address.as_deref()).await?;
         let why = if login.callback_at.is_some() {
-            "this login was already finished: start again"
+            "this login was already finished: start again".to_owned()
         } else {
-            "the login took longer than 10 minutes: start again"
+            format!(
+                "the login took longer than {} minutes: start again",
+                OAUTH_LOGIN_TTL.num_minutes()
+            )
         };
         return redirect_error(&login, PageError::new("invalid_request", why));
     }

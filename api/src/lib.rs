@@ -10,6 +10,7 @@ pub mod http;
 pub mod limits;
 pub mod login;
 pub mod mail;
+pub mod oauth_login;
 mod realtime;
 mod sealing;
 mod services;

@@ -187,6 +187,10 @@ pub(crate) async fn build_services(
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),
         console_signup: settings.console_signup,
+        public_url: settings
+            .public_url
+            .as_ref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
     }))
 }
 

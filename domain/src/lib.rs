@@ -8,6 +8,7 @@ pub mod clock;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod identity_providers;
 pub mod ids;
 pub mod policy;
 pub mod roles;

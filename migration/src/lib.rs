@@ -11,6 +11,7 @@ mod m20261202_000001_device_flow;
 mod m20261202_000002_user_disabled;
 mod m20261202_000003_rate_limits;
 mod m20261203_000001_control_plane;
+mod m20261203_000002_identity_providers;
 mod m20261203_000003_agents;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_user_disabled::Migration),
             Box::new(m20261202_000003_rate_limits::Migration),
             Box::new(m20261203_000001_control_plane::Migration),
+            Box::new(m20261203_000002_identity_providers::Migration),
             Box::new(m20261203_000003_agents::Migration),
         ]
     }

@@ -11,9 +11,11 @@ pub(crate) mod auth;
 mod device;
 mod errors;
 pub(crate) mod events;
+mod identity_providers;
 mod limits;
 mod loaders;
 mod messages;
+mod oauth_login;
 mod pagination;
 mod passwordless;
 mod presence;
@@ -30,6 +32,7 @@ use crate::Services;
 use crate::config::Settings;
 use crate::viewer::Viewer;
 
+pub(crate) use app_settings::require_login_method;
 pub(crate) use errors::present_errors;
 pub use pagination::encode_cursor;
 
@@ -46,6 +49,8 @@ pub struct Mutation(
     agents::AgentMutation,
     apps::AppMutation,
     api_keys::ApiKeyMutation,
+    identity_providers::IdentityProviderMutation,
+    oauth_login::OAuthLoginMutation,
 );
 
 /// Reads, merged by area.

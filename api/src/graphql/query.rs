@@ -271,4 +271,14 @@ impl Query {
         .await?;
         Ok(connection(page, |t| t.activity_key, ThreadNode))
     }
+
+    /// The app's outside OAuth providers, as configured (never the client
+    /// secret): the secret key's own app, or the app a developer names.
+    async fn identity_providers(
+        &self,
+        ctx: &Context<'_>,
+        app_id: Option<ID>,
+    ) -> GqlResult<Vec<super::identity_providers::IdentityProviderNode>> {
+        super::identity_providers::list(ctx, app_id.as_ref().map(|id| id.as_str())).await
+    }
 }

@@ -141,6 +141,24 @@ impl AppNode {
             .await
             .map(Some)
     }
+    /// The outside OAuth providers users log in with, as configured (never
+    /// the client secret): for the app's secret key and its developers.
+    async fn identity_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<super::identity_providers::IdentityProviderNode>> {
+        let app_id = AppId(self.0.id).to_string();
+        super::identity_providers::list(ctx, Some(&app_id)).await
+    }
+    /// The providers a front end may offer (`startOAuthLogin`): for anyone
+    /// who can see the app, its publishable key included.
+    async fn login_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<super::identity_providers::LoginProvider>> {
+        let scope = orbit_domain::ids::AppScope::new(AppId(self.0.id));
+        super::identity_providers::login_providers(services(ctx), scope).await
+    }
 }
 
 pub struct UserNode {
@@ -189,6 +207,24 @@ impl UserNode {
     }
     async fn display_name(&self) -> &str {
         &self.model.display_name
+    }
+    /// The outside-provider accounts linked to the user (they sign in with
+    /// them): for the user themself and the app's secret key; null for others.
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<super::oauth_login::UserIdentityNode>>> {
+        let viewer = viewer(ctx);
+        let allowed = self.is_self
+            || matches!(viewer, Viewer::Secret { .. })
+            || viewer.user() == Some(UserId(self.model.id));
+        if !allowed {
+            return Ok(None);
+        }
+        let scope = orbit_domain::ids::AppScope::new(AppId(self.model.app_id));
+        super::oauth_login::identities(services(ctx), scope, UserId(self.model.id))
+            .await
+            .map(Some)
     }
     /// When the app disabled the account; shown to the secret key only.
     async fn disabled_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {

@@ -15,6 +15,7 @@ mod login_methods;
 mod mail;
 mod mailing;
 mod messages;
+mod oauth_login;
 mod pagination;
 mod passwordless;
 mod presence;

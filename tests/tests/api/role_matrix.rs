@@ -919,3 +919,253 @@ async fn every_control_plane_operation_with_every_caller() {
         mismatches.join("\n")
     );
 }
+
+/// Notes a cell whose answer is not `expected`, named `cell`.
+fn check_cell(
+    mismatches: &mut Vec<String>,
+    cell: &str,
+    expected: Option<&str>,
+    response: &Value,
+    root: &str,
+) {
+    if let Some(mismatch) = mismatch(response, root, expected) {
+        mismatches.push(format!("{cell}: {mismatch}"));
+    }
+}
+
+/// Who calls a control-plane operation on app A: its developers by role, a
+/// developer who is not a member of A, a user of A, and A's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AppCaller {
+    Owner,
+    Admin,
+    Developer,
+    Viewer,
+    Stranger,
+    AppUser,
+    Secret,
+    Publishable,
+    Anonymous,
+}
+
+const APP_CALLERS: [AppCaller; 9] = [
+    AppCaller::Owner,
+    AppCaller::Admin,
+    AppCaller::Developer,
+    AppCaller::Viewer,
+    AppCaller::Stranger,
+    AppCaller::AppUser,
+    AppCaller::Secret,
+    AppCaller::Publishable,
+    AppCaller::Anonymous,
+];
+
+/// App A and a credential for each [`AppCaller`].
+struct ControlPlane {
+    keys: orbit_api::admin::CreatedAppKeys,
+    credentials: Vec<(AppCaller, Option<String>)>,
+}
+
+/// A console user (made as the owner of an app of their own), with `role`
+/// on `app_id` when given; signed in to the console.
+async fn developer(app: &TestApp, app_id: &str, role: Option<&str>) -> String {
+    use sea_orm::ActiveModelTrait;
+    let address = email("dev");
+    let own = app
+        .create_app_with_owner("Dev's own", &address, orbit_tests::PASSWORD)
+        .await;
+    if let Some(role) = role {
+        let app_id: orbit_domain::ids::AppId = app_id.parse().unwrap();
+        let user_id: orbit_domain::ids::UserId = own.owner_id.parse().unwrap();
+        orbit_domain::entities::app_member::ActiveModel {
+            app_id: sea_orm::ActiveValue::Set(app_id.uuid()),
+            user_id: sea_orm::ActiveValue::Set(user_id.uuid()),
+            role: sea_orm::ActiveValue::Set(role.to_owned()),
+            created_at: sea_orm::ActiveValue::Set(orbit_tests::start_time()),
+        }
+        .insert(app.services.db().conn())
+        .await
+        .unwrap();
+    }
+    app.log_in_with(None, &address).await.access_token
+}
+
+async fn control_plane(app: &TestApp) -> ControlPlane {
+    let owner_email = email("owner");
+    let keys = app
+        .create_app_with_owner("A", &owner_email, orbit_tests::PASSWORD)
+        .await;
+    let owner = app.log_in_with(None, &owner_email).await.access_token;
+    let user = app
+        .sign_up(&keys.publishable_key, &email("user"), "App User")
+        .await
+        .access_token;
+    let credentials = vec![
+        (AppCaller::Owner, Some(owner)),
+        (
+            AppCaller::Admin,
+            Some(developer(app, &keys.app_id, Some("admin")).await),
+        ),
+        (
+            AppCaller::Developer,
+            Some(developer(app, &keys.app_id, Some("developer")).await),
+        ),
+        (
+            AppCaller::Viewer,
+            Some(developer(app, &keys.app_id, Some("viewer")).await),
+        ),
+        (
+            AppCaller::Stranger,
+            Some(developer(app, &keys.app_id, None).await),
+        ),
+        (AppCaller::AppUser, Some(user)),
+        (AppCaller::Secret, Some(keys.secret_key.clone())),
+        (AppCaller::Publishable, Some(keys.publishable_key.clone())),
+        (AppCaller::Anonymous, None),
+    ];
+    ControlPlane { keys, credentials }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ProviderOp {
+    List,
+    Create,
+    Update,
+    Delete,
+}
+
+/// Expected outcome per caller, in the order of [`APP_CALLERS`]: owner,
+/// admin, developer, viewer, stranger, app user, secret key, publishable
+/// key, anonymous.
+#[rustfmt::skip]
+const PROVIDER_MATRIX: [(ProviderOp, [Option<&str>; 9]); 4] = [
+    //                  owner admin developer  viewer     stranger   app user   secret publishable      anonymous
+    (ProviderOp::List,   [OK,  OK,   OK,        OK,        NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ProviderOp::Create, [OK,  OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ProviderOp::Update, [OK,  OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ProviderOp::Delete, [OK,  OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+];
+
+fn custom_provider_input(slug: &str) -> Value {
+    json!({
+        "slug": slug,
+        "preset": "CUSTOM",
+        "clientId": "client",
+        "clientSecret": "secret",
+        "authorizationUrl": "https://idp.example/authorize",
+        "tokenUrl": "https://idp.example/token",
+        "userinfoUrl": "https://idp.example/userinfo",
+    })
+}
+
+/// The app's providers as (slug, clientId) and their ids, read with the secret key.
+async fn providers_of(app: &TestApp, secret_key: &str) -> (Vec<(String, String)>, Vec<Value>) {
+    let data = app
+        .gql_ok(
+            Some(secret_key),
+            "{ identityProviders { id slug clientId } }",
+            json!({}),
+        )
+        .await;
+    let listed = data["identityProviders"].as_array().unwrap();
+    let mut fields: Vec<(String, String)> = listed
+        .iter()
+        .map(|p| {
+            (
+                p["slug"].as_str().unwrap().to_owned(),
+                p["clientId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    fields.sort();
+    (fields, listed.iter().map(|p| p["id"].clone()).collect())
+}
+
+#[tokio::test]
+async fn identity_provider_operations_by_app_role() {
+    let app = spawn_app().await;
+    let plane = control_plane(&app).await;
+    let sk = plane.keys.secret_key.as_str();
+    let app_id = plane.keys.app_id.clone();
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in PROVIDER_MATRIX {
+        for ((caller, credential), expected) in plane.credentials.iter().zip(expectations) {
+            cells += 1;
+            // Each cell acts on a provider of its own, removed afterwards.
+            let created = app
+                .gql_ok(
+                    Some(sk),
+                    "mutation($input: CreateIdentityProviderInput!) { createIdentityProvider(input: $input) { identityProvider { id } } }",
+                    json!({ "input": custom_provider_input("cell") }),
+                )
+                .await;
+            let id = created["createIdentityProvider"]["identityProvider"]["id"].clone();
+            let (query, variables, root) = match op {
+                ProviderOp::List => (
+                    "query($appId: ID) { identityProviders(appId: $appId) { id slug } }",
+                    json!({ "appId": app_id }),
+                    "identityProviders",
+                ),
+                ProviderOp::Create => {
+                    let mut input = custom_provider_input("new");
+                    input["appId"] = json!(app_id);
+                    (
+                        "mutation($input: CreateIdentityProviderInput!) { createIdentityProvider(input: $input) { identityProvider { id } } }",
+                        json!({ "input": input }),
+                        "createIdentityProvider",
+                    )
+                }
+                ProviderOp::Update => (
+                    "mutation($input: UpdateIdentityProviderInput!) { updateIdentityProvider(input: $input) { identityProvider { id clientId } } }",
+                    json!({ "input": { "appId": app_id, "id": id, "clientId": "rotated", "clientSecret": "new" } }),
+                    "updateIdentityProvider",
+                ),
+                ProviderOp::Delete => (
+                    "mutation($input: DeleteIdentityProviderInput!) { deleteIdentityProvider(input: $input) { deletedIdentityProviderId } }",
+                    json!({ "input": { "appId": app_id, "id": id } }),
+                    "deleteIdentityProvider",
+                ),
+            };
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            check_cell(
+                &mut mismatches,
+                &format!("{op:?} as {caller:?}"),
+                expected,
+                &response,
+                root,
+            );
+            // What is left is what the operation did, and nothing when refused.
+            let allowed = expected.is_none();
+            let (left, ids) = providers_of(&app, sk).await;
+            let cell = ("cell".to_owned(), "client".to_owned());
+            let expected_left = match op {
+                ProviderOp::List => vec![cell],
+                ProviderOp::Create if allowed => {
+                    vec![cell, ("new".to_owned(), "client".to_owned())]
+                }
+                ProviderOp::Update if allowed => vec![("cell".to_owned(), "rotated".to_owned())],
+                ProviderOp::Delete if allowed => vec![],
+                _ => vec![cell],
+            };
+            if left != expected_left {
+                mismatches.push(format!("{op:?} as {caller:?} left {left:?}"));
+            }
+            for id in ids {
+                app.gql_ok(
+                    Some(sk),
+                    "mutation($input: DeleteIdentityProviderInput!) { deleteIdentityProvider(input: $input) { deletedIdentityProviderId } }",
+                    json!({ "input": { "id": id } }),
+                )
+                .await;
+            }
+        }
+    }
+    assert_eq!(cells, PROVIDER_MATRIX.len() * APP_CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}

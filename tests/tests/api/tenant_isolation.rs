@@ -815,3 +815,108 @@ async fn another_apps_developer_and_secret_key_reach_nothing_of_its_configuratio
         .await;
     assert_eq!(viewer["viewer"]["app"]["id"], a_id);
 }
+
+/// App B's secret key, B's owner (a developer) and B's publishable key
+/// against app A's identity provider: as if it did not exist.
+#[tokio::test]
+async fn app_b_cannot_reach_app_a_identity_providers() {
+    let app = spawn_app().await;
+    let a = app.create_app("A").await;
+    let b_owner_email = orbit_tests::email("b-owner");
+    let b = app
+        .create_app_with_owner("B", &b_owner_email, PASSWORD)
+        .await;
+    let b_developer = app.log_in_with(None, &b_owner_email).await;
+    let created = app
+        .gql_ok(
+            Some(&a.secret_key),
+            "mutation($input: CreateIdentityProviderInput!) { createIdentityProvider(input: $input) { identityProvider { id } } }",
+            json!({ "input": {
+                "slug": "a-idp", "preset": "CUSTOM", "clientId": "a-client", "clientSecret": "a-secret",
+                "authorizationUrl": "https://idp.example/authorize",
+                "tokenUrl": "https://idp.example/token",
+                "userinfoUrl": "https://idp.example/userinfo",
+            } }),
+        )
+        .await;
+    let id = created["createIdentityProvider"]["identityProvider"]["id"].clone();
+    let update = "mutation($input: UpdateIdentityProviderInput!) { updateIdentityProvider(input: $input) { identityProvider { id } } }";
+    let delete = "mutation($input: DeleteIdentityProviderInput!) { deleteIdentityProvider(input: $input) { deletedIdentityProviderId } }";
+    let list = "query($appId: ID) { identityProviders(appId: $appId) { id } }";
+    let mut failures = Vec::new();
+    for (who, credential, app_id) in [
+        ("B secret", b.secret_key.as_str(), None),
+        (
+            "B secret naming A",
+            b.secret_key.as_str(),
+            Some(a.app_id.as_str()),
+        ),
+        (
+            "B developer naming A",
+            b_developer.access_token.as_str(),
+            Some(a.app_id.as_str()),
+        ),
+    ] {
+        let mut attempts = vec![
+            (
+                "updateIdentityProvider",
+                update,
+                json!({ "input": { "appId": app_id, "id": id, "clientId": "hijacked" } }),
+            ),
+            (
+                "deleteIdentityProvider",
+                delete,
+                json!({ "input": { "appId": app_id, "id": id } }),
+            ),
+        ];
+        if app_id.is_some() {
+            attempts.push(("identityProviders", list, json!({ "appId": app_id })));
+        }
+        for (root, query, variables) in attempts {
+            let response = app.gql(Some(credential), query, variables).await;
+            check(&mut failures, who, root, root, &response, false);
+        }
+    }
+    // B's own list has nothing of A's.
+    let own = app
+        .gql_ok(
+            Some(&b.secret_key),
+            "{ identityProviders { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(own["identityProviders"], json!([]));
+    // A front end of B cannot start a login with A's provider.
+    let start = app
+        .gql(
+            Some(&b.publishable_key),
+            "mutation($input: StartOAuthLoginInput!) { startOAuthLogin(input: $input) { authorizationUrl } }",
+            json!({ "input": { "provider": "a-idp", "redirectUrl": "https://app.example/" } }),
+        )
+        .await;
+    check(
+        &mut failures,
+        "B publishable",
+        "startOAuthLogin",
+        "startOAuthLogin",
+        &start,
+        false,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} leaks:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let a_providers = app
+        .gql_ok(
+            Some(&a.secret_key),
+            "{ identityProviders { id clientId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        a_providers["identityProviders"],
+        json!([{ "id": id, "clientId": "a-client" }])
+    );
+}

@@ -316,6 +316,18 @@ async fn settle(
     let Some(code) = params.code.filter(|code| !code.is_empty()) else {
         return Err(PageError::new("invalid_request", "the provider sent no code").into());
     };
+    // The switch stops logins already at the provider too, as it stops
+    // codes already mailed.
+    if !orbit_persistence::app_settings::get(services.db(), scope)
+        .await?
+        .allows(LoginMethod::OAuth)
+    {
+        return Err(PageError::new(
+            "access_denied",
+            "this app does not let users sign in with outside providers (oauthLogin is off)",
+        )
+        .into());
+    }
     let provider =
         identity_providers::find(services.db(), scope, IdentityProviderId(login.provider_id))
             .await?

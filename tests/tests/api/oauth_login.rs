@@ -1125,8 +1125,10 @@ async fn a_pkce_verifier_is_sealed_to_its_login() {
 }
 
 #[tokio::test]
-async fn the_apps_oauth_login_switch_refuses_new_logins() {
+async fn the_apps_oauth_login_switch_refuses_new_logins_and_those_under_way() {
     let w = world().await;
+    w.idp.consent_as(Account::new(31, &email("late")));
+    let under_way = w.start(None).await;
     w.app
         .gql_ok(
             Some(&w.keys.secret_key),
@@ -1151,4 +1153,7 @@ async fn the_apps_oauth_login_switch_refuses_new_logins() {
     let answer = w.browser.get(&link).send().await.unwrap();
     assert!(answer.status().is_client_error(), "{}", answer.status());
     assert!(answer.headers().get("location").is_none());
+    // A login started before the switch comes back refused.
+    let page = w.through_provider(&under_way).await;
+    assert_page_error(&page, "access_denied");
 }

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod roles;
 pub mod sealed;
 pub mod validation;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, DomainResult, ErrorCode};

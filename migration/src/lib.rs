@@ -10,6 +10,7 @@ mod m20261124_000001_login_codes;
 mod m20261202_000001_device_flow;
 mod m20261202_000002_user_disabled;
 mod m20261202_000003_rate_limits;
+mod m20261203_000004_webhooks;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_device_flow::Migration),
             Box::new(m20261202_000002_user_disabled::Migration),
             Box::new(m20261202_000003_rate_limits::Migration),
+            Box::new(m20261203_000004_webhooks::Migration),
         ]
     }
 }

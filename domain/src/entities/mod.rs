@@ -23,3 +23,6 @@ pub mod thread_participant;
 pub mod thread_read;
 pub mod topic_sequence;
 pub mod user;
+pub mod webhook;
+pub mod webhook_delivery;
+pub mod webhook_delivery_attempt;

@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod teams;
 pub mod threads;
 pub mod users;
+pub mod webhooks;
 
 pub use db::{Backend, Db};
 pub use error::db_error;

@@ -9,6 +9,7 @@
 //! time instead of sleeping.
 
 pub mod outbound;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,5 @@ impl Wake {
 
 /// Starts the worker's loops; they stop when `shutdown` turns true.
 pub fn spawn(context: WorkerContext, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let loops: Vec<JoinHandle<()>> = Vec::new();
-    let _ = (context, shutdown);
-    loops
+    vec![tokio::spawn(webhooks::run(context, shutdown))]
 }

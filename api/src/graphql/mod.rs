@@ -18,6 +18,7 @@ mod query;
 mod teams;
 mod threads;
 mod types;
+mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, Schema};
@@ -40,9 +41,14 @@ pub struct Mutation(
     threads::ThreadMutation,
     messages::MessageMutation,
     presence::PresenceMutation,
+    webhooks::WebhookMutation,
 );
 
-pub type OrbitSchema = Schema<query::Query, Mutation, events::SubscriptionRoot>;
+/// The root query: the reads in `query.rs`, and those of areas with their own module.
+#[derive(MergedObject, Default)]
+pub struct Query(query::Query, webhooks::WebhookQuery);
+
+pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 
 /// The id of the HTTP request, for logs that tie an internal error to it.
 #[derive(Debug, Clone)]
@@ -51,15 +57,18 @@ pub struct RequestId(pub String);
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
-fn schema_builder() -> async_graphql::SchemaBuilder<query::Query, Mutation, events::SubscriptionRoot>
-{
-    Schema::build(query::Query, Mutation::default(), events::SubscriptionRoot)
-        .register_output_type::<events::Event>()
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
-        .limit_directives(16)
-        .extension(limits::QueryShapeLimits)
+fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, events::SubscriptionRoot> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        events::SubscriptionRoot,
+    )
+    .register_output_type::<events::Event>()
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(16)
+    .extension(limits::QueryShapeLimits)
 }
 
 pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSchema {

@@ -11,6 +11,7 @@ use super::types::{AppNode, MessageNode, Node, TeamNode, ThreadNode, UserNode, V
 use super::{GqlResult, access, services, viewer};
 use crate::viewer::{Actor, Viewer};
 
+#[derive(Default)]
 pub struct Query;
 
 /// Relay's `node` answers null for what the caller may not see.
@@ -22,7 +23,8 @@ fn hidden_as_null<T>(result: GqlResult<T>) -> GqlResult<Option<T>> {
     }
 }
 
-#[Object]
+// Merged into the schema's `Query` (graphql/mod.rs), which carries that name.
+#[Object(name = "CoreQuery")]
 impl Query {
     /// Any object by its ID; null when it does not exist or the caller may not see it.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {

@@ -5,6 +5,7 @@
 //! a manual clock, so tests run in parallel and never sleep.
 
 pub mod smtp;
+pub mod webhook_receiver;
 pub mod ws;
 
 use std::sync::{Arc, Once};
@@ -49,6 +50,9 @@ pub struct TestApp {
     pub settings: Settings,
     /// Dropped (with the database) when the test's last server goes.
     _database: Arc<TestDatabase>,
+    /// Shuts the server down (see [`TestApp::stop`]).
+    stop: Arc<tokio::sync::Notify>,
+    running: tokio::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
 }
 
 /// A per-test Postgres database, dropped with the test so repeated runs do
@@ -144,7 +148,8 @@ async fn start_server(
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let services = application.services();
-    tokio::spawn(application.run_until_stopped());
+    let stop = application.stop_handle();
+    let running = tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
@@ -152,6 +157,8 @@ async fn start_server(
         services,
         settings,
         _database: database,
+        stop,
+        running: tokio::sync::Mutex::new(Some(running)),
     }
 }
 
@@ -732,4 +739,73 @@ pub fn jwt_segment(value: &Value) -> String {
 /// A well-formed ID of `prefix` ("usr", "team", "thr", "msg", "app") that names nothing.
 pub fn missing_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// One database for servers started one after another, as `orbit`
+/// processes restarted after a crash would be: Postgres with
+/// `TEST_DATABASE_URL`, else one SQLite file. They share the test's clock,
+/// and the broker the run tests (in process each, or `TEST_REDIS_URL`).
+pub struct SharedDatabase {
+    database: Arc<TestDatabase>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl SharedDatabase {
+    pub async fn new() -> Self {
+        init_tracing();
+        Self {
+            database: Arc::new(TestDatabase::fresh(true).await),
+            clock: Arc::new(ManualClock::new(start_time())),
+        }
+    }
+
+    /// Starts a server on the database.
+    pub async fn spawn(&self) -> TestApp {
+        let mut settings = Settings::for_tests(self.database.url.clone());
+        if let Ok(redis_url) = std::env::var("TEST_REDIS_URL")
+            && !redis_url.trim().is_empty()
+        {
+            settings.redis_url = Some(orbit_api::config::Secret::new(redis_url));
+        }
+        start_server(settings, self.clock.clone(), self.database.clone()).await
+    }
+}
+
+impl TestApp {
+    /// Shuts the server down as SIGTERM would and returns once it stopped:
+    /// requests done, relay and worker loops ended. Its database stays, for
+    /// the next server (and `services` still reaches it).
+    pub async fn stop(&self) {
+        self.stop.notify_one();
+        if let Some(running) = self.running.lock().await.take() {
+            running
+                .await
+                .expect("the server task ends")
+                .expect("the server shuts down cleanly");
+        }
+    }
+
+    /// A developer with `role` ("owner", "admin", "developer", "viewer") on
+    /// the app `app_id`, signed in to the console. Members are written
+    /// straight into `app_members`, as the API has no way to add them yet.
+    pub async fn developer(&self, app_id: &str, role: &str) -> Session {
+        let email = email(&format!("dev-{role}"));
+        // A console user, who owns an app of their own.
+        let own = self
+            .create_app_with_owner("Own app", &email, PASSWORD)
+            .await;
+        let app: orbit_domain::ids::AppId = app_id.parse().expect("an app id");
+        let user: orbit_domain::ids::UserId = own.owner_id.parse().expect("a user id");
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        orbit_domain::entities::app_member::ActiveModel {
+            app_id: Set(app.uuid()),
+            user_id: Set(user.uuid()),
+            role: Set(role.to_owned()),
+            created_at: Set(start_time()),
+        }
+        .insert(self.services.db().conn())
+        .await
+        .expect("the member is added");
+        self.log_in_with(None, &email).await
+    }
 }

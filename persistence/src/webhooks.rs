@@ -13,10 +13,10 @@ use orbit_domain::events::EventType;
 use orbit_domain::ids::{AppScope, WebhookDeliveryId, WebhookId};
 use orbit_domain::webhooks::{DeliveryStatus, MAX_WEBHOOKS_PER_APP, RETRY_WINDOW};
 use orbit_domain::{DomainError, DomainResult};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -212,16 +212,19 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     if !changes.iter().any(|c| c.event_type.goes_to_webhooks()) {
         return Ok(());
     }
-    let hooks: Vec<(Uuid, Value)> = webhook::Entity::find()
+    let mut subscribed = webhook::Entity::find()
         .select_only()
         .column(webhook::Column::Id)
         .column(webhook::Column::EventTypes)
         .filter(webhook::Column::AppId.eq(scope.uuid()))
-        .filter(webhook::Column::DisabledAt.is_null())
-        .into_tuple()
-        .all(conn)
-        .await
-        .map_err(db_error)?;
+        .filter(webhook::Column::DisabledAt.is_null());
+    if conn.get_database_backend() == DbBackend::Postgres {
+        // A webhook deleted at this moment waits for this change (and takes
+        // its new deliveries with it) instead of failing the change on the
+        // deliveries' foreign key. SQLite has one writer anyway.
+        subscribed = subscribed.lock(LockType::KeyShare);
+    }
+    let hooks: Vec<(Uuid, Value)> = subscribed.into_tuple().all(conn).await.map_err(db_error)?;
     let mut deliveries = Vec::new();
     for (hook, types) in hooks {
         let types = names_in(&types);
@@ -427,46 +430,10 @@ pub async fn record_attempt(
 ) -> DomainResult<bool> {
     let scope_app = claimed.app_id;
     let txn = db.conn().begin().await.map_err(db_error)?;
-    let held = match &outcome {
-        Outcome::Succeeded => {
-            leases::finish(
-                &txn,
-                DELIVERIES,
-                claimed.id,
-                owner,
-                DeliveryStatus::Succeeded.as_str(),
-            )
-            .await?
-        }
-        Outcome::RetryAt(at) => leases::requeue(&txn, DELIVERIES, claimed.id, owner, *at).await?,
-        Outcome::Failed(_) | Outcome::Gone(_) => {
-            leases::finish(
-                &txn,
-                DELIVERIES,
-                claimed.id,
-                owner,
-                DeliveryStatus::Failed.as_str(),
-            )
-            .await?
-        }
-    };
-    if !held {
-        return Ok(false);
-    }
-    let reason = match &outcome {
-        Outcome::Failed(reason) | Outcome::Gone(reason) => Some(reason.clone()),
-        Outcome::Succeeded | Outcome::RetryAt(_) => None,
-    };
-    if !matches!(outcome, Outcome::RetryAt(_)) {
-        delivery::Entity::update_many()
-            .col_expr(delivery::Column::FinishedAt, Expr::value(now))
-            .col_expr(delivery::Column::FailureReason, Expr::value(reason.clone()))
-            .filter(delivery::Column::Id.eq(claimed.id))
-            .exec(&txn)
-            .await
-            .map_err(db_error)?;
-    }
     if let Outcome::Gone(reason) = &outcome {
+        // The webhook's row before the delivery's, in the order a deletion
+        // of the webhook locks them, so the two cannot deadlock. Rolled
+        // back with the rest if the lease turns out to be lost.
         webhook::Entity::update_many()
             .col_expr(webhook::Column::DisabledAt, Expr::value(now))
             .col_expr(webhook::Column::DisabledReason, Expr::value(reason.clone()))
@@ -477,6 +444,27 @@ pub async fn record_attempt(
             .exec(&txn)
             .await
             .map_err(db_error)?;
+    }
+    let held = match &outcome {
+        Outcome::RetryAt(at) => leases::requeue(&txn, DELIVERIES, claimed.id, owner, *at).await?,
+        Outcome::Succeeded => {
+            finish_delivery(
+                &txn,
+                claimed.id,
+                owner,
+                now,
+                DeliveryStatus::Succeeded,
+                None,
+            )
+            .await?
+        }
+        Outcome::Failed(reason) | Outcome::Gone(reason) => {
+            let reason = Some(reason.clone());
+            finish_delivery(&txn, claimed.id, owner, now, DeliveryStatus::Failed, reason).await?
+        }
+    };
+    if !held {
+        return Ok(false);
     }
     if let Some(attempt) = attempt {
         webhook_delivery_attempt::ActiveModel {
@@ -494,6 +482,23 @@ pub async fn record_attempt(
     }
     db.commit(txn).await?;
     Ok(true)
+}
+
+/// Ends the lease with the delivery's result in one statement (see
+/// `leases::finish_with`).
+async fn finish_delivery<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    owner: &str,
+    now: DateTime<Utc>,
+    status: DeliveryStatus,
+    failure_reason: Option<String>,
+) -> DomainResult<bool> {
+    let result: Vec<(&'static str, SimpleExpr)> = vec![
+        ("finished_at", now.into()),
+        ("failure_reason", failure_reason.into()),
+    ];
+    leases::finish_with(conn, DELIVERIES, id, owner, status.as_str(), result).await
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub struct Application {
     services: Services,
     shutdown: watch::Sender<bool>,
     run_worker: bool,
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl Application {
@@ -58,6 +59,7 @@ impl Application {
             services,
             shutdown,
             run_worker: settings.run_worker,
+            stop: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -69,7 +71,13 @@ impl Application {
         self.services.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight,
+    /// Notified, it shuts the server down as SIGTERM does (tests stop a
+    /// server this way to start another on the same database).
+    pub fn stop_handle(&self) -> Arc<tokio::sync::Notify> {
+        self.stop.clone()
+    }
+
+    /// Serves until SIGINT, SIGTERM or the stop handle, then finishes the requests in flight,
     /// closes the sockets (1001) and lets the relay publish what it holds.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let relay = tokio::spawn(realtime::relay::run(
@@ -87,6 +95,7 @@ impl Application {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = self.shutdown;
+        let stop = self.stop;
         // Frames are small and latency matters more than packet count: no
         // Nagle delay behind an unacknowledged frame.
         let listener = self.listener.tap_io(|tcp| {
@@ -96,7 +105,10 @@ impl Application {
         });
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                tokio::select! {
+                    () = shutdown_signal() => {},
+                    () = stop.notified() => {},
+                }
                 let _ = shutdown.send(true);
             })
             .await

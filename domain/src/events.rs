@@ -66,7 +66,41 @@ impl EventType {
             EventType::SessionRevoked | EventType::ApiKeyRevoked | EventType::AppDeleted
         )
     }
+
+    /// The type a webhook subscribes to by `name`, if webhooks carry it.
+    pub fn webhook_type(name: &str) -> Option<EventType> {
+        WEBHOOK_EVENT_TYPES
+            .iter()
+            .copied()
+            .find(|event_type| event_type.as_str() == name)
+    }
+
+    /// Whether webhooks carry this type.
+    pub fn goes_to_webhooks(self) -> bool {
+        WEBHOOK_EVENT_TYPES.contains(&self)
+    }
 }
+
+/// The stored events apps may receive by webhook: one line each, so offering
+/// a new type to webhooks is a line here. Internal types (`session.revoked`)
+/// stay out, and ephemeral ones (typing, presence, reply deltas) are never
+/// stored, so never sent.
+pub const WEBHOOK_EVENT_TYPES: &[EventType] = &[
+    EventType::MessageCreated,
+    EventType::MessageEdited,
+    EventType::MessageDeleted,
+    EventType::ThreadCreated,
+    EventType::ThreadUpdated,
+    EventType::ThreadDeleted,
+    EventType::ParticipantAdded,
+    EventType::ParticipantRemoved,
+    EventType::MemberJoined,
+    EventType::MemberLeft,
+    EventType::MemberRoleChanged,
+    EventType::ThreadRead,
+    EventType::AgentReplyCompleted,
+    EventType::AgentReplyFailed,
+];
 
 /// A piece of an agent's reply as it streams: published on the thread's
 /// topic, never stored (the finished reply is, with `agent_reply.completed`).

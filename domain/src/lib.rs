@@ -15,6 +15,7 @@ pub mod roles;
 pub mod schedule;
 pub mod sealed;
 pub mod validation;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, DomainResult, ErrorCode};

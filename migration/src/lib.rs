@@ -13,6 +13,7 @@ mod m20261202_000003_rate_limits;
 mod m20261203_000001_control_plane;
 mod m20261203_000002_identity_providers;
 mod m20261203_000003_agents;
+mod m20261203_000004_webhooks;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_control_plane::Migration),
             Box::new(m20261203_000002_identity_providers::Migration),
             Box::new(m20261203_000003_agents::Migration),
+            Box::new(m20261203_000004_webhooks::Migration),
         ]
     }
 }

@@ -26,6 +26,7 @@ pub mod signing_keys;
 pub mod teams;
 pub mod threads;
 pub mod users;
+pub mod webhooks;
 
 pub use db::{Backend, Db};
 pub use error::db_error;

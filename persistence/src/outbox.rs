@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{Db, db_error};
+use crate::{Db, db_error, webhooks};
 
 /// Events not yet handed to the broker; the relay empties it.
 const UNPUBLISHED: &str = "unpublished_events";
@@ -21,12 +21,18 @@ const UNPUBLISHED: &str = "unpublished_events";
 /// Appends `events` with the next sequence number of each one's topic. The
 /// upsert on `topic_sequences` takes a row lock in Postgres, so concurrent
 /// writers to one topic queue and the sequence has no gaps or repeats.
+///
+/// The same transaction queues the webhook deliveries of the change. Events
+/// of one call with the same type and payload are one change written to
+/// several topics (`member.joined` on the team and on the user): webhooks
+/// get it once, under the first event's id.
 pub async fn append<C: ConnectionTrait>(
     txn: &C,
     scope: AppScope,
     now: DateTime<Utc>,
     events: Vec<NewEvent>,
 ) -> DomainResult<()> {
+    let mut changes: Vec<webhooks::Change> = Vec::new();
     for new_event in events {
         let topic = new_event.topic.key();
         let next = Query::insert()
@@ -50,6 +56,16 @@ pub async fn append<C: ConnectionTrait>(
             .ok_or_else(|| DomainError::internal("topic sequence upsert returned no row"))?;
         let seq: i64 = row.try_get("", "last_seq").map_err(db_error)?;
         let id = EventId::generate().uuid();
+        let repeats_a_change = changes.iter().any(|change| {
+            change.event_type == new_event.event_type && change.data == new_event.payload
+        });
+        if !repeats_a_change {
+            changes.push(webhooks::Change {
+                event_id: id,
+                event_type: new_event.event_type,
+                data: new_event.payload.clone(),
+            });
+        }
         event::Entity::insert(event::ActiveModel {
             id: Set(id),
             app_id: Set(scope.uuid()),
@@ -69,7 +85,7 @@ pub async fn append<C: ConnectionTrait>(
             .to_owned();
         txn.execute(&unpublished).await.map_err(db_error)?;
     }
-    Ok(())
+    webhooks::enqueue(txn, scope, now, &changes).await
 }
 
 /// The oldest events still waiting for the relay, oldest first.

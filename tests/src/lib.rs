@@ -7,6 +7,7 @@
 pub mod llm;
 pub mod oauth_provider;
 pub mod smtp;
+pub mod webhook_receiver;
 pub mod ws;
 
 use std::sync::{Arc, Once};
@@ -51,6 +52,9 @@ pub struct TestApp {
     pub settings: Settings,
     /// Dropped (with the database) when the test's last server goes.
     _database: Arc<TestDatabase>,
+    /// Shuts the server down (see [`TestApp::stop`]).
+    stop: Arc<tokio::sync::Notify>,
+    running: tokio::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
 }
 
 /// A per-test Postgres database, dropped with the test so repeated runs do
@@ -146,7 +150,8 @@ async fn start_server(
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let services = application.services();
-    tokio::spawn(application.run_until_stopped());
+    let stop = application.stop_handle();
+    let running = tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
@@ -154,6 +159,8 @@ async fn start_server(
         services,
         settings,
         _database: database,
+        stop,
+        running: tokio::sync::Mutex::new(Some(running)),
     }
 }
 
@@ -734,6 +741,51 @@ pub fn jwt_segment(value: &Value) -> String {
 /// A well-formed ID of `prefix` ("usr", "team", "thr", "msg", "app") that names nothing.
 pub fn missing_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// One database for servers started one after another, as `orbit`
+/// processes restarted after a crash would be: Postgres with
+/// `TEST_DATABASE_URL`, else one SQLite file. They share the test's clock,
+/// and the broker the run tests (in process each, or `TEST_REDIS_URL`).
+pub struct SharedDatabase {
+    database: Arc<TestDatabase>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl SharedDatabase {
+    pub async fn new() -> Self {
+        init_tracing();
+        Self {
+            database: Arc::new(TestDatabase::fresh(true).await),
+            clock: Arc::new(ManualClock::new(start_time())),
+        }
+    }
+
+    /// Starts a server on the database.
+    pub async fn spawn(&self) -> TestApp {
+        let mut settings = Settings::for_tests(self.database.url.clone());
+        if let Ok(redis_url) = std::env::var("TEST_REDIS_URL")
+            && !redis_url.trim().is_empty()
+        {
+            settings.redis_url = Some(orbit_api::config::Secret::new(redis_url));
+        }
+        start_server(settings, self.clock.clone(), self.database.clone()).await
+    }
+}
+
+impl TestApp {
+    /// Shuts the server down as SIGTERM would and returns once it stopped:
+    /// requests done, relay and worker loops ended. Its database stays, for
+    /// the next server (and `services` still reaches it).
+    pub async fn stop(&self) {
+        self.stop.notify_one();
+        if let Some(running) = self.running.lock().await.take() {
+            running
+                .await
+                .expect("the server task ends")
+                .expect("the server shuts down cleanly");
+        }
+    }
 }
 
 /// [`spawn_app_with`] on a database other servers can share (Postgres, or

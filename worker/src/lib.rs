@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod events;
 pub mod outbound;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,5 +76,8 @@ impl Wake {
 
 /// Starts the worker's loops; they stop when `shutdown` turns true.
 pub fn spawn(context: WorkerContext, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(agents::replies::run(context, shutdown))]
+    vec![
+        tokio::spawn(agents::replies::run(context.clone(), shutdown.clone())),
+        tokio::spawn(webhooks::run(context, shutdown)),
+    ]
 }

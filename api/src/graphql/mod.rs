@@ -23,6 +23,7 @@ mod query;
 mod teams;
 mod threads;
 mod types;
+mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, Schema};
@@ -51,11 +52,12 @@ pub struct Mutation(
     api_keys::ApiKeyMutation,
     identity_providers::IdentityProviderMutation,
     oauth_login::OAuthLoginMutation,
+    webhooks::WebhookMutation,
 );
 
-/// Reads, merged by area.
+/// The root query: the reads in `query.rs`, and those of areas with their own module.
 #[derive(MergedObject, Default)]
-pub struct Query(query::Query, agents::AgentQuery);
+pub struct Query(query::Query, agents::AgentQuery, webhooks::WebhookQuery);
 
 pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 

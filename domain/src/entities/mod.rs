@@ -31,3 +31,6 @@ pub mod thread_read;
 pub mod topic_sequence;
 pub mod user;
 pub mod user_identity;
+pub mod webhook;
+pub mod webhook_delivery;
+pub mod webhook_delivery_attempt;

@@ -28,4 +28,5 @@ mod teams;
 mod tenant_isolation;
 mod threads;
 mod viewer;
+mod webhooks;
 mod ws_protocol;

@@ -2,6 +2,7 @@
 //! team (same users), so destructive operations do not affect other cells.
 //! All mismatches are collected and reported together.
 
+use orbit_tests::webhook_receiver::WebhookReceiver;
 use orbit_tests::{
     ADD_THREAD_PARTICIPANT, DELETE_MESSAGE, DELETE_TEAM, DELETE_THREAD, EDIT_MESSAGE,
     INVITE_TEAM_MEMBER, People, REMOVE_TEAM_MEMBER, REMOVE_THREAD_PARTICIPANT, SEND_MESSAGE,
@@ -1162,6 +1163,235 @@ async fn identity_provider_operations_by_app_role() {
         }
     }
     assert_eq!(cells, PROVIDER_MATRIX.len() * APP_CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Who calls a control-plane operation: developers of the app by role (they
+/// name it in `appId`), its secret key, a user of the app, its publishable
+/// key, nobody, and a developer of another app naming this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WebhookCaller {
+    Owner,
+    Admin,
+    Developer,
+    Viewer,
+    Secret,
+    AppUser,
+    Publishable,
+    Anonymous,
+    Stranger,
+}
+
+const WEBHOOK_CALLERS: [WebhookCaller; 9] = [
+    WebhookCaller::Owner,
+    WebhookCaller::Admin,
+    WebhookCaller::Developer,
+    WebhookCaller::Viewer,
+    WebhookCaller::Secret,
+    WebhookCaller::AppUser,
+    WebhookCaller::Publishable,
+    WebhookCaller::Anonymous,
+    WebhookCaller::Stranger,
+];
+
+/// An app with a developer of each role and one of another app.
+struct WebhookWorld {
+    world: TeamWorld,
+    developers: Vec<(WebhookCaller, String)>,
+}
+
+impl WebhookWorld {
+    async fn new(app: &TestApp) -> Self {
+        let world = app.new_team_world().await;
+        let app_id = world.keys.app_id.clone();
+        let mut developers = Vec::new();
+        for (caller, role) in [
+            (WebhookCaller::Owner, "owner"),
+            (WebhookCaller::Admin, "admin"),
+            (WebhookCaller::Developer, "developer"),
+            (WebhookCaller::Viewer, "viewer"),
+        ] {
+            let developer = app.developer(&app_id, role).await;
+            developers.push((caller, developer.access_token));
+        }
+        let elsewhere = app.create_app("Elsewhere").await;
+        let stranger = app.developer(&elsewhere.app_id, "owner").await;
+        developers.push((WebhookCaller::Stranger, stranger.access_token));
+        Self { world, developers }
+    }
+
+    fn credential(&self, caller: WebhookCaller) -> Option<String> {
+        let w = &self.world;
+        match caller {
+            WebhookCaller::Secret => Some(w.keys.secret_key.clone()),
+            WebhookCaller::AppUser => Some(w.owner.access_token.clone()),
+            WebhookCaller::Publishable => Some(w.keys.publishable_key.clone()),
+            WebhookCaller::Anonymous => None,
+            developer => self
+                .developers
+                .iter()
+                .find(|(who, _)| *who == developer)
+                .map(|(_, token)| token.clone()),
+        }
+    }
+
+    /// `input` with the app named, as developers must (the secret key may).
+    fn naming_app(&self, caller: WebhookCaller, mut input: Value) -> Value {
+        if caller != WebhookCaller::Secret {
+            input["appId"] = json!(self.world.keys.app_id);
+        }
+        input
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WebhookOp {
+    List,
+    View,
+    Create,
+    Update,
+    RotateSecret,
+    Redeliver,
+    Delete,
+}
+
+/// Expected outcome per caller, in the order of [`WEBHOOK_CALLERS`]: owner,
+/// admin, developer, viewer, secret key, app user, publishable key,
+/// anonymous, developer of another app. `None` is success.
+#[rustfmt::skip]
+const WEBHOOK_MATRIX: [(WebhookOp, [Option<&str>; 9]); 7] = [
+    //                        owner admin developer viewer     secret user       publishable      anonymous        stranger
+    (WebhookOp::List,         [OK,  OK,   OK,       OK,        OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::View,         [OK,  OK,   OK,       OK,        OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Create,       [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Update,       [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::RotateSecret, [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Redeliver,    [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Delete,       [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+];
+
+impl WebhookOp {
+    fn request(
+        self,
+        plane: &WebhookWorld,
+        caller: WebhookCaller,
+        receiver_url: &str,
+        webhook: &str,
+        delivery: &str,
+    ) -> (&'static str, Value, &'static str) {
+        let input = |input: Value| json!({ "input": plane.naming_app(caller, input) });
+        match self {
+            WebhookOp::List => (
+                "query($appId: ID) { webhooks(appId: $appId) { edges { node { id } } } }",
+                plane.naming_app(caller, json!({})),
+                "webhooks",
+            ),
+            WebhookOp::View => (
+                "query($id: ID!, $appId: ID) { webhook(id: $id, appId: $appId) { id deliveries(first: 5) { edges { node { id attempts { statusCode } } } } } }",
+                plane.naming_app(caller, json!({ "id": webhook })),
+                "webhook",
+            ),
+            WebhookOp::Create => (
+                crate::webhooks::CREATE_WEBHOOK,
+                input(json!({ "url": receiver_url, "eventTypes": ["thread.created"] })),
+                "createWebhook",
+            ),
+            WebhookOp::Update => (
+                crate::webhooks::UPDATE_WEBHOOK,
+                input(json!({ "id": webhook, "eventTypes": ["thread.updated"] })),
+                "updateWebhook",
+            ),
+            WebhookOp::RotateSecret => (
+                crate::webhooks::ROTATE_SECRET,
+                input(json!({ "id": webhook })),
+                "rotateWebhookSecret",
+            ),
+            WebhookOp::Redeliver => (
+                crate::webhooks::REDELIVER,
+                input(json!({ "id": delivery })),
+                "redeliverWebhookDelivery",
+            ),
+            WebhookOp::Delete => (
+                crate::webhooks::DELETE_WEBHOOK,
+                input(json!({ "id": webhook })),
+                "deleteWebhook",
+            ),
+        }
+    }
+}
+
+/// A webhook of the app with one delivery that has been sent.
+async fn webhook_with_a_delivery(
+    app: &TestApp,
+    plane: &WebhookWorld,
+    receiver: &WebhookReceiver,
+) -> (String, String) {
+    let w = &plane.world;
+    let sk = w.keys.secret_key.as_str();
+    let (webhook, secret) =
+        crate::webhooks::create_webhook(app, sk, &receiver.url(), &["message.created"]).await;
+    receiver.trust(&secret);
+    app.send_message(&w.author.access_token, &w.thread_id, "matrix")
+        .await;
+    let query = "query($id: ID!) { webhook(id: $id) { deliveries(first: 1) { edges { node { id status } } } } }";
+    let sent = |data: &Value| data["webhook"]["deliveries"]["edges"][0]["node"].clone();
+    orbit_tests::eventually("the delivery is sent", || async {
+        let data = app.gql_ok(Some(sk), query, json!({ "id": webhook })).await;
+        sent(&data)["status"] == "SUCCEEDED"
+    })
+    .await;
+    let data = app.gql_ok(Some(sk), query, json!({ "id": webhook })).await;
+    let delivery = sent(&data)["id"].as_str().unwrap().to_owned();
+    (webhook, delivery)
+}
+
+/// Deletes every webhook of the app, so each cell starts from none.
+async fn remove_webhooks(app: &TestApp, plane: &WebhookWorld) {
+    let sk = plane.world.keys.secret_key.as_str();
+    let listed = app
+        .gql_ok(Some(sk), crate::webhooks::WEBHOOKS, json!({}))
+        .await;
+    for id in orbit_tests::node_ids(&listed["webhooks"]) {
+        app.gql_ok(
+            Some(sk),
+            crate::webhooks::DELETE_WEBHOOK,
+            json!({ "input": { "id": id } }),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn every_webhook_operation_with_every_app_caller() {
+    let app = spawn_app().await;
+    let plane = WebhookWorld::new(&app).await;
+    let receiver = WebhookReceiver::start(app.clock.clone(), []).await;
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in WEBHOOK_MATRIX {
+        for (caller, expected) in WEBHOOK_CALLERS.into_iter().zip(expectations) {
+            let (webhook, delivery) = webhook_with_a_delivery(&app, &plane, &receiver).await;
+            let (query, variables, root) =
+                op.request(&plane, caller, &receiver.url(), &webhook, &delivery);
+            let credential = plane.credential(caller);
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            cells += 1;
+            check_cell(
+                &mut mismatches,
+                &format!("{op:?} as {caller:?}"),
+                expected,
+                &response,
+                root,
+            );
+            remove_webhooks(&app, &plane).await;
+        }
+    }
+    assert_eq!(cells, WEBHOOK_MATRIX.len() * WEBHOOK_CALLERS.len());
     assert!(
         mismatches.is_empty(),
         "{} of {cells} cells differ:\n{}",

@@ -920,3 +920,144 @@ async fn app_b_cannot_reach_app_a_identity_providers() {
         json!([{ "id": id, "clientId": "a-client" }])
     );
 }
+
+/// The app a secret key belongs to.
+async fn app_id_of(app: &TestApp, secret_key: &str) -> String {
+    let data = app
+        .gql_ok(Some(secret_key), "{ viewer { app { id } } }", json!({}))
+        .await;
+    data["viewer"]["app"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn webhooks_and_their_deliveries_stay_in_their_app() {
+    use crate::webhooks::{
+        DELETE_WEBHOOK, REDELIVER, ROTATE_SECRET, UPDATE_WEBHOOK, WEBHOOKS, create_webhook,
+    };
+    use orbit_tests::webhook_receiver::WebhookReceiver;
+
+    let t = two_apps().await;
+    let app = &t.app;
+    let a_secret = t.a.keys.secret_key.as_str();
+    let a_app = t.a.keys.app_id.clone();
+    let b_app = app_id_of(app, &t.b_secret).await;
+    let receiver = WebhookReceiver::start(app.clock.clone(), []).await;
+    let (a_hook, a_signing) =
+        create_webhook(app, a_secret, &receiver.url(), &["message.created"]).await;
+    let (b_hook, b_signing) =
+        create_webhook(app, &t.b_secret, &receiver.url(), &["message.created"]).await;
+    receiver.trust(&a_signing);
+    receiver.trust(&b_signing);
+
+    // A message in each app reaches that app's webhook only.
+    app.send_message(&t.a.author.access_token, &t.a.thread_id, "in A")
+        .await;
+    app.send_message(&t.b_user.access_token, &t.b_thread, "in B")
+        .await;
+    let mut bodies = [receiver.next().await, receiver.next().await];
+    bodies.sort_by_key(|got| got.json()["data"]["content"].as_str().unwrap().to_owned());
+    let (in_a, in_b) = (&bodies[0], &bodies[1]);
+    assert_eq!(in_a.json()["appId"], a_app.as_str());
+    assert_eq!(in_a.verified_by, [0], "signed with A's secret only");
+    assert_eq!(in_b.json()["appId"], b_app.as_str());
+    assert_eq!(in_b.verified_by, [1], "signed with B's secret only");
+
+    let deliveries = "query($id: ID!, $appId: ID) { webhook(id: $id, appId: $appId) { url deliveries(first: 10) { edges { node { id payload } } } } }";
+    let a_deliveries = app
+        .gql_ok(Some(a_secret), deliveries, json!({ "id": a_hook }))
+        .await;
+    let a_edges = a_deliveries["webhook"]["deliveries"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(a_edges.len(), 1);
+    assert_eq!(a_edges[0]["node"]["payload"]["appId"], a_app.as_str());
+    let a_delivery = a_edges[0]["node"]["id"].as_str().unwrap().to_owned();
+
+    // B's secret key, and a developer of B, reach none of it.
+    let b_owner = app.developer(&b_app, "owner").await;
+    for (who, credential, app_id) in [
+        ("B secret", t.b_secret.as_str(), None),
+        (
+            "B secret naming A",
+            t.b_secret.as_str(),
+            Some(a_app.as_str()),
+        ),
+        (
+            "B developer",
+            b_owner.access_token.as_str(),
+            Some(b_app.as_str()),
+        ),
+        (
+            "B developer naming A",
+            b_owner.access_token.as_str(),
+            Some(a_app.as_str()),
+        ),
+    ] {
+        let attempts = [
+            (
+                "webhook",
+                deliveries,
+                json!({ "id": a_hook, "appId": app_id }),
+            ),
+            (
+                "updateWebhook",
+                UPDATE_WEBHOOK,
+                json!({ "input": { "id": a_hook, "appId": app_id, "url": "https://example.com/pwned" } }),
+            ),
+            (
+                "rotateWebhookSecret",
+                ROTATE_SECRET,
+                json!({ "input": { "id": a_hook, "appId": app_id } }),
+            ),
+            (
+                "redeliverWebhookDelivery",
+                REDELIVER,
+                json!({ "input": { "id": a_delivery, "appId": app_id } }),
+            ),
+            (
+                "deleteWebhook",
+                DELETE_WEBHOOK,
+                json!({ "input": { "id": a_hook, "appId": app_id } }),
+            ),
+        ];
+        for (name, query, variables) in attempts {
+            let response = app.gql(Some(credential), query, variables).await;
+            assert_eq!(
+                error_code(&response).as_deref(),
+                Some("NOT_FOUND"),
+                "{who}: {name}: {response}"
+            );
+            assert!(response["data"].is_null() || response["data"][name].is_null());
+        }
+        let listed = app
+            .gql(Some(credential), WEBHOOKS, json!({ "appId": app_id }))
+            .await;
+        if app_id == Some(a_app.as_str()) {
+            assert_eq!(
+                error_code(&listed).as_deref(),
+                Some("NOT_FOUND"),
+                "{who}: {listed}"
+            );
+        } else {
+            assert_eq!(
+                node_ids(&listed["data"]["webhooks"]),
+                std::slice::from_ref(&b_hook),
+                "{who}"
+            );
+        }
+    }
+
+    // A's webhook is as it was, with its one delivery.
+    let after = app
+        .gql_ok(Some(a_secret), deliveries, json!({ "id": a_hook }))
+        .await;
+    assert_eq!(after["webhook"]["url"], receiver.url().as_str());
+    assert_eq!(
+        after["webhook"]["deliveries"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

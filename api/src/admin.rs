@@ -1,10 +1,13 @@
-//! Operator commands (`orbit admin ...`), also used by tests to make apps.
+//! Operator commands (`orbit admin ...`), also used by tests to make apps,
+//! and what they share with the developer's `createApp`.
 
-use orbit_auth::{ApiKeyKind, KeyEnvironment, generate_api_key};
+use orbit_auth::{ApiKeyKind, KeyEnvironment, generate_api_key, generate_token};
+use orbit_domain::entities::{app, user};
 use orbit_domain::ids::{AppId, UserId};
 use orbit_domain::validation;
-use orbit_domain::{DomainError, DomainResult};
-use orbit_persistence::apps::{self, NewApiKey, Owner};
+use orbit_domain::{DomainError, DomainResult, ErrorCode};
+use orbit_persistence::apps::{self, NewApiKey, NewAppOwner, Owner};
+use orbit_persistence::users::{self, NewUser};
 use serde::Serialize;
 
 use crate::Services;
@@ -26,57 +29,132 @@ pub struct CreatedAppKeys {
     pub owner_id: String,
 }
 
+/// A new key: its plaintext (shown once) and what is stored of it.
+pub(crate) fn new_api_key(
+    kind: ApiKeyKind,
+    environment: KeyEnvironment,
+    name: String,
+) -> (String, NewApiKey) {
+    let generated = generate_api_key(kind, environment);
+    let stored = NewApiKey {
+        kind: kind.as_str(),
+        environment: environment.as_str(),
+        name,
+        lookup_prefix: generated.lookup_prefix.clone(),
+        secret_hash: generated.hash.clone(),
+    };
+    (generated.plaintext, stored)
+}
+
+/// An app just made, with the plaintext of its first keys.
+pub(crate) struct NewApp {
+    pub app: app::Model,
+    pub owner: user::Model,
+    pub publishable_key: String,
+    pub secret_key: String,
+}
+
+/// Creates an app named `name` with a live publishable and secret key,
+/// owned by `owner`, in one transaction: `createApp` and
+/// `orbit admin create-app` both come here.
+pub(crate) async fn create_app_with_keys(
+    services: &Services,
+    name: &str,
+    owner: NewAppOwner,
+) -> DomainResult<NewApp> {
+    let name = validation::text_line("name", name, validation::MAX_NAME_CHARS)?;
+    let new_key = |kind: ApiKeyKind| {
+        new_api_key(
+            kind,
+            KeyEnvironment::Live,
+            format!("default {}", kind.as_str()),
+        )
+    };
+    let (publishable_key, publishable) = new_key(ApiKeyKind::Publishable);
+    let (secret_key, secret) = new_key(ApiKeyKind::Secret);
+    let created = apps::create_with_owner(
+        services.db(),
+        services.console(),
+        services.clock().now(),
+        name,
+        vec![publishable, secret],
+        owner,
+    )
+    .await?;
+    if created.keys.len() != 2 {
+        return Err(DomainError::internal("app created without its keys"));
+    }
+    Ok(NewApp {
+        app: created.app,
+        owner: created.owner,
+        publishable_key,
+        secret_key,
+    })
+}
+
 /// Creates an app with a live publishable and secret key, owned by a console
 /// user (created with the given password when the email is new).
 pub async fn create_app(
     services: &Services,
     request: CreateAppRequest,
 ) -> DomainResult<CreatedAppKeys> {
-    let name = validation::text_line("name", &request.name, validation::MAX_NAME_CHARS)?;
+    validation::text_line("name", &request.name, validation::MAX_NAME_CHARS)?;
     let email = validation::email("ownerEmail", &request.owner_email)?;
     validation::password("ownerPassword", &request.owner_password)?;
     let password_hash = hash_password(request.owner_password).await?;
-    let publishable = generate_api_key(ApiKeyKind::Publishable, KeyEnvironment::Live);
-    let secret = generate_api_key(ApiKeyKind::Secret, KeyEnvironment::Live);
-    let keys = [
-        (&publishable, ApiKeyKind::Publishable),
-        (&secret, ApiKeyKind::Secret),
-    ]
-    .into_iter()
-    .map(|(key, kind)| NewApiKey {
-        kind: kind.as_str(),
-        environment: KeyEnvironment::Live.as_str(),
-        name: format!("default {}", kind.as_str()),
-        lookup_prefix: key.lookup_prefix.clone(),
-        secret_hash: key.hash.clone(),
-    })
-    .collect();
-    let display_name = email
-        .display
-        .split('@')
-        .next()
-        .unwrap_or("owner")
-        .to_owned();
-    let created = apps::create_with_owner(
-        services.db(),
-        services.console(),
-        services.clock().now(),
-        name,
-        keys,
-        Owner {
-            email,
-            display_name,
-            password_hash,
-        },
-    )
-    .await?;
-    if created.keys.len() != 2 {
-        return Err(DomainError::internal("app created without its keys"));
-    }
+    let display_name = local_part(&email.display, "owner");
+    let owner = NewAppOwner::ByEmail(Owner {
+        email,
+        display_name,
+        password_hash,
+    });
+    let created = create_app_with_keys(services, &request.name, owner).await?;
     Ok(CreatedAppKeys {
         app_id: AppId(created.app.id).to_string(),
-        publishable_key: publishable.plaintext,
-        secret_key: secret.plaintext,
+        publishable_key: created.publishable_key,
+        secret_key: created.secret_key,
         owner_id: UserId(created.owner.id).to_string(),
     })
+}
+
+fn local_part(email: &str, otherwise: &str) -> String {
+    email.split('@').next().unwrap_or(otherwise).to_owned()
+}
+
+/// The developer `orbit serve` makes on a first start, with the password
+/// to print: shown this once, stored only hashed.
+#[derive(Debug, Clone)]
+pub struct FirstDeveloper {
+    pub email: String,
+    pub password: String,
+}
+
+/// Creates a developer with a random password when the console has no
+/// users at all (a fresh server), so there is someone to sign in as;
+/// `None` otherwise. Two processes starting together on one fresh
+/// database both try; the unique email lets one of them make it.
+pub async fn ensure_first_developer(
+    services: &Services,
+    email: &str,
+) -> DomainResult<Option<FirstDeveloper>> {
+    let console = services.console();
+    if users::any(services.db(), console).await? {
+        return Ok(None);
+    }
+    let email = validation::email("email", email)?;
+    // 32 random bytes, base64url: well over the 8-character minimum.
+    let password = generate_token("");
+    let new_user = NewUser {
+        display_name: local_part(&email.display, "developer"),
+        email: email.clone(),
+        password_hash: Some(hash_password(password.clone()).await?),
+    };
+    match users::create(services.db(), console, services.clock().now(), new_user).await {
+        Ok(_) => Ok(Some(FirstDeveloper {
+            email: email.display,
+            password,
+        })),
+        Err(error) if error.code == ErrorCode::Conflict => Ok(None),
+        Err(error) => Err(error),
+    }
 }

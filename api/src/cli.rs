@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use orbit_domain::SystemClock;
 use tracing_subscriber::EnvFilter;
 
-use crate::admin::{CreateAppRequest, create_app};
+use crate::admin::{CreateAppRequest, create_app, ensure_first_developer};
 use crate::config::{LogFormat, Settings};
 use crate::startup::build_services;
 use crate::{Application, schema_sdl};
@@ -42,11 +42,27 @@ enum Command {
     },
     /// Who the stored sign-in is (refreshing it when needed).
     Whoami,
+    /// The signed-in developer's apps (after `orbit login`); prints JSON.
+    Apps {
+        #[command(subcommand)]
+        command: AppsCommand,
+    },
     /// Operator commands.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// Create an app you own; prints its id and first keys (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List the apps you are a member of, with your role.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +89,7 @@ pub async fn run() -> ExitCode {
             return client_command(login(&server, &client_id)).await;
         }
         Command::Whoami => return client_command(whoami()).await,
+        Command::Apps { command } => return client_command(apps(command)).await,
         _ => {}
     }
     let settings = match Settings::load() {
@@ -97,7 +114,9 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
     let clock = Arc::new(SystemClock);
     match command {
         Command::Serve => {
+            let first_developer_email = settings.first_developer_email.clone();
             let app = Application::build(settings, clock).await?;
+            print_first_developer(&app, &first_developer_email).await?;
             tracing::info!(port = app.port(), "orbit is listening; GraphQL at /graphql");
             app.run_until_stopped().await
         }
@@ -106,7 +125,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Schema | Command::Login { .. } | Command::Whoami => Ok(()),
+        Command::Schema | Command::Login { .. } | Command::Whoami | Command::Apps { .. } => Ok(()),
         Command::Admin {
             command:
                 AdminCommand::CreateApp {
@@ -161,6 +180,34 @@ async fn login(server: &str, client_id: &str) -> anyhow::Result<()> {
         "Signed in as {}.",
         crate::login::describe(&viewer, &credentials.server)
     );
+    Ok(())
+}
+
+/// On a fresh server (no developer yet), makes one and prints how to sign
+/// in: the password is shown here once and stored only hashed.
+async fn print_first_developer(app: &Application, email: &str) -> anyhow::Result<()> {
+    let created = ensure_first_developer(&app.services(), email)
+        .await
+        .map_err(|error| anyhow::anyhow!("creating the first developer: {error}"))?;
+    if let Some(developer) = created {
+        tracing::info!(email = %developer.email, "created the first developer");
+        println!(
+            "First start: created the developer {} with the password\n\n    {}\n\n\
+             It is shown only now. Sign the CLI in with `orbit login` (approve on /device\n\
+             with this email and password), then change it with changePassword.",
+            developer.email, developer.password
+        );
+    }
+    Ok(())
+}
+
+async fn apps(command: AppsCommand) -> anyhow::Result<()> {
+    let dir = crate::login::config_dir()?;
+    let printed = match command {
+        AppsCommand::Create { name } => crate::developer::create_app(&dir, &name).await?,
+        AppsCommand::List => serde_json::Value::from(crate::developer::list_apps(&dir).await?),
+    };
+    println!("{}", serde_json::to_string_pretty(&printed)?);
     Ok(())
 }
 

@@ -70,6 +70,9 @@ pub struct Settings {
     pub mail_from: String,
     /// `ORBIT_CONSOLE_SIGNUP`: whether anyone may sign up as a developer.
     pub console_signup: ConsoleSignup,
+    /// `ORBIT_FIRST_DEVELOPER_EMAIL`: the developer `orbit serve` creates
+    /// (and prints a password for) when the console has none.
+    pub first_developer_email: String,
     /// `ORBIT_WEBHOOK_ALLOW_PRIVATE`: let calls to URLs apps configure
     /// (webhooks, model providers, routines' `callUrl`, OAuth providers)
     /// reach loopback and private addresses. Off: public addresses only.
@@ -105,6 +108,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Orbit <no-reply@localhost>".to_owned(),
             console_signup: ConsoleSignup::Closed,
+            first_developer_email: "admin@orbit.localhost".to_owned(),
             webhook_allow_private: false,
             graphiql: true,
             run_worker: true,
@@ -131,6 +135,7 @@ struct FileSettings {
     smtp_url: Option<Secret>,
     mail_from: Option<String>,
     console_signup: Option<ConsoleSignup>,
+    first_developer_email: Option<String>,
     webhook_allow_private: Option<bool>,
     graphiql: Option<bool>,
     run_worker: Option<bool>,
@@ -167,6 +172,7 @@ impl Settings {
         layer!(listen);
         layer!(data_dir);
         layer!(console_signup);
+        layer!(first_developer_email);
         layer!(webhook_allow_private);
         layer!(graphiql);
         layer!(run_worker);
@@ -211,6 +217,9 @@ impl Settings {
         }
         if let Some(key) = env("ORBIT_SECRETS_KEY") {
             settings.secrets_key = Some(Secret::new(key));
+        }
+        if let Some(email) = env("ORBIT_FIRST_DEVELOPER_EMAIL") {
+            settings.first_developer_email = email;
         }
         if let Some(value) = env("ORBIT_CONSOLE_SIGNUP") {
             settings.console_signup = match value.as_str() {

@@ -4,18 +4,22 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod developer;
 pub mod graphql;
 pub mod http;
 pub mod limits;
 pub mod login;
 pub mod mail;
+pub mod oauth_login;
 mod realtime;
 mod sealing;
 mod services;
+mod signing_keys;
 mod startup;
 pub mod viewer;
 
 pub use config::Settings;
 pub use graphql::schema_sdl;
 pub use services::Services;
+pub use signing_keys::KEY_CACHE_TTL;
 pub use startup::Application;

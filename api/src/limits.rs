@@ -71,6 +71,24 @@ pub const DEVICE_AUTHORIZATIONS_PER_ADDRESS: Limit = Limit {
     window: Duration::hours(1),
 };
 
+/// Logins through outside providers started from one client address
+/// (`startOAuthLogin`, `GET /oauth/authorize/...`): each stores a login
+/// for 10 minutes.
+pub const OAUTH_LOGINS_PER_ADDRESS: Limit = Limit {
+    name: "oauth-start:addr",
+    max: 60,
+    window: Duration::hours(1),
+};
+
+/// Failed completions of outside-provider logins from one client address:
+/// callbacks with a state that is unknown, used or expired, and
+/// `completeOAuthLogin` calls with a code that is.
+pub const FAILED_OAUTH_COMPLETIONS_PER_ADDRESS: Limit = Limit {
+    name: "oauth-failed:addr",
+    max: 100,
+    window: Duration::hours(1),
+};
+
 /// The client address of a GraphQL request over HTTP (the TCP peer, from
 /// `ConnectInfo`); absent where there is none to count by.
 #[derive(Debug, Clone, Copy)]

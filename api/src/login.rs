@@ -165,10 +165,18 @@ where
     }
 }
 
-/// Who the stored credentials are: the server's `viewer`. An access token
-/// the server turns away (expired) is refreshed once through
-/// `/oauth/token`, and the new tokens are stored.
+/// Who the stored credentials are: the server's `viewer`.
 pub async fn whoami(config_dir: &Path) -> anyhow::Result<Value> {
+    let data = graphql(config_dir, WHOAMI, json!({})).await?;
+    Ok(data["viewer"].clone())
+}
+
+/// Runs one GraphQL operation as the stored sign-in and returns its
+/// `data`; an error in the answer is an error here. An access token the
+/// server turns away (expired) is refreshed once through `/oauth/token`,
+/// and the new tokens are stored. The server decides, not the local clock,
+/// and a request it turned away never ran, so retrying a mutation is safe.
+pub async fn graphql(config_dir: &Path, query: &str, variables: Value) -> anyhow::Result<Value> {
     let mut credentials = load(config_dir)?;
     let http = reqwest::Client::new();
     let graphql = format!("{}/graphql", credentials.server);
@@ -176,7 +184,7 @@ pub async fn whoami(config_dir: &Path) -> anyhow::Result<Value> {
         let request = http
             .post(&graphql)
             .bearer_auth(token)
-            .json(&json!({ "query": WHOAMI }));
+            .json(&json!({ "query": query, "variables": variables }));
         async move {
             let response = request.send().await.context("cannot reach the server")?;
             let status = response.status();
@@ -209,13 +217,17 @@ pub async fn whoami(config_dir: &Path) -> anyhow::Result<Value> {
         }
         (status, body) = ask(credentials.access_token.clone()).await?;
     }
-    if let Some(error) = body["errors"][0]["message"].as_str() {
-        bail!("{error}");
+    if let Some(error) = body["errors"].get(0) {
+        let message = error["message"].as_str().unwrap_or("the server refused");
+        match error["extensions"]["code"].as_str() {
+            Some(code) => bail!("{message} ({code})"),
+            None => bail!("{message}"),
+        }
     }
     if !status.is_success() {
         bail!("the server answered {status}");
     }
-    Ok(body["data"]["viewer"].clone())
+    Ok(body["data"].clone())
 }
 
 /// One line for a person: who, in which app, on which server.
@@ -238,7 +250,7 @@ pub fn load(config_dir: &Path) -> anyhow::Result<Credentials> {
 
 /// Writes the credentials readable by the user alone: a fresh file created
 /// 0600 in a 0700 directory, then renamed over the old one.
-fn save(config_dir: &Path, credentials: &Credentials) -> anyhow::Result<()> {
+pub fn save(config_dir: &Path, credentials: &Credentials) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     std::fs::DirBuilder::new()

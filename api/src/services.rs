@@ -30,6 +30,12 @@ pub const DEVICE_POLL_INTERVAL_SECS: i32 = 5;
 pub const DEVICE_CODE_MAX_FAILURES: u64 = 5;
 /// How long events are kept for subscribers to resume from.
 pub const EVENT_RETENTION: Duration = Duration::days(7);
+/// A login through an outside provider must come back from it within this
+/// time (its `state` expires).
+pub const OAUTH_LOGIN_TTL: Duration = Duration::minutes(10);
+/// The one-time code an outside-provider login hands the app's page works
+/// once, within this time.
+pub const OAUTH_CODE_TTL: Duration = Duration::minutes(2);
 
 #[derive(Clone)]
 pub struct Services(Arc<Inner>);
@@ -45,9 +51,12 @@ pub(crate) struct Inner {
     pub worker_wake: orbit_worker::Wake,
     pub outbound: orbit_worker::outbound::Outbound,
     pub tokens: AccessTokenKeys,
+    pub signing_key_cache: crate::signing_keys::SigningKeyCache,
     pub issuer: String,
     pub console: AppScope,
     pub console_signup: ConsoleSignup,
+    /// `ORBIT_PUBLIC_URL`, without a trailing slash.
+    pub public_url: Option<String>,
 }
 
 impl Services {
@@ -120,6 +129,11 @@ impl Services {
         &self.0.tokens
     }
 
+    /// What this process last read of apps' signing key versions.
+    pub(crate) fn signing_key_cache(&self) -> &crate::signing_keys::SigningKeyCache {
+        &self.0.signing_key_cache
+    }
+
     pub(crate) fn issuer(&self) -> &str {
         &self.0.issuer
     }
@@ -130,5 +144,10 @@ impl Services {
 
     pub(crate) fn console_signup_open(&self) -> bool {
         self.0.console_signup == ConsoleSignup::Open
+    }
+
+    /// `ORBIT_PUBLIC_URL` (no trailing slash): how browsers reach the server.
+    pub(crate) fn public_url(&self) -> Option<&str> {
+        self.0.public_url.as_deref()
     }
 }

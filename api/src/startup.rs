@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use orbit_auth::{AccessTokenKeys, SealingKey, SigningKey, generate_token, hash_token};
+use orbit_auth::{AccessTokenKeys, SealingKey, generate_token};
 use orbit_domain::Clock;
 use orbit_domain::ids::{AppId, AppScope};
 use orbit_persistence::{Db, apps};
@@ -26,6 +26,7 @@ pub struct Application {
     services: Services,
     shutdown: watch::Sender<bool>,
     run_worker: bool,
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl Application {
@@ -58,6 +59,7 @@ impl Application {
             services,
             shutdown,
             run_worker: settings.run_worker,
+            stop: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -69,7 +71,13 @@ impl Application {
         self.services.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight,
+    /// Notified, it shuts the server down as SIGTERM does (tests stop a
+    /// server this way to start another on the same database).
+    pub fn stop_handle(&self) -> Arc<tokio::sync::Notify> {
+        self.stop.clone()
+    }
+
+    /// Serves until SIGINT, SIGTERM or the stop handle, then finishes the requests in flight,
     /// closes the sockets (1001) and lets the relay publish what it holds.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let relay = tokio::spawn(realtime::relay::run(
@@ -87,6 +95,7 @@ impl Application {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = self.shutdown;
+        let stop = self.stop;
         // Frames are small and latency matters more than packet count: no
         // Nagle delay behind an unacknowledged frame.
         let listener = self.listener.tap_io(|tcp| {
@@ -96,7 +105,10 @@ impl Application {
         });
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                tokio::select! {
+                    () = shutdown_signal() => {},
+                    () = stop.notified() => {},
+                }
                 let _ = shutdown.send(true);
             })
             .await
@@ -158,9 +170,6 @@ pub(crate) async fn build_services(
         SealingKey::from_text(&secrets_key)
             .context("ORBIT_SECRETS_KEY must be 32 bytes, as base64url (43 characters) or hex")?,
     );
-    // The kid names the key without revealing it, so tokens signed by an old
-    // key can be told apart once keys rotate.
-    let kid = format!("k{}", &hash_token(&secret)[..8]);
     let broker = match &settings.redis_url {
         Some(url) => Broker::redis(url.expose()).context("configuring the Redis broker")?,
         None => Broker::in_process(),
@@ -173,7 +182,8 @@ pub(crate) async fn build_services(
         &settings.mail_from,
     )
     .context("configuring mail (ORBIT_SMTP_URL, ORBIT_MAIL_FROM)")?;
-    let tokens = AccessTokenKeys::new(SigningKey::new(kid, secret.into_bytes())?, Vec::new());
+    // Every app's signing keys derive from this one secret (see signing_keys).
+    let tokens = AccessTokenKeys::new(secret.into_bytes())?;
     Ok(Services::new(Inner {
         mailer,
         db,
@@ -185,9 +195,14 @@ pub(crate) async fn build_services(
         worker_wake: Default::default(),
         outbound: orbit_worker::outbound::Outbound::new(settings.webhook_allow_private),
         tokens,
+        signing_key_cache: Default::default(),
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),
         console_signup: settings.console_signup,
+        public_url: settings
+            .public_url
+            .as_ref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
     }))
 }
 

@@ -2,12 +2,12 @@
 //! by every resolver.
 
 use chrono::{DateTime, Utc};
-use orbit_auth::{ApiKeyKind, parse_api_key, verify_api_key};
-use orbit_domain::ids::{AppId, AppScope, SessionId, UserId};
+use orbit_auth::{AccessTokenKeys, ApiKeyKind, parse_api_key, verify_api_key};
+use orbit_domain::ids::{ApiKeyId, AppId, AppScope, SessionId, UserId};
 use orbit_domain::{DomainError, DomainResult};
-use orbit_persistence::{apps, sessions};
+use orbit_persistence::{api_keys, apps, sessions};
 
-use crate::Services;
+use crate::{Services, signing_keys};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Viewer {
@@ -71,6 +71,24 @@ impl Viewer {
         }
     }
 
+    /// For operations of developers (console users) on their own account:
+    /// creating apps. Keys and app users are not developers.
+    pub fn require_developer(&self) -> DomainResult<UserId> {
+        match *self {
+            Viewer::User {
+                user,
+                developer: true,
+                ..
+            } => Ok(user),
+            Viewer::User { .. } | Viewer::Secret { .. } => Err(DomainError::forbidden(
+                "this needs a developer's access token (a console user)",
+            )),
+            Viewer::Anonymous { .. } | Viewer::Publishable { .. } => Err(
+                DomainError::unauthenticated("log in as a developer first (orbit login)"),
+            ),
+        }
+    }
+
     /// For operations only a signed-in user can do.
     pub fn require_user(&self) -> DomainResult<UserId> {
         match self.actor()? {
@@ -95,29 +113,66 @@ pub async fn resolve_until(
     services: &Services,
     credential: Option<&str>,
 ) -> DomainResult<(Viewer, Option<DateTime<Utc>>)> {
+    resolve_credential(services, credential)
+        .await
+        .map(|resolved| (resolved.viewer, resolved.expires_at))
+}
+
+/// A credential, resolved: who calls, until when (an access token's
+/// expiry), and with which API key, so that a connection can watch for the
+/// key's revocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    pub viewer: Viewer,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub api_key: Option<ApiKeyId>,
+}
+
+/// Like [`resolve_until`], with the API key used, if any.
+pub async fn resolve_credential(
+    services: &Services,
+    credential: Option<&str>,
+) -> DomainResult<Resolved> {
     let Some(credential) = credential.map(str::trim).filter(|c| !c.is_empty()) else {
         let viewer = Viewer::Anonymous {
             app: services.console(),
         };
-        return Ok((viewer, None));
+        return Ok(Resolved {
+            viewer,
+            expires_at: None,
+            api_key: None,
+        });
     };
     if let Some(parsed) = parse_api_key(credential) {
+        // Looked up on every request, so a revoked key stops at once.
         let key = apps::find_key_by_prefix(services.db(), &parsed.lookup_prefix)
             .await?
             .filter(|key| key.revoked_at.is_none() && verify_api_key(credential, &key.secret_hash))
             .ok_or_else(|| DomainError::unauthenticated("the API key is invalid or revoked"))?;
+        if let Err(error) = api_keys::touch(services.db(), &key, services.clock().now()).await {
+            // Bookkeeping: the request goes on without it.
+            tracing::warn!(error = ?error, "could not record an API key's use");
+        }
         let app = AppScope::new(AppId(key.app_id));
         let viewer = match parsed.kind {
             ApiKeyKind::Publishable => Viewer::Publishable { app },
             ApiKeyKind::Secret => Viewer::Secret { app },
         };
-        return Ok((viewer, None));
+        return Ok(Resolved {
+            viewer,
+            expires_at: None,
+            api_key: Some(ApiKeyId(key.id)),
+        });
     }
     let invalid = || DomainError::unauthenticated("the access token is invalid or expired");
     let now = services.clock().now();
+    let kid = AccessTokenKeys::key_id(credential).map_err(|_| invalid())?;
+    let status = signing_keys::status(services, &kid)
+        .await?
+        .ok_or_else(invalid)?;
     let claims = services
         .tokens()
-        .verify(credential, services.issuer(), now)
+        .verify(credential, &kid, status, services.issuer(), now)
         .map_err(|_| invalid())?;
     let app: AppId = claims.aud.parse().map_err(|_| invalid())?;
     let user: UserId = claims.sub.parse().map_err(|_| invalid())?;
@@ -134,5 +189,9 @@ pub async fn resolve_until(
         session,
         developer: app == services.console(),
     };
-    Ok((viewer, DateTime::from_timestamp(claims.exp, 0)))
+    Ok(Resolved {
+        viewer,
+        expires_at: DateTime::from_timestamp(claims.exp, 0),
+        api_key: None,
+    })
 }

@@ -3,9 +3,11 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::AuthError;
 
@@ -20,34 +22,53 @@ const MIN_SECRET_LEN: usize = 32;
 /// real access tokens are a few hundred bytes.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
-/// An HS256 signing secret and the `kid` that names it in token headers.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub kid: String,
-    secret: Vec<u8>,
+/// What an app's signing key is derived from, besides the server secret.
+const KEY_DERIVATION_LABEL: &[u8] = b"orbit access token";
+
+/// Names an app's signing key in a token's header: `<app id>.v<version>`.
+/// The app is the one whose users the key signs for; the version changes
+/// at each rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId {
+    /// The app's public id (`app_…`), as in the token's `aud`.
+    pub app: String,
+    pub version: i32,
 }
 
-impl SigningKey {
-    /// Refuses secrets shorter than 32 bytes with [`AuthError::WeakKey`].
-    pub fn new(kid: impl Into<String>, secret: Vec<u8>) -> Result<Self, AuthError> {
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(AuthError::WeakKey);
+impl KeyId {
+    pub fn new(app: impl Into<String>, version: i32) -> Self {
+        Self {
+            app: app.into(),
+            version,
         }
-        Ok(Self {
-            kid: kid.into(),
-            secret,
-        })
+    }
+
+    /// `None` for anything but `<app>.v<positive version>`.
+    pub fn parse(kid: &str) -> Option<Self> {
+        let (app, version) = kid.rsplit_once(".v")?;
+        if app.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let version: i32 = version.parse().ok().filter(|v| *v > 0)?;
+        Some(Self::new(app, version))
     }
 }
 
-impl fmt::Debug for SigningKey {
-    // Keys end up in logs via `{:?}` of config structs far too easily.
+impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("secret", &"<redacted>")
-            .finish()
+        write!(f, "{}.v{}", self.app, self.version)
     }
+}
+
+/// Where a key version stands, as the caller found it in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Signs new tokens.
+    Current,
+    /// Replaced at `at`: tokens it signed before then stay valid until they
+    /// expire (an access token lives at most its TTL, so no later than
+    /// `at` + TTL); tokens it claims to have signed after are refused.
+    Retired { at: DateTime<Utc> },
 }
 
 /// The claims of an Orbit access token.
@@ -75,6 +96,8 @@ pub enum TokenError {
     BadSignature,
     #[error("token signed with an unknown key")]
     UnknownKey,
+    #[error("token signed with a retired key after it was retired")]
+    RetiredKey,
     #[error("token uses a refused algorithm")]
     WrongAlgorithm,
     #[error("token issued by someone else")]
@@ -85,66 +108,135 @@ pub enum TokenError {
     Expired,
     #[error("token names no audience")]
     MissingAudience,
+    #[error("token's audience is not its key's app")]
+    WrongAudience,
 }
 
-/// The keys for signing and checking access tokens. New tokens are signed
-/// with `current`; tokens are checked with whichever key their header `kid`
-/// names, so a key can be rotated without logging everybody out: the old one
-/// stays in `previous` until the tokens it signed have expired.
-#[derive(Debug, Clone)]
+/// Signs and checks access tokens. Each app has its own HS256 keys, one per
+/// version, derived from the server secret:
+/// `HMAC-SHA256(server secret, "orbit access token" 0 app 0 version)`. No
+/// key is stored, every process derives the same one, and a key of one app
+/// signs nothing another app accepts (its `kid` names its app, which must
+/// be the token's `aud`). Which versions are current or retired is the
+/// caller's to know (it is stored), so checking is two steps: [`key_id`]
+/// reads the header, the caller looks the version up, [`verify`] checks.
+///
+/// [`key_id`]: Self::key_id
+/// [`verify`]: Self::verify
+#[derive(Clone)]
 pub struct AccessTokenKeys {
-    current: SigningKey,
-    previous: Vec<SigningKey>,
+    server_secret: Vec<u8>,
+}
+
+impl fmt::Debug for AccessTokenKeys {
+    // Keys end up in logs via `{:?}` of config structs far too easily.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessTokenKeys")
+            .field("server_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 impl AccessTokenKeys {
-    pub fn new(current: SigningKey, previous: Vec<SigningKey>) -> Self {
-        Self { current, previous }
+    /// Refuses secrets shorter than 32 bytes with [`AuthError::WeakKey`].
+    pub fn new(server_secret: Vec<u8>) -> Result<Self, AuthError> {
+        if server_secret.len() < MIN_SECRET_LEN {
+            return Err(AuthError::WeakKey);
+        }
+        Ok(Self { server_secret })
     }
 
-    /// Signs `claims` with the current key (HS256, header `kid` set). The
-    /// claims are signed as given; set `typ` to [`ACCESS_TOKEN_TYPE`] or
-    /// [`verify`](Self::verify) will refuse the token.
-    pub fn issue(&self, claims: &AccessClaims) -> Result<String, AuthError> {
+    /// The HS256 key `kid` names. Public so that tests can sign what the
+    /// server would (and forge what it must refuse).
+    pub fn signing_secret(&self, kid: &KeyId) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.server_secret)
+            .expect("HMAC takes a key of any length");
+        mac.update(KEY_DERIVATION_LABEL);
+        mac.update(&[0]);
+        mac.update(kid.app.as_bytes());
+        mac.update(&[0]);
+        mac.update(&kid.version.to_be_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Signs `claims` with version `version` of the key of the app in
+    /// `claims.aud` (HS256, header `kid` set). The claims are signed as
+    /// given; set `typ` to [`ACCESS_TOKEN_TYPE`] or [`verify`](Self::verify)
+    /// will refuse the token.
+    pub fn issue(&self, claims: &AccessClaims, version: i32) -> Result<String, AuthError> {
+        let kid = KeyId::new(claims.aud.clone(), version);
         let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.current.kid.clone());
+        header.kid = Some(kid.to_string());
         jsonwebtoken::encode(
             &header,
             claims,
-            &EncodingKey::from_secret(&self.current.secret),
+            &EncodingKey::from_secret(&self.signing_secret(&kid)),
         )
         .map_err(|e| AuthError::Encoding(e.to_string()))
     }
 
-    /// Checks an access token: HS256 only, signed by the key its `kid`
-    /// names, issued by `expected_issuer`, `typ` = "access", with a non-empty
-    /// `aud`, and not expired at `now` (no leeway: refused once
-    /// `now >= exp`).
-    ///
-    /// The audience is only required, not matched: which app the request is
-    /// for is known to the caller, not here, so the caller must compare
-    /// `aud` with that app's public id.
+    /// Reads the header ourselves before handing the token to jsonwebtoken,
+    /// so that `alg: none` and other algorithms (which its `Header` type may
+    /// not even parse) are reported as such, and so the key is chosen by
+    /// `kid`: which app's key, which version.
+    pub fn key_id(token: &str) -> Result<KeyId, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(_), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        let header: serde_json::Value =
+            serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
+        match header.get("alg").and_then(serde_json::Value::as_str) {
+            Some("HS256") => {}
+            Some(_) => return Err(TokenError::WrongAlgorithm),
+            None => return Err(TokenError::Malformed),
+        }
+        header
+            .get("kid")
+            .and_then(serde_json::Value::as_str)
+            .and_then(KeyId::parse)
+            .ok_or(TokenError::UnknownKey)
+    }
+
+    /// Checks an access token whose header named `kid` (from
+    /// [`key_id`](Self::key_id)), a key version the caller found in
+    /// `status`: HS256 only, signed by that key, `aud` equal to the key's
+    /// app, issued by `expected_issuer`, `typ` = "access", not expired at
+    /// `now` (no leeway: refused once `now >= exp`), and, for a retired
+    /// version, issued no later than its retirement (in whole seconds, as
+    /// `iat` is).
     pub fn verify(
         &self,
         token: &str,
+        kid: &KeyId,
+        status: KeyStatus,
         expected_issuer: &str,
         now: DateTime<Utc>,
     ) -> Result<AccessClaims, TokenError> {
-        let key = self.key_for(token)?;
-
+        if Self::key_id(token)? != *kid {
+            return Err(TokenError::UnknownKey);
+        }
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is checked below against `now`, not the system clock, so
         // callers and tests control time and no leeway sneaks in.
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.leeway = 0;
-        // See the doc comment: the app is matched by the caller.
+        // The audience is matched below against the key's app.
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
 
         let data = jsonwebtoken::decode::<serde_json::Value>(
             token,
-            &DecodingKey::from_secret(&key.secret),
+            &DecodingKey::from_secret(&self.signing_secret(kid)),
             &validation,
         )
         .map_err(|e| map_jwt_error(e.kind()))?;
@@ -165,6 +257,9 @@ impl AccessTokenKeys {
         let claims: AccessClaims =
             serde_json::from_value(raw).map_err(|_| TokenError::Malformed)?;
 
+        if claims.aud != kid.app {
+            return Err(TokenError::WrongAudience);
+        }
         if claims.iss != expected_issuer {
             return Err(TokenError::WrongIssuer);
         }
@@ -174,41 +269,12 @@ impl AccessTokenKeys {
         if now.timestamp() >= claims.exp {
             return Err(TokenError::Expired);
         }
+        if let KeyStatus::Retired { at } = status
+            && claims.iat > at.timestamp()
+        {
+            return Err(TokenError::RetiredKey);
+        }
         Ok(claims)
-    }
-
-    /// Reads the header ourselves before handing the token to jsonwebtoken,
-    /// so that `alg: none` and other algorithms (which its `Header` type may
-    /// not even parse) are reported as such, and so the key is chosen by
-    /// `kid`.
-    fn key_for(&self, token: &str) -> Result<&SigningKey, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(_), Some(_), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        let header_json = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|_| TokenError::Malformed)?;
-        let header: serde_json::Value =
-            serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
-        match header.get("alg").and_then(serde_json::Value::as_str) {
-            Some("HS256") => {}
-            Some(_) => return Err(TokenError::WrongAlgorithm),
-            None => return Err(TokenError::Malformed),
-        }
-        let kid = header
-            .get("kid")
-            .and_then(serde_json::Value::as_str)
-            .ok_or(TokenError::UnknownKey)?;
-        std::iter::once(&self.current)
-            .chain(&self.previous)
-            .find(|k| k.kid == kid)
-            .ok_or(TokenError::UnknownKey)
     }
 }
 
@@ -235,13 +301,14 @@ mod tests {
 
     const ISSUER: &str = "https://orbit.example";
     const NOW: i64 = 1_700_000_000;
-
-    fn key(kid: &str, byte: u8) -> SigningKey {
-        SigningKey::new(kid, vec![byte; 32]).unwrap()
-    }
+    const APP: &str = "app_123";
 
     fn keys() -> AccessTokenKeys {
-        AccessTokenKeys::new(key("k2", 2), vec![key("k1", 1)])
+        AccessTokenKeys::new(vec![2; 32]).unwrap()
+    }
+
+    fn kid(version: i32) -> KeyId {
+        KeyId::new(APP, version)
     }
 
     fn at(ts: i64) -> DateTime<Utc> {
@@ -251,13 +318,19 @@ mod tests {
     fn claims() -> AccessClaims {
         AccessClaims {
             iss: ISSUER.into(),
-            aud: "app_123".into(),
+            aud: APP.into(),
             sub: "usr_456".into(),
             sid: "ses_789".into(),
             iat: NOW,
             exp: NOW + 900,
             typ: ACCESS_TOKEN_TYPE.into(),
         }
+    }
+
+    /// Reads the kid and verifies as a current key at `now`.
+    fn check(keys: &AccessTokenKeys, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let kid = AccessTokenKeys::key_id(token)?;
+        keys.verify(token, &kid, KeyStatus::Current, ISSUER, at(now))
     }
 
     fn b64(v: &serde_json::Value) -> String {
@@ -278,47 +351,103 @@ mod tests {
     #[test]
     fn round_trip() {
         let keys = keys();
-        let token = keys.issue(&claims()).unwrap();
+        let token = keys.issue(&claims(), 3).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::HS256);
-        assert_eq!(header.kid.as_deref(), Some("k2"));
-        assert_eq!(keys.verify(&token, ISSUER, at(NOW)).unwrap(), claims());
+        assert_eq!(header.kid.as_deref(), Some("app_123.v3"));
+        assert_eq!(AccessTokenKeys::key_id(&token).unwrap(), kid(3));
+        assert_eq!(check(&keys, &token, NOW).unwrap(), claims());
+    }
+
+    #[test]
+    fn key_ids_parse_only_their_own_shape() {
+        assert_eq!(KeyId::parse("app_1.v12"), Some(KeyId::new("app_1", 12)));
+        assert_eq!(KeyId::new("app_1", 12).to_string(), "app_1.v12");
+        for bad in [
+            "",
+            "app_1",
+            "app_1.v",
+            "app_1.v0",
+            "app_1.v-1",
+            ".v1",
+            "app_1.v1x",
+            "k1a2b3c4",
+        ] {
+            assert_eq!(KeyId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_are_per_app_and_version() {
+        let keys = keys();
+        let a1 = keys.signing_secret(&kid(1));
+        assert_eq!(a1.len(), 32);
+        assert_eq!(a1, keys.signing_secret(&kid(1)));
+        assert_ne!(a1, keys.signing_secret(&kid(2)));
+        assert_ne!(a1, keys.signing_secret(&KeyId::new("app_124", 1)));
+        let other_server = AccessTokenKeys::new(vec![3; 32]).unwrap();
+        assert_ne!(a1, other_server.signing_secret(&kid(1)));
     }
 
     #[test]
     fn expiry_uses_passed_in_now_without_leeway() {
         let keys = keys();
-        let token = keys.issue(&claims()).unwrap();
+        let token = keys.issue(&claims(), 1).unwrap();
         let exp = claims().exp;
-        assert!(keys.verify(&token, ISSUER, at(exp - 1)).is_ok());
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(exp)),
-            Err(TokenError::Expired)
-        );
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(exp + 1)),
-            Err(TokenError::Expired)
-        );
+        assert!(check(&keys, &token, exp - 1).is_ok());
+        assert_eq!(check(&keys, &token, exp), Err(TokenError::Expired));
+        assert_eq!(check(&keys, &token, exp + 1), Err(TokenError::Expired));
         // A token long expired by the system clock is fine at a `now` before exp.
         let old = AccessClaims {
             iat: 1_000,
             exp: 2_000,
             ..claims()
         };
-        let token = keys.issue(&old).unwrap();
-        assert!(keys.verify(&token, ISSUER, at(1_999)).is_ok());
+        let token = keys.issue(&old, 1).unwrap();
+        assert!(check(&keys, &token, 1_999).is_ok());
+        let kid = AccessTokenKeys::key_id(&token).unwrap();
         assert_eq!(
-            keys.verify(&token, ISSUER, Utc::now()),
+            keys.verify(&token, &kid, KeyStatus::Current, ISSUER, Utc::now()),
             Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_retired_key_holds_for_what_it_signed_before_retiring() {
+        let keys = keys();
+        let token = keys.issue(&claims(), 1).unwrap();
+        let kid = kid(1);
+        let retired = |ts| KeyStatus::Retired { at: at(ts) };
+        // Retired after (or in the second of) the token's issue: valid until exp.
+        for retired_at in [NOW, NOW + 60] {
+            assert!(
+                keys.verify(&token, &kid, retired(retired_at), ISSUER, at(NOW + 899))
+                    .is_ok()
+            );
+            assert_eq!(
+                keys.verify(&token, &kid, retired(retired_at), ISSUER, at(NOW + 900)),
+                Err(TokenError::Expired)
+            );
+        }
+        // A token the retired key claims to have signed later is refused.
+        assert_eq!(
+            keys.verify(&token, &kid, retired(NOW - 1), ISSUER, at(NOW)),
+            Err(TokenError::RetiredKey)
         );
     }
 
     #[test]
     fn wrong_issuer() {
         let keys = keys();
-        let token = keys.issue(&claims()).unwrap();
+        let token = keys.issue(&claims(), 1).unwrap();
         assert_eq!(
-            keys.verify(&token, "https://evil.example", at(NOW)),
+            keys.verify(
+                &token,
+                &kid(1),
+                KeyStatus::Current,
+                "https://evil.example",
+                at(NOW)
+            ),
             Err(TokenError::WrongIssuer)
         );
     }
@@ -327,38 +456,56 @@ mod tests {
     fn wrong_type() {
         let keys = keys();
         let token = keys
-            .issue(&AccessClaims {
-                typ: "refresh".into(),
-                ..claims()
-            })
+            .issue(
+                &AccessClaims {
+                    typ: "refresh".into(),
+                    ..claims()
+                },
+                1,
+            )
             .unwrap();
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::WrongType)
-        );
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::WrongType));
     }
 
     #[test]
     fn missing_or_empty_audience() {
         let keys = keys();
-        let token = keys
-            .issue(&AccessClaims {
-                aud: String::new(),
-                ..claims()
-            })
-            .unwrap();
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::MissingAudience)
-        );
-
         let mut raw = serde_json::to_value(claims()).unwrap();
-        raw.as_object_mut().unwrap().remove("aud");
-        let token = sign_raw(hs256_with_kid("k2"), &raw, &[2; 32]);
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::MissingAudience)
+        raw["aud"] = serde_json::json!("");
+        let token = sign_raw(
+            hs256_with_kid("app_123.v1"),
+            &raw,
+            &keys.signing_secret(&kid(1)),
         );
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::MissingAudience));
+
+        raw.as_object_mut().unwrap().remove("aud");
+        let token = sign_raw(
+            hs256_with_kid("app_123.v1"),
+            &raw,
+            &keys.signing_secret(&kid(1)),
+        );
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::MissingAudience));
+    }
+
+    #[test]
+    fn the_audience_must_be_the_keys_app() {
+        // App B's key signing a token for app A: refused, though B's key is real.
+        let keys = keys();
+        let b = KeyId::new("app_999", 1);
+        let token = sign_raw(
+            hs256_with_kid(&b.to_string()),
+            &claims(),
+            &keys.signing_secret(&b),
+        );
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::WrongAudience));
+        // App A's kid on a token signed with B's key: the signature fails.
+        let token = sign_raw(
+            hs256_with_kid("app_123.v1"),
+            &claims(),
+            &keys.signing_secret(&b),
+        );
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::BadSignature));
     }
 
     #[test]
@@ -366,11 +513,12 @@ mod tests {
         let keys = keys();
         let mut raw = serde_json::to_value(claims()).unwrap();
         raw.as_object_mut().unwrap().remove("exp");
-        let token = sign_raw(hs256_with_kid("k2"), &raw, &[2; 32]);
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::Malformed)
+        let token = sign_raw(
+            hs256_with_kid("app_123.v1"),
+            &raw,
+            &keys.signing_secret(&kid(1)),
         );
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::Malformed));
     }
 
     #[test]
@@ -378,14 +526,11 @@ mod tests {
         let keys = keys();
         for header in [
             serde_json::json!({"alg": "none", "typ": "JWT"}),
-            serde_json::json!({"alg": "none", "typ": "JWT", "kid": "k2"}),
+            serde_json::json!({"alg": "none", "typ": "JWT", "kid": "app_123.v1"}),
         ] {
             let payload = serde_json::to_value(claims()).unwrap();
             let token = format!("{}.{}.", b64(&header), b64(&payload));
-            assert_eq!(
-                keys.verify(&token, ISSUER, at(NOW)),
-                Err(TokenError::WrongAlgorithm)
-            );
+            assert_eq!(check(&keys, &token, NOW), Err(TokenError::WrongAlgorithm));
         }
     }
 
@@ -394,12 +539,9 @@ mod tests {
         let keys = keys();
         for alg in [Algorithm::HS384, Algorithm::HS512] {
             let mut header = Header::new(alg);
-            header.kid = Some("k2".into());
-            let token = sign_raw(header, &claims(), &[2; 32]);
-            assert_eq!(
-                keys.verify(&token, ISSUER, at(NOW)),
-                Err(TokenError::WrongAlgorithm)
-            );
+            header.kid = Some("app_123.v1".into());
+            let token = sign_raw(header, &claims(), &keys.signing_secret(&kid(1)));
+            assert_eq!(check(&keys, &token, NOW), Err(TokenError::WrongAlgorithm));
         }
     }
 
@@ -407,27 +549,41 @@ mod tests {
     fn rs256_header_refused() {
         // An RS256 header with an HMAC signature: the classic key-confusion
         // attempt. No RSA key is needed to show it is refused up front.
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "k2"});
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "app_123.v1"});
         let payload = serde_json::to_value(claims()).unwrap();
         let token = format!("{}.{}.c2ln", b64(&header), b64(&payload));
-        assert_eq!(
-            keys().verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::WrongAlgorithm)
-        );
+        assert_eq!(check(&keys(), &token, NOW), Err(TokenError::WrongAlgorithm));
     }
 
     #[test]
     fn different_secret_refused() {
-        let token = sign_raw(hs256_with_kid("k2"), &claims(), &[9; 32]);
+        // Another key, and the server secret itself (it signs nothing directly).
+        for secret in [vec![9; 32], vec![2; 32]] {
+            let token = sign_raw(hs256_with_kid("app_123.v1"), &claims(), &secret);
+            assert_eq!(check(&keys(), &token, NOW), Err(TokenError::BadSignature));
+        }
+    }
+
+    #[test]
+    fn another_version_of_the_same_app_is_another_key() {
+        let keys = keys();
+        let token = sign_raw(
+            hs256_with_kid("app_123.v2"),
+            &claims(),
+            &keys.signing_secret(&kid(1)),
+        );
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::BadSignature));
+        // The kid read from the header must be the one checked against.
+        let token = keys.issue(&claims(), 1).unwrap();
         assert_eq!(
-            keys().verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::BadSignature)
+            keys.verify(&token, &kid(2), KeyStatus::Current, ISSUER, at(NOW)),
+            Err(TokenError::UnknownKey)
         );
     }
 
     #[test]
     fn tampered_payload_refused() {
-        let token = keys().issue(&claims()).unwrap();
+        let token = keys().issue(&claims(), 1).unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged = b64(&serde_json::to_value(AccessClaims {
             sub: "usr_admin".into(),
@@ -436,7 +592,7 @@ mod tests {
         .unwrap());
         parts[1] = &forged;
         assert_eq!(
-            keys().verify(&parts.join("."), ISSUER, at(NOW)),
+            check(&keys(), &parts.join("."), NOW),
             Err(TokenError::BadSignature)
         );
     }
@@ -444,37 +600,10 @@ mod tests {
     #[test]
     fn unknown_or_missing_kid_refused() {
         let keys = keys();
-        let token = sign_raw(hs256_with_kid("k9"), &claims(), &[2; 32]);
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::UnknownKey)
-        );
-        let token = sign_raw(Header::new(Algorithm::HS256), &claims(), &[2; 32]);
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::UnknownKey)
-        );
-    }
-
-    #[test]
-    fn previous_key_accepted_after_rotation() {
-        let old = AccessTokenKeys::new(key("k1", 1), vec![]);
-        let token = old.issue(&claims()).unwrap();
-        assert_eq!(keys().verify(&token, ISSUER, at(NOW)).unwrap(), claims());
-        // A token naming the previous kid but signed with the current secret
-        // must not pass: the kid picks the key, it does not just gate it.
-        let token = sign_raw(hs256_with_kid("k1"), &claims(), &[2; 32]);
-        assert_eq!(
-            keys().verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::BadSignature)
-        );
-        // Once dropped from `previous`, its tokens are refused.
-        let rotated = AccessTokenKeys::new(key("k2", 2), vec![]);
-        let token = old.issue(&claims()).unwrap();
-        assert_eq!(
-            rotated.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::UnknownKey)
-        );
+        for header in [hs256_with_kid("k9"), Header::new(Algorithm::HS256)] {
+            let token = sign_raw(header, &claims(), &keys.signing_secret(&kid(1)));
+            assert_eq!(AccessTokenKeys::key_id(&token), Err(TokenError::UnknownKey));
+        }
     }
 
     #[test]
@@ -492,27 +621,24 @@ mod tests {
             &long,
         ] {
             assert_eq!(
-                keys.verify(token, ISSUER, at(NOW)),
+                check(&keys, token, NOW),
                 Err(TokenError::Malformed),
                 "{token}"
             );
         }
         // Valid token with a fourth segment appended.
-        let token = format!("{}.x", keys.issue(&claims()).unwrap());
-        assert_eq!(
-            keys.verify(&token, ISSUER, at(NOW)),
-            Err(TokenError::Malformed)
-        );
+        let token = format!("{}.x", keys.issue(&claims(), 1).unwrap());
+        assert_eq!(check(&keys, &token, NOW), Err(TokenError::Malformed));
     }
 
     #[test]
     fn weak_key_refused_and_debug_hides_secret() {
         assert!(matches!(
-            SigningKey::new("k", vec![7; 31]),
+            AccessTokenKeys::new(vec![7; 31]),
             Err(AuthError::WeakKey)
         ));
-        let k = SigningKey::new("k", b"super-secret-value-0123456789abcdef".to_vec()).unwrap();
-        let dbg = format!("{k:?} {:?}", AccessTokenKeys::new(k.clone(), vec![]));
+        let keys = AccessTokenKeys::new(b"super-secret-value-0123456789abcdef".to_vec()).unwrap();
+        let dbg = format!("{keys:?}");
         assert!(!dbg.contains("super-secret"));
         assert!(!dbg.contains("115, 117, 112"));
     }

@@ -27,6 +27,12 @@ pub enum EventType {
     AgentReplyCompleted,
     /// An agent's reply ended without an answer: failed or cancelled.
     AgentReplyFailed,
+    /// Internal, on the app's topic: sockets opened with that API key
+    /// (payload `keyId`) close. Never delivered to subscribers.
+    ApiKeyRevoked,
+    /// Internal, on the app's topic: the app is gone; every socket of it
+    /// closes. Never delivered to subscribers.
+    AppDeleted,
     /// A routine's run began (again, for a retried run).
     RoutineRunStarted,
     /// A routine's run did what it was for.
@@ -53,12 +59,60 @@ impl EventType {
             EventType::SessionRevoked => "session.revoked",
             EventType::AgentReplyCompleted => "agent_reply.completed",
             EventType::AgentReplyFailed => "agent_reply.failed",
+            EventType::ApiKeyRevoked => "api_key.revoked",
+            EventType::AppDeleted => "app.deleted",
             EventType::RoutineRunStarted => "routine_run.started",
             EventType::RoutineRunSucceeded => "routine_run.succeeded",
             EventType::RoutineRunFailed => "routine_run.failed",
         }
     }
+
+    /// Events that only tell the server's own connections what changed:
+    /// never shown to subscribers, nor sent to webhooks.
+    pub fn is_internal(self) -> bool {
+        matches!(
+            self,
+            EventType::SessionRevoked | EventType::ApiKeyRevoked | EventType::AppDeleted
+        )
+    }
+
+    /// The type a webhook subscribes to by `name`, if webhooks carry it.
+    pub fn webhook_type(name: &str) -> Option<EventType> {
+        WEBHOOK_EVENT_TYPES
+            .iter()
+            .copied()
+            .find(|event_type| event_type.as_str() == name)
+    }
+
+    /// Whether webhooks carry this type.
+    pub fn goes_to_webhooks(self) -> bool {
+        WEBHOOK_EVENT_TYPES.contains(&self)
+    }
 }
+
+/// The stored events apps may receive by webhook: one line each, so offering
+/// a new type to webhooks is a line here. Internal types (`session.revoked`)
+/// stay out, and ephemeral ones (typing, presence, reply deltas) are never
+/// stored, so never sent.
+pub const WEBHOOK_EVENT_TYPES: &[EventType] = &[
+    EventType::MessageCreated,
+    EventType::MessageEdited,
+    EventType::MessageDeleted,
+    EventType::ThreadCreated,
+    EventType::ThreadUpdated,
+    EventType::ThreadDeleted,
+    EventType::ParticipantAdded,
+    EventType::ParticipantRemoved,
+    EventType::MemberJoined,
+    EventType::MemberLeft,
+    EventType::MemberRoleChanged,
+    EventType::ThreadRead,
+    EventType::AgentReplyCompleted,
+    EventType::AgentReplyFailed,
+    EventType::RoutineRunStarted,
+    EventType::RoutineRunSucceeded,
+    EventType::RoutineRunFailed,
+];
 
 /// A piece of an agent's reply as it streams: published on the thread's
 /// topic, never stored (the finished reply is, with `agent_reply.completed`).
@@ -70,9 +124,13 @@ pub enum Topic {
     User(UserId),
     Team(TeamId),
     Thread(ThreadId),
-    /// What the app's builders follow (routine runs): its secret key and
-    /// developers subscribe, never its users.
+    /// The app's own internal topic: what every connection of the app must
+    /// hear (a revoked key, the app deleted). No subscription reads it.
     App(AppId),
+    /// What the app's builders follow (its routines' runs): its secret key
+    /// and developers subscribe (`appEvents`), never its users. Apart from
+    /// the internal topic, which every socket of the app listens on.
+    Builders(AppId),
 }
 
 impl Topic {
@@ -82,6 +140,7 @@ impl Topic {
             Topic::Team(id) => format!("team:{id}"),
             Topic::Thread(id) => format!("thread:{id}"),
             Topic::App(id) => format!("app:{id}"),
+            Topic::Builders(id) => format!("builders:{id}"),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod identity_providers;
 pub mod ids;
 pub mod policy;
 pub mod roles;
@@ -15,6 +16,7 @@ pub mod routines;
 pub mod schedule;
 pub mod sealed;
 pub mod validation;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{DomainError, DomainResult, ErrorCode};

@@ -4,7 +4,8 @@
 # makes an app and its owner, runs `orbit login --server ...` as a child
 # process, approves the code on the /device page in headless Chromium (with
 # chromium-driver; APPROVE_WITH=curl approves through approveDevice instead),
-# then checks the stored credentials and `orbit whoami`.
+# then checks the stored credentials, `orbit whoami`, and, for the
+# developer, `orbit apps create` and `orbit apps list`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -70,5 +71,10 @@ login_and_check() {
 }
 
 login_and_check orbit-cli dev@example.com "*<dev@example.com>*DEVELOPER of app Orbit console*"
+# Signed in, the developer makes an app and lists theirs (the README's walk-through).
+created="$("$orbit" apps create --name "From the CLI")"
+echo "orbit apps create: $created" | sed -E 's/(sk_live_)[A-Za-z0-9]+/\1…/'
+printf '%s' "$created" | python3 -c 'import json,sys; k=json.load(sys.stdin); assert k["appId"].startswith("app_") and k["publishableKey"].startswith("pk_live_") and k["secretKey"].startswith("sk_live_"), k'
+"$orbit" apps list | python3 -c 'import json,sys; apps=json.load(sys.stdin); assert [(a["name"], a["role"]) for a in apps] == [("Device Check", "OWNER"), ("From the CLI", "OWNER")], apps'
 login_and_check "$pk" ada@example.com "Ada <ada@example.com>*USER of app Device Check*"
-echo "ok: orbit login and orbit whoami, for a developer and for an app's user"
+echo "ok: orbit login, orbit whoami and orbit apps, for a developer and for an app's user"

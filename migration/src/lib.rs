@@ -10,7 +10,10 @@ mod m20261124_000001_login_codes;
 mod m20261202_000001_device_flow;
 mod m20261202_000002_user_disabled;
 mod m20261202_000003_rate_limits;
+mod m20261203_000001_control_plane;
+mod m20261203_000002_identity_providers;
 mod m20261203_000003_agents;
+mod m20261203_000004_webhooks;
 mod m20261203_000005_routines;
 
 pub struct Migrator;
@@ -25,7 +28,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_device_flow::Migration),
             Box::new(m20261202_000002_user_disabled::Migration),
             Box::new(m20261202_000003_rate_limits::Migration),
+            Box::new(m20261203_000001_control_plane::Migration),
+            Box::new(m20261203_000002_identity_providers::Migration),
             Box::new(m20261203_000003_agents::Migration),
+            Box::new(m20261203_000004_webhooks::Migration),
             Box::new(m20261203_000005_routines::Migration),
         ]
     }

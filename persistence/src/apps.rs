@@ -2,16 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{api_key, app, app_member, user};
-use orbit_domain::ids::{ApiKeyId, AppId, AppScope, UserId};
+use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::ids::{AppId, AppScope, UserId};
 use orbit_domain::roles::AppRole;
 use orbit_domain::validation::Email;
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
 };
 
-use crate::{Db, Page, PageArgs, db_error, keyset, users};
+pub use crate::api_keys::NewApiKey;
+use crate::{Db, Page, PageArgs, api_keys, db_error, keyset, outbox, users};
 
 /// The console app developers belong to, created on first start.
 pub async fn ensure_console(db: &Db, now: DateTime<Utc>) -> DomainResult<app::Model> {
@@ -42,21 +45,21 @@ pub async fn find(db: &Db, id: AppId) -> DomainResult<Option<app::Model>> {
         .map_err(db_error)
 }
 
-/// A key to store: everything but the plaintext, which is shown once and never kept.
-pub struct NewApiKey {
-    pub kind: &'static str,
-    pub environment: &'static str,
-    pub name: String,
-    pub lookup_prefix: String,
-    pub secret_hash: String,
-}
-
 /// The owner of a new app: a console user, found by email or created.
 pub struct Owner {
     pub email: Email,
     pub display_name: String,
     /// Used only when the owner account is created here.
     pub password_hash: String,
+}
+
+/// Who owns a new app.
+pub enum NewAppOwner {
+    /// A developer creating an app for themself (`createApp`).
+    Developer(UserId),
+    /// The operator's `orbit admin create-app`: the console user with this
+    /// email, created when there is none.
+    ByEmail(Owner),
 }
 
 pub struct CreatedApp {
@@ -72,9 +75,38 @@ pub async fn create_with_owner(
     now: DateTime<Utc>,
     name: String,
     keys: Vec<NewApiKey>,
-    owner: Owner,
+    owner: NewAppOwner,
 ) -> DomainResult<CreatedApp> {
     let txn = db.conn().begin().await.map_err(db_error)?;
+    let owner_user = match owner {
+        NewAppOwner::Developer(id) => user::Entity::find_by_id(id.uuid())
+            .filter(user::Column::AppId.eq(console.uuid()))
+            .one(&txn)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| {
+                DomainError::unauthenticated("the signed-in developer no longer exists")
+            })?,
+        NewAppOwner::ByEmail(owner) => {
+            let existing = user::Entity::find()
+                .filter(user::Column::AppId.eq(console.uuid()))
+                .filter(user::Column::EmailNormalized.eq(owner.email.normalized.clone()))
+                .one(&txn)
+                .await
+                .map_err(db_error)?;
+            match existing {
+                Some(found) => found,
+                None => {
+                    let new_owner = users::NewUser {
+                        email: owner.email,
+                        display_name: owner.display_name,
+                        password_hash: Some(owner.password_hash),
+                    };
+                    users::insert(&txn, console, now, new_owner).await?
+                }
+            }
+        }
+    };
     let app = app::ActiveModel {
         id: Set(AppId::generate().uuid()),
         name: Set(name),
@@ -87,25 +119,8 @@ pub async fn create_with_owner(
     .map_err(db_error)?;
     let mut stored_keys = Vec::with_capacity(keys.len());
     for key in keys {
-        stored_keys.push(insert_key(&txn, AppScope::new(AppId(app.id)), now, key).await?);
+        stored_keys.push(api_keys::insert(&txn, AppScope::new(AppId(app.id)), now, key).await?);
     }
-    let existing = user::Entity::find()
-        .filter(user::Column::AppId.eq(console.uuid()))
-        .filter(user::Column::EmailNormalized.eq(owner.email.normalized.clone()))
-        .one(&txn)
-        .await
-        .map_err(db_error)?;
-    let owner_user = match existing {
-        Some(found) => found,
-        None => {
-            let new_owner = users::NewUser {
-                email: owner.email,
-                display_name: owner.display_name,
-                password_hash: Some(owner.password_hash),
-            };
-            users::insert(&txn, console, now, new_owner).await?
-        }
-    };
     app_member::ActiveModel {
         app_id: Set(app.id),
         user_id: Set(owner_user.id),
@@ -123,26 +138,60 @@ pub async fn create_with_owner(
     })
 }
 
-async fn insert_key(
-    txn: &sea_orm::DatabaseTransaction,
+/// Holds the app's row for the rest of the transaction (Postgres; SQLite
+/// has one writer at a time anyway): changes that must keep an owner, and
+/// key rotations, happen one after another. NOT_FOUND when it is gone.
+pub(crate) async fn lock<C: ConnectionTrait>(
+    conn: &C,
     scope: AppScope,
+) -> DomainResult<app::Model> {
+    app::Entity::find_by_id(scope.uuid())
+        .lock_exclusive()
+        .one(conn)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| DomainError::not_found("app").with_field("appId"))
+}
+
+pub async fn rename(
+    db: &Db,
+    scope: AppScope,
+    name: String,
     now: DateTime<Utc>,
-    key: NewApiKey,
-) -> DomainResult<api_key::Model> {
-    api_key::ActiveModel {
-        id: Set(ApiKeyId::generate().uuid()),
-        app_id: Set(scope.uuid()),
-        kind: Set(key.kind.to_owned()),
-        environment: Set(key.environment.to_owned()),
-        name: Set(key.name),
-        lookup_prefix: Set(key.lookup_prefix),
-        secret_hash: Set(key.secret_hash),
-        created_at: Set(now),
-        revoked_at: Set(None),
+) -> DomainResult<app::Model> {
+    let existing = find(db, scope.app_id())
+        .await?
+        .ok_or_else(|| DomainError::not_found("app").with_field("appId"))?;
+    let mut active: app::ActiveModel = existing.into();
+    active.name = Set(name);
+    active.updated_at = Set(now);
+    active.update(db.conn()).await.map_err(db_error)
+}
+
+/// Deletes the app and everything in it, in one transaction: its rows go
+/// by cascade; its events (which name no app in a foreign key) are deleted
+/// here, so its messages do not linger in the outbox. An `app.deleted`
+/// event on the app's topic then closes its open sockets on every process.
+/// The console app cannot be deleted.
+pub async fn delete(db: &Db, scope: AppScope, now: DateTime<Utc>) -> DomainResult<()> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let app = lock(&txn, scope).await?;
+    if app.is_console {
+        return Err(DomainError::forbidden("the console app cannot be deleted").with_field("appId"));
     }
-    .insert(txn)
-    .await
-    .map_err(db_error)
+    outbox::delete_app_events(&txn, scope).await?;
+    app::Entity::delete_by_id(scope.uuid())
+        .exec(&txn)
+        .await
+        .map_err(db_error)?;
+    let event = NewEvent::new(
+        Topic::App(scope.app_id()),
+        EventType::AppDeleted,
+        serde_json::json!({ "appId": scope.app_id().to_string() }),
+    );
+    outbox::append(&txn, scope, now, vec![event]).await?;
+    db.commit(txn).await?;
+    Ok(())
 }
 
 /// The key with this lookup prefix. Keys are global: the key names its app.

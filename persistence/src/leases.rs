@@ -137,19 +137,29 @@ pub async fn finish<C: ConnectionTrait>(
     owner: &str,
     status: &str,
 ) -> DomainResult<bool> {
+    finish_with(conn, table, id, owner, status, Vec::new()).await
+}
+
+/// [`finish`], setting the item's own result columns (`also`) in the same
+/// statement. One statement matters in Postgres: a second update of a row
+/// this transaction already updated checks the row's foreign keys again,
+/// and would wait on (and deadlock with) a deletion of the parent row.
+pub async fn finish_with<C: ConnectionTrait>(
+    conn: &C,
+    table: &'static str,
+    id: Uuid,
+    owner: &str,
+    status: &str,
+    also: Vec<(&'static str, SimpleExpr)>,
+) -> DomainResult<bool> {
     let nothing = SimpleExpr::Keyword(sea_orm::sea_query::Keyword::Null);
-    update_held(
-        conn,
-        table,
-        id,
-        owner,
-        vec![
-            ("status", status.into()),
-            ("lease_owner", nothing.clone()),
-            ("lease_until", nothing),
-        ],
-    )
-    .await
+    let mut values = vec![
+        ("status", status.into()),
+        ("lease_owner", nothing.clone()),
+        ("lease_until", nothing),
+    ];
+    values.extend(also);
+    update_held(conn, table, id, owner, values).await
 }
 
 /// Puts an item `owner` holds back in the queue, due at `due_at` (a retry

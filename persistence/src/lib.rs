@@ -5,24 +5,30 @@
 
 pub mod agent_replies;
 pub mod agents;
+pub mod api_keys;
+pub mod app_members;
 pub mod app_settings;
 pub mod apps;
 mod db;
 pub mod device_flow;
 mod error;
+pub mod identity_providers;
 pub mod keyset;
 pub mod leases;
 pub mod messages;
 pub mod model_providers;
+pub mod oauth_logins;
 pub mod outbox;
 pub mod passwordless;
 pub mod rate_limits;
 pub mod routine_runs;
 pub mod routines;
 pub mod sessions;
+pub mod signing_keys;
 pub mod teams;
 pub mod threads;
 pub mod users;
+pub mod webhooks;
 
 pub use db::{Backend, Db};
 pub use error::db_error;

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{Db, db_error, routine_runs};
+use crate::{Db, db_error, routine_runs, webhooks};
 
 /// Events not yet handed to the broker; the relay empties it.
 const UNPUBLISHED: &str = "unpublished_events";
@@ -22,19 +22,19 @@ const UNPUBLISHED: &str = "unpublished_events";
 /// upsert on `topic_sequences` takes a row lock in Postgres, so concurrent
 /// writers to one topic queue and the sequence has no gaps or repeats.
 ///
-/// The same transaction queues the runs of routines whose event trigger
-/// the change matches, so a committed change starts them exactly once and
-/// a rolled-back one never. Events of one call with the same type and
-/// payload are one change written to several topics (`member.joined` on
-/// the team and on the user): routines see it once, under the first
-/// event's id.
+/// The same transaction queues the webhook deliveries of the change and
+/// the runs of routines whose event trigger it matches, so a committed
+/// change is never lost and a rolled-back one never sent or acted on.
+/// Events of one call with the same type and payload are one change
+/// written to several topics (`member.joined` on the team and on the
+/// user): webhooks and routines get it once, under the first event's id.
 pub async fn append<C: ConnectionTrait>(
     txn: &C,
     scope: AppScope,
     now: DateTime<Utc>,
     events: Vec<NewEvent>,
 ) -> DomainResult<()> {
-    let mut changes: Vec<routine_runs::Change> = Vec::new();
+    let mut changes: Vec<webhooks::Change> = Vec::new();
     for new_event in events {
         let topic = new_event.topic.key();
         let next = Query::insert()
@@ -62,7 +62,7 @@ pub async fn append<C: ConnectionTrait>(
             change.event_type == new_event.event_type && change.data == new_event.payload
         });
         if !repeats_a_change {
-            changes.push(routine_runs::Change {
+            changes.push(webhooks::Change {
                 event_id: id,
                 event_type: new_event.event_type,
                 data: new_event.payload.clone(),
@@ -87,6 +87,7 @@ pub async fn append<C: ConnectionTrait>(
             .to_owned();
         txn.execute(&unpublished).await.map_err(db_error)?;
     }
+    webhooks::enqueue(txn, scope, now, &changes).await?;
     routine_runs::queue_for_events(txn, scope, now, &changes).await?;
     Ok(())
 }
@@ -183,6 +184,27 @@ impl TopicPosition {
             None => first_needed > self.last_seq,
         }
     }
+}
+
+/// Deletes every event of the app (with its place in the relay's queue),
+/// within the transaction that deletes the app.
+pub async fn delete_app_events<C: ConnectionTrait>(txn: &C, scope: AppScope) -> DomainResult<()> {
+    let its_events = event::Entity::find()
+        .select_only()
+        .column(event::Column::Id)
+        .filter(event::Column::AppId.eq(scope.uuid()))
+        .into_query();
+    let forget = Query::delete()
+        .from_table(UNPUBLISHED)
+        .and_where(Expr::col("event_id").in_subquery(its_events))
+        .to_owned();
+    txn.execute(&forget).await.map_err(db_error)?;
+    event::Entity::delete_many()
+        .filter(event::Column::AppId.eq(scope.uuid()))
+        .exec(txn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
 }
 
 /// Deletes events that occurred before `before` (published or not: an event

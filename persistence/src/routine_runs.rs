@@ -25,10 +25,11 @@ use orbit_domain::routines::{
     caused_by_agent,
 };
 use orbit_domain::{DomainError, DomainResult};
+use sea_orm::sea_query::LockType;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -36,6 +37,7 @@ use uuid::Uuid;
 use crate::error::is_unique_violation;
 use crate::messages::{AgentMessage, created_event, insert_agent_message};
 use crate::routines::action_of;
+use crate::webhooks::Change;
 use crate::{Db, Page, PageArgs, agent_replies, db_error, keyset, leases, outbox};
 
 /// The queue's table, for [`leases`].
@@ -127,6 +129,15 @@ pub async fn request(
                 .ok_or_else(|| DomainError::internal("an idempotent run vanished"))?;
             replay(existing)
         }
+        // The routine was deleted meanwhile.
+        Err(error)
+            if matches!(
+                error.sql_err(),
+                Some(SqlErr::ForeignKeyConstraintViolation(_))
+            ) =>
+        {
+            Err(DomainError::not_found("routine").with_field("id"))
+        }
         Err(error) => Err(db_error(error)),
     }
 }
@@ -142,15 +153,6 @@ async fn find_by_key(
         .one(db.conn())
         .await
         .map_err(db_error)
-}
-
-/// One committed change with its events: the same change written to
-/// several topics (`member.joined` on the team and on the user) counts
-/// once, under its first event's id.
-pub(crate) struct Change {
-    pub event_id: Uuid,
-    pub event_type: EventType,
-    pub data: Value,
 }
 
 /// Queues, in the transaction of `changes`, one run of each active routine
@@ -173,13 +175,17 @@ pub(crate) async fn queue_for_events<C: ConnectionTrait>(
         return Ok(0);
     }
     let types: Vec<&str> = candidates.iter().map(|c| c.event_type.as_str()).collect();
-    let routines = routine::Entity::find()
+    let mut matching = routine::Entity::find()
         .filter(routine::Column::AppId.eq(scope.uuid()))
         .filter(routine::Column::EventType.is_in(types))
-        .filter(routine::Column::Status.eq(orbit_domain::routines::RoutineStatus::Active.as_str()))
-        .all(txn)
-        .await
-        .map_err(db_error)?;
+        .filter(routine::Column::Status.eq(orbit_domain::routines::RoutineStatus::Active.as_str()));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // A routine deleted at this moment waits for this change (and takes
+        // its new run with it) instead of failing the change on the run's
+        // foreign key. SQLite has one writer anyway.
+        matching = matching.lock(LockType::KeyShare);
+    }
+    let routines = matching.all(txn).await.map_err(db_error)?;
     if routines.is_empty() {
         return Ok(0);
     }
@@ -290,7 +296,7 @@ pub async fn claimed(db: &Db, id: Uuid) -> DomainResult<Option<routine_run::Mode
 }
 
 /// The run's event: its topics are, for a routine that writes into a
-/// thread, the thread's, and the app's (for its builders). Always in that
+/// thread, the thread's, and the app builders'. Always in that
 /// order, the thread's first, as every transaction that writes to both
 /// does, so that two of them never wait on each other's topic sequence.
 fn run_events(
@@ -324,7 +330,7 @@ fn run_events(
         ));
     }
     events.push(NewEvent::new(
-        Topic::App(AppId(run.app_id)),
+        Topic::Builders(AppId(run.app_id)),
         event_type,
         payload,
     ));

@@ -184,6 +184,16 @@ pub async fn find(db: &Db, scope: AppScope, id: UserId) -> DomainResult<Option<u
         .map_err(db_error)
 }
 
+/// Whether the app has any user at all.
+pub async fn any(db: &Db, scope: AppScope) -> DomainResult<bool> {
+    let first = user::Entity::find()
+        .filter(user::Column::AppId.eq(scope.uuid()))
+        .one(db.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(first.is_some())
+}
+
 pub async fn find_many(db: &Db, scope: AppScope, ids: &[Uuid]) -> DomainResult<Vec<user::Model>> {
     user::Entity::find()
         .filter(user::Column::AppId.eq(scope.uuid()))

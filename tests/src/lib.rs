@@ -5,8 +5,10 @@
 //! a manual clock, so tests run in parallel and never sleep.
 
 pub mod llm;
+pub mod oauth_provider;
 pub mod smtp;
 pub mod url_receiver;
+pub mod webhook_receiver;
 pub mod ws;
 
 use std::sync::{Arc, Once};
@@ -51,6 +53,9 @@ pub struct TestApp {
     pub settings: Settings,
     /// Dropped (with the database) when the test's last server goes.
     _database: Arc<TestDatabase>,
+    /// Shuts the server down (see [`TestApp::stop`]).
+    stop: Arc<tokio::sync::Notify>,
+    running: tokio::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
 }
 
 /// A per-test Postgres database, dropped with the test so repeated runs do
@@ -146,7 +151,8 @@ async fn start_server(
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let services = application.services();
-    tokio::spawn(application.run_until_stopped());
+    let stop = application.stop_handle();
+    let running = tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
@@ -154,6 +160,8 @@ async fn start_server(
         services,
         settings,
         _database: database,
+        stop,
+        running: tokio::sync::Mutex::new(Some(running)),
     }
 }
 
@@ -736,6 +744,51 @@ pub fn missing_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// One database for servers started one after another, as `orbit`
+/// processes restarted after a crash would be: Postgres with
+/// `TEST_DATABASE_URL`, else one SQLite file. They share the test's clock,
+/// and the broker the run tests (in process each, or `TEST_REDIS_URL`).
+pub struct SharedDatabase {
+    database: Arc<TestDatabase>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl SharedDatabase {
+    pub async fn new() -> Self {
+        init_tracing();
+        Self {
+            database: Arc::new(TestDatabase::fresh(true).await),
+            clock: Arc::new(ManualClock::new(start_time())),
+        }
+    }
+
+    /// Starts a server on the database.
+    pub async fn spawn(&self) -> TestApp {
+        let mut settings = Settings::for_tests(self.database.url.clone());
+        if let Ok(redis_url) = std::env::var("TEST_REDIS_URL")
+            && !redis_url.trim().is_empty()
+        {
+            settings.redis_url = Some(orbit_api::config::Secret::new(redis_url));
+        }
+        start_server(settings, self.clock.clone(), self.database.clone()).await
+    }
+}
+
+impl TestApp {
+    /// Shuts the server down as SIGTERM would and returns once it stopped:
+    /// requests done, relay and worker loops ended. Its database stays, for
+    /// the next server (and `services` still reaches it).
+    pub async fn stop(&self) {
+        self.stop.notify_one();
+        if let Some(running) = self.running.lock().await.take() {
+            running
+                .await
+                .expect("the server task ends")
+                .expect("the server shuts down cleanly");
+        }
+    }
+}
+
 /// [`spawn_app_with`] on a database other servers can share (Postgres, or
 /// an SQLite file), so that [`TestApp::another_process`] can join it.
 pub async fn spawn_shareable_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -785,5 +838,71 @@ impl TestApp {
         .await
         .unwrap();
         session
+    }
+}
+
+// The developer control plane.
+
+pub const CREATE_APP: &str = "mutation($input: CreateAppInput!) { createApp(input: $input) { app { id name viewerRole } publishableKey secretKey } }";
+pub const ADD_APP_MEMBER: &str = "mutation($input: AddAppMemberInput!) { addAppMember(input: $input) { member { email role user { id } } } }";
+pub const CREATE_API_KEY: &str = "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id name kind environment hint createdAt revokedAt lastUsedAt } } }";
+pub const REVOKE_API_KEY: &str = "mutation($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { apiKey { id revokedAt } } }";
+pub const UPDATE_APP_SETTINGS: &str = "mutation($input: UpdateAppSettingsInput!) { updateAppSettings(input: $input) { settings { allowedRedirectOrigins passwordlessSignUp passwordSignUp passwordLogin emailCodeLogin magicLinkLogin oauthLogin } } }";
+
+/// An app a developer made with `createApp`.
+#[derive(Debug, Clone)]
+pub struct DeveloperApp {
+    pub app_id: String,
+    pub publishable_key: String,
+    pub secret_key: String,
+}
+
+/// A server whose console lets anyone sign up as a developer.
+pub async fn spawn_console_app() -> TestApp {
+    spawn_app_with(|settings| settings.console_signup = orbit_api::config::ConsoleSignup::Open)
+        .await
+}
+
+impl TestApp {
+    /// Signs a developer up in the console (the server must allow it:
+    /// [`spawn_console_app`]).
+    pub async fn sign_up_developer(&self, name: &str) -> Session {
+        let address = email(name);
+        let data = self
+            .gql_ok(
+                None,
+                SIGN_UP,
+                json!({ "input": { "email": address, "password": PASSWORD, "displayName": name } }),
+            )
+            .await;
+        session_from(&data["signUp"], &address)
+    }
+
+    /// Creates an app as the developer `token` (who becomes its owner).
+    pub async fn create_app_as(&self, token: &str, name: &str) -> DeveloperApp {
+        let data = self
+            .gql_ok(
+                Some(token),
+                CREATE_APP,
+                json!({ "input": { "name": name } }),
+            )
+            .await;
+        let created = &data["createApp"];
+        DeveloperApp {
+            app_id: created["app"]["id"].as_str().unwrap().to_owned(),
+            publishable_key: created["publishableKey"].as_str().unwrap().to_owned(),
+            secret_key: created["secretKey"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Makes the developer with `email` a member of the app with `role`
+    /// ("OWNER" | "ADMIN" | "DEVELOPER" | "VIEWER"), as `token`.
+    pub async fn add_app_member(&self, token: &str, app_id: &str, email: &str, role: &str) {
+        self.gql_ok(
+            Some(token),
+            ADD_APP_MEMBER,
+            json!({ "input": { "appId": app_id, "email": email, "role": role } }),
+        )
+        .await;
     }
 }

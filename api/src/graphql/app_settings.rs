@@ -1,12 +1,15 @@
 //! An app's login settings: read through `App.settings`, changed with
-//! `updateAppSettings`, by the app's secret key and its developers.
+//! `updateAppSettings`, by the app's secret key and its developers; and the
+//! check every way of signing in makes against them.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use orbit_domain::ids::AppScope;
 use orbit_domain::policy::AppAction;
-use orbit_domain::validation;
-use orbit_persistence::app_settings::{self, AppSettings, SettingsChanges};
+use orbit_domain::{DomainError, DomainResult, validation};
+use orbit_persistence::app_settings::{self, AppSettings, LoginMethod, SettingsChanges};
 
 use super::{GqlResult, access, services, viewer};
+use crate::Services;
 
 pub struct AppSettingsNode(pub AppSettings);
 
@@ -22,6 +25,27 @@ impl AppSettingsNode {
     async fn passwordless_sign_up(&self) -> bool {
         self.0.passwordless_sign_up
     }
+    /// Whether `signUp` (with a password) creates accounts. On by default.
+    async fn password_sign_up(&self) -> bool {
+        self.0.password_sign_up
+    }
+    /// Whether `logIn` (and `signUp`) with a password work. On by default.
+    async fn password_login(&self) -> bool {
+        self.0.password_login
+    }
+    /// Whether `requestLoginCode` / `verifyLoginCode` work. On by default.
+    async fn email_code_login(&self) -> bool {
+        self.0.email_code_login
+    }
+    /// Whether `requestMagicLink` / `verifyMagicLink` work. On by default.
+    async fn magic_link_login(&self) -> bool {
+        self.0.magic_link_login
+    }
+    /// Whether users may sign in with the app's outside OAuth providers.
+    /// On by default.
+    async fn oauth_login(&self) -> bool {
+        self.0.oauth_login
+    }
 }
 
 #[derive(InputObject)]
@@ -32,13 +56,47 @@ pub struct UpdateAppSettingsInput {
     /// Replaces the list (at most 20): http or https origins, no path,
     /// query or fragment. Omitted or null keeps it.
     allowed_redirect_origins: Option<Vec<String>>,
-    /// Omitted or null keeps it.
+    /// Omitted or null keeps it (as for every switch below).
     passwordless_sign_up: Option<bool>,
+    password_sign_up: Option<bool>,
+    password_login: Option<bool>,
+    email_code_login: Option<bool>,
+    magic_link_login: Option<bool>,
+    oauth_login: Option<bool>,
 }
 
 #[derive(SimpleObject)]
 pub struct UpdateAppSettingsPayload {
     settings: AppSettingsNode,
+}
+
+/// The setting that switches `method`, as the API names it (the `field` of
+/// the error when it is off).
+pub(crate) fn login_setting(method: LoginMethod) -> &'static str {
+    match method {
+        LoginMethod::Password => "passwordLogin",
+        LoginMethod::EmailCode => "emailCodeLogin",
+        LoginMethod::MagicLink => "magicLinkLogin",
+        LoginMethod::OAuth => "oauthLogin",
+    }
+}
+
+/// The app's settings, once `method` is on for it; FORBIDDEN (on the
+/// setting's name) when the app switched it off.
+pub(crate) async fn require_login_method(
+    services: &Services,
+    scope: AppScope,
+    method: LoginMethod,
+) -> DomainResult<AppSettings> {
+    let settings = app_settings::get(services.db(), scope).await?;
+    if !settings.allows(method) {
+        let setting = login_setting(method);
+        return Err(DomainError::forbidden(format!(
+            "this app does not let users sign in this way ({setting} is off)"
+        ))
+        .with_field(setting));
+    }
+    Ok(settings)
 }
 
 #[derive(Default)]
@@ -67,6 +125,11 @@ impl AppSettingsMutation {
         let changes = SettingsChanges {
             allowed_redirect_origins,
             passwordless_sign_up: input.passwordless_sign_up,
+            password_sign_up: input.password_sign_up,
+            password_login: input.password_login,
+            email_code_login: input.email_code_login,
+            magic_link_login: input.magic_link_login,
+            oauth_login: input.oauth_login,
         };
         let settings =
             app_settings::update(services.db(), scope, services.clock().now(), changes).await?;

@@ -7,12 +7,14 @@ use orbit_auth::{
     verify_password,
 };
 use orbit_domain::entities::{session, user};
-use orbit_domain::ids::{AppId, SessionId, UserId};
+use orbit_domain::ids::{AppId, AppScope, SessionId, UserId};
 use orbit_domain::validation;
 use orbit_domain::{DomainError, DomainResult};
+use orbit_persistence::app_settings::LoginMethod;
 use orbit_persistence::sessions::{self, Rotation};
 use orbit_persistence::users::{self, NewUser, ProfileChanges};
 
+use super::app_settings::require_login_method;
 use super::types::UserNode;
 use super::{GqlResult, client_address, services, viewer};
 use crate::services::{ACCESS_TOKEN_TTL, SESSION_TTL};
@@ -199,7 +201,7 @@ pub(crate) async fn start_session(
         hash_token(&refresh_token),
     )
     .await?;
-    let access_token = access_token(services, &user, SessionId(session.id))?;
+    let access_token = access_token(services, &user, SessionId(session.id)).await?;
     Ok(AuthPayload {
         access_token,
         refresh_token,
@@ -251,7 +253,7 @@ pub(crate) async fn refresh(
     let user = users::find(services.db(), scope, UserId(session.user_id))
         .await?
         .ok_or_else(sessions::invalid_refresh_token)?;
-    let access_token = access_token(services, &user, SessionId(session.id))?;
+    let access_token = access_token(services, &user, SessionId(session.id)).await?;
     Ok(AuthPayload {
         access_token,
         refresh_token: replacement,
@@ -260,7 +262,8 @@ pub(crate) async fn refresh(
     })
 }
 
-fn access_token(
+/// Signed with the current key of the user's app.
+async fn access_token(
     services: &Services,
     user: &user::Model,
     session: SessionId,
@@ -275,10 +278,7 @@ fn access_token(
         exp: (now + ACCESS_TOKEN_TTL).timestamp(),
         typ: ACCESS_TOKEN_TYPE.to_owned(),
     };
-    services
-        .tokens()
-        .issue(&claims)
-        .map_err(DomainError::internal)
+    crate::signing_keys::issue(services, AppScope::new(AppId(user.app_id)), &claims).await
 }
 
 fn wrong_credentials() -> DomainError {
@@ -294,6 +294,14 @@ impl AuthMutation {
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> GqlResult<AuthPayload> {
         let services = services(ctx);
         let scope = login_app(services, viewer(ctx), true)?;
+        // A password account that could not log in would be no account.
+        let settings = require_login_method(services, scope, LoginMethod::Password).await?;
+        if !settings.password_sign_up {
+            return Err(DomainError::forbidden(
+                "this app does not let users sign up with a password (passwordSignUp is off)",
+            )
+            .with_field("passwordSignUp"));
+        }
         let email = validation::email("email", &input.email)?;
         validation::password("password", &input.password)?;
         let display_name = validation::text_line(
@@ -319,6 +327,7 @@ impl AuthMutation {
     async fn log_in(&self, ctx: &Context<'_>, input: LogInInput) -> GqlResult<AuthPayload> {
         let services = services(ctx);
         let scope = login_app(services, viewer(ctx), false)?;
+        require_login_method(services, scope, LoginMethod::Password).await?;
         let email = validation::email("email", &input.email)?;
         if input.password.len() > validation::MAX_PASSWORD_BYTES {
             return Err(wrong_credentials());

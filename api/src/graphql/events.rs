@@ -653,7 +653,15 @@ impl SubscriptionRoot {
             AppAction::View,
         )
         .await?;
-        let feed = open_feed(ctx, &viewer, scope, Topic::App(scope.app_id()), after, None).await?;
+        let feed = open_feed(
+            ctx,
+            &viewer,
+            scope,
+            Topic::Builders(scope.app_id()),
+            after,
+            None,
+        )
+        .await?;
         Ok(stream_or_hand_off(ctx, feed, app_event))
     }
 }

@@ -9,8 +9,8 @@ use orbit_domain::entities::{
     agent, agent_reply, team, thread, thread_agent, thread_participant, user,
 };
 use orbit_domain::ids::{AppScope, UserId};
-use orbit_domain::roles::TeamRole;
-use orbit_persistence::{agent_replies, agents, teams, threads, users};
+use orbit_domain::roles::{AppRole, TeamRole};
+use orbit_persistence::{agent_replies, agents, app_members, teams, threads, users};
 use uuid::Uuid;
 
 use crate::Services;
@@ -32,6 +32,7 @@ pub(crate) struct Loaders {
     agents: OnceLock<DataLoader<AgentLoader>>,
     agent_participants: OnceLock<DataLoader<AgentParticipantsLoader>>,
     replies_asked: OnceLock<DataLoader<RepliesAskedLoader>>,
+    app_roles: OnceLock<DataLoader<AppRoleLoader>>,
 }
 
 impl Loaders {
@@ -49,6 +50,7 @@ impl Loaders {
             agents: OnceLock::new(),
             agent_participants: OnceLock::new(),
             replies_asked: OnceLock::new(),
+            app_roles: OnceLock::new(),
         }
     }
 
@@ -101,6 +103,9 @@ request_loader!(TeamRoleLoader, team_roles, reads_viewer: true, |scoped, viewer|
 request_loader!(PresenceLoader, presence, reads_viewer: false, |scoped, _viewer| PresenceLoader(
     scoped
 ));
+request_loader!(AppRoleLoader, app_roles, reads_viewer: true, |scoped, viewer| {
+    AppRoleLoader(scoped, viewer)
+});
 
 request_loader!(AgentLoader, agents, reads_viewer: false, |scoped, _viewer| AgentLoader(scoped));
 request_loader!(AgentParticipantsLoader, agent_participants, reads_viewer: false, |scoped, _viewer| {
@@ -269,6 +274,28 @@ impl Loader<Uuid> for RepliesAskedLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         agent_replies::asked_by(self.0.services.db(), self.0.scope, keys)
+            .await
+            .map_err(logged)
+    }
+}
+
+/// The calling developer's role on apps; nothing for anyone else.
+pub(crate) struct AppRoleLoader(Scoped, Viewer);
+
+impl Loader<Uuid> for AppRoleLoader {
+    type Value = AppRole;
+    type Error = String;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let Viewer::User {
+            user,
+            developer: true,
+            ..
+        } = self.1
+        else {
+            return Ok(HashMap::new());
+        };
+        app_members::roles_of(self.0.services.db(), user, keys)
             .await
             .map_err(logged)
     }

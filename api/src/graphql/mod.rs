@@ -4,14 +4,18 @@
 
 mod access;
 pub(crate) mod agents;
+mod api_keys;
 mod app_settings;
+mod apps;
 pub(crate) mod auth;
 mod device;
 mod errors;
 pub(crate) mod events;
+mod identity_providers;
 mod limits;
 mod loaders;
 mod messages;
+mod oauth_login;
 mod pagination;
 mod passwordless;
 mod presence;
@@ -20,6 +24,7 @@ mod routines;
 mod teams;
 mod threads;
 mod types;
+mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, Schema};
@@ -29,6 +34,7 @@ use crate::Services;
 use crate::config::Settings;
 use crate::viewer::Viewer;
 
+pub(crate) use app_settings::require_login_method;
 pub(crate) use errors::present_errors;
 pub use pagination::encode_cursor;
 
@@ -43,12 +49,22 @@ pub struct Mutation(
     messages::MessageMutation,
     presence::PresenceMutation,
     agents::AgentMutation,
+    apps::AppMutation,
+    api_keys::ApiKeyMutation,
+    identity_providers::IdentityProviderMutation,
+    oauth_login::OAuthLoginMutation,
+    webhooks::WebhookMutation,
     routines::RoutineMutation,
 );
 
-/// Reads, merged by area.
+/// The root query: the reads in `query.rs`, and those of areas with their own module.
 #[derive(MergedObject, Default)]
-pub struct Query(query::Query, agents::AgentQuery, routines::RoutineQuery);
+pub struct Query(
+    query::Query,
+    agents::AgentQuery,
+    webhooks::WebhookQuery,
+    routines::RoutineQuery,
+);
 
 pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 

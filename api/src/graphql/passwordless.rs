@@ -13,10 +13,11 @@ use orbit_domain::entities::user;
 use orbit_domain::ids::AppScope;
 use orbit_domain::validation;
 use orbit_domain::{DomainError, DomainResult, ErrorCode};
-use orbit_persistence::app_settings::{self, AppSettings};
+use orbit_persistence::app_settings::{self, AppSettings, LoginMethod};
 use orbit_persistence::users::{self, NewUser};
 use orbit_persistence::{apps, passwordless};
 
+use super::app_settings::require_login_method;
 use super::auth::{AuthPayload, login_app, start_session};
 use super::{GqlResult, client_address, services, viewer};
 use crate::mail::Email;
@@ -105,9 +106,14 @@ struct LoginRequest {
     settings: AppSettings,
 }
 
-async fn login_request(ctx: &Context<'_>, email: &str) -> DomainResult<LoginRequest> {
+async fn login_request(
+    ctx: &Context<'_>,
+    email: &str,
+    method: LoginMethod,
+) -> DomainResult<LoginRequest> {
     let services = services(ctx);
     let scope = login_app(services, viewer(ctx), false)?;
+    let settings = require_login_method(services, scope, method).await?;
     let email = validation::email("email", email)?;
     // Before anything about the email is looked up: the same for every email.
     limits::LOGIN_MAILS_PER_ADDRESS
@@ -116,7 +122,6 @@ async fn login_request(ctx: &Context<'_>, email: &str) -> DomainResult<LoginRequ
     limits::LOGIN_MAILS_PER_ACCOUNT
         .hit(services, &limits::account(scope, &email.normalized))
         .await?;
-    let settings = app_settings::get(services.db(), scope).await?;
     Ok(LoginRequest {
         scope,
         email,
@@ -224,7 +229,7 @@ impl PasswordlessMutation {
             scope,
             email,
             settings,
-        } = login_request(ctx, &input.email).await?;
+        } = login_request(ctx, &input.email, LoginMethod::EmailCode).await?;
         if let Some(to) = recipient(services, scope, &settings, &email).await? {
             let code = generate_login_code();
             let now = services.clock().now();
@@ -258,6 +263,7 @@ impl PasswordlessMutation {
     ) -> GqlResult<AuthPayload> {
         let services = services(ctx);
         let scope = login_app(services, viewer(ctx), false)?;
+        require_login_method(services, scope, LoginMethod::EmailCode).await?;
         let email = validation::email("email", &input.email)?;
         let address = client_address(ctx);
         limits::FAILED_VERIFICATIONS_PER_ADDRESS
@@ -295,7 +301,7 @@ impl PasswordlessMutation {
             scope,
             email,
             settings,
-        } = login_request(ctx, &input.email).await?;
+        } = login_request(ctx, &input.email, LoginMethod::MagicLink).await?;
         let redirect = validation::redirect_url(
             "redirectUrl",
             &input.redirect_url,
@@ -333,6 +339,7 @@ impl PasswordlessMutation {
     ) -> GqlResult<AuthPayload> {
         let services = services(ctx);
         let scope = login_app(services, viewer(ctx), false)?;
+        require_login_method(services, scope, LoginMethod::MagicLink).await?;
         let address = client_address(ctx);
         limits::FAILED_VERIFICATIONS_PER_ADDRESS
             .check_opt(services, address.as_deref())

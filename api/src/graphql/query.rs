@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ID, Object};
 use orbit_domain::ids::{AnyId, TeamId, ThreadId, UserId};
+use orbit_domain::policy::AppAction;
 use orbit_domain::{DomainError, ErrorCode};
 use orbit_persistence::{apps, messages, sessions, teams, threads, users};
 
@@ -39,7 +40,19 @@ impl Query {
         }
         Ok(match any {
             AnyId::App(app_id) => {
-                if app_id != viewer.app().app_id() {
+                // The caller's own app, or one the developer is a member of.
+                let visible = app_id == viewer.app().app_id()
+                    || match *viewer {
+                        Viewer::User {
+                            user,
+                            developer: true,
+                            ..
+                        } => apps::developer_role(services.db(), app_id, user)
+                            .await?
+                            .is_some(),
+                        _ => false,
+                    };
+                if !visible {
                     return Ok(None);
                 }
                 apps::find(services.db(), app_id)
@@ -108,11 +121,26 @@ impl Query {
         Ok(connection(page, |s| s.id, |s| SessionNode::new(s, viewer)))
     }
 
-    /// The caller's app.
-    async fn app(&self, ctx: &Context<'_>) -> GqlResult<Option<AppNode>> {
-        Ok(apps::find(services(ctx).db(), viewer(ctx).app().app_id())
-            .await?
-            .map(AppNode))
+    /// The caller's app; with `id`, an app whose configuration the caller
+    /// may read: a developer's (NOT_FOUND unless a member), or the secret
+    /// key's own.
+    async fn app(&self, ctx: &Context<'_>, id: Option<ID>) -> GqlResult<Option<AppNode>> {
+        let services = services(ctx);
+        let app_id = match id {
+            None => viewer(ctx).app().app_id(),
+            Some(id) => {
+                access::managed_app(services, viewer(ctx), Some(&id), AppAction::View)
+                    .await
+                    // The argument here is `id`, not an input's `appId`.
+                    .map_err(|error| match error.field {
+                        Some(_) => error.with_field("id"),
+                        None => error,
+                    })?
+                    .0
+                    .app_id()
+            }
+        };
+        Ok(apps::find(services.db(), app_id).await?.map(AppNode))
     }
 
     /// The apps a developer is a member of.
@@ -242,5 +270,15 @@ impl Query {
         )
         .await?;
         Ok(connection(page, |t| t.activity_key, ThreadNode))
+    }
+
+    /// The app's outside OAuth providers, as configured (never the client
+    /// secret): the secret key's own app, or the app a developer names.
+    async fn identity_providers(
+        &self,
+        ctx: &Context<'_>,
+        app_id: Option<ID>,
+    ) -> GqlResult<Vec<super::identity_providers::IdentityProviderNode>> {
+        super::identity_providers::list(ctx, app_id.as_ref().map(|id| id.as_str())).await
     }
 }

@@ -13,10 +13,12 @@ use orbit_persistence::{app_settings, messages, teams};
 use uuid::Uuid;
 
 use super::agents::{AgentNode, AgentReplyNode, TokenUsage, load_agent};
+use super::api_keys::{ApiKeyNode, SigningKeyNode};
 use super::app_settings::AppSettingsNode;
+use super::apps::{AppMemberNode, AppRole};
 use super::loaders::{
-    AgentParticipantsLoader, ParticipantsLoader, PresenceLoader, RepliesAskedLoader, TeamLoader,
-    TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
+    AgentParticipantsLoader, AppRoleLoader, ParticipantsLoader, PresenceLoader, RepliesAskedLoader,
+    TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
 };
 use super::pagination::{Conn, connection, forward_args, page_args};
 use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
@@ -95,6 +97,68 @@ impl AppNode {
         let settings = app_settings::get(services(ctx).db(), scope).await?;
         Ok(Some(AppSettingsNode(settings)))
     }
+    /// The calling developer's role on the app; null for keys and users.
+    async fn viewer_role(&self, ctx: &Context<'_>) -> GqlResult<Option<AppRole>> {
+        let role = loader::<AppRoleLoader>(ctx)
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?;
+        Ok(role.map(AppRole::from))
+    }
+    /// The app's developers, by user id (its secret key and developers;
+    /// FORBIDDEN for others).
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<Conn<AppMemberNode>>> {
+        super::apps::members(ctx, AppId(self.0.id), first, after)
+            .await
+            .map(Some)
+    }
+    /// The app's API keys, revoked ones too, oldest first; never their
+    /// secret (its secret key and developers; FORBIDDEN for others).
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<Conn<ApiKeyNode>>> {
+        super::api_keys::list_api_keys(ctx, AppId(self.0.id), first, after)
+            .await
+            .map(Some)
+    }
+    /// The versions of the app's access-token signing key, newest first
+    /// (its secret key and developers; FORBIDDEN for others).
+    async fn signing_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Option<Conn<SigningKeyNode>>> {
+        super::api_keys::list_signing_keys(ctx, AppId(self.0.id), first, after)
+            .await
+            .map(Some)
+    }
+    /// The outside OAuth providers users log in with, as configured (never
+    /// the client secret): for the app's secret key and its developers.
+    async fn identity_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<super::identity_providers::IdentityProviderNode>> {
+        let app_id = AppId(self.0.id).to_string();
+        super::identity_providers::list(ctx, Some(&app_id)).await
+    }
+    /// The providers a front end may offer (`startOAuthLogin`): for anyone
+    /// who can see the app, its publishable key included.
+    async fn login_providers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<super::identity_providers::LoginProvider>> {
+        let scope = orbit_domain::ids::AppScope::new(AppId(self.0.id));
+        super::identity_providers::login_providers(services(ctx), scope).await
+    }
 }
 
 pub struct UserNode {
@@ -143,6 +207,24 @@ impl UserNode {
     }
     async fn display_name(&self) -> &str {
         &self.model.display_name
+    }
+    /// The outside-provider accounts linked to the user (they sign in with
+    /// them): for the user themself and the app's secret key; null for others.
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<Vec<super::oauth_login::UserIdentityNode>>> {
+        let viewer = viewer(ctx);
+        let allowed = self.is_self
+            || matches!(viewer, Viewer::Secret { .. })
+            || viewer.user() == Some(UserId(self.model.id));
+        if !allowed {
+            return Ok(None);
+        }
+        let scope = orbit_domain::ids::AppScope::new(AppId(self.model.app_id));
+        super::oauth_login::identities(services(ctx), scope, UserId(self.model.id))
+            .await
+            .map(Some)
     }
     /// When the app disabled the account; shown to the secret key only.
     async fn disabled_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::HttpState;
 use crate::graphql::{RequestId, attach_request_data, present_errors};
 use crate::limits::ClientAddr;
+use crate::oauth_login::RequestHost;
 use crate::viewer;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -87,9 +88,16 @@ pub(super) async fn graphql(
         );
         return error_response(StatusCode::BAD_REQUEST, &error, &request_id);
     }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|host| RequestHost(host.to_owned()));
     let execute = |request| {
-        let request = attach_request_data(request, &state.services, viewer, request_id.clone())
+        let mut request = attach_request_data(request, &state.services, viewer, request_id.clone())
             .data(ClientAddr(peer.ip()));
+        if let Some(host) = &host {
+            request = request.data(host.clone());
+        }
         state.schema.execute(request)
     };
     // Operations of a batch run one after another, each with its own loaders.

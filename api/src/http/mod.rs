@@ -5,6 +5,7 @@
 mod device_page;
 mod graphql_handler;
 pub(crate) mod oauth;
+mod oauth_login;
 mod shared_delivery;
 pub(crate) mod ws;
 
@@ -68,6 +69,8 @@ pub(crate) fn router(
         .route("/oauth/device/authorize", post(oauth::device_authorize))
         .route("/oauth/token", post(oauth::token))
         .route("/device", get(device_page::page))
+        .route("/oauth/authorize/{provider}", get(oauth_login::authorize))
+        .route(crate::oauth_login::CALLBACK_PATH, get(oauth_login::callback))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

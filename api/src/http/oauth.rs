@@ -51,7 +51,7 @@ pub(crate) struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn new(error: &'static str, description: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             error,
@@ -112,7 +112,7 @@ impl IntoResponse for OAuthError {
 }
 
 /// Token answers must not be cached (RFC 6749 §5.1).
-fn no_store() -> [(header::HeaderName, &'static str); 2] {
+pub(crate) fn no_store() -> [(header::HeaderName, &'static str); 2] {
     [
         (header::CACHE_CONTROL, "no-store"),
         (header::PRAGMA, "no-cache"),
@@ -159,7 +159,10 @@ fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a s
 
 /// The app a client signs people in to: the console for `orbit-cli`, a
 /// publishable key's app for the key. Anything else is `invalid_client`.
-async fn client_app(services: &Services, client_id: &str) -> Result<AppScope, OAuthError> {
+pub(crate) async fn client_app(
+    services: &Services,
+    client_id: &str,
+) -> Result<AppScope, OAuthError> {
     if client_id == CLI_CLIENT_ID {
         return Ok(services.console());
     }

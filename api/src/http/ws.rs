@@ -19,7 +19,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use orbit_domain::events::Topic;
-use orbit_domain::ids::SessionId;
+use orbit_domain::ids::ApiKeyId;
 use orbit_realtime::Delivery;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -129,11 +129,21 @@ impl Close {
     }
 }
 
+/// What handling a frame did.
+enum Handled {
+    /// It was `connection_init`, and the socket is now acknowledged.
+    Acknowledged,
+    /// Anything else.
+    Other,
+}
+
 struct Connection {
     state: HttpState,
     protocol: Protocol,
     init_received: bool,
     viewer: Option<Viewer>,
+    /// The API key the socket was opened with, if any.
+    api_key: Option<ApiKeyId>,
     expires_at: Option<DateTime<Utc>>,
     operations: HashMap<String, AbortHandle>,
     connection_id: String,
@@ -174,6 +184,7 @@ impl Connection {
             protocol,
             init_received: false,
             viewer: None,
+            api_key: None,
             expires_at: None,
             operations: HashMap::new(),
             connection_id: format!("ws-{}", uuid::Uuid::now_v7()),
@@ -220,7 +231,10 @@ impl Connection {
         let mut ticks = self.state.ws.ticks.clone();
         let init_deadline = tokio::time::sleep(self.state.ws.init_timeout);
         tokio::pin!(init_deadline);
+        // The credential's end closes the socket: a user's session revoked
+        // (their topic), a key revoked or the app deleted (the app's topic).
         let mut revocations: Option<orbit_realtime::Subscription> = None;
+        let mut app_events: Option<orbit_realtime::Subscription> = None;
 
         let close = loop {
             tokio::select! {
@@ -238,15 +252,23 @@ impl Connection {
                     // task then stays small while it waits (there is one per
                     // socket).
                     match Box::pin(self.handle(frame, &outbox, &finished_tx)).await {
-                        Ok(Some(session)) => {
-                            revocations = Some(self.state.services.broker().subscribe(&Topic::User(session.1).key()).await);
+                        Ok(Handled::Acknowledged) => {
+                            let broker = self.state.services.broker();
+                            if let Some(Viewer::User { user, .. }) = self.viewer {
+                                revocations = Some(broker.subscribe(&Topic::User(user).key()).await);
+                            }
+                            if let Some(viewer) = self.viewer
+                                && viewer.app() != self.state.services.console()
+                            {
+                                app_events = Some(broker.subscribe(&Topic::App(viewer.app().app_id()).key()).await);
+                            }
                             // An event published before the watch existed is
-                            // caught by re-reading the session once.
-                            if !Box::pin(self.session_is_live()).await {
+                            // caught by checking the credential once more.
+                            if !Box::pin(self.credential_is_live()).await {
                                 break Close::with(4403, "Forbidden");
                             }
                         }
-                        Ok(None) => {}
+                        Ok(Handled::Other) => {}
                         Err(close) => break close,
                     }
                 }
@@ -267,6 +289,12 @@ impl Connection {
                     },
                     // The broker is shutting down; so is this socket soon.
                     None => revocations = None,
+                },
+                delivery = recv_or_wait(&mut app_events) => match delivery {
+                    Some(delivery) => if Box::pin(self.revoked(&delivery)).await {
+                        break Close::with(4403, "Forbidden");
+                    },
+                    None => app_events = None,
                 },
                 _ = ticks.changed(), if self.expires_at.is_some() => {
                     if self.expires_at.is_some_and(|at| self.state.services.clock().now() >= at) {
@@ -302,14 +330,14 @@ impl Connection {
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     }
 
-    /// Handles one frame. `Ok(Some(session))` once a user's socket is
-    /// acknowledged, so the caller watches for its revocation.
+    /// Handles one frame. [`Handled::Acknowledged`] when it acknowledged the
+    /// socket, so the caller watches for the end of its credential.
     async fn handle(
         &mut self,
         frame: Message,
         outbox: &Outbox,
         finished: &mpsc::UnboundedSender<String>,
-    ) -> Result<Option<(SessionId, orbit_domain::ids::UserId)>, Close> {
+    ) -> Result<Handled, Close> {
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(_) => {
@@ -320,7 +348,7 @@ impl Connection {
             }
             Message::Close(_) => return Err(Close::silently()),
             // Protocol-level pings are answered by the WebSocket layer.
-            Message::Ping(_) | Message::Pong(_) => return Ok(None),
+            Message::Ping(_) | Message::Pong(_) => return Ok(Handled::Other),
         };
         let Ok(message) = serde_json::from_str::<ClientMessage>(text.as_str()) else {
             return Err(Close::with(4400, "invalid message"));
@@ -332,12 +360,14 @@ impl Connection {
                 }
                 self.init_received = true;
                 let credential = credential(message.payload.as_ref())?;
-                let (viewer, expires_at) =
-                    viewer::resolve_until(&self.state.services, credential.as_deref())
+                let resolved =
+                    viewer::resolve_credential(&self.state.services, credential.as_deref())
                         .await
                         .map_err(|_| Close::with(4403, "Forbidden"))?;
+                let viewer = resolved.viewer;
                 self.viewer = Some(viewer);
-                self.expires_at = expires_at;
+                self.expires_at = resolved.expires_at;
+                self.api_key = resolved.api_key;
                 // Before the ack: once acknowledged, the user is online.
                 if let Viewer::User { app, user, .. } = viewer {
                     let services = &self.state.services;
@@ -351,10 +381,7 @@ impl Connection {
                 if self.protocol == Protocol::Legacy {
                     outbox.json(&json!({ "type": "ka" }));
                 }
-                Ok(match viewer {
-                    Viewer::User { session, user, .. } => Some((session, user)),
-                    _ => None,
-                })
+                Ok(Handled::Acknowledged)
             }
             (Protocol::TransportWs, "ping") => {
                 let mut pong = json!({ "type": "pong" });
@@ -362,9 +389,9 @@ impl Connection {
                     pong["payload"] = payload;
                 }
                 outbox.json(&pong);
-                Ok(None)
+                Ok(Handled::Other)
             }
-            (Protocol::TransportWs, "pong") => Ok(None),
+            (Protocol::TransportWs, "pong") => Ok(Handled::Other),
             (Protocol::TransportWs, "subscribe") | (Protocol::Legacy, "start") => {
                 let Some(viewer) = self.viewer else {
                     return Err(Close::with(4401, "Unauthorized"));
@@ -382,7 +409,7 @@ impl Connection {
                     if self.protocol == Protocol::TransportWs {
                         return Err(Close::with(4409, "Subscriber for this id already exists"));
                     }
-                    return Ok(None);
+                    return Ok(Handled::Other);
                 }
                 if self.operations.len() >= MAX_OPERATIONS {
                     outbox.json(&json!({
@@ -393,7 +420,7 @@ impl Connection {
                             "extensions": { "code": "RATE_LIMITED" }
                         }],
                     }));
-                    return Ok(None);
+                    return Ok(Handled::Other);
                 }
                 let (ready, listening) = oneshot::channel();
                 let request = request.data(SubscriptionReady::new(ready));
@@ -408,7 +435,7 @@ impl Connection {
                 // Fired once a subscription listens; dropped (which also
                 // wakes this) when an operation ends.
                 let _ = tokio::time::timeout(READY_WAIT, listening).await;
-                Ok(None)
+                Ok(Handled::Other)
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
                 let id = message
@@ -422,7 +449,7 @@ impl Connection {
                         outbox.json(&json!({ "id": id, "type": "complete" }));
                     }
                 }
-                Ok(None)
+                Ok(Handled::Other)
             }
             (Protocol::Legacy, "connection_terminate") => Err(Close::silently()),
             _ => Err(Close::with(4400, "unknown message type")),
@@ -512,42 +539,53 @@ impl Connection {
         .abort_handle()
     }
 
-    async fn session_is_live(&self) -> bool {
-        match self.viewer {
-            Some(Viewer::User {
-                app, user, session, ..
-            }) => {
-                let now = self.state.services.clock().now();
+    /// Whether the socket's credential still lets it in: a user's session
+    /// live, a key not revoked (nor its app deleted, which deletes both).
+    async fn credential_is_live(&self) -> bool {
+        let services = &self.state.services;
+        match (self.viewer, self.api_key) {
+            (
+                Some(Viewer::User {
+                    app, user, session, ..
+                }),
+                _,
+            ) => {
+                let now = services.clock().now();
                 matches!(
-                    orbit_persistence::sessions::find_live(
-                        self.state.services.db(),
-                        app,
-                        session,
-                        user,
-                        now
-                    )
-                    .await,
+                    orbit_persistence::sessions::find_live(services.db(), app, session, user, now)
+                        .await,
                     Ok(Some(_))
                 )
             }
+            (Some(viewer), Some(key)) => matches!(
+                orbit_persistence::api_keys::find(services.db(), viewer.app(), key).await,
+                Ok(Some(found)) if found.revoked_at.is_none()
+            ),
             _ => true,
         }
     }
 
-    /// Whether a message on the user's topic ends this socket's session.
+    /// Whether a message on the user's or the app's topic ends this
+    /// socket's credential; a gap in either is checked against the database.
     async fn revoked(&self, delivery: &Delivery) -> bool {
-        let Some(Viewer::User { session, .. }) = self.viewer else {
-            return false;
+        let envelope = match delivery {
+            Delivery::Gap => return !self.credential_is_live().await,
+            Delivery::Message(bytes) => match Envelope::decode_shared(bytes) {
+                Some(envelope) => envelope,
+                None => return false,
+            },
         };
-        match delivery {
-            Delivery::Gap => !self.session_is_live().await,
-            Delivery::Message(bytes) => Envelope::decode_shared(bytes).is_some_and(|envelope| {
-                envelope.event_type == "session.revoked"
-                    && match envelope.payload.get("sessionId").and_then(Value::as_str) {
-                        None => true,
-                        Some(revoked) => revoked == session.to_string(),
-                    }
-            }),
+        let named = |field: &str| envelope.payload.get(field).and_then(Value::as_str);
+        match (envelope.event_type.as_str(), self.viewer, self.api_key) {
+            ("app.deleted", _, _) => true,
+            ("session.revoked", Some(Viewer::User { session, .. }), _) => {
+                match named("sessionId") {
+                    None => true,
+                    Some(revoked) => revoked == session.to_string(),
+                }
+            }
+            ("api_key.revoked", _, Some(key)) => named("keyId") == Some(key.to_string().as_str()),
+            _ => false,
         }
     }
 }

@@ -28,7 +28,7 @@ pub type AccessCheck = Box<dyn Fn() -> BoxFuture<'static, DomainResult<()>> + Se
 /// Event types on a user's topic that can take access away somewhere else.
 const ACCESS_CHANGES: [&str; 3] = ["member.left", "participant.removed", "thread.deleted"];
 /// Stored but internal: never shown to subscribers.
-const INTERNAL: [&str; 1] = ["session.revoked"];
+const INTERNAL: [&str; 3] = ["session.revoked", "api_key.revoked", "app.deleted"];
 
 /// Watches the subscriber's own user topic for changes to their access.
 pub struct AccessWatch {

@@ -18,6 +18,8 @@ pub struct Model {
     pub secret_hash: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// When a request last used it, to the hour (see `api_keys::touch`).
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

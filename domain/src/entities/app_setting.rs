@@ -1,5 +1,5 @@
 //! An app's login settings. An app without a row has the defaults: no
-//! redirect origins, no passwordless sign-up.
+//! redirect origins, no passwordless sign-up, every way of signing in on.
 
 use sea_orm::entity::prelude::*;
 
@@ -14,6 +14,16 @@ pub struct Model {
     /// A verified code or link for an email with no account creates the account.
     pub passwordless_sign_up: bool,
     pub updated_at: DateTimeUtc,
+    /// `logIn` with a password.
+    pub password_login: bool,
+    /// `signUp` with a password.
+    pub password_sign_up: bool,
+    /// `requestLoginCode` / `verifyLoginCode`.
+    pub email_code_login: bool,
+    /// `requestMagicLink` / `verifyMagicLink`.
+    pub magic_link_login: bool,
+    /// Login with the app's outside OAuth providers.
+    pub oauth_login: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -73,7 +73,7 @@ impl World {
 
     /// Asks for a code for the user and returns it from the mail, the
     /// `count`th the sink has received.
-    async fn code_for_user(&self, count: usize) -> String {
+    pub(crate) async fn code_for_user(&self, count: usize) -> String {
         let response = self.request_code(self.pk(), &self.user.email).await;
         assert_eq!(
             response["data"]["requestLoginCode"]["ok"], true,

@@ -2,6 +2,7 @@
 //! team (same users), so destructive operations do not affect other cells.
 //! All mismatches are collected and reported together.
 
+use orbit_tests::webhook_receiver::WebhookReceiver;
 use orbit_tests::{
     ADD_THREAD_PARTICIPANT, DELETE_MESSAGE, DELETE_TEAM, DELETE_THREAD, EDIT_MESSAGE,
     INVITE_TEAM_MEMBER, People, REMOVE_TEAM_MEMBER, REMOVE_THREAD_PARTICIPANT, SEND_MESSAGE,
@@ -96,6 +97,23 @@ const MATRIX: [(Op, [Option<&str>; 7]); 17] = [
     (Op::DeleteOthersMessage, [OK,        OK,        FORBIDDEN, NOT_FOUND, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
     (Op::UpdateAppSettings,   [FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK,     UNAUTHENTICATED, UNAUTHENTICATED]),
 ];
+
+/// How a cell's answer differs from `expected` (an error code, or `None`
+/// for success with data under `root`), if it does.
+fn mismatch(response: &Value, root: &str, expected: Option<&str>) -> Option<String> {
+    let got = error_code(response);
+    let data_ok = match expected {
+        None => !response["data"][root].is_null(),
+        Some(_) => response["data"].is_null() || response["data"][root].is_null(),
+    };
+    (got.as_deref() != expected || !data_ok).then(|| {
+        format!(
+            "expected {}, got {} — {response}",
+            expected.unwrap_or("success"),
+            got.as_deref().unwrap_or("success"),
+        )
+    })
+}
 
 impl Op {
     /// What must exist before the operation: for RemoveParticipant, the
@@ -204,18 +222,9 @@ async fn every_operation_with_every_caller() {
             let (query, variables, root) = op.request(&world, &people, caller);
             let credential = caller.credential(&world);
             let response = app.gql(credential.as_deref(), query, variables).await;
-            let got = error_code(&response);
             cells += 1;
-            let data_ok = match expected {
-                None => !response["data"][root].is_null(),
-                Some(_) => response["data"].is_null() || response["data"][root].is_null(),
-            };
-            if got.as_deref() != expected || !data_ok {
-                mismatches.push(format!(
-                    "{op:?} as {caller:?}: expected {}, got {} — {response}",
-                    expected.unwrap_or("success"),
-                    got.as_deref().unwrap_or("success"),
-                ));
+            if let Some(mismatch) = mismatch(&response, root, expected) {
+                mismatches.push(format!("{op:?} as {caller:?}: {mismatch}"));
             }
         }
     }
@@ -607,6 +616,785 @@ async fn agent_thread_operations_with_every_caller() {
     assert!(
         mismatches.is_empty(),
         "{} differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Who calls a control-plane operation on an app (made fresh for each
+/// cell): its owner, admin, developer and viewer (developers with those
+/// roles), a developer of another app only, a user of the app, its keys,
+/// and nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ControlCaller {
+    Owner,
+    Admin,
+    Developer,
+    Viewer,
+    OtherDeveloper,
+    AppUser,
+    Secret,
+    Publishable,
+    Anonymous,
+}
+
+const CONTROL_CALLERS: [ControlCaller; 9] = [
+    ControlCaller::Owner,
+    ControlCaller::Admin,
+    ControlCaller::Developer,
+    ControlCaller::Viewer,
+    ControlCaller::OtherDeveloper,
+    ControlCaller::AppUser,
+    ControlCaller::Secret,
+    ControlCaller::Publishable,
+    ControlCaller::Anonymous,
+];
+
+#[derive(Debug, Clone, Copy)]
+enum ControlOp {
+    /// `app(id:)` with its members, keys, signing keys and settings.
+    ViewApp,
+    UpdateApp,
+    UpdateAppSettings,
+    DeleteApp,
+    AddDeveloper,
+    AddOwner,
+    /// The builder (a developer) made admin.
+    PromoteDeveloper,
+    /// The only owner made admin.
+    DemoteOwner,
+    /// The builder removed.
+    RemoveDeveloper,
+    /// The caller removes themself.
+    Leave,
+    CreateApiKey,
+    RevokeApiKey,
+    RotateSigningKey,
+    CreateApp,
+}
+
+const CONFLICT: Option<&str> = Some("CONFLICT");
+
+/// Expected outcome per caller, in the order of [`CONTROL_CALLERS`].
+#[rustfmt::skip]
+const CONTROL_MATRIX: [(ControlOp, [Option<&str>; 9]); 14] = [
+    //                              owner     admin      developer  viewer     other dev  app user   secret     publishable      anonymous
+    (ControlOp::ViewApp,           [OK,       OK,        OK,        OK,        NOT_FOUND, FORBIDDEN, OK,        UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::UpdateApp,         [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,        UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::UpdateAppSettings, [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,        UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::DeleteApp,         [OK,       FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::AddDeveloper,      [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::AddOwner,          [OK,       FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::PromoteDeveloper,  [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::DemoteOwner,       [CONFLICT, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::RemoveDeveloper,   [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::Leave,             [CONFLICT, OK,        OK,        OK,        NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::CreateApiKey,      [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::RevokeApiKey,      [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::RotateSigningKey,  [OK,       OK,        FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ControlOp::CreateApp,         [OK,       OK,        OK,        OK,        OK,        FORBIDDEN, FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED]),
+];
+
+/// The developers, signed up once; each cell makes a fresh app among them.
+struct Developers {
+    owner: orbit_tests::Session,
+    admin: orbit_tests::Session,
+    developer: orbit_tests::Session,
+    viewer: orbit_tests::Session,
+    /// A developer the cells' apps have with the developer role, as a target.
+    builder: orbit_tests::Session,
+    /// Owns an app of their own, and no role on the cells' apps.
+    other: orbit_tests::Session,
+    /// A developer in no app, for the cells that add one.
+    newcomer: orbit_tests::Session,
+}
+
+/// A cell's app, and the app user when the cell needs one.
+struct ControlWorld {
+    app: orbit_tests::DeveloperApp,
+    user: Option<orbit_tests::Session>,
+    /// The id of the app's publishable key, when the cell revokes it.
+    key_id: Option<String>,
+}
+
+impl ControlCaller {
+    fn credential(self, d: &Developers, w: &ControlWorld) -> Option<String> {
+        match self {
+            ControlCaller::Owner => Some(d.owner.access_token.clone()),
+            ControlCaller::Admin => Some(d.admin.access_token.clone()),
+            ControlCaller::Developer => Some(d.developer.access_token.clone()),
+            ControlCaller::Viewer => Some(d.viewer.access_token.clone()),
+            ControlCaller::OtherDeveloper => Some(d.other.access_token.clone()),
+            ControlCaller::AppUser => w.user.as_ref().map(|u| u.access_token.clone()),
+            ControlCaller::Secret => Some(w.app.secret_key.clone()),
+            ControlCaller::Publishable => Some(w.app.publishable_key.clone()),
+            ControlCaller::Anonymous => None,
+        }
+    }
+
+    /// The caller's own user id, where they have one (else the developer's).
+    fn user_id(self, d: &Developers, w: &ControlWorld) -> String {
+        match self {
+            ControlCaller::Owner => d.owner.user_id.clone(),
+            ControlCaller::Admin => d.admin.user_id.clone(),
+            ControlCaller::Viewer => d.viewer.user_id.clone(),
+            ControlCaller::OtherDeveloper => d.other.user_id.clone(),
+            ControlCaller::AppUser => w
+                .user
+                .as_ref()
+                .map(|u| u.user_id.clone())
+                .unwrap_or_default(),
+            ControlCaller::Developer
+            | ControlCaller::Secret
+            | ControlCaller::Publishable
+            | ControlCaller::Anonymous => d.developer.user_id.clone(),
+        }
+    }
+}
+
+async fn control_world(
+    app: &TestApp,
+    d: &Developers,
+    op: ControlOp,
+    caller: ControlCaller,
+) -> ControlWorld {
+    let created = app.create_app_as(&d.owner.access_token, "Matrix").await;
+    for (who, role) in [
+        (&d.admin, "ADMIN"),
+        (&d.developer, "DEVELOPER"),
+        (&d.viewer, "VIEWER"),
+        (&d.builder, "DEVELOPER"),
+    ] {
+        app.add_app_member(&d.owner.access_token, &created.app_id, &who.email, role)
+            .await;
+    }
+    let user = match caller {
+        ControlCaller::AppUser => Some(
+            app.sign_up(&created.publishable_key, &email("user"), "User")
+                .await,
+        ),
+        _ => None,
+    };
+    let key_id = match op {
+        ControlOp::RevokeApiKey => {
+            let keys = app
+                .gql_ok(
+                    d.owner.token(),
+                    "query($id: ID!) { app(id: $id) { apiKeys { edges { node { id kind } } } } }",
+                    json!({ "id": created.app_id }),
+                )
+                .await;
+            keys["app"]["apiKeys"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["node"]["kind"] == "PUBLISHABLE")
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        }
+        _ => None,
+    };
+    ControlWorld {
+        app: created,
+        user,
+        key_id,
+    }
+}
+
+impl ControlOp {
+    /// The request, and the root field that holds its result.
+    fn request(
+        self,
+        d: &Developers,
+        w: &ControlWorld,
+        caller: ControlCaller,
+    ) -> (&'static str, Value, &'static str) {
+        let app_id = &w.app.app_id;
+        let role = |user: &str, role: &str| json!({ "input": { "appId": app_id, "userId": user, "role": role } });
+        let add = |role: &str| json!({ "input": { "appId": app_id, "email": d.newcomer.email, "role": role } });
+        const SET_ROLE: &str = "mutation($input: SetAppMemberRoleInput!) { setAppMemberRole(input: $input) { member { role } } }";
+        const REMOVE: &str = "mutation($input: RemoveAppMemberInput!) { removeAppMember(input: $input) { removedUserId } }";
+        match self {
+            ControlOp::ViewApp => (
+                "query($id: ID!) { app(id: $id) { id members { edges { node { role } } } apiKeys { edges { node { id } } } signingKeys { edges { node { kid } } } settings { passwordLogin } } }",
+                json!({ "id": app_id }),
+                "app",
+            ),
+            ControlOp::UpdateApp => (
+                "mutation($input: UpdateAppInput!) { updateApp(input: $input) { app { name } } }",
+                json!({ "input": { "appId": app_id, "name": "Renamed" } }),
+                "updateApp",
+            ),
+            ControlOp::UpdateAppSettings => (
+                orbit_tests::UPDATE_APP_SETTINGS,
+                json!({ "input": { "appId": app_id, "magicLinkLogin": false } }),
+                "updateAppSettings",
+            ),
+            ControlOp::DeleteApp => (
+                "mutation($input: DeleteAppInput!) { deleteApp(input: $input) { deletedAppId } }",
+                json!({ "input": { "appId": app_id } }),
+                "deleteApp",
+            ),
+            ControlOp::AddDeveloper => (
+                orbit_tests::ADD_APP_MEMBER,
+                add("DEVELOPER"),
+                "addAppMember",
+            ),
+            ControlOp::AddOwner => (orbit_tests::ADD_APP_MEMBER, add("OWNER"), "addAppMember"),
+            ControlOp::PromoteDeveloper => (
+                SET_ROLE,
+                role(&d.builder.user_id, "ADMIN"),
+                "setAppMemberRole",
+            ),
+            ControlOp::DemoteOwner => (
+                SET_ROLE,
+                role(&d.owner.user_id, "ADMIN"),
+                "setAppMemberRole",
+            ),
+            ControlOp::RemoveDeveloper => (
+                REMOVE,
+                json!({ "input": { "appId": app_id, "userId": d.builder.user_id } }),
+                "removeAppMember",
+            ),
+            ControlOp::Leave => (
+                REMOVE,
+                json!({ "input": { "appId": app_id, "userId": caller.user_id(d, w) } }),
+                "removeAppMember",
+            ),
+            ControlOp::CreateApiKey => (
+                orbit_tests::CREATE_API_KEY,
+                json!({ "input": { "appId": app_id, "kind": "SECRET", "name": "Matrix" } }),
+                "createApiKey",
+            ),
+            ControlOp::RevokeApiKey => (
+                orbit_tests::REVOKE_API_KEY,
+                json!({ "input": { "appId": app_id, "id": w.key_id } }),
+                "revokeApiKey",
+            ),
+            ControlOp::RotateSigningKey => (
+                "mutation($input: RotateSigningKeyInput!) { rotateSigningKey(input: $input) { signingKey { kid } } }",
+                json!({ "input": { "appId": app_id } }),
+                "rotateSigningKey",
+            ),
+            ControlOp::CreateApp => (
+                orbit_tests::CREATE_APP,
+                json!({ "input": { "name": "Another" } }),
+                "createApp",
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_control_plane_operation_with_every_caller() {
+    let app = orbit_tests::spawn_console_app().await;
+    let developers = Developers {
+        owner: app.sign_up_developer("owner").await,
+        admin: app.sign_up_developer("admin").await,
+        developer: app.sign_up_developer("developer").await,
+        viewer: app.sign_up_developer("viewer").await,
+        builder: app.sign_up_developer("builder").await,
+        other: app.sign_up_developer("other").await,
+        newcomer: app.sign_up_developer("newcomer").await,
+    };
+    app.create_app_as(&developers.other.access_token, "Elsewhere")
+        .await;
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in CONTROL_MATRIX {
+        for (caller, expected) in CONTROL_CALLERS.into_iter().zip(expectations) {
+            let world = control_world(&app, &developers, op, caller).await;
+            let (query, variables, root) = op.request(&developers, &world, caller);
+            let credential = caller.credential(&developers, &world);
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            cells += 1;
+            if let Some(mismatch) = mismatch(&response, root, expected) {
+                mismatches.push(format!("{op:?} as {caller:?}: {mismatch}"));
+            }
+        }
+    }
+    assert_eq!(cells, CONTROL_MATRIX.len() * CONTROL_CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Notes a cell whose answer is not `expected`, named `cell`.
+fn check_cell(
+    mismatches: &mut Vec<String>,
+    cell: &str,
+    expected: Option<&str>,
+    response: &Value,
+    root: &str,
+) {
+    if let Some(mismatch) = mismatch(response, root, expected) {
+        mismatches.push(format!("{cell}: {mismatch}"));
+    }
+}
+
+/// Who calls a control-plane operation on app A: its developers by role, a
+/// developer who is not a member of A, a user of A, and A's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AppCaller {
+    Owner,
+    Admin,
+    Developer,
+    Viewer,
+    Stranger,
+    AppUser,
+    Secret,
+    Publishable,
+    Anonymous,
+}
+
+const APP_CALLERS: [AppCaller; 9] = [
+    AppCaller::Owner,
+    AppCaller::Admin,
+    AppCaller::Developer,
+    AppCaller::Viewer,
+    AppCaller::Stranger,
+    AppCaller::AppUser,
+    AppCaller::Secret,
+    AppCaller::Publishable,
+    AppCaller::Anonymous,
+];
+
+/// App A and a credential for each [`AppCaller`].
+struct ControlPlane {
+    keys: orbit_api::admin::CreatedAppKeys,
+    credentials: Vec<(AppCaller, Option<String>)>,
+}
+
+/// A console user (made as the owner of an app of their own), with `role`
+/// on `app_id` when given; signed in to the console.
+async fn developer(app: &TestApp, app_id: &str, role: Option<&str>) -> String {
+    use sea_orm::ActiveModelTrait;
+    let address = email("dev");
+    let own = app
+        .create_app_with_owner("Dev's own", &address, orbit_tests::PASSWORD)
+        .await;
+    if let Some(role) = role {
+        let app_id: orbit_domain::ids::AppId = app_id.parse().unwrap();
+        let user_id: orbit_domain::ids::UserId = own.owner_id.parse().unwrap();
+        orbit_domain::entities::app_member::ActiveModel {
+            app_id: sea_orm::ActiveValue::Set(app_id.uuid()),
+            user_id: sea_orm::ActiveValue::Set(user_id.uuid()),
+            role: sea_orm::ActiveValue::Set(role.to_owned()),
+            created_at: sea_orm::ActiveValue::Set(orbit_tests::start_time()),
+        }
+        .insert(app.services.db().conn())
+        .await
+        .unwrap();
+    }
+    app.log_in_with(None, &address).await.access_token
+}
+
+async fn control_plane(app: &TestApp) -> ControlPlane {
+    let owner_email = email("owner");
+    let keys = app
+        .create_app_with_owner("A", &owner_email, orbit_tests::PASSWORD)
+        .await;
+    let owner = app.log_in_with(None, &owner_email).await.access_token;
+    let user = app
+        .sign_up(&keys.publishable_key, &email("user"), "App User")
+        .await
+        .access_token;
+    let credentials = vec![
+        (AppCaller::Owner, Some(owner)),
+        (
+            AppCaller::Admin,
+            Some(developer(app, &keys.app_id, Some("admin")).await),
+        ),
+        (
+            AppCaller::Developer,
+            Some(developer(app, &keys.app_id, Some("developer")).await),
+        ),
+        (
+            AppCaller::Viewer,
+            Some(developer(app, &keys.app_id, Some("viewer")).await),
+        ),
+        (
+            AppCaller::Stranger,
+            Some(developer(app, &keys.app_id, None).await),
+        ),
+        (AppCaller::AppUser, Some(user)),
+        (AppCaller::Secret, Some(keys.secret_key.clone())),
+        (AppCaller::Publishable, Some(keys.publishable_key.clone())),
+        (AppCaller::Anonymous, None),
+    ];
+    ControlPlane { keys, credentials }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ProviderOp {
+    List,
+    Create,
+    Update,
+    Delete,
+}
+
+/// Expected outcome per caller, in the order of [`APP_CALLERS`]: owner,
+/// admin, developer, viewer, stranger, app user, secret key, publishable
+/// key, anonymous.
+#[rustfmt::skip]
+const PROVIDER_MATRIX: [(ProviderOp, [Option<&str>; 9]); 4] = [
+    //                  owner admin developer  viewer     stranger   app user   secret publishable      anonymous
+    (ProviderOp::List,   [OK,  OK,   OK,        OK,        NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ProviderOp::Create, [OK,  OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ProviderOp::Update, [OK,  OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (ProviderOp::Delete, [OK,  OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+];
+
+fn custom_provider_input(slug: &str) -> Value {
+    json!({
+        "slug": slug,
+        "preset": "CUSTOM",
+        "clientId": "client",
+        "clientSecret": "secret",
+        "authorizationUrl": "https://idp.example/authorize",
+        "tokenUrl": "https://idp.example/token",
+        "userinfoUrl": "https://idp.example/userinfo",
+    })
+}
+
+/// The app's providers as (slug, clientId) and their ids, read with the secret key.
+async fn providers_of(app: &TestApp, secret_key: &str) -> (Vec<(String, String)>, Vec<Value>) {
+    let data = app
+        .gql_ok(
+            Some(secret_key),
+            "{ identityProviders { id slug clientId } }",
+            json!({}),
+        )
+        .await;
+    let listed = data["identityProviders"].as_array().unwrap();
+    let mut fields: Vec<(String, String)> = listed
+        .iter()
+        .map(|p| {
+            (
+                p["slug"].as_str().unwrap().to_owned(),
+                p["clientId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    fields.sort();
+    (fields, listed.iter().map(|p| p["id"].clone()).collect())
+}
+
+#[tokio::test]
+async fn identity_provider_operations_by_app_role() {
+    let app = spawn_app().await;
+    let plane = control_plane(&app).await;
+    let sk = plane.keys.secret_key.as_str();
+    let app_id = plane.keys.app_id.clone();
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in PROVIDER_MATRIX {
+        for ((caller, credential), expected) in plane.credentials.iter().zip(expectations) {
+            cells += 1;
+            // Each cell acts on a provider of its own, removed afterwards.
+            let created = app
+                .gql_ok(
+                    Some(sk),
+                    "mutation($input: CreateIdentityProviderInput!) { createIdentityProvider(input: $input) { identityProvider { id } } }",
+                    json!({ "input": custom_provider_input("cell") }),
+                )
+                .await;
+            let id = created["createIdentityProvider"]["identityProvider"]["id"].clone();
+            let (query, variables, root) = match op {
+                ProviderOp::List => (
+                    "query($appId: ID) { identityProviders(appId: $appId) { id slug } }",
+                    json!({ "appId": app_id }),
+                    "identityProviders",
+                ),
+                ProviderOp::Create => {
+                    let mut input = custom_provider_input("new");
+                    input["appId"] = json!(app_id);
+                    (
+                        "mutation($input: CreateIdentityProviderInput!) { createIdentityProvider(input: $input) { identityProvider { id } } }",
+                        json!({ "input": input }),
+                        "createIdentityProvider",
+                    )
+                }
+                ProviderOp::Update => (
+                    "mutation($input: UpdateIdentityProviderInput!) { updateIdentityProvider(input: $input) { identityProvider { id clientId } } }",
+                    json!({ "input": { "appId": app_id, "id": id, "clientId": "rotated", "clientSecret": "new" } }),
+                    "updateIdentityProvider",
+                ),
+                ProviderOp::Delete => (
+                    "mutation($input: DeleteIdentityProviderInput!) { deleteIdentityProvider(input: $input) { deletedIdentityProviderId } }",
+                    json!({ "input": { "appId": app_id, "id": id } }),
+                    "deleteIdentityProvider",
+                ),
+            };
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            check_cell(
+                &mut mismatches,
+                &format!("{op:?} as {caller:?}"),
+                expected,
+                &response,
+                root,
+            );
+            // What is left is what the operation did, and nothing when refused.
+            let allowed = expected.is_none();
+            let (left, ids) = providers_of(&app, sk).await;
+            let cell = ("cell".to_owned(), "client".to_owned());
+            let expected_left = match op {
+                ProviderOp::List => vec![cell],
+                ProviderOp::Create if allowed => {
+                    vec![cell, ("new".to_owned(), "client".to_owned())]
+                }
+                ProviderOp::Update if allowed => vec![("cell".to_owned(), "rotated".to_owned())],
+                ProviderOp::Delete if allowed => vec![],
+                _ => vec![cell],
+            };
+            if left != expected_left {
+                mismatches.push(format!("{op:?} as {caller:?} left {left:?}"));
+            }
+            for id in ids {
+                app.gql_ok(
+                    Some(sk),
+                    "mutation($input: DeleteIdentityProviderInput!) { deleteIdentityProvider(input: $input) { deletedIdentityProviderId } }",
+                    json!({ "input": { "id": id } }),
+                )
+                .await;
+            }
+        }
+    }
+    assert_eq!(cells, PROVIDER_MATRIX.len() * APP_CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Who calls a control-plane operation: developers of the app by role (they
+/// name it in `appId`), its secret key, a user of the app, its publishable
+/// key, nobody, and a developer of another app naming this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WebhookCaller {
+    Owner,
+    Admin,
+    Developer,
+    Viewer,
+    Secret,
+    AppUser,
+    Publishable,
+    Anonymous,
+    Stranger,
+}
+
+const WEBHOOK_CALLERS: [WebhookCaller; 9] = [
+    WebhookCaller::Owner,
+    WebhookCaller::Admin,
+    WebhookCaller::Developer,
+    WebhookCaller::Viewer,
+    WebhookCaller::Secret,
+    WebhookCaller::AppUser,
+    WebhookCaller::Publishable,
+    WebhookCaller::Anonymous,
+    WebhookCaller::Stranger,
+];
+
+/// An app with a developer of each role and one of another app.
+struct WebhookWorld {
+    world: TeamWorld,
+    developers: Vec<(WebhookCaller, String)>,
+}
+
+impl WebhookWorld {
+    async fn new(app: &TestApp) -> Self {
+        let world = app.new_team_world().await;
+        let app_id = world.keys.app_id.clone();
+        let mut developers = Vec::new();
+        for (caller, role) in [
+            (WebhookCaller::Owner, "owner"),
+            (WebhookCaller::Admin, "admin"),
+            (WebhookCaller::Developer, "developer"),
+            (WebhookCaller::Viewer, "viewer"),
+        ] {
+            let developer = app.developer(&app_id, role).await;
+            developers.push((caller, developer.access_token));
+        }
+        let elsewhere = app.create_app("Elsewhere").await;
+        let stranger = app.developer(&elsewhere.app_id, "owner").await;
+        developers.push((WebhookCaller::Stranger, stranger.access_token));
+        Self { world, developers }
+    }
+
+    fn credential(&self, caller: WebhookCaller) -> Option<String> {
+        let w = &self.world;
+        match caller {
+            WebhookCaller::Secret => Some(w.keys.secret_key.clone()),
+            WebhookCaller::AppUser => Some(w.owner.access_token.clone()),
+            WebhookCaller::Publishable => Some(w.keys.publishable_key.clone()),
+            WebhookCaller::Anonymous => None,
+            developer => self
+                .developers
+                .iter()
+                .find(|(who, _)| *who == developer)
+                .map(|(_, token)| token.clone()),
+        }
+    }
+
+    /// `input` with the app named, as developers must (the secret key may).
+    fn naming_app(&self, caller: WebhookCaller, mut input: Value) -> Value {
+        if caller != WebhookCaller::Secret {
+            input["appId"] = json!(self.world.keys.app_id);
+        }
+        input
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WebhookOp {
+    List,
+    View,
+    Create,
+    Update,
+    RotateSecret,
+    Redeliver,
+    Delete,
+}
+
+/// Expected outcome per caller, in the order of [`WEBHOOK_CALLERS`]: owner,
+/// admin, developer, viewer, secret key, app user, publishable key,
+/// anonymous, developer of another app. `None` is success.
+#[rustfmt::skip]
+const WEBHOOK_MATRIX: [(WebhookOp, [Option<&str>; 9]); 7] = [
+    //                        owner admin developer viewer     secret user       publishable      anonymous        stranger
+    (WebhookOp::List,         [OK,  OK,   OK,       OK,        OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::View,         [OK,  OK,   OK,       OK,        OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Create,       [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Update,       [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::RotateSecret, [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Redeliver,    [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+    (WebhookOp::Delete,       [OK,  OK,   OK,       FORBIDDEN, OK,    FORBIDDEN, UNAUTHENTICATED, UNAUTHENTICATED, NOT_FOUND]),
+];
+
+impl WebhookOp {
+    fn request(
+        self,
+        plane: &WebhookWorld,
+        caller: WebhookCaller,
+        receiver_url: &str,
+        webhook: &str,
+        delivery: &str,
+    ) -> (&'static str, Value, &'static str) {
+        let input = |input: Value| json!({ "input": plane.naming_app(caller, input) });
+        match self {
+            WebhookOp::List => (
+                "query($appId: ID) { webhooks(appId: $appId) { edges { node { id } } } }",
+                plane.naming_app(caller, json!({})),
+                "webhooks",
+            ),
+            WebhookOp::View => (
+                "query($id: ID!, $appId: ID) { webhook(id: $id, appId: $appId) { id deliveries(first: 5) { edges { node { id attempts { statusCode } } } } } }",
+                plane.naming_app(caller, json!({ "id": webhook })),
+                "webhook",
+            ),
+            WebhookOp::Create => (
+                crate::webhooks::CREATE_WEBHOOK,
+                input(json!({ "url": receiver_url, "eventTypes": ["thread.created"] })),
+                "createWebhook",
+            ),
+            WebhookOp::Update => (
+                crate::webhooks::UPDATE_WEBHOOK,
+                input(json!({ "id": webhook, "eventTypes": ["thread.updated"] })),
+                "updateWebhook",
+            ),
+            WebhookOp::RotateSecret => (
+                crate::webhooks::ROTATE_SECRET,
+                input(json!({ "id": webhook })),
+                "rotateWebhookSecret",
+            ),
+            WebhookOp::Redeliver => (
+                crate::webhooks::REDELIVER,
+                input(json!({ "id": delivery })),
+                "redeliverWebhookDelivery",
+            ),
+            WebhookOp::Delete => (
+                crate::webhooks::DELETE_WEBHOOK,
+                input(json!({ "id": webhook })),
+                "deleteWebhook",
+            ),
+        }
+    }
+}
+
+/// A webhook of the app with one delivery that has been sent.
+async fn webhook_with_a_delivery(
+    app: &TestApp,
+    plane: &WebhookWorld,
+    receiver: &WebhookReceiver,
+) -> (String, String) {
+    let w = &plane.world;
+    let sk = w.keys.secret_key.as_str();
+    let (webhook, secret) =
+        crate::webhooks::create_webhook(app, sk, &receiver.url(), &["message.created"]).await;
+    receiver.trust(&secret);
+    app.send_message(&w.author.access_token, &w.thread_id, "matrix")
+        .await;
+    let query = "query($id: ID!) { webhook(id: $id) { deliveries(first: 1) { edges { node { id status } } } } }";
+    let sent = |data: &Value| data["webhook"]["deliveries"]["edges"][0]["node"].clone();
+    orbit_tests::eventually("the delivery is sent", || async {
+        let data = app.gql_ok(Some(sk), query, json!({ "id": webhook })).await;
+        sent(&data)["status"] == "SUCCEEDED"
+    })
+    .await;
+    let data = app.gql_ok(Some(sk), query, json!({ "id": webhook })).await;
+    let delivery = sent(&data)["id"].as_str().unwrap().to_owned();
+    (webhook, delivery)
+}
+
+/// Deletes every webhook of the app, so each cell starts from none.
+async fn remove_webhooks(app: &TestApp, plane: &WebhookWorld) {
+    let sk = plane.world.keys.secret_key.as_str();
+    let listed = app
+        .gql_ok(Some(sk), crate::webhooks::WEBHOOKS, json!({}))
+        .await;
+    for id in orbit_tests::node_ids(&listed["webhooks"]) {
+        app.gql_ok(
+            Some(sk),
+            crate::webhooks::DELETE_WEBHOOK,
+            json!({ "input": { "id": id } }),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn every_webhook_operation_with_every_app_caller() {
+    let app = spawn_app().await;
+    let plane = WebhookWorld::new(&app).await;
+    let receiver = WebhookReceiver::start(app.clock.clone(), []).await;
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in WEBHOOK_MATRIX {
+        for (caller, expected) in WEBHOOK_CALLERS.into_iter().zip(expectations) {
+            let (webhook, delivery) = webhook_with_a_delivery(&app, &plane, &receiver).await;
+            let (query, variables, root) =
+                op.request(&plane, caller, &receiver.url(), &webhook, &delivery);
+            let credential = plane.credential(caller);
+            let response = app.gql(credential.as_deref(), query, variables).await;
+            cells += 1;
+            check_cell(
+                &mut mismatches,
+                &format!("{op:?} as {caller:?}"),
+                expected,
+                &response,
+                root,
+            );
+            remove_webhooks(&app, &plane).await;
+        }
+    }
+    assert_eq!(cells, WEBHOOK_MATRIX.len() * WEBHOOK_CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
         mismatches.len(),
         mismatches.join("\n")
     );

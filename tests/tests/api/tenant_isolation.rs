@@ -634,3 +634,430 @@ async fn app_b_cannot_reach_app_a_agents() {
         .await;
     assert_eq!(b_agents["agents"]["edges"], json!([]));
 }
+
+#[tokio::test]
+async fn another_apps_developer_and_secret_key_reach_nothing_of_its_configuration() {
+    let app = orbit_tests::spawn_console_app().await;
+    let a_owner = app.sign_up_developer("a-owner").await;
+    let a = app.create_app_as(&a_owner.access_token, "A").await;
+    let b_owner = app.sign_up_developer("b-owner").await;
+    let b = app.create_app_as(&b_owner.access_token, "B").await;
+    let a_view = "query($id: ID!) { app(id: $id) { name members { edges { node { role } } } apiKeys { edges { node { id kind revokedAt } } } signingKeys { edges { node { version } } } settings { passwordLogin } } }";
+    let seen = app
+        .gql_ok(a_owner.token(), a_view, json!({ "id": a.app_id }))
+        .await;
+    let a_key = seen["app"]["apiKeys"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    const SET_ROLE: &str = "mutation($input: SetAppMemberRoleInput!) { setAppMemberRole(input: $input) { member { role } } }";
+    const REMOVE: &str = "mutation($input: RemoveAppMemberInput!) { removeAppMember(input: $input) { removedUserId } }";
+    const ROTATE: &str = "mutation($input: RotateSigningKeyInput!) { rotateSigningKey(input: $input) { signingKey { kid } } }";
+    let (a_id, b_id) = (a.app_id.as_str(), b.app_id.as_str());
+    let owner_id = a_owner.user_id.as_str();
+    // (who, what, query, variables, the field at fault)
+    let attempts: Vec<(&str, &str, &str, Value, &str)> = vec![
+        (
+            "B's developer",
+            "app(id: A)",
+            a_view,
+            json!({ "id": a_id }),
+            "id",
+        ),
+        (
+            "B's developer",
+            "updateApp(A)",
+            "mutation($input: UpdateAppInput!) { updateApp(input: $input) { app { id } } }",
+            json!({ "input": { "appId": a_id, "name": "Pwned" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "updateAppSettings(A)",
+            orbit_tests::UPDATE_APP_SETTINGS,
+            json!({ "input": { "appId": a_id, "passwordLogin": false } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "deleteApp(A)",
+            "mutation($input: DeleteAppInput!) { deleteApp(input: $input) { deletedAppId } }",
+            json!({ "input": { "appId": a_id } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "addAppMember(A)",
+            orbit_tests::ADD_APP_MEMBER,
+            json!({ "input": { "appId": a_id, "email": b_owner.email, "role": "OWNER" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "setAppMemberRole(A)",
+            SET_ROLE,
+            json!({ "input": { "appId": a_id, "userId": owner_id, "role": "VIEWER" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "setAppMemberRole(B, A's owner)",
+            SET_ROLE,
+            json!({ "input": { "appId": b_id, "userId": owner_id, "role": "VIEWER" } }),
+            "userId",
+        ),
+        (
+            "B's developer",
+            "removeAppMember(A)",
+            REMOVE,
+            json!({ "input": { "appId": a_id, "userId": owner_id } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "removeAppMember(B, A's owner)",
+            REMOVE,
+            json!({ "input": { "appId": b_id, "userId": owner_id } }),
+            "userId",
+        ),
+        (
+            "B's developer",
+            "createApiKey(A)",
+            orbit_tests::CREATE_API_KEY,
+            json!({ "input": { "appId": a_id, "kind": "SECRET", "name": "Mine" } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "revokeApiKey(A, A's key)",
+            orbit_tests::REVOKE_API_KEY,
+            json!({ "input": { "appId": a_id, "id": a_key } }),
+            "appId",
+        ),
+        (
+            "B's developer",
+            "revokeApiKey(B, A's key)",
+            orbit_tests::REVOKE_API_KEY,
+            json!({ "input": { "appId": b_id, "id": a_key } }),
+            "id",
+        ),
+        (
+            "B's developer",
+            "rotateSigningKey(A)",
+            ROTATE,
+            json!({ "input": { "appId": a_id } }),
+            "appId",
+        ),
+        (
+            "B's secret key",
+            "app(id: A)",
+            a_view,
+            json!({ "id": a_id }),
+            "id",
+        ),
+        (
+            "B's secret key",
+            "updateApp(A)",
+            "mutation($input: UpdateAppInput!) { updateApp(input: $input) { app { id } } }",
+            json!({ "input": { "appId": a_id, "name": "Pwned" } }),
+            "appId",
+        ),
+        (
+            "B's secret key",
+            "updateAppSettings(A)",
+            orbit_tests::UPDATE_APP_SETTINGS,
+            json!({ "input": { "appId": a_id, "passwordLogin": false } }),
+            "appId",
+        ),
+    ];
+    let mut leaks = Vec::new();
+    for (who, what, query, variables, field) in attempts {
+        let credential = match who {
+            "B's developer" => b_owner.access_token.as_str(),
+            _ => b.secret_key.as_str(),
+        };
+        let response = app.gql(Some(credential), query, variables).await;
+        let field_at_fault = response["errors"][0]["extensions"]["details"]["field"].as_str();
+        if error_code(&response).as_deref() != Some("NOT_FOUND") || field_at_fault != Some(field) {
+            leaks.push(format!("{who} {what}: {response}"));
+        }
+    }
+    // node() hides it too.
+    let node = app
+        .gql_ok(
+            b_owner.token(),
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": a_id }),
+        )
+        .await;
+    if !node["node"].is_null() {
+        leaks.push(format!("node(A) as B's developer: {node}"));
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} leak:\n{}",
+        leaks.len(),
+        leaks.join("\n")
+    );
+
+    // A is as it was.
+    let after = app
+        .gql_ok(a_owner.token(), a_view, json!({ "id": a.app_id }))
+        .await;
+    assert_eq!(after, seen);
+    let viewer = app
+        .gql_ok(
+            Some(&a.publishable_key),
+            "{ viewer { app { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(viewer["viewer"]["app"]["id"], a_id);
+}
+
+/// App B's secret key, B's owner (a developer) and B's publishable key
+/// against app A's identity provider: as if it did not exist.
+#[tokio::test]
+async fn app_b_cannot_reach_app_a_identity_providers() {
+    let app = spawn_app().await;
+    let a = app.create_app("A").await;
+    let b_owner_email = orbit_tests::email("b-owner");
+    let b = app
+        .create_app_with_owner("B", &b_owner_email, PASSWORD)
+        .await;
+    let b_developer = app.log_in_with(None, &b_owner_email).await;
+    let created = app
+        .gql_ok(
+            Some(&a.secret_key),
+            "mutation($input: CreateIdentityProviderInput!) { createIdentityProvider(input: $input) { identityProvider { id } } }",
+            json!({ "input": {
+                "slug": "a-idp", "preset": "CUSTOM", "clientId": "a-client", "clientSecret": "a-secret",
+                "authorizationUrl": "https://idp.example/authorize",
+                "tokenUrl": "https://idp.example/token",
+                "userinfoUrl": "https://idp.example/userinfo",
+            } }),
+        )
+        .await;
+    let id = created["createIdentityProvider"]["identityProvider"]["id"].clone();
+    let update = "mutation($input: UpdateIdentityProviderInput!) { updateIdentityProvider(input: $input) { identityProvider { id } } }";
+    let delete = "mutation($input: DeleteIdentityProviderInput!) { deleteIdentityProvider(input: $input) { deletedIdentityProviderId } }";
+    let list = "query($appId: ID) { identityProviders(appId: $appId) { id } }";
+    let mut failures = Vec::new();
+    for (who, credential, app_id) in [
+        ("B secret", b.secret_key.as_str(), None),
+        (
+            "B secret naming A",
+            b.secret_key.as_str(),
+            Some(a.app_id.as_str()),
+        ),
+        (
+            "B developer naming A",
+            b_developer.access_token.as_str(),
+            Some(a.app_id.as_str()),
+        ),
+    ] {
+        let mut attempts = vec![
+            (
+                "updateIdentityProvider",
+                update,
+                json!({ "input": { "appId": app_id, "id": id, "clientId": "hijacked" } }),
+            ),
+            (
+                "deleteIdentityProvider",
+                delete,
+                json!({ "input": { "appId": app_id, "id": id } }),
+            ),
+        ];
+        if app_id.is_some() {
+            attempts.push(("identityProviders", list, json!({ "appId": app_id })));
+        }
+        for (root, query, variables) in attempts {
+            let response = app.gql(Some(credential), query, variables).await;
+            check(&mut failures, who, root, root, &response, false);
+        }
+    }
+    // B's own list has nothing of A's.
+    let own = app
+        .gql_ok(
+            Some(&b.secret_key),
+            "{ identityProviders { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(own["identityProviders"], json!([]));
+    // A front end of B cannot start a login with A's provider.
+    let start = app
+        .gql(
+            Some(&b.publishable_key),
+            "mutation($input: StartOAuthLoginInput!) { startOAuthLogin(input: $input) { authorizationUrl } }",
+            json!({ "input": { "provider": "a-idp", "redirectUrl": "https://app.example/" } }),
+        )
+        .await;
+    check(
+        &mut failures,
+        "B publishable",
+        "startOAuthLogin",
+        "startOAuthLogin",
+        &start,
+        false,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} leaks:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let a_providers = app
+        .gql_ok(
+            Some(&a.secret_key),
+            "{ identityProviders { id clientId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        a_providers["identityProviders"],
+        json!([{ "id": id, "clientId": "a-client" }])
+    );
+}
+
+/// The app a secret key belongs to.
+async fn app_id_of(app: &TestApp, secret_key: &str) -> String {
+    let data = app
+        .gql_ok(Some(secret_key), "{ viewer { app { id } } }", json!({}))
+        .await;
+    data["viewer"]["app"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn webhooks_and_their_deliveries_stay_in_their_app() {
+    use crate::webhooks::{
+        DELETE_WEBHOOK, REDELIVER, ROTATE_SECRET, UPDATE_WEBHOOK, WEBHOOKS, create_webhook,
+    };
+    use orbit_tests::webhook_receiver::WebhookReceiver;
+
+    let t = two_apps().await;
+    let app = &t.app;
+    let a_secret = t.a.keys.secret_key.as_str();
+    let a_app = t.a.keys.app_id.clone();
+    let b_app = app_id_of(app, &t.b_secret).await;
+    let receiver = WebhookReceiver::start(app.clock.clone(), []).await;
+    let (a_hook, a_signing) =
+        create_webhook(app, a_secret, &receiver.url(), &["message.created"]).await;
+    let (b_hook, b_signing) =
+        create_webhook(app, &t.b_secret, &receiver.url(), &["message.created"]).await;
+    receiver.trust(&a_signing);
+    receiver.trust(&b_signing);
+
+    // A message in each app reaches that app's webhook only.
+    app.send_message(&t.a.author.access_token, &t.a.thread_id, "in A")
+        .await;
+    app.send_message(&t.b_user.access_token, &t.b_thread, "in B")
+        .await;
+    let mut bodies = [receiver.next().await, receiver.next().await];
+    bodies.sort_by_key(|got| got.json()["data"]["content"].as_str().unwrap().to_owned());
+    let (in_a, in_b) = (&bodies[0], &bodies[1]);
+    assert_eq!(in_a.json()["appId"], a_app.as_str());
+    assert_eq!(in_a.verified_by, [0], "signed with A's secret only");
+    assert_eq!(in_b.json()["appId"], b_app.as_str());
+    assert_eq!(in_b.verified_by, [1], "signed with B's secret only");
+
+    let deliveries = "query($id: ID!, $appId: ID) { webhook(id: $id, appId: $appId) { url deliveries(first: 10) { edges { node { id payload } } } } }";
+    let a_deliveries = app
+        .gql_ok(Some(a_secret), deliveries, json!({ "id": a_hook }))
+        .await;
+    let a_edges = a_deliveries["webhook"]["deliveries"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(a_edges.len(), 1);
+    assert_eq!(a_edges[0]["node"]["payload"]["appId"], a_app.as_str());
+    let a_delivery = a_edges[0]["node"]["id"].as_str().unwrap().to_owned();
+
+    // B's secret key, and a developer of B, reach none of it.
+    let b_owner = app.developer(&b_app, "owner").await;
+    for (who, credential, app_id) in [
+        ("B secret", t.b_secret.as_str(), None),
+        (
+            "B secret naming A",
+            t.b_secret.as_str(),
+            Some(a_app.as_str()),
+        ),
+        (
+            "B developer",
+            b_owner.access_token.as_str(),
+            Some(b_app.as_str()),
+        ),
+        (
+            "B developer naming A",
+            b_owner.access_token.as_str(),
+            Some(a_app.as_str()),
+        ),
+    ] {
+        let attempts = [
+            (
+                "webhook",
+                deliveries,
+                json!({ "id": a_hook, "appId": app_id }),
+            ),
+            (
+                "updateWebhook",
+                UPDATE_WEBHOOK,
+                json!({ "input": { "id": a_hook, "appId": app_id, "url": "https://example.com/pwned" } }),
+            ),
+            (
+                "rotateWebhookSecret",
+                ROTATE_SECRET,
+                json!({ "input": { "id": a_hook, "appId": app_id } }),
+            ),
+            (
+                "redeliverWebhookDelivery",
+                REDELIVER,
+                json!({ "input": { "id": a_delivery, "appId": app_id } }),
+            ),
+            (
+                "deleteWebhook",
+                DELETE_WEBHOOK,
+                json!({ "input": { "id": a_hook, "appId": app_id } }),
+            ),
+        ];
+        for (name, query, variables) in attempts {
+            let response = app.gql(Some(credential), query, variables).await;
+            assert_eq!(
+                error_code(&response).as_deref(),
+                Some("NOT_FOUND"),
+                "{who}: {name}: {response}"
+            );
+            assert!(response["data"].is_null() || response["data"][name].is_null());
+        }
+        let listed = app
+            .gql(Some(credential), WEBHOOKS, json!({ "appId": app_id }))
+            .await;
+        if app_id == Some(a_app.as_str()) {
+            assert_eq!(
+                error_code(&listed).as_deref(),
+                Some("NOT_FOUND"),
+                "{who}: {listed}"
+            );
+        } else {
+            assert_eq!(
+                node_ids(&listed["data"]["webhooks"]),
+                std::slice::from_ref(&b_hook),
+                "{who}"
+            );
+        }
+    }
+
+    // A's webhook is as it was, with its one delivery.
+    let after = app
+        .gql_ok(Some(a_secret), deliveries, json!({ "id": a_hook }))
+        .await;
+    assert_eq!(after["webhook"]["url"], receiver.url().as_str());
+    assert_eq!(
+        after["webhook"]["deliveries"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1258,3 +1258,42 @@ async fn developers_name_the_app_they_manage() {
         vec![run["id"].as_str().unwrap().to_owned()]
     );
 }
+
+/// Webhooks subscribe to `routine_run.*`: one delivery per run event,
+/// though the event is written to the thread's topic and the builders'.
+#[tokio::test]
+async fn webhooks_receive_each_run_event_once() {
+    use orbit_tests::webhook_receiver::WebhookReceiver;
+    let rw = RoutineWorld::new(spawn_app().await).await;
+    let receiver = WebhookReceiver::start(rw.app.clock.clone(), []).await;
+    let (_, secret) = crate::webhooks::create_webhook(
+        &rw.app,
+        &rw.w.keys.secret_key,
+        &receiver.url(),
+        &[
+            "routine_run.started",
+            "routine_run.succeeded",
+            "routine_run.failed",
+        ],
+    )
+    .await;
+    receiver.trust(&secret);
+    let routine = rw
+        .create(every_minute(), post(&rw.w.thread_id, "Ship it"))
+        .await;
+    let run = rw.run_now(routine["id"].as_str().unwrap(), None).await;
+    rw.ended(run["id"].as_str().unwrap()).await;
+    let mut received = [receiver.next().await, receiver.next().await];
+    assert!(received.iter().all(|r| r.verified()));
+    // Deliveries are sent independently: in any order.
+    received.sort_by_key(|r| r.json()["type"] != "routine_run.started");
+    let (started, succeeded) = (received[0].json(), received[1].json());
+    assert_eq!(started["type"], "routine_run.started");
+    assert_eq!(started["data"]["runId"], run["id"]);
+    assert_eq!(succeeded["type"], "routine_run.succeeded");
+    assert_eq!(succeeded["data"]["output"], "Ship it");
+    assert_eq!(succeeded["data"]["threadId"], rw.w.thread_id.as_str());
+    // Nothing more: a second run's events come next, not copies of these.
+    let second = rw.run_now(routine["id"].as_str().unwrap(), None).await;
+    assert_eq!(receiver.next().await.json()["data"]["runId"], second["id"]);
+}

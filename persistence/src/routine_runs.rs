@@ -487,22 +487,33 @@ pub async fn finish(
     Ok(true)
 }
 
-/// The thread an action writes into, if it still exists.
-async fn thread_exists<C: ConnectionTrait>(
-    conn: &C,
-    scope: AppScope,
+/// Fails the run when the thread its action writes into no longer exists:
+/// `Some` with whether it was ended (`false`: the lease was lost), `None`
+/// when the thread is there. Looked at before the action's transaction,
+/// which must write first (SQLite cannot turn a reader into a writer while
+/// another process writes); a thread deleted in between fails the action's
+/// insert, and the run, retried after its lease, fails here.
+async fn fail_without_thread(
+    db: &Db,
+    run: &routine_run::Model,
+    routine: &routine::Model,
+    owner: &str,
     thread: ThreadId,
-) -> DomainResult<bool> {
-    Ok(thread::Entity::find_by_id(thread.uuid())
-        .filter(thread::Column::AppId.eq(scope.uuid()))
-        .one(conn)
+    now: DateTime<Utc>,
+) -> DomainResult<Option<bool>> {
+    let exists = thread::Entity::find_by_id(thread.uuid())
+        .filter(thread::Column::AppId.eq(run.app_id))
+        .one(db.conn())
         .await
         .map_err(db_error)?
-        .is_some())
-}
-
-pub fn thread_gone(thread: ThreadId) -> String {
-    format!("the routine's thread {thread} no longer exists: give the routine another thread")
+        .is_some();
+    if exists {
+        return Ok(None);
+    }
+    let gone =
+        format!("the routine's thread {thread} no longer exists: give the routine another thread");
+    let ended = finish(db, run, routine, owner, Outcome::failed(gone), now).await?;
+    Ok(Some(ended))
 }
 
 /// The `postMessage` action: the agent's message, its `message.created`
@@ -517,22 +528,10 @@ pub async fn post_message(
     content: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<bool> {
-    let scope = AppScope::new(AppId(run.app_id));
-    // Looked at before the transaction, which must write first (SQLite
-    // cannot turn a read into a write while another process writes); a
-    // thread deleted in between fails the insert, and the retried run then
-    // fails here.
-    if !thread_exists(db.conn(), scope, thread).await? {
-        return finish(
-            db,
-            run,
-            routine,
-            owner,
-            Outcome::failed(thread_gone(thread)),
-            now,
-        )
-        .await;
+    if let Some(ended) = fail_without_thread(db, run, routine, owner, thread, now).await? {
+        return Ok(ended);
     }
+    let scope = AppScope::new(AppId(run.app_id));
     let txn = db.conn().begin().await.map_err(db_error)?;
     let message_id = MessageId::generate();
     let outcome = Outcome {
@@ -579,20 +578,13 @@ pub async fn hand_to_agent(
     deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> DomainResult<Option<Uuid>> {
-    let scope = AppScope::new(AppId(run.app_id));
-    // As in `post_message`: looked at before the writing transaction.
-    if !thread_exists(db.conn(), scope, thread).await? {
-        finish(
-            db,
-            run,
-            routine,
-            owner,
-            Outcome::failed(thread_gone(thread)),
-            now,
-        )
-        .await?;
+    if fail_without_thread(db, run, routine, owner, thread, now)
+        .await?
+        .is_some()
+    {
         return Ok(None);
     }
+    let scope = AppScope::new(AppId(run.app_id));
     let txn = db.conn().begin().await.map_err(db_error)?;
     let reply = agent_replies::enqueue_prompt(
         &txn,

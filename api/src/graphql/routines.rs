@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::agents::AgentNode;
 use super::pagination::{Conn, connection, forward_args};
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, access, services};
 use crate::Services;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -522,17 +522,6 @@ pub struct RunRoutinePayload {
     run: RoutineRunNode,
 }
 
-async fn managed(ctx: &Context<'_>, app_id: Option<&ID>, action: AppAction) -> GqlResult<AppScope> {
-    let (scope, _) = access::managed_app(
-        services(ctx),
-        viewer(ctx),
-        app_id.map(|id| id.as_str()),
-        action,
-    )
-    .await?;
-    Ok(scope)
-}
-
 async fn existing(services: &Services, scope: AppScope, id: &ID) -> GqlResult<routine::Model> {
     let id = RoutineId::parse_field(id, "id")?;
     routines::find(services.db(), scope, id)
@@ -661,7 +650,7 @@ impl RoutineQuery {
         id: ID,
         app_id: Option<ID>,
     ) -> GqlResult<Option<RoutineNode>> {
-        let scope = managed(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         Ok(Some(RoutineNode(
             existing(services(ctx), scope, &id).await?,
         )))
@@ -677,7 +666,7 @@ impl RoutineQuery {
         after: Option<String>,
         app_id: Option<ID>,
     ) -> GqlResult<Conn<RoutineNode>> {
-        let scope = managed(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let services = services(ctx);
         let agent = match &agent_id {
             Some(id) => {
@@ -700,7 +689,7 @@ impl RoutineQuery {
         id: ID,
         app_id: Option<ID>,
     ) -> GqlResult<Option<RoutineRunNode>> {
-        let scope = managed(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let id = RoutineRunId::parse_field(&id, "id")?;
         let run = routine_runs::find(services(ctx).db(), scope, id)
             .await?
@@ -721,7 +710,7 @@ impl RoutineMutation {
         input: CreateRoutineInput,
     ) -> GqlResult<CreateRoutinePayload> {
         let services = services(ctx);
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let agent = AgentId::parse_field(&input.agent_id, "agentId")?;
         agents::find(services.db(), scope, agent)
             .await?
@@ -746,7 +735,7 @@ impl RoutineMutation {
         input: UpdateRoutineInput,
     ) -> GqlResult<UpdateRoutinePayload> {
         let services = services(ctx);
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let changes = RoutineChanges {
             name: input
@@ -779,7 +768,7 @@ impl RoutineMutation {
         input: RoutineIdInput,
     ) -> GqlResult<ActivateRoutinePayload> {
         let services = services(ctx);
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let routine = routines::activate(services.db(), found, services.clock().now()).await?;
         Ok(ActivateRoutinePayload {
@@ -794,7 +783,7 @@ impl RoutineMutation {
         input: RoutineIdInput,
     ) -> GqlResult<PauseRoutinePayload> {
         let services = services(ctx);
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let routine = routines::pause(services.db(), found, services.clock().now()).await?;
         Ok(PauseRoutinePayload {
@@ -808,7 +797,7 @@ impl RoutineMutation {
         ctx: &Context<'_>,
         input: RoutineIdInput,
     ) -> GqlResult<DeleteRoutinePayload> {
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let id = RoutineId::parse_field(&input.id, "id")?;
         routines::delete(services(ctx).db(), scope, id).await?;
         Ok(DeleteRoutinePayload {
@@ -824,7 +813,7 @@ impl RoutineMutation {
         input: RunRoutineInput,
     ) -> GqlResult<RunRoutinePayload> {
         let services = services(ctx);
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let key = input
             .idempotency_key

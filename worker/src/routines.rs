@@ -175,6 +175,7 @@ async fn run_one(
     }
     match routines::action_of(&routine)? {
         Action::PostMessage { thread_id, content } => {
+            let now = ctx.clock.now();
             routine_runs::post_message(&ctx.db, &run, &routine, owner, thread_id, &content, now)
                 .await?;
         }

@@ -73,6 +73,10 @@ pub struct Settings {
     /// `ORBIT_FIRST_DEVELOPER_EMAIL`: the developer `orbit serve` creates
     /// (and prints a password for) when the console has none.
     pub first_developer_email: String,
+    /// `ORBIT_TRUSTED_PROXIES`: addresses or CIDR blocks of the proxies in
+    /// front of the server, whose `X-Forwarded-For` names the client for the
+    /// per-address limits. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<crate::http::IpBlock>,
     /// `ORBIT_WEBHOOK_ALLOW_PRIVATE`: let calls to URLs apps configure
     /// (webhooks, model providers, routines' `callUrl`, OAuth providers)
     /// reach loopback and private addresses. Off: public addresses only.
@@ -109,6 +113,7 @@ impl Default for Settings {
             mail_from: "Orbit <no-reply@localhost>".to_owned(),
             console_signup: ConsoleSignup::Closed,
             first_developer_email: "admin@orbit.localhost".to_owned(),
+            trusted_proxies: Vec::new(),
             webhook_allow_private: false,
             graphiql: true,
             run_worker: true,
@@ -137,6 +142,7 @@ struct FileSettings {
     console_signup: Option<ConsoleSignup>,
     first_developer_email: Option<String>,
     webhook_allow_private: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
     graphiql: Option<bool>,
     run_worker: Option<bool>,
     introspection: Option<bool>,
@@ -230,6 +236,13 @@ impl Settings {
                 }
             };
         }
+        if let Some(blocks) = file.trusted_proxies {
+            settings.trusted_proxies = parse_proxies(blocks.iter().map(String::as_str))?;
+        }
+        if let Some(value) = env("ORBIT_TRUSTED_PROXIES") {
+            settings.trusted_proxies =
+                parse_proxies(value.split(',').filter(|block| !block.trim().is_empty()))?;
+        }
         if let Some(value) = env("ORBIT_WEBHOOK_ALLOW_PRIVATE") {
             settings.webhook_allow_private = parse_bool("ORBIT_WEBHOOK_ALLOW_PRIVATE", &value)?;
         }
@@ -297,6 +310,17 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn parse_proxies<'a>(
+    blocks: impl Iterator<Item = &'a str>,
+) -> anyhow::Result<Vec<crate::http::IpBlock>> {
+    blocks
+        .map(|block| {
+            crate::http::IpBlock::parse(block)
+                .map_err(|why| anyhow::anyhow!("ORBIT_TRUSTED_PROXIES: {why}"))
+        })
+        .collect()
 }
 
 fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {

@@ -89,8 +89,9 @@ pub const FAILED_OAUTH_COMPLETIONS_PER_ADDRESS: Limit = Limit {
     window: Duration::hours(1),
 };
 
-/// The client address of a GraphQL request over HTTP (the TCP peer, from
-/// `ConnectInfo`); absent where there is none to count by.
+/// The client address of a request: the TCP peer, or the client a trusted
+/// proxy names in `X-Forwarded-For` (`http/client_addr.rs`); absent where
+/// there is none to count by.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub std::net::IpAddr);
 

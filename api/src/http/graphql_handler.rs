@@ -3,9 +3,8 @@
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use orbit_domain::DomainError;
@@ -53,7 +52,7 @@ fn credential(headers: &HeaderMap) -> Result<Option<&str>, DomainError> {
 
 pub(super) async fn graphql(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -94,7 +93,7 @@ pub(super) async fn graphql(
         .map(|host| RequestHost(host.to_owned()));
     let execute = |request| {
         let mut request = attach_request_data(request, &state.services, viewer, request_id.clone())
-            .data(ClientAddr(peer.ip()));
+            .data(client_addr);
         if let Some(host) = &host {
             request = request.data(host.clone());
         }

@@ -2,6 +2,7 @@
 //! `/device` page), health and readiness, and the layers every
 //! request passes (request ids, tracing, timeouts, body limit, CORS).
 
+mod client_addr;
 mod device_page;
 mod graphql_handler;
 pub(crate) mod oauth;
@@ -26,6 +27,7 @@ use crate::Services;
 use crate::config::Settings;
 use crate::graphql::OrbitSchema;
 
+pub use client_addr::{IpBlock, TrustedProxies};
 pub use graphql_handler::{MAX_BATCH_SIZE, MAX_BODY_BYTES};
 
 #[derive(Clone)]
@@ -36,6 +38,8 @@ pub(crate) struct HttpState {
     /// `ORBIT_PUBLIC_URL`, for links the server hands out.
     pub public_url: Option<String>,
     pub ws: ws::WsConfig,
+    /// Whose `X-Forwarded-For` names the client (`ORBIT_TRUSTED_PROXIES`).
+    pub trusted_proxies: std::sync::Arc<TrustedProxies>,
 }
 
 pub(crate) fn router(
@@ -50,6 +54,7 @@ pub(crate) fn router(
         graphiql: settings.graphiql,
         public_url: settings.public_url.clone(),
         ws,
+        trusted_proxies: std::sync::Arc::new(TrustedProxies::new(settings.trusted_proxies.clone())),
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Credentials travel in headers, never cookies, so any origin may call.
@@ -99,12 +104,11 @@ async fn graphql_get(State(state): State<HttpState>, request: Request) -> Respon
     if !wants_socket {
         return graphql_handler::graphiql(State(state)).await;
     }
-    let client_addr = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| crate::limits::ClientAddr(info.0.ip()));
+    let (parts, body) = request.into_parts();
+    let client_addr = client_addr::client_addr(&parts, &state);
+    let request = Request::from_parts(parts, body);
     match WebSocketUpgrade::from_request(request, &state).await {
-        Ok(upgrade) => ws::upgrade(state, upgrade, client_addr),
+        Ok(upgrade) => ws::upgrade(state, upgrade, Some(client_addr)),
         Err(rejection) => rejection.into_response(),
     }
 }

@@ -8,10 +8,9 @@
 //! usually from the `/device` page.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -194,13 +193,13 @@ fn public_base(state: &HttpState, headers: &HeaderMap) -> String {
 /// `POST /oauth/device/authorize` (RFC 8628 §3.1–3.2).
 pub(crate) async fn device_authorize(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let services = &state.services;
     limits::DEVICE_AUTHORIZATIONS_PER_ADDRESS
-        .hit(services, &limits::address(ClientAddr(peer.ip())))
+        .hit(services, &limits::address(client_addr))
         .await?;
     let params = form(&headers, &body)?;
     let client_id = required(&params, "client_id")?;

@@ -5,9 +5,8 @@
 //! `redirect_uri` to register at them). See `crate::oauth_login`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orbit_domain::ErrorCode;
@@ -45,7 +44,7 @@ fn refusal(error: orbit_domain::DomainError) -> OAuthError {
 /// the redirect URL is not trusted, so refusals are a `400`.
 pub(crate) async fn authorize(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_addr: ClientAddr,
     Path(provider): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -72,7 +71,7 @@ pub(crate) async fn authorize(
             client_state: params.get("state").map(String::as_str),
             link_user: None,
             callback_url,
-            client_address: Some(limits::address(ClientAddr(peer.ip()))),
+            client_address: Some(limits::address(client_addr)),
         },
     )
     .await
@@ -86,7 +85,7 @@ pub(crate) async fn authorize(
 /// login of Orbit's.
 pub(crate) async fn callback(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_addr: ClientAddr,
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<Response, OAuthError> {
     let params = CallbackParams {
@@ -95,13 +94,9 @@ pub(crate) async fn callback(
         error: params.remove("error"),
         error_description: params.remove("error_description"),
     };
-    let answer = oauth_login::callback(
-        &state.services,
-        params,
-        Some(limits::address(ClientAddr(peer.ip()))),
-    )
-    .await
-    .map_err(refusal)?;
+    let answer = oauth_login::callback(&state.services, params, Some(limits::address(client_addr)))
+        .await
+        .map_err(refusal)?;
     match answer {
         CallbackAnswer::Redirect(url) => Ok(redirect(url.as_str())),
         CallbackAnswer::Invalid(why) => Err(OAuthError::new("invalid_request", why)),

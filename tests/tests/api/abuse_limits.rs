@@ -346,3 +346,55 @@ async fn the_websocket_counts_against_the_same_address() {
         "{errors}"
     );
 }
+
+/// `POST /oauth/device/authorize` from `forwarded_for` (as a proxy would
+/// send it); its status.
+async fn authorize_device_from(app: &orbit_tests::TestApp, forwarded_for: &str) -> StatusCode {
+    app.client
+        .post(format!("{}/oauth/device/authorize", app.address))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("client_id", "orbit-cli")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Behind a trusted proxy every client has its own allowance: the address
+/// is the right-most hop of `X-Forwarded-For` the proxies did not add.
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_counted_apart() {
+    let app = orbit_tests::spawn_app_with(|settings| {
+        settings.trusted_proxies = vec![orbit_api::http::IpBlock::parse("127.0.0.0/8").unwrap()];
+    })
+    .await;
+    let max = DEVICE_AUTHORIZATIONS_PER_ADDRESS.max;
+    for i in 0..max {
+        // A client that names a fake first hop is still counted as itself.
+        let chain = format!("10.9.9.{i}, 203.0.113.7");
+        assert_eq!(authorize_device_from(&app, &chain).await, StatusCode::OK);
+    }
+    assert_eq!(
+        authorize_device_from(&app, "203.0.113.7, 127.0.0.2").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        authorize_device_from(&app, "198.51.100.9").await,
+        StatusCode::OK
+    );
+}
+
+/// Without trusted proxies the header is anyone's to write, so it is
+/// ignored: the TCP peer is the client.
+#[tokio::test]
+async fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+    let app = orbit_tests::spawn_app().await;
+    for i in 0..DEVICE_AUTHORIZATIONS_PER_ADDRESS.max {
+        let spoofed = format!("198.51.100.{i}");
+        assert_eq!(authorize_device_from(&app, &spoofed).await, StatusCode::OK);
+    }
+    assert_eq!(
+        authorize_device_from(&app, "192.0.2.200").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -2,8 +2,6 @@
 //! their inputs follow, and the scripted provider's script, which the API
 //! checks and the worker runs.
 
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,7 +31,7 @@ macro_rules! stored_enum {
             }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = DomainError;
 
             fn from_str(value: &str) -> Result<Self, Self::Err> {
@@ -48,6 +46,9 @@ macro_rules! stored_enum {
         }
     };
 }
+
+// Routines store their states the same way.
+pub(crate) use stored_enum;
 
 stored_enum!(
     /// When an agent in a thread answers.

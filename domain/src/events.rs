@@ -33,6 +33,12 @@ pub enum EventType {
     /// Internal, on the app's topic: the app is gone; every socket of it
     /// closes. Never delivered to subscribers.
     AppDeleted,
+    /// A routine's run began (again, for a retried run).
+    RoutineRunStarted,
+    /// A routine's run did what it was for.
+    RoutineRunSucceeded,
+    /// A routine's run failed; its `error` says why.
+    RoutineRunFailed,
 }
 
 impl EventType {
@@ -55,6 +61,9 @@ impl EventType {
             EventType::AgentReplyFailed => "agent_reply.failed",
             EventType::ApiKeyRevoked => "api_key.revoked",
             EventType::AppDeleted => "app.deleted",
+            EventType::RoutineRunStarted => "routine_run.started",
+            EventType::RoutineRunSucceeded => "routine_run.succeeded",
+            EventType::RoutineRunFailed => "routine_run.failed",
         }
     }
 
@@ -100,6 +109,9 @@ pub const WEBHOOK_EVENT_TYPES: &[EventType] = &[
     EventType::ThreadRead,
     EventType::AgentReplyCompleted,
     EventType::AgentReplyFailed,
+    EventType::RoutineRunStarted,
+    EventType::RoutineRunSucceeded,
+    EventType::RoutineRunFailed,
 ];
 
 /// A piece of an agent's reply as it streams: published on the thread's
@@ -115,6 +127,10 @@ pub enum Topic {
     /// The app's own internal topic: what every connection of the app must
     /// hear (a revoked key, the app deleted). No subscription reads it.
     App(AppId),
+    /// What the app's builders follow (its routines' runs): its secret key
+    /// and developers subscribe (`appEvents`), never its users. Apart from
+    /// the internal topic, which every socket of the app listens on.
+    Builders(AppId),
 }
 
 impl Topic {
@@ -124,6 +140,7 @@ impl Topic {
             Topic::Team(id) => format!("team:{id}"),
             Topic::Thread(id) => format!("thread:{id}"),
             Topic::App(id) => format!("app:{id}"),
+            Topic::Builders(id) => format!("builders:{id}"),
         }
     }
 }

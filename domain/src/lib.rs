@@ -12,6 +12,7 @@ pub mod identity_providers;
 pub mod ids;
 pub mod policy;
 pub mod roles;
+pub mod routines;
 pub mod schedule;
 pub mod sealed;
 pub mod validation;

@@ -14,6 +14,7 @@ mod m20261203_000001_control_plane;
 mod m20261203_000002_identity_providers;
 mod m20261203_000003_agents;
 mod m20261203_000004_webhooks;
+mod m20261203_000005_routines;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_identity_providers::Migration),
             Box::new(m20261203_000003_agents::Migration),
             Box::new(m20261203_000004_webhooks::Migration),
+            Box::new(m20261203_000005_routines::Migration),
         ]
     }
 }

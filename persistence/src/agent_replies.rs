@@ -24,8 +24,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::messages::{message_payload, touch_thread};
-use crate::{Db, Page, PageArgs, db_error, keyset, leases, outbox};
+use crate::messages::{AgentMessage, created_event, insert_agent_message, message_payload};
+use crate::{Db, Page, PageArgs, db_error, keyset, leases, outbox, routine_runs};
 
 /// The queue's table, for [`leases`].
 pub const TABLE: &str = "agent_replies";
@@ -234,6 +234,7 @@ pub async fn request_cancel(
             error: Some("cancelled before it started".to_owned()),
             message: None,
         };
+        routine_runs::reply_ended(&txn, reply, ReplyStatus::Cancelled, None, None, now).await?;
         outbox::append(&txn, scope, now, vec![ended.event(reply)]).await?;
     } else {
         let marked = agent_reply::Entity::update_many()
@@ -381,28 +382,17 @@ pub async fn finish(
             ReplyStatus::Cancelled => MessageStatus::Cancelled,
             _ => MessageStatus::Failed,
         };
-        let message = message::ActiveModel {
-            id: Set(MessageId::generate().uuid()),
-            app_id: Set(reply.app_id),
-            thread_id: Set(reply.thread_id),
-            author_user_id: Set(None),
-            author_agent_id: Set(Some(reply.agent_id)),
-            content: Set(Some(outcome.content.clone())),
-            metadata: Set(None),
-            status: Set(message_status.as_str().to_owned()),
-            idempotency_key: Set(None),
-            created_at: Set(now),
-            edited_at: Set(None),
-            deleted_at: Set(None),
-            model: Set(outcome.model.clone()),
-            prompt_tokens: Set(outcome.prompt_tokens),
-            completion_tokens: Set(outcome.completion_tokens),
-        }
-        .insert(&txn)
-        .await
-        .map_err(db_error)?;
-        touch_thread(&txn, scope, ThreadId(reply.thread_id), message.id, now).await?;
-        Some(message)
+        let message = AgentMessage {
+            id: MessageId::generate(),
+            thread: ThreadId(reply.thread_id),
+            agent: AgentId(reply.agent_id),
+            content: outcome.content.clone(),
+            status: message_status,
+            model: outcome.model.clone(),
+            prompt_tokens: outcome.prompt_tokens,
+            completion_tokens: outcome.completion_tokens,
+        };
+        Some(insert_agent_message(&txn, scope, message, now).await?)
     } else {
         None
     };
@@ -434,12 +424,17 @@ pub async fn finish(
         .map_err(db_error)?;
     let mut events = Vec::new();
     if let Some(message) = &stored {
-        events.push(NewEvent::new(
-            Topic::Thread(ThreadId(reply.thread_id)),
-            EventType::MessageCreated,
-            message_payload(message),
-        ));
+        events.push(created_event(message));
     }
+    routine_runs::reply_ended(
+        &txn,
+        reply,
+        outcome.status,
+        outcome.error.as_deref(),
+        stored.as_ref(),
+        now,
+    )
+    .await?;
     let ended = Ended {
         status: outcome.status,
         error: outcome.error,

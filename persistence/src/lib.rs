@@ -21,6 +21,8 @@ pub mod oauth_logins;
 pub mod outbox;
 pub mod passwordless;
 pub mod rate_limits;
+pub mod routine_runs;
+pub mod routines;
 pub mod sessions;
 pub mod signing_keys;
 pub mod teams;

@@ -1,6 +1,7 @@
 //! Messages: sent idempotently, edited, soft-deleted, read in keyset pages.
 
 use chrono::{DateTime, Utc};
+use orbit_domain::agents::MessageStatus;
 use orbit_domain::entities::{message, thread};
 use orbit_domain::events::{EventType, NewEvent, Topic};
 use orbit_domain::ids::{AgentId, AppScope, MessageId, ThreadId, UserId};
@@ -154,6 +155,60 @@ pub async fn send(
         message: created,
         replies_queued: replies.len(),
     })
+}
+
+/// A message an agent writes: its reply, or what a routine posts.
+pub struct AgentMessage {
+    pub id: MessageId,
+    pub thread: ThreadId,
+    pub agent: AgentId,
+    pub content: String,
+    pub status: MessageStatus,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i32>,
+    pub completion_tokens: Option<i32>,
+}
+
+/// Stores an agent's message and moves its thread up, inside the caller's
+/// transaction; the caller announces it (`message.created`). Agents'
+/// messages ask no agent for a reply.
+pub(crate) async fn insert_agent_message<C: ConnectionTrait>(
+    txn: &C,
+    scope: AppScope,
+    new_message: AgentMessage,
+    now: DateTime<Utc>,
+) -> DomainResult<message::Model> {
+    let message = message::ActiveModel {
+        id: Set(new_message.id.uuid()),
+        app_id: Set(scope.uuid()),
+        thread_id: Set(new_message.thread.uuid()),
+        author_user_id: Set(None),
+        author_agent_id: Set(Some(new_message.agent.uuid())),
+        content: Set(Some(new_message.content)),
+        metadata: Set(None),
+        status: Set(new_message.status.as_str().to_owned()),
+        idempotency_key: Set(None),
+        created_at: Set(now),
+        edited_at: Set(None),
+        deleted_at: Set(None),
+        model: Set(new_message.model),
+        prompt_tokens: Set(new_message.prompt_tokens),
+        completion_tokens: Set(new_message.completion_tokens),
+    }
+    .insert(txn)
+    .await
+    .map_err(db_error)?;
+    touch_thread(txn, scope, new_message.thread, message.id, now).await?;
+    Ok(message)
+}
+
+/// `message.created` for `message`, on its thread.
+pub(crate) fn created_event(message: &message::Model) -> NewEvent {
+    NewEvent::new(
+        Topic::Thread(ThreadId(message.thread_id)),
+        EventType::MessageCreated,
+        message_payload(message),
+    )
 }
 
 /// Moves the thread to the top of the activity order: its newest message is

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{Db, db_error, webhooks};
+use crate::{Db, db_error, routine_runs, webhooks};
 
 /// Events not yet handed to the broker; the relay empties it.
 const UNPUBLISHED: &str = "unpublished_events";
@@ -22,10 +22,12 @@ const UNPUBLISHED: &str = "unpublished_events";
 /// upsert on `topic_sequences` takes a row lock in Postgres, so concurrent
 /// writers to one topic queue and the sequence has no gaps or repeats.
 ///
-/// The same transaction queues the webhook deliveries of the change. Events
-/// of one call with the same type and payload are one change written to
-/// several topics (`member.joined` on the team and on the user): webhooks
-/// get it once, under the first event's id.
+/// The same transaction queues the webhook deliveries of the change and
+/// the runs of routines whose event trigger it matches, so a committed
+/// change is never lost and a rolled-back one never sent or acted on.
+/// Events of one call with the same type and payload are one change
+/// written to several topics (`member.joined` on the team and on the
+/// user): webhooks and routines get it once, under the first event's id.
 pub async fn append<C: ConnectionTrait>(
     txn: &C,
     scope: AppScope,
@@ -85,7 +87,9 @@ pub async fn append<C: ConnectionTrait>(
             .to_owned();
         txn.execute(&unpublished).await.map_err(db_error)?;
     }
-    webhooks::enqueue(txn, scope, now, &changes).await
+    webhooks::enqueue(txn, scope, now, &changes).await?;
+    routine_runs::queue_for_events(txn, scope, now, &changes).await?;
+    Ok(())
 }
 
 /// The oldest events still waiting for the relay, oldest first.

@@ -7,6 +7,7 @@
 pub mod llm;
 pub mod oauth_provider;
 pub mod smtp;
+pub mod url_receiver;
 pub mod webhook_receiver;
 pub mod ws;
 

@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod events;
 pub mod outbound;
+pub mod routines;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -78,6 +79,7 @@ impl Wake {
 pub fn spawn(context: WorkerContext, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(agents::replies::run(context.clone(), shutdown.clone())),
-        tokio::spawn(webhooks::run(context, shutdown)),
+        tokio::spawn(webhooks::run(context.clone(), shutdown.clone())),
+        tokio::spawn(routines::run(context, shutdown)),
     ]
 }

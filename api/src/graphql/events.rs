@@ -19,12 +19,14 @@ use serde_json::Value;
 
 use super::agents::{AgentNode, AgentReplyStatus, TokenUsage, load_agent};
 use super::loaders::ThreadLoader;
+use super::routines::{RoutineRunCause, RoutineRunStatus};
 use super::types::{MessageNode, TeamRole, ThreadNode, UserNode, load_user};
 use super::{GqlResult, access, loader, loader_error, services, viewer};
 use crate::Services;
 use crate::realtime::envelope::Envelope;
 use crate::realtime::feed::{AccessCheck, AccessWatch, Feed, FeedItem};
 use crate::viewer::Viewer;
+use orbit_domain::policy::AppAction;
 
 /// A cursor names its topic and a position in it, so it cannot be replayed
 /// against another topic by mistake.
@@ -146,6 +148,13 @@ impl EventBase {
             prompt_tokens: count("promptTokens"),
             completion_tokens: count("completionTokens"),
         }))
+    }
+
+    fn time(&self, key: &str) -> Option<DateTime<Utc>> {
+        self.payload()
+            .get(key)
+            .cloned()
+            .and_then(|value| serde_json::from_value(value).ok())
     }
 
     fn optional_id(&self, key: &str) -> Option<ID> {
@@ -297,6 +306,48 @@ event_object!(
         self.0.message_at(message).map(Some)
     }
 });
+/// The fields every `routine_run.*` event carries: the run as it stood.
+macro_rules! routine_run_event {
+    ($(#[$doc:meta])* $name:ident, $graphql_name:literal) => {
+        event_object!(
+            $(#[$doc])*
+            $name, $graphql_name {
+            async fn run_id(&self) -> ID { self.0.id("runId") }
+            async fn routine_id(&self) -> ID { self.0.id("routineId") }
+            async fn routine_name(&self) -> Option<&str> { self.0.text("routineName") }
+            async fn agent_id(&self) -> ID { self.0.id("agentId") }
+            /// The thread the routine writes into, if it does.
+            async fn thread_id(&self) -> Option<ID> { self.0.optional_id("threadId") }
+            async fn status(&self) -> RoutineRunStatus { RoutineRunStatus::of(self.0.text("status").unwrap_or_default()) }
+            async fn cause(&self) -> RoutineRunCause { RoutineRunCause::of(self.0.text("cause").unwrap_or_default()) }
+            async fn attempt(&self) -> i32 { self.0.number("attempt") }
+            async fn scheduled_for(&self) -> Option<DateTime<Utc>> { self.0.time("scheduledFor") }
+            async fn started_at(&self) -> Option<DateTime<Utc>> { self.0.time("startedAt") }
+            async fn finished_at(&self) -> Option<DateTime<Utc>> { self.0.time("finishedAt") }
+            async fn output(&self) -> Option<&str> { self.0.text("output") }
+            async fn error(&self) -> Option<&str> { self.0.text("error") }
+            async fn http_status(&self) -> Option<i32> {
+                self.0.payload().get("httpStatus").and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok())
+            }
+            async fn message_id(&self) -> Option<ID> { self.0.optional_id("messageId") }
+        });
+    };
+}
+
+routine_run_event!(
+    /// `routine_run.started`: a run began (again, with a higher `attempt`,
+    /// when another process took it over).
+    RoutineRunStartedEvent, "RoutineRunStartedEvent"
+);
+routine_run_event!(
+    /// `routine_run.succeeded`
+    RoutineRunSucceededEvent, "RoutineRunSucceededEvent"
+);
+routine_run_event!(
+    /// `routine_run.failed`: `error` says why.
+    RoutineRunFailedEvent, "RoutineRunFailedEvent"
+);
+
 event_object!(
     /// `member.joined`
     MemberJoinedEvent, "MemberJoinedEvent" {
@@ -400,6 +451,9 @@ pub enum Event {
     AgentReplyDelta(AgentReplyDeltaEvent),
     AgentReplyCompleted(AgentReplyCompletedEvent),
     AgentReplyFailed(AgentReplyFailedEvent),
+    RoutineRunStarted(RoutineRunStartedEvent),
+    RoutineRunSucceeded(RoutineRunSucceededEvent),
+    RoutineRunFailed(RoutineRunFailedEvent),
 }
 
 /// What happens in a thread.
@@ -417,6 +471,18 @@ pub enum ThreadEvent {
     AgentReplyDelta(AgentReplyDeltaEvent),
     AgentReplyCompleted(AgentReplyCompletedEvent),
     AgentReplyFailed(AgentReplyFailedEvent),
+    RoutineRunStarted(RoutineRunStartedEvent),
+    RoutineRunSucceeded(RoutineRunSucceededEvent),
+    RoutineRunFailed(RoutineRunFailedEvent),
+}
+
+/// What the app's builders follow: its routines' runs.
+#[derive(Union)]
+#[graphql(name = "AppEvent")]
+pub enum AppEvent {
+    Started(RoutineRunStartedEvent),
+    Succeeded(RoutineRunSucceededEvent),
+    Failed(RoutineRunFailedEvent),
 }
 
 /// What happens in a team: its members, its threads, who is online.
@@ -462,6 +528,18 @@ fn thread_event(base: EventBase) -> Option<ThreadEvent> {
         "agent_reply.delta" => ThreadEvent::AgentReplyDelta(AgentReplyDeltaEvent(base)),
         "agent_reply.completed" => ThreadEvent::AgentReplyCompleted(AgentReplyCompletedEvent(base)),
         "agent_reply.failed" => ThreadEvent::AgentReplyFailed(AgentReplyFailedEvent(base)),
+        "routine_run.started" => ThreadEvent::RoutineRunStarted(RoutineRunStartedEvent(base)),
+        "routine_run.succeeded" => ThreadEvent::RoutineRunSucceeded(RoutineRunSucceededEvent(base)),
+        "routine_run.failed" => ThreadEvent::RoutineRunFailed(RoutineRunFailedEvent(base)),
+        _ => return None,
+    })
+}
+
+fn app_event(base: EventBase) -> Option<AppEvent> {
+    Some(match base.envelope.event_type.as_str() {
+        "routine_run.started" => AppEvent::Started(RoutineRunStartedEvent(base)),
+        "routine_run.succeeded" => AppEvent::Succeeded(RoutineRunSucceededEvent(base)),
+        "routine_run.failed" => AppEvent::Failed(RoutineRunFailedEvent(base)),
         _ => return None,
     })
 }
@@ -510,7 +588,7 @@ impl SubscriptionRoot {
         }
         let viewer = *viewer(ctx);
         let user = viewer.require_user()?;
-        let feed = open_feed(ctx, &viewer, Topic::User(user), after, None).await?;
+        let feed = open_feed(ctx, &viewer, viewer.app(), Topic::User(user), after, None).await?;
         Ok(stream_or_hand_off(ctx, feed, user_event))
     }
 
@@ -554,6 +632,37 @@ impl SubscriptionRoot {
         };
         let feed = guarded_feed(ctx, &viewer, Topic::Thread(thread), after, may_read).await?;
         Ok(stream_or_hand_off(ctx, feed, thread_event))
+    }
+
+    /// The app's routine runs as they start and end: for its secret key
+    /// and developers, who name the app in `appId`.
+    async fn app_events(
+        &self,
+        ctx: &Context<'_>,
+        app_id: Option<ID>,
+        after: Option<String>,
+    ) -> Result<BoxStream<'static, GqlResult<AppEvent>>, DomainError> {
+        if let Some(rendered) = render_one(ctx, app_event) {
+            return Ok(rendered);
+        }
+        let viewer = *viewer(ctx);
+        let (scope, _) = access::managed_app(
+            services(ctx),
+            &viewer,
+            app_id.as_ref().map(|id| id.as_str()),
+            AppAction::View,
+        )
+        .await?;
+        let feed = open_feed(
+            ctx,
+            &viewer,
+            scope,
+            Topic::Builders(scope.app_id()),
+            after,
+            None,
+        )
+        .await?;
+        Ok(stream_or_hand_off(ctx, feed, app_event))
     }
 }
 
@@ -639,7 +748,7 @@ where
         let checked = may_read(services.clone());
         Box::pin(async move { checked.await.map_err(lost_access) })
     });
-    open_feed(ctx, viewer, topic, after, Some(recheck)).await
+    open_feed(ctx, viewer, viewer.app(), topic, after, Some(recheck)).await
 }
 
 fn lost_access(error: DomainError) -> DomainError {
@@ -673,13 +782,13 @@ impl SubscriptionReady {
 async fn open_feed(
     ctx: &Context<'_>,
     viewer: &Viewer,
+    scope: AppScope,
     topic: Topic,
     after: Option<String>,
     check: Option<AccessCheck>,
 ) -> GqlResult<Feed> {
     let services = services(ctx);
     let key = topic.key();
-    let scope: AppScope = viewer.app();
     let live = services.broker().subscribe(&key).await;
     let position = outbox::position(services.db(), &key).await?;
     let (start_after, replay) = match after {

@@ -20,6 +20,7 @@ mod pagination;
 mod passwordless;
 mod presence;
 mod query;
+mod routines;
 mod teams;
 mod threads;
 mod types;
@@ -53,11 +54,17 @@ pub struct Mutation(
     identity_providers::IdentityProviderMutation,
     oauth_login::OAuthLoginMutation,
     webhooks::WebhookMutation,
+    routines::RoutineMutation,
 );
 
 /// The root query: the reads in `query.rs`, and those of areas with their own module.
 #[derive(MergedObject, Default)]
-pub struct Query(query::Query, agents::AgentQuery, webhooks::WebhookQuery);
+pub struct Query(
+    query::Query,
+    agents::AgentQuery,
+    webhooks::WebhookQuery,
+    routines::RoutineQuery,
+);
 
 pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 

@@ -509,7 +509,7 @@ impl ThreadParticipantNode {
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "MessageStatus")]
 pub enum MessageStatus {
-    /// A person's message.
+    /// A person's message, or one a routine posted as its agent.
     Sent,
     /// An agent's reply, whole.
     Complete,

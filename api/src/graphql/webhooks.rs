@@ -19,20 +19,8 @@ use orbit_persistence::webhooks::{self, NewWebhook, WebhookChanges};
 use uuid::Uuid;
 
 use super::pagination::{Conn, connection, forward_args};
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, access, services};
 use crate::Services;
-
-/// The app the caller manages, allowed to do `action` there.
-async fn managed(ctx: &Context<'_>, app_id: Option<&ID>, action: AppAction) -> GqlResult<AppScope> {
-    let (scope, _) = access::managed_app(
-        services(ctx),
-        viewer(ctx),
-        app_id.map(|id| id.as_str()),
-        action,
-    )
-    .await?;
-    Ok(scope)
-}
 
 async fn find_webhook(services: &Services, scope: AppScope, id: &ID) -> GqlResult<webhook::Model> {
     let id = WebhookId::parse_field(id, "id")?;
@@ -274,7 +262,7 @@ impl WebhookQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Conn<WebhookNode>> {
-        let scope = managed(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let page = webhooks::list(services(ctx).db(), scope, forward_args(first, after)?).await?;
         Ok(connection(page, |w| w.id, WebhookNode))
     }
@@ -286,7 +274,7 @@ impl WebhookQuery {
         id: ID,
         app_id: Option<ID>,
     ) -> GqlResult<Option<WebhookNode>> {
-        let scope = managed(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let found = find_webhook(services(ctx), scope, &id).await?;
         Ok(Some(WebhookNode(found)))
     }
@@ -377,7 +365,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: CreateWebhookInput,
     ) -> GqlResult<CreateWebhookPayload> {
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let url = callable_url(services, &input.url)?;
         let event_types = rules::event_types("eventTypes", &input.event_types)?;
@@ -407,7 +395,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: UpdateWebhookInput,
     ) -> GqlResult<UpdateWebhookPayload> {
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookId::parse_field(&input.id, "id")?;
         let changes = WebhookChanges {
@@ -440,7 +428,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: DeleteWebhookInput,
     ) -> GqlResult<DeleteWebhookPayload> {
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookId::parse_field(&input.id, "id")?;
         if !webhooks::delete(services.db(), scope, id).await? {
@@ -459,7 +447,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: RotateWebhookSecretInput,
     ) -> GqlResult<RotateWebhookSecretPayload> {
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookId::parse_field(&input.id, "id")?;
         let validity = rules::previous_secret_validity(
@@ -486,7 +474,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: RedeliverWebhookDeliveryInput,
     ) -> GqlResult<RedeliverWebhookDeliveryPayload> {
-        let scope = managed(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookDeliveryId::parse_field(&input.id, "id")?;
         let delivery =

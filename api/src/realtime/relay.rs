@@ -83,8 +83,8 @@ async fn publish_pending(services: &Services, broker: &Broker) -> Result<(), Rel
         if batch.is_empty() {
             return Ok(());
         }
-        // Webhook deliveries are written with events: new events may mean
-        // deliveries for the worker to send.
+        // Webhook deliveries and routine runs are written with events: new
+        // events may mean work for the worker.
         services.wake_worker();
         let publishes = batch.iter().map(|event| {
             let envelope = Envelope::stored(event);

@@ -19,6 +19,8 @@ pub mod model_provider;
 pub mod oauth_login;
 pub mod password_credential;
 pub mod refresh_token;
+pub mod routine;
+pub mod routine_run;
 pub mod session;
 pub mod signing_key;
 pub mod team;

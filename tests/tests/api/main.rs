@@ -20,6 +20,7 @@ mod pagination;
 mod passwordless;
 mod presence;
 mod role_matrix;
+mod routines;
 mod schema_drift;
 mod sessions;
 mod shared_delivery;

@@ -1399,3 +1399,263 @@ async fn every_webhook_operation_with_every_app_caller() {
         mismatches.join("\n")
     );
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoutineOp {
+    List,
+    Read,
+    ReadRun,
+    Create,
+    Update,
+    Activate,
+    Pause,
+    Run,
+    Delete,
+}
+
+/// Expected outcome per caller, in the order of [`APP_CALLERS`]: owner,
+/// admin, developer, viewer, stranger, app user, secret key, publishable
+/// key, anonymous. Viewers read; developers and up build and run.
+#[rustfmt::skip]
+const ROUTINE_MATRIX: [(RoutineOp, [Option<&str>; 9]); 9] = [
+    //                     owner admin developer viewer     stranger   app user   secret publishable      anonymous
+    (RoutineOp::List,     [OK,   OK,   OK,       OK,        NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::Read,     [OK,   OK,   OK,       OK,        NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::ReadRun,  [OK,   OK,   OK,       OK,        NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::Create,   [OK,   OK,   OK,       FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::Update,   [OK,   OK,   OK,       FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::Activate, [OK,   OK,   OK,       FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::Pause,    [OK,   OK,   OK,       FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::Run,      [OK,   OK,   OK,       FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+    (RoutineOp::Delete,   [OK,   OK,   OK,       FORBIDDEN, NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED]),
+];
+
+const ROUTINE_FIELDS: &str = "{ id name status runs(first: 10) { edges { node { id } } } }";
+
+/// The routine as the secret key reads it: name, status and how many runs.
+async fn routine_state(app: &TestApp, sk: &str, id: &Value) -> Option<(String, String, usize)> {
+    let data = app
+        .gql(
+            Some(sk),
+            &format!("query($id: ID!) {{ routine(id: $id) {ROUTINE_FIELDS} }}"),
+            json!({ "id": id }),
+        )
+        .await;
+    let routine = &data["data"]["routine"];
+    if routine.is_null() {
+        return None;
+    }
+    Some((
+        routine["name"].as_str().unwrap().to_owned(),
+        routine["status"].as_str().unwrap().to_owned(),
+        routine["runs"]["edges"].as_array().unwrap().len(),
+    ))
+}
+
+/// Routines and their runs with every kind of caller; a refused change
+/// leaves the routine as it was.
+#[tokio::test]
+async fn routine_operations_by_app_role() {
+    // Runs stay queued: no worker takes them.
+    let app = orbit_tests::spawn_app_with(|s| s.run_worker = false).await;
+    let plane = control_plane(&app).await;
+    let sk = plane.keys.secret_key.clone();
+    let app_id = plane.keys.app_id.clone();
+    let user = plane
+        .credentials
+        .iter()
+        .find(|(caller, _)| *caller == AppCaller::AppUser)
+        .and_then(|(_, credential)| credential.clone())
+        .unwrap();
+    let thread = app.create_thread(&user, "Routines", None).await;
+    let provider = app
+        .gql_ok(Some(&sk), "mutation { createModelProvider(input: {name: \"P\", kind: SCRIPTED}) { modelProvider { id } } }", json!({}))
+        .await["createModelProvider"]["modelProvider"]["id"]
+        .clone();
+    let agent = app
+        .gql_ok(Some(&sk), "mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { id } } }", json!({ "input": { "name": "A", "handle": "helper", "model": { "provider": provider, "model": "m" } } }))
+        .await["createAgent"]["agent"]["id"]
+        .clone();
+    let create = format!(
+        "mutation($input: CreateRoutineInput!) {{ createRoutine(input: $input) {{ routine {ROUTINE_FIELDS} }} }}"
+    );
+    let new_routine = |name: &str| {
+        json!({ "input": { "appId": app_id, "agentId": agent, "name": name,
+            "trigger": { "interval": { "seconds": 3600 } },
+            "action": { "postMessage": { "threadId": thread, "content": "hello" } } } })
+    };
+    let mut mismatches = Vec::new();
+    let mut cells = 0;
+    for (op, expectations) in ROUTINE_MATRIX {
+        for ((caller, credential), expected) in plane.credentials.iter().zip(expectations) {
+            cells += 1;
+            // Each cell acts on a routine of its own: active, with one run.
+            let made = app.gql_ok(Some(&sk), &create, new_routine("cell")).await;
+            let id = made["createRoutine"]["routine"]["id"].clone();
+            app.gql_ok(
+                Some(&sk),
+                "mutation($input: RoutineIdInput!) { activateRoutine(input: $input) { routine { id } } }",
+                json!({ "input": { "id": id } }),
+            )
+            .await;
+            let run = app
+                .gql_ok(
+                    Some(&sk),
+                    "mutation($input: RunRoutineInput!) { runRoutine(input: $input) { run { id } } }",
+                    json!({ "input": { "id": id } }),
+                )
+                .await["runRoutine"]["run"]["id"]
+                .clone();
+            let before = routine_state(&app, &sk, &id).await;
+            let by_id = json!({ "input": { "appId": app_id, "id": id } });
+            let (query, variables, root) = match op {
+                RoutineOp::List => (
+                    "query($a: ID) { routines(appId: $a) { edges { node { id } } } }".to_owned(),
+                    json!({ "a": app_id }),
+                    "routines",
+                ),
+                RoutineOp::Read => (
+                    "query($id: ID!, $a: ID) { routine(id: $id, appId: $a) { id } }".to_owned(),
+                    json!({ "id": id, "a": app_id }),
+                    "routine",
+                ),
+                RoutineOp::ReadRun => (
+                    "query($id: ID!, $a: ID) { routineRun(id: $id, appId: $a) { id } }".to_owned(),
+                    json!({ "id": run, "a": app_id }),
+                    "routineRun",
+                ),
+                RoutineOp::Create => (create.clone(), new_routine("new"), "createRoutine"),
+                RoutineOp::Update => (
+                    "mutation($input: UpdateRoutineInput!) { updateRoutine(input: $input) { routine { id } } }".to_owned(),
+                    json!({ "input": { "appId": app_id, "id": id, "name": "renamed" } }),
+                    "updateRoutine",
+                ),
+                RoutineOp::Activate => (
+                    "mutation($input: RoutineIdInput!) { activateRoutine(input: $input) { routine { id } } }".to_owned(),
+                    by_id,
+                    "activateRoutine",
+                ),
+                RoutineOp::Pause => (
+                    "mutation($input: RoutineIdInput!) { pauseRoutine(input: $input) { routine { id } } }".to_owned(),
+                    by_id,
+                    "pauseRoutine",
+                ),
+                RoutineOp::Run => (
+                    "mutation($input: RunRoutineInput!) { runRoutine(input: $input) { run { id } } }".to_owned(),
+                    by_id,
+                    "runRoutine",
+                ),
+                RoutineOp::Delete => (
+                    "mutation($input: RoutineIdInput!) { deleteRoutine(input: $input) { deletedRoutineId } }".to_owned(),
+                    by_id,
+                    "deleteRoutine",
+                ),
+            };
+            let response = app.gql(credential.as_deref(), &query, variables).await;
+            let cell = format!("{op:?} as {caller:?}");
+            check_cell(&mut mismatches, &cell, expected, &response, root);
+            let after = routine_state(&app, &sk, &id).await;
+            let changed = match op {
+                RoutineOp::Update | RoutineOp::Pause | RoutineOp::Run | RoutineOp::Delete => {
+                    expected.is_none()
+                }
+                _ => false,
+            };
+            if (after != before) != changed {
+                mismatches.push(format!("{cell}: {before:?} became {after:?}"));
+            }
+            // Clean up: the cell's routines go.
+            let listed = app
+                .gql_ok(
+                    Some(&sk),
+                    "{ routines(first: 100) { edges { node { id } } } }",
+                    json!({}),
+                )
+                .await;
+            for left in orbit_tests::node_ids(&listed["routines"]) {
+                app.gql_ok(
+                    Some(&sk),
+                    "mutation($input: RoutineIdInput!) { deleteRoutine(input: $input) { deletedRoutineId } }",
+                    json!({ "input": { "id": left } }),
+                )
+                .await;
+            }
+        }
+    }
+    assert_eq!(cells, ROUTINE_MATRIX.len() * APP_CALLERS.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} cells differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// `appEvents` (the app's routine runs) with every kind of caller: the
+/// app's builders get the run, everyone else the error.
+#[tokio::test]
+async fn app_events_by_app_role() {
+    let app = spawn_app().await;
+    let plane = control_plane(&app).await;
+    let sk = plane.keys.secret_key.clone();
+    let app_id = plane.keys.app_id.clone();
+    let provider = app
+        .gql_ok(Some(&sk), "mutation { createModelProvider(input: {name: \"P\", kind: SCRIPTED}) { modelProvider { id } } }", json!({}))
+        .await["createModelProvider"]["modelProvider"]["id"]
+        .clone();
+    let agent = app
+        .gql_ok(Some(&sk), "mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { id } } }", json!({ "input": { "name": "A", "handle": "helper", "model": { "provider": provider, "model": "m" } } }))
+        .await["createAgent"]["agent"]["id"]
+        .clone();
+    let routine = app
+        .gql_ok(
+            Some(&sk),
+            "mutation($input: CreateRoutineInput!) { createRoutine(input: $input) { routine { id } } }",
+            json!({ "input": { "agentId": agent, "name": "Ping", "trigger": { "interval": { "seconds": 60 } },
+                "action": { "callUrl": { "url": "http://127.0.0.1:9/unreachable" } } } }),
+        )
+        .await["createRoutine"]["routine"]["id"]
+        .clone();
+    #[rustfmt::skip]
+    let expected: [Option<&str>; 9] =
+        // owner admin developer viewer stranger   app user   secret publishable      anonymous
+        [OK,     OK,   OK,       OK,    NOT_FOUND, FORBIDDEN, OK,    UNAUTHENTICATED, UNAUTHENTICATED];
+    let mut mismatches = Vec::new();
+    for ((caller, credential), expected) in plane.credentials.iter().zip(expected) {
+        let mut client =
+            orbit_tests::ws::WsClient::connected(&app.ws_url(), credential.as_deref()).await;
+        client
+            .subscribe(
+                "a",
+                "subscription($a: ID) { appEvents(appId: $a) { ... on Event { type } ... on RoutineRunStartedEvent { routineId } } }",
+                json!({ "a": app_id }),
+            )
+            .await;
+        match expected {
+            None => {
+                client.ping().await;
+                app.gql_ok(
+                    Some(&sk),
+                    "mutation($input: RunRoutineInput!) { runRoutine(input: $input) { run { id } } }",
+                    json!({ "input": { "id": routine } }),
+                )
+                .await;
+                // The end of an earlier cell's run may come first.
+                let mut event = client.next_payload("a").await["data"]["appEvents"].clone();
+                while event["type"] == "routine_run.failed" {
+                    event = client.next_payload("a").await["data"]["appEvents"].clone();
+                }
+                if event["type"] != "routine_run.started" || event["routineId"] != routine {
+                    mismatches.push(format!("{caller:?}: got {event}"));
+                }
+            }
+            Some(code) => {
+                let errors = client.expect_error("a").await;
+                if errors[0]["extensions"]["code"] != code {
+                    mismatches.push(format!("{caller:?}: expected {code}, got {errors}"));
+                }
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

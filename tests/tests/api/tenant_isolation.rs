@@ -1061,3 +1061,218 @@ async fn webhooks_and_their_deliveries_stay_in_their_app() {
         1
     );
 }
+
+/// App B (its secret key, a user, a developer of B) against A's routines
+/// and runs, and with A's agent and thread in B's routines: all answer as
+/// if they did not exist; A's run events stay A's.
+#[tokio::test]
+async fn app_b_cannot_reach_app_a_routines() {
+    let t = two_apps().await;
+    let a = &t.a;
+    let app = &t.app;
+    let sk = a.keys.secret_key.as_str();
+    let agent_of = |secret: &str| {
+        let secret = secret.to_owned();
+        async move {
+            let provider = app
+                .gql_ok(Some(&secret), "mutation { createModelProvider(input: {name: \"P\", kind: SCRIPTED}) { modelProvider { id } } }", json!({}))
+                .await["createModelProvider"]["modelProvider"]["id"]
+                .clone();
+            app.gql_ok(Some(&secret), "mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { id } } }", json!({ "input": { "name": "A", "handle": "helper", "model": { "provider": provider, "model": "m" } } }))
+                .await["createAgent"]["agent"]["id"]
+                .clone()
+        }
+    };
+    let agent = agent_of(sk).await;
+    let b_agent = agent_of(&t.b_secret).await;
+    let create =
+        "mutation($input: CreateRoutineInput!) { createRoutine(input: $input) { routine { id } } }";
+    let routine = app
+        .gql_ok(
+            Some(sk),
+            create,
+            json!({ "input": { "agentId": agent, "name": "A's", "trigger": { "interval": { "seconds": 3600 } },
+                "action": { "postMessage": { "threadId": a.thread_id, "content": "hi" } } } }),
+        )
+        .await["createRoutine"]["routine"]["id"]
+        .clone();
+    let run = app
+        .gql_ok(
+            Some(sk),
+            "mutation($input: RunRoutineInput!) { runRoutine(input: $input) { run { id } } }",
+            json!({ "input": { "id": routine, "idempotencyKey": "a-key" } }),
+        )
+        .await["runRoutine"]["run"]["id"]
+        .clone();
+    let b_app_id = app
+        .gql_ok(Some(&t.b_secret), "{ app { id } }", json!({}))
+        .await["app"]["id"]
+        .clone();
+    let b_developer = app.developer(b_app_id.as_str().unwrap(), "owner").await;
+
+    let mut failures = Vec::new();
+    for (who, credential, as_developer) in [
+        ("B secret", t.b_secret.clone(), false),
+        ("B user", t.b_user.access_token.clone(), false),
+        ("B developer", b_developer.access_token.clone(), true),
+    ] {
+        let b_app = if as_developer {
+            b_app_id.clone()
+        } else {
+            Value::Null
+        };
+        let by_id = json!({ "input": { "id": routine, "appId": b_app } });
+        let in_b = |trigger: Value, action: Value, agent: &Value| json!({ "input": { "agentId": agent, "name": "B's", "trigger": trigger, "action": action, "appId": b_app } });
+        let hourly = json!({ "interval": { "seconds": 3600 } });
+        let attempts: Vec<(&str, &str, Value, &str)> = vec![
+            (
+                "routine",
+                "query($id: ID!, $a: ID) { routine(id: $id, appId: $a) { id } }",
+                json!({ "id": routine, "a": b_app }),
+                "routine",
+            ),
+            (
+                "routineRun",
+                "query($id: ID!, $a: ID) { routineRun(id: $id, appId: $a) { id } }",
+                json!({ "id": run, "a": b_app }),
+                "routineRun",
+            ),
+            (
+                "routines(A agent)",
+                "query($agent: ID, $a: ID) { routines(agentId: $agent, appId: $a) { edges { node { id } } } }",
+                json!({ "agent": agent, "a": b_app }),
+                "routines",
+            ),
+            (
+                "updateRoutine",
+                "mutation($input: UpdateRoutineInput!) { updateRoutine(input: $input) { routine { id } } }",
+                json!({ "input": { "id": routine, "name": "Pwned", "appId": b_app } }),
+                "updateRoutine",
+            ),
+            (
+                "activateRoutine",
+                "mutation($input: RoutineIdInput!) { activateRoutine(input: $input) { routine { id } } }",
+                by_id.clone(),
+                "activateRoutine",
+            ),
+            (
+                "pauseRoutine",
+                "mutation($input: RoutineIdInput!) { pauseRoutine(input: $input) { routine { id } } }",
+                by_id.clone(),
+                "pauseRoutine",
+            ),
+            (
+                "runRoutine",
+                "mutation($input: RunRoutineInput!) { runRoutine(input: $input) { run { id } } }",
+                by_id.clone(),
+                "runRoutine",
+            ),
+            (
+                "deleteRoutine",
+                "mutation($input: RoutineIdInput!) { deleteRoutine(input: $input) { deletedRoutineId } }",
+                by_id.clone(),
+                "deleteRoutine",
+            ),
+            (
+                "createRoutine(A agent)",
+                create,
+                in_b(
+                    hourly.clone(),
+                    json!({ "postMessage": { "threadId": t.b_thread, "content": "x" } }),
+                    &agent,
+                ),
+                "createRoutine",
+            ),
+            (
+                "createRoutine(A thread)",
+                create,
+                in_b(
+                    hourly.clone(),
+                    json!({ "promptAgent": { "threadId": a.thread_id, "prompt": "x" } }),
+                    &b_agent,
+                ),
+                "createRoutine",
+            ),
+            (
+                "createRoutine(A team filter)",
+                create,
+                in_b(
+                    json!({ "event": { "type": "message.created", "teamId": a.team_id } }),
+                    json!({ "postMessage": { "threadId": t.b_thread, "content": "x" } }),
+                    &b_agent,
+                ),
+                "createRoutine",
+            ),
+            (
+                "routine(A app)",
+                "query($id: ID!, $a: ID) { routine(id: $id, appId: $a) { id } }",
+                json!({ "id": routine, "a": a.keys.app_id }),
+                "routine",
+            ),
+        ];
+        for (name, query, variables, root) in attempts {
+            let response = app.gql(Some(&credential), query, variables).await;
+            // A user of B is no developer: refusing outright is fine.
+            check(&mut failures, who, name, root, &response, who == "B user");
+        }
+    }
+    // B's key reused in B is B's own: no conflict with A's run.
+    let b_routine = app
+        .gql_ok(
+            Some(&t.b_secret),
+            create,
+            json!({ "input": { "agentId": b_agent, "name": "B's", "trigger": { "interval": { "seconds": 3600 } },
+                "action": { "postMessage": { "threadId": t.b_thread, "content": "x" } } } }),
+        )
+        .await["createRoutine"]["routine"]["id"]
+        .clone();
+    app.gql_ok(
+        Some(&t.b_secret),
+        "mutation($input: RunRoutineInput!) { runRoutine(input: $input) { run { id } } }",
+        json!({ "input": { "id": b_routine, "idempotencyKey": "a-key" } }),
+    )
+    .await;
+    // B's subscription to A's runs is refused.
+    let mut client = orbit_tests::ws::WsClient::connected(&app.ws_url(), Some(&t.b_secret)).await;
+    client
+        .subscribe(
+            "a",
+            "subscription($a: ID) { appEvents(appId: $a) { ... on Event { type } } }",
+            json!({ "a": a.keys.app_id }),
+        )
+        .await;
+    let errors = client.expect_error("a").await;
+    if errors[0]["extensions"]["code"] != "NOT_FOUND" {
+        failures.push(format!("B secret appEvents(A): {errors}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} leaks:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let listed = app
+        .gql_ok(
+            Some(&t.b_secret),
+            "{ routines { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        node_ids(&listed["routines"]),
+        vec![b_routine.as_str().unwrap().to_owned()]
+    );
+    let a_routine = app
+        .gql_ok(
+            Some(sk),
+            "query($id: ID!) { routine(id: $id) { name status runs { edges { node { id } } } } }",
+            json!({ "id": routine }),
+        )
+        .await;
+    assert_eq!(a_routine["routine"]["name"], "A's");
+    assert_eq!(a_routine["routine"]["status"], "DRAFT");
+    assert_eq!(
+        node_ids(&a_routine["routine"]["runs"]),
+        vec![run.as_str().unwrap().to_owned()]
+    );
+}

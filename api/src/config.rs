@@ -96,6 +96,11 @@ pub struct Settings {
     /// `ORBIT_WS_SEND_QUEUE`: frames queued for one WebSocket before its
     /// client counts as not reading and is disconnected.
     pub ws_send_queue: usize,
+    /// `ORBIT_GRAPHQL_MAX_DEPTH`, `_MAX_FIELDS`, `_MAX_ALIASES`,
+    /// `_MAX_ROOT_FIELDS`, `_INTROSPECTION_MAX_DEPTH`,
+    /// `_INTROSPECTION_MAX_FIELDS`: what one GraphQL document may cost, with
+    /// fragments counted where they are spread.
+    pub query_limits: crate::graphql::QueryLimits,
 }
 
 impl Default for Settings {
@@ -121,6 +126,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             ws_init_timeout: crate::http::ws::DEFAULT_INIT_TIMEOUT,
             ws_send_queue: crate::http::ws::DEFAULT_SEND_QUEUE,
+            query_limits: crate::graphql::QueryLimits::default(),
         }
     }
 }
@@ -148,6 +154,12 @@ struct FileSettings {
     introspection: Option<bool>,
     log_format: Option<LogFormat>,
     ws_send_queue: Option<usize>,
+    graphql_max_depth: Option<usize>,
+    graphql_max_fields: Option<usize>,
+    graphql_max_aliases: Option<usize>,
+    graphql_max_root_fields: Option<usize>,
+    graphql_introspection_max_depth: Option<usize>,
+    graphql_introspection_max_fields: Option<usize>,
 }
 
 impl Settings {
@@ -262,10 +274,48 @@ impl Settings {
                 other => anyhow::bail!("ORBIT_LOG_FORMAT must be `text` or `json`, not `{other}`"),
             };
         }
+        let limits = &mut settings.query_limits;
+        for (name, from_file, limit) in [
+            (
+                "ORBIT_GRAPHQL_MAX_DEPTH",
+                file.graphql_max_depth,
+                &mut limits.max_depth,
+            ),
+            (
+                "ORBIT_GRAPHQL_MAX_FIELDS",
+                file.graphql_max_fields,
+                &mut limits.max_fields,
+            ),
+            (
+                "ORBIT_GRAPHQL_MAX_ALIASES",
+                file.graphql_max_aliases,
+                &mut limits.max_aliases,
+            ),
+            (
+                "ORBIT_GRAPHQL_MAX_ROOT_FIELDS",
+                file.graphql_max_root_fields,
+                &mut limits.max_root_fields,
+            ),
+            (
+                "ORBIT_GRAPHQL_INTROSPECTION_MAX_DEPTH",
+                file.graphql_introspection_max_depth,
+                &mut limits.introspection_max_depth,
+            ),
+            (
+                "ORBIT_GRAPHQL_INTROSPECTION_MAX_FIELDS",
+                file.graphql_introspection_max_fields,
+                &mut limits.introspection_max_fields,
+            ),
+        ] {
+            if let Some(value) = from_file {
+                *limit = value;
+            }
+            if let Some(value) = env(name) {
+                *limit = parse_positive(name, &value)?;
+            }
+        }
         if let Some(value) = env("ORBIT_WS_SEND_QUEUE") {
-            settings.ws_send_queue = value.parse().ok().filter(|n| *n > 0).with_context(|| {
-                format!("ORBIT_WS_SEND_QUEUE must be a positive number, not `{value}`")
-            })?;
+            settings.ws_send_queue = parse_positive("ORBIT_WS_SEND_QUEUE", &value)?;
         }
         Ok(settings)
     }
@@ -321,6 +371,14 @@ fn parse_proxies<'a>(
                 .map_err(|why| anyhow::anyhow!("ORBIT_TRUSTED_PROXIES: {why}"))
         })
         .collect()
+}
+
+fn parse_positive(name: &str, value: &str) -> anyhow::Result<usize> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("{name} must be a positive number, not `{value}`"))
 }
 
 fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {

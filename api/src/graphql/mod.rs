@@ -72,25 +72,32 @@ pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 5_000;
+pub use limits::QueryLimits;
 
-fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, events::SubscriptionRoot> {
+/// Depth, fields and aliases are limited by [`limits::QueryShapeLimits`],
+/// which counts fragments as executed in linear time, before validation;
+/// async-graphql's own depth and complexity checks expand every fragment
+/// where it is spread, so they are not used.
+fn schema_builder(
+    limits: limits::QueryShapeLimits,
+) -> async_graphql::SchemaBuilder<Query, Mutation, events::SubscriptionRoot> {
     Schema::build(
         Query::default(),
         Mutation::default(),
         events::SubscriptionRoot,
     )
     .register_output_type::<events::Event>()
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
     .limit_directives(16)
-    .extension(limits::QueryShapeLimits)
+    .extension(limits)
 }
 
 pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSchema {
-    let mut builder = schema_builder().data(services);
+    let mut builder = schema_builder(limits::QueryShapeLimits {
+        limits: settings.query_limits,
+        introspection: settings.introspection,
+    })
+    .data(services);
     if !settings.introspection {
         builder = builder.disable_introspection();
     }
@@ -99,7 +106,12 @@ pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSche
 
 /// The SDL the code serves; `schema.graphql` must equal it (a test checks).
 pub fn schema_sdl() -> String {
-    schema_builder().finish().sdl()
+    schema_builder(limits::QueryShapeLimits {
+        limits: QueryLimits::default(),
+        introspection: true,
+    })
+    .finish()
+    .sdl()
 }
 
 /// Attaches per-request data: the caller, the request id, and per-request

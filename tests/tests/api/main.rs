@@ -19,6 +19,7 @@ mod oauth_login;
 mod pagination;
 mod passwordless;
 mod presence;
+mod query_cost;
 mod role_matrix;
 mod routines;
 mod schema_drift;

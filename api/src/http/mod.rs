@@ -73,6 +73,10 @@ pub(crate) fn router(
         )
         .route("/oauth/device/authorize", post(oauth::device_authorize))
         .route("/oauth/token", post(oauth::token))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
         .route("/device", get(device_page::page))
         .route("/oauth/authorize/{provider}", get(oauth_login::authorize))
         .route(crate::oauth_login::CALLBACK_PATH, get(oauth_login::callback))

@@ -148,6 +148,57 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OA
     Ok(params)
 }
 
+/// The client: `client_id` in the body, or HTTP Basic with the client id
+/// and an empty password (RFC 6749 §2.3.1; oauthlib and others send public
+/// clients that way). Both at once must agree; a password is refused, since
+/// every client here is public and has none.
+fn client_id(headers: &HeaderMap, params: &HashMap<String, String>) -> Result<String, OAuthError> {
+    let from_body = params.get("client_id").filter(|v| !v.is_empty());
+    let Some(authorization) = headers.get(header::AUTHORIZATION) else {
+        return from_body
+            .cloned()
+            .ok_or_else(|| OAuthError::invalid_request("client_id is required"));
+    };
+    let malformed = || {
+        OAuthError::new(
+            "invalid_client",
+            "the Authorization header must be Basic <client_id:>",
+        )
+    };
+    let value = authorization.to_str().map_err(|_| malformed())?;
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(malformed());
+    }
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(malformed)?;
+    let (user, password) = decoded.split_once(':').ok_or_else(malformed)?;
+    // Both parts are form-urlencoded before they are joined (§2.3.1).
+    let decode = |part: &str| -> String {
+        url::form_urlencoded::parse(format!("v={part}").as_bytes())
+            .map(|(_, value)| value.into_owned())
+            .next()
+            .unwrap_or_default()
+    };
+    let (user, password) = (decode(user), decode(password));
+    if !password.is_empty() {
+        return Err(OAuthError::new(
+            "invalid_client",
+            "clients here are public: send no client secret",
+        ));
+    }
+    if user.is_empty() || from_body.is_some_and(|body| *body != user) {
+        return Err(OAuthError::invalid_request(
+            "client_id in the body and in the Authorization header differ",
+        ));
+    }
+    Ok(user)
+}
+
 fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
     params
         .get(name)
@@ -190,6 +241,30 @@ fn public_base(state: &HttpState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// `GET /.well-known/oauth-authorization-server`: the server's OAuth
+/// metadata (RFC 8414), so a device-flow client needs only the server's
+/// address. Orbit grants tokens by the device flow and by refresh only; it
+/// has no authorization endpoint of its own (`/oauth/authorize/{provider}`
+/// starts a login at an outside provider), so none is named, as RFC 8414 §2
+/// allows when no grant uses one, and no PKCE methods with it.
+pub(crate) async fn metadata(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    let issuer = public_base(&state, &headers);
+    let body = json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "device_authorization_endpoint": format!("{issuer}/oauth/device/authorize"),
+        "grant_types_supported": [DEVICE_CODE_GRANT, "refresh_token"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
+        "code_challenge_methods_supported": [],
+    });
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        Json(body),
+    )
+        .into_response()
+}
+
 /// `POST /oauth/device/authorize` (RFC 8628 §3.1–3.2).
 pub(crate) async fn device_authorize(
     State(state): State<HttpState>,
@@ -202,7 +277,7 @@ pub(crate) async fn device_authorize(
         .hit(services, &limits::address(client_addr))
         .await?;
     let params = form(&headers, &body)?;
-    let client_id = required(&params, "client_id")?;
+    let client_id = &client_id(&headers, &params)?;
     let scope = client_app(services, client_id).await?;
     let requested_scope = params.get("scope").filter(|s| !s.is_empty()).cloned();
     if requested_scope
@@ -274,7 +349,7 @@ pub(crate) async fn token(
             format!("grant_type must be {DEVICE_CODE_GRANT} or refresh_token"),
         ));
     }
-    let client_id = required(&params, "client_id")?;
+    let client_id = &client_id(&headers, &params)?;
     let scope = client_app(services, client_id).await?;
     let payload = if grant_type == DEVICE_CODE_GRANT {
         let device_code = required(&params, "device_code")?;

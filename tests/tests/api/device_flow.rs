@@ -607,3 +607,89 @@ async fn orbit_login_reports_a_denial() {
     assert!(!config.0.join("credentials.json").exists());
     assert!(orbit_api::login::whoami(&config.0).await.is_err());
 }
+
+/// Posts a form with the client named by HTTP Basic (`client_id:` and an
+/// empty password, form-urlencoded then base64, as oauthlib sends it).
+async fn post_form_basic(
+    app: &TestApp,
+    url: &str,
+    user: &str,
+    password: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let response = app
+        .client
+        .post(url)
+        .header("authorization", format!("Basic {credentials}"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_client_configures_itself_from_the_metadata_and_may_name_itself_by_basic() {
+    let w = world().await;
+    let response = w.app.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let metadata: Value = response.json().await.unwrap();
+    let issuer = w.app.address.clone();
+    assert_eq!(metadata["issuer"], issuer, "{metadata}");
+    assert_eq!(metadata["token_endpoint"], format!("{issuer}/oauth/token"));
+    assert_eq!(
+        metadata["device_authorization_endpoint"],
+        format!("{issuer}/oauth/device/authorize")
+    );
+    let grants = metadata["grant_types_supported"].as_array().unwrap();
+    assert!(grants.contains(&json!(DEVICE_GRANT)), "{metadata}");
+    assert!(grants.contains(&json!("refresh_token")), "{metadata}");
+    assert!(
+        metadata["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("none"))
+    );
+
+    // The flow through the endpoints the metadata named, the client sent as
+    // Basic with an empty password and not in the body.
+    let device_endpoint = metadata["device_authorization_endpoint"].as_str().unwrap();
+    let token_endpoint = metadata["token_endpoint"].as_str().unwrap();
+    let client = w.keys.publishable_key.as_str();
+    let (status, started) = post_form_basic(&w.app, device_endpoint, client, "", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    let device_code = code(&started, "device_code");
+    let poll_form = [("grant_type", DEVICE_GRANT), ("device_code", &device_code)];
+    let pending = post_form_basic(&w.app, token_endpoint, client, "", &poll_form).await;
+    assert_oauth_error(&pending, "authorization_pending");
+    approve(
+        &w.app,
+        &w.user.access_token,
+        &code(&started, "user_code"),
+        true,
+    )
+    .await;
+    w.app.clock.advance(Duration::seconds(5));
+    let (status, tokens) = post_form_basic(&w.app, token_endpoint, client, "", &poll_form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let viewer = w
+        .app
+        .gql_ok(
+            Some(code(&tokens, "access_token").as_str()),
+            VIEWER,
+            json!({}),
+        )
+        .await;
+    assert_eq!(viewer["viewer"]["kind"], "USER", "{viewer}");
+
+    // A secret is refused (clients here are public), and so is a body that
+    // names another client than the header.
+    let (status, body) = post_form_basic(&w.app, device_endpoint, client, "secret", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    let answer = post_form_basic(&w.app, device_endpoint, client, "", &[("client_id", CLI)]).await;
+    assert_oauth_error(&answer, "invalid_request");
+}

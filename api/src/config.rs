@@ -81,6 +81,12 @@ pub struct Settings {
     /// (webhooks, model providers, routines' `callUrl`, OAuth providers)
     /// reach loopback and private addresses. Off: public addresses only.
     pub webhook_allow_private: bool,
+    /// `ORBIT_OUTBOUND_PROXY`: an `http://` or `https://` proxy that every
+    /// call to a URL an app configured goes through. Unset, those calls
+    /// connect directly, whatever `HTTP_PROXY` says. The proxy resolves and
+    /// connects the target, out of the server's sight, so it must refuse
+    /// non-public addresses itself (docs/operations.md, "Outbound calls").
+    pub outbound_proxy: Option<Secret>,
     /// `ORBIT_GRAPHIQL`: serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
     /// `ORBIT_RUN_WORKER`: run the worker (agent replies, routines, webhook
@@ -120,6 +126,7 @@ impl Default for Settings {
             first_developer_email: "admin@orbit.localhost".to_owned(),
             trusted_proxies: Vec::new(),
             webhook_allow_private: false,
+            outbound_proxy: None,
             graphiql: true,
             run_worker: true,
             introspection: true,
@@ -148,6 +155,7 @@ struct FileSettings {
     console_signup: Option<ConsoleSignup>,
     first_developer_email: Option<String>,
     webhook_allow_private: Option<bool>,
+    outbound_proxy: Option<Secret>,
     trusted_proxies: Option<Vec<String>>,
     graphiql: Option<bool>,
     run_worker: Option<bool>,
@@ -204,6 +212,7 @@ impl Settings {
         layer!(opt jwt_secret);
         layer!(opt secrets_key);
         layer!(opt smtp_url);
+        layer!(opt outbound_proxy);
         layer!(mail_from);
 
         if let Some(listen) = env("ORBIT_LISTEN") {
@@ -257,6 +266,9 @@ impl Settings {
         }
         if let Some(value) = env("ORBIT_WEBHOOK_ALLOW_PRIVATE") {
             settings.webhook_allow_private = parse_bool("ORBIT_WEBHOOK_ALLOW_PRIVATE", &value)?;
+        }
+        if let Some(url) = env("ORBIT_OUTBOUND_PROXY") {
+            settings.outbound_proxy = Some(Secret::new(url));
         }
         if let Some(value) = env("ORBIT_GRAPHIQL") {
             settings.graphiql = parse_bool("ORBIT_GRAPHIQL", &value)?;

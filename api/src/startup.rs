@@ -182,6 +182,17 @@ pub(crate) async fn build_services(
         &settings.mail_from,
     )
     .context("configuring mail (ORBIT_SMTP_URL, ORBIT_MAIL_FROM)")?;
+    let outbound = orbit_worker::outbound::Outbound::with_proxy(
+        settings.webhook_allow_private,
+        settings.outbound_proxy.as_ref().map(|url| url.expose()),
+    )
+    .context("configuring ORBIT_OUTBOUND_PROXY")?;
+    if outbound.is_proxied() {
+        // The proxy connects the targets, so only it can refuse private ones.
+        tracing::info!(
+            "calls to app-configured URLs go through ORBIT_OUTBOUND_PROXY, which must refuse non-public addresses"
+        );
+    }
     // Every app's signing keys derive from this one secret (see signing_keys).
     let tokens = AccessTokenKeys::new(secret.into_bytes())?;
     Ok(Services::new(Inner {
@@ -193,7 +204,7 @@ pub(crate) async fn build_services(
         clock,
         sealer: Arc::new(sealer),
         worker_wake: Default::default(),
-        outbound: orbit_worker::outbound::Outbound::new(settings.webhook_allow_private),
+        outbound,
         tokens,
         signing_key_cache: Default::default(),
         issuer: settings.issuer(),

@@ -410,13 +410,12 @@ async fn routines_check_their_inputs() {
 #[tokio::test]
 async fn urls_are_checked_against_private_addresses() {
     let rw = RoutineWorld::new(spawn_app_with(|s| s.webhook_allow_private = false).await).await;
-    let refused = rw
-        .create_response(
-            every_minute(),
-            json!({ "callUrl": { "url": "http://127.0.0.1:9/hook" } }),
-        )
-        .await;
-    assert_error(&refused, "BAD_USER_INPUT", Some("action.callUrl.url"));
+    for (form, url) in crate::outbound_addresses::PRIVATE_FORMS {
+        let refused = rw
+            .create_response(every_minute(), json!({ "callUrl": { "url": url } }))
+            .await;
+        crate::outbound_addresses::assert_refused(&refused, "action.callUrl.url", form);
+    }
     // A name is checked where it resolves, when the run calls it.
     let named = rw
         .create(

@@ -107,6 +107,10 @@ pub struct Settings {
     /// `_INTROSPECTION_MAX_FIELDS`: what one GraphQL document may cost, with
     /// fragments counted where they are spread.
     pub query_limits: crate::graphql::QueryLimits,
+    /// `ORBIT_DATABASE_ACQUIRE_TIMEOUT` (seconds): how long a request waits
+    /// for a database connection; while the database is down, how long it
+    /// takes to answer `UNAVAILABLE`.
+    pub database_acquire_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -134,6 +138,7 @@ impl Default for Settings {
             ws_init_timeout: crate::http::ws::DEFAULT_INIT_TIMEOUT,
             ws_send_queue: crate::http::ws::DEFAULT_SEND_QUEUE,
             query_limits: crate::graphql::QueryLimits::default(),
+            database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
         }
     }
 }
@@ -162,6 +167,7 @@ struct FileSettings {
     introspection: Option<bool>,
     log_format: Option<LogFormat>,
     ws_send_queue: Option<usize>,
+    database_acquire_timeout: Option<u64>,
     graphql_max_depth: Option<usize>,
     graphql_max_fields: Option<usize>,
     graphql_max_aliases: Option<usize>,
@@ -325,6 +331,13 @@ impl Settings {
             if let Some(value) = env(name) {
                 *limit = parse_positive(name, &value)?;
             }
+        }
+        if let Some(seconds) = file.database_acquire_timeout {
+            settings.database_acquire_timeout = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(value) = env("ORBIT_DATABASE_ACQUIRE_TIMEOUT") {
+            let seconds = parse_positive("ORBIT_DATABASE_ACQUIRE_TIMEOUT", &value)?;
+            settings.database_acquire_timeout = std::time::Duration::from_secs(seconds as u64);
         }
         if let Some(value) = env("ORBIT_WS_SEND_QUEUE") {
             settings.ws_send_queue = parse_positive("ORBIT_WS_SEND_QUEUE", &value)?;

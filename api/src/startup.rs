@@ -148,7 +148,7 @@ pub(crate) async fn build_services(
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
     }
-    let db = Db::connect(&settings.database_url())
+    let db = Db::connect_with(&settings.database_url(), settings.database_acquire_timeout)
         .await
         .context("connecting to the database")?;
     db.migrate().await.context("applying migrations")?;

@@ -11,6 +11,10 @@ pub enum ErrorCode {
     BadUserInput,
     Conflict,
     RateLimited,
+    /// A dependency (the database, the broker) is down: nothing about the
+    /// request or its credential is wrong, and the same request may succeed
+    /// once it is back (HTTP 503 with `Retry-After`, WebSocket close 1013).
+    Unavailable,
     Internal,
 }
 
@@ -23,6 +27,7 @@ impl ErrorCode {
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -33,6 +38,9 @@ impl fmt::Display for ErrorCode {
         f.write_str(self.as_str())
     }
 }
+
+/// What an `UNAVAILABLE` answer suggests waiting before trying again.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: i64 = 5;
 
 type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -87,6 +95,19 @@ impl DomainError {
     /// Too many attempts: try again later.
     pub fn rate_limited(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::RateLimited, message)
+    }
+
+    /// A dependency is down; the cause goes to the logs.
+    pub fn unavailable(
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let mut error = Self::new(
+            ErrorCode::Unavailable,
+            "the service is unavailable for a moment: try again shortly",
+        );
+        error.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+        error.cause = Some(Cause::from(cause.into()));
+        error
     }
 
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {

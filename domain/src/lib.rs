@@ -19,5 +19,5 @@ pub mod validation;
 pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{DomainError, DomainResult, ErrorCode};
+pub use error::{DomainError, DomainResult, ErrorCode, UNAVAILABLE_RETRY_AFTER_SECS};
 pub use sealed::{SealContext, Sealer};

@@ -8,6 +8,9 @@ use tokio::sync::Notify;
 
 use crate::db_error;
 
+/// How long a request waits for a database connection by default.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -24,12 +27,22 @@ pub struct Db {
 }
 
 impl Db {
-    /// `sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`.
+    /// `sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`,
+    /// waiting at most [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection.
     pub async fn connect(url: &str) -> DomainResult<Self> {
+        Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Like [`Db::connect`]; a request waits at most `acquire_timeout` for
+    /// a connection. While the database is down that is how long it takes
+    /// to answer `UNAVAILABLE`, so it is short: a request never holds on to
+    /// a caller for the whole request timeout over a database that is gone.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> DomainResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10));
+            .connect_timeout(acquire_timeout)
+            .acquire_timeout(acquire_timeout);
         if url.starts_with("sqlite:") {
             // SQLite has one writer. A single connection makes writers queue
             // in the pool instead of failing with SQLITE_BUSY when a read

@@ -7,6 +7,7 @@
 pub mod llm;
 pub mod oauth_provider;
 pub mod smtp;
+pub mod tcp_proxy;
 pub mod url_receiver;
 pub mod webhook_receiver;
 pub mod ws;
@@ -246,7 +247,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::piped())
             .spawn()
-            .expect("redis-server is installed (see STACK.md)");
+            .expect("redis-server is installed ");
         let stdout = child.stdout.take().expect("piped stdout");
         self.process = Some(child);
         // Its log goes to stdout; the reader keeps draining it so that
@@ -905,4 +906,72 @@ impl TestApp {
         )
         .await;
     }
+}
+
+/// A way to take a test server's database away, and on Postgres to give
+/// it back: there the server reaches Postgres through a [`tcp_proxy::TcpProxy`]
+/// that is cut, a real network failure; SQLite lives in the server's own
+/// process and cannot go down, so there its pool is closed, which cannot
+/// be undone.
+pub struct DatabaseOutage {
+    proxy: Option<tcp_proxy::TcpProxy>,
+}
+
+impl DatabaseOutage {
+    pub async fn begin(&self, app: &TestApp) {
+        match &self.proxy {
+            Some(proxy) => proxy.cut(),
+            None => {
+                let _ = app.services.db().conn().close_by_ref().await;
+            }
+        }
+    }
+
+    /// Whether [`Self::end`] brings the database back (Postgres).
+    pub fn can_end(&self) -> bool {
+        self.proxy.is_some()
+    }
+
+    pub fn end(&self) {
+        if let Some(proxy) = &self.proxy {
+            proxy.restore();
+        }
+    }
+}
+
+/// [`spawn_app_with`], with a database the test can take away
+/// ([`DatabaseOutage`]); requests wait at most a second for a connection.
+pub async fn spawn_app_with_breakable_database(
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, DatabaseOutage) {
+    let postgres = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    let proxy = match postgres {
+        Some(admin_url) => {
+            let parsed = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            let host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+            let port = parsed.port().unwrap_or(5432);
+            let target = tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .expect("the Postgres host resolves")
+                .next()
+                .expect("an address for the Postgres host");
+            Some(tcp_proxy::TcpProxy::start(target).await)
+        }
+        None => None,
+    };
+    let proxy_address = proxy.as_ref().map(tcp_proxy::TcpProxy::address);
+    let app = spawn_app_with(|settings| {
+        settings.database_acquire_timeout = std::time::Duration::from_secs(1);
+        if let (Some(address), Some(url)) = (proxy_address, settings.database_url.clone()) {
+            let mut url = url::Url::parse(url.expose()).expect("a database URL");
+            url.set_host(Some("127.0.0.1")).expect("a host");
+            url.set_port(Some(address.port())).expect("a port");
+            settings.database_url = Some(orbit_api::config::Secret::new(url.to_string()));
+        }
+        configure(settings);
+    })
+    .await;
+    (app, DatabaseOutage { proxy })
 }

@@ -1,6 +1,7 @@
 //! The one place errors are shaped for clients: a stable `extensions.code`,
 //! `extensions.details.field` when an input is at fault,
-//! `extensions.details.retryAfter` (seconds) on `RATE_LIMITED`, and never an
+//! `extensions.details.retryAfter` (seconds) on `RATE_LIMITED` and
+//! `UNAVAILABLE`, and never an
 //! internal cause (that is logged with the request id).
 
 use async_graphql::{ErrorExtensionValues, ServerError, Value};
@@ -19,6 +20,9 @@ fn present(error: &mut ServerError, request_id: &RequestId) {
         if domain.code == ErrorCode::Internal {
             tracing::error!(request_id = %request_id.0, path = ?error.path, error = ?domain, "internal error");
             error.message = internal_message(request_id);
+        } else if domain.code == ErrorCode::Unavailable {
+            tracing::warn!(request_id = %request_id.0, path = ?error.path, error = ?domain, "a dependency is unavailable");
+            error.message.clone_from(&domain.message);
         } else {
             error.message.clone_from(&domain.message);
         }
@@ -48,6 +52,16 @@ fn present(error: &mut ServerError, request_id: &RequestId) {
     }
 }
 
-fn internal_message(request_id: &RequestId) -> String {
+/// Whether any of `errors` is `UNAVAILABLE` (after [`present_errors`]):
+/// the answer is then HTTP 503.
+pub(crate) fn any_unavailable(errors: &[ServerError]) -> bool {
+    errors.iter().any(|error| {
+        error
+            .source::<DomainError>()
+            .is_some_and(|domain| domain.code == ErrorCode::Unavailable)
+    })
+}
+
+pub(crate) fn internal_message(request_id: &RequestId) -> String {
     format!("internal error (request id {})", request_id.0)
 }

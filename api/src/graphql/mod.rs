@@ -35,7 +35,7 @@ use crate::config::Settings;
 use crate::viewer::Viewer;
 
 pub(crate) use app_settings::require_login_method;
-pub(crate) use errors::present_errors;
+pub(crate) use errors::{any_unavailable, internal_message, present_errors};
 pub use pagination::encode_cursor;
 
 #[derive(MergedObject, Default)]

@@ -7,11 +7,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use orbit_domain::DomainError;
+use orbit_domain::{DomainError, ErrorCode};
 use serde_json::json;
 
 use super::HttpState;
-use crate::graphql::{RequestId, attach_request_data, present_errors};
+use crate::graphql::{
+    RequestId, any_unavailable, attach_request_data, internal_message, present_errors,
+};
 use crate::limits::ClientAddr;
 use crate::oauth_login::RequestHost;
 use crate::viewer;
@@ -67,9 +69,19 @@ pub(super) async fn graphql(
         Ok(credential) => credential,
         Err(error) => return error_response(StatusCode::UNAUTHORIZED, &error, &request_id),
     };
+    // Only a refused credential is a 401: clients sign their user out on
+    // it, which an outage of the database must not cause.
     let viewer = match viewer::resolve(&state.services, credential).await {
         Ok(viewer) => viewer,
-        Err(error) => return error_response(StatusCode::UNAUTHORIZED, &error, &request_id),
+        Err(error) => {
+            let status = match error.code {
+                ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            return error_response(status, &error, &request_id);
+        }
     };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
@@ -110,15 +122,34 @@ pub(super) async fn graphql(
             BatchResponse::Batch(responses)
         }
     };
-    match &mut response {
-        BatchResponse::Single(single) => present_errors(&mut single.errors, &request_id),
+    let unavailable = match &mut response {
+        BatchResponse::Single(single) => {
+            present_errors(&mut single.errors, &request_id);
+            any_unavailable(&single.errors)
+        }
         BatchResponse::Batch(many) => {
-            for single in many {
+            for single in many.iter_mut() {
                 present_errors(&mut single.errors, &request_id);
             }
+            many.iter().any(|single| any_unavailable(&single.errors))
         }
+    };
+    // A dependency down: 503 and when to try again, the body saying which
+    // operations ran (in a batch, the others may have).
+    if unavailable {
+        return with_retry_after(
+            json_response(StatusCode::SERVICE_UNAVAILABLE, &response),
+            orbit_domain::UNAVAILABLE_RETRY_AFTER_SECS,
+        );
     }
     json_response(StatusCode::OK, &response)
+}
+
+fn with_retry_after(mut response: Response, seconds: i64) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
@@ -144,11 +175,26 @@ fn error_response(status: StatusCode, error: &DomainError, request_id: &RequestI
     if let Some(field) = &error.field {
         extensions["details"] = json!({ "field": field });
     }
-    if error.code == orbit_domain::ErrorCode::Internal {
-        tracing::error!(request_id = %request_id.0, error = ?error, "internal error");
+    if let Some(seconds) = error.retry_after {
+        extensions["details"]["retryAfter"] = json!(seconds);
     }
-    json_response(
+    let message = match error.code {
+        ErrorCode::Internal => {
+            tracing::error!(request_id = %request_id.0, error = ?error, "internal error");
+            internal_message(request_id)
+        }
+        ErrorCode::Unavailable => {
+            tracing::warn!(request_id = %request_id.0, error = ?error, "a dependency is unavailable");
+            error.message.clone()
+        }
+        _ => error.message.clone(),
+    };
+    let response = json_response(
         status,
-        &json!({ "errors": [{ "message": error.message, "extensions": extensions }] }),
-    )
+        &json!({ "errors": [{ "message": message, "extensions": extensions }] }),
+    );
+    match error.retry_after {
+        Some(seconds) => with_retry_after(response, seconds),
+        None => response,
+    }
 }

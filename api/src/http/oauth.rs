@@ -45,7 +45,7 @@ pub(crate) struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
-    /// Seconds for a `Retry-After` header (429 answers).
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
     retry_after: Option<i64>,
 }
 
@@ -89,6 +89,15 @@ impl From<DomainError> for OAuthError {
             return Self {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 error: "slow_down",
+                description: error.message,
+                retry_after: error.retry_after,
+            };
+        }
+        if error.code == ErrorCode::Unavailable {
+            tracing::warn!(error = ?error, "oauth endpoint: a dependency is unavailable");
+            return Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                error: "temporarily_unavailable",
                 description: error.message,
                 retry_after: error.retry_after,
             };
@@ -223,7 +232,9 @@ pub(crate) async fn client_app(
     }
     match viewer::resolve(services, Some(client_id)).await {
         Ok(Viewer::Publishable { app }) => Ok(app),
-        Err(error) if error.code == ErrorCode::Internal => Err(OAuthError::server(&error)),
+        Err(error) if matches!(error.code, ErrorCode::Internal | ErrorCode::Unavailable) => {
+            Err(error.into())
+        }
         _ => Err(invalid()),
     }
 }

@@ -34,7 +34,7 @@ fn redirect(location: &str) -> Response {
 /// request are `invalid_request` with the reason, internal ones `server_error`.
 fn refusal(error: orbit_domain::DomainError) -> OAuthError {
     match error.code {
-        ErrorCode::RateLimited | ErrorCode::Internal => error.into(),
+        ErrorCode::RateLimited | ErrorCode::Unavailable | ErrorCode::Internal => error.into(),
         _ => OAuthError::new("invalid_request", error.message),
     }
 }

@@ -1,6 +1,6 @@
 //! GraphQL over WebSocket: `graphql-transport-ws` (and the legacy
 //! `graphql-ws`), written here rather than taken from async-graphql so that
-//! it does what the protocol says where that handler does not (see STACK.md):
+//! it does what the protocol says where that handler does not:
 //! 4408 without a timely `connection_init`, 4401 on `subscribe` before the
 //! ack, 4409 on a repeated id, 4400 on anything malformed.
 //!
@@ -18,6 +18,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
+use orbit_domain::ErrorCode;
 use orbit_domain::events::Topic;
 use orbit_domain::ids::ApiKeyId;
 use orbit_realtime::Delivery;
@@ -50,7 +51,7 @@ const READY_WAIT: Duration = Duration::from_secs(5);
 /// Without `connection_init` within this time the socket closes with 4408.
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read buffer per socket: axum's default of 128 KiB costs ~135 KB per
-/// idle socket, 4 KiB costs ~7.5 KB (STACK.md).
+/// idle socket, 4 KiB costs ~7.5 KB.
 const READ_BUFFER: usize = 4 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,18 @@ impl Close {
     fn silently() -> Self {
         Self(None)
     }
+    /// 1013: a dependency is down; the client should reconnect later.
+    fn try_again_later() -> Self {
+        Self::with(1013, "Try Again Later")
+    }
+}
+
+/// Whether a socket's credential still holds, as far as the database can say.
+enum CredentialState {
+    Live,
+    Ended,
+    /// The database could not be asked.
+    Unknown,
 }
 
 /// What handling a frame did.
@@ -264,8 +277,10 @@ impl Connection {
                             }
                             // An event published before the watch existed is
                             // caught by checking the credential once more.
-                            if !Box::pin(self.credential_is_live()).await {
-                                break Close::with(4403, "Forbidden");
+                            match Box::pin(self.credential_state()).await {
+                                CredentialState::Live => {}
+                                CredentialState::Ended => break Close::with(4403, "Forbidden"),
+                                CredentialState::Unknown => break Close::try_again_later(),
                             }
                         }
                         Ok(Handled::Other) => {}
@@ -284,15 +299,15 @@ impl Connection {
                     break Close::silently();
                 }
                 delivery = recv_or_wait(&mut revocations) => match delivery {
-                    Some(delivery) => if Box::pin(self.revoked(&delivery)).await {
-                        break Close::with(4403, "Forbidden");
+                    Some(delivery) => if let Some(close) = Box::pin(self.revoked(&delivery)).await {
+                        break close;
                     },
                     // The broker is shutting down; so is this socket soon.
                     None => revocations = None,
                 },
                 delivery = recv_or_wait(&mut app_events) => match delivery {
-                    Some(delivery) => if Box::pin(self.revoked(&delivery)).await {
-                        break Close::with(4403, "Forbidden");
+                    Some(delivery) => if let Some(close) = Box::pin(self.revoked(&delivery)).await {
+                        break close;
                     },
                     None => app_events = None,
                 },
@@ -360,10 +375,18 @@ impl Connection {
                 }
                 self.init_received = true;
                 let credential = credential(message.payload.as_ref())?;
+                // 4403 only for a refused credential: clients sign their
+                // user out on it, which an outage must not cause.
                 let resolved =
                     viewer::resolve_credential(&self.state.services, credential.as_deref())
                         .await
-                        .map_err(|_| Close::with(4403, "Forbidden"))?;
+                        .map_err(|error| match error.code {
+                            ErrorCode::Unavailable | ErrorCode::Internal => {
+                                tracing::warn!(connection = %self.connection_id, error = ?error, "could not check a socket's credential");
+                                Close::try_again_later()
+                            }
+                            _ => Close::with(4403, "Forbidden"),
+                        })?;
                 let viewer = resolved.viewer;
                 self.viewer = Some(viewer);
                 self.expires_at = resolved.expires_at;
@@ -541,9 +564,9 @@ impl Connection {
 
     /// Whether the socket's credential still lets it in: a user's session
     /// live, a key not revoked (nor its app deleted, which deletes both).
-    async fn credential_is_live(&self) -> bool {
+    async fn credential_state(&self) -> CredentialState {
         let services = &self.state.services;
-        match (self.viewer, self.api_key) {
+        let found = match (self.viewer, self.api_key) {
             (
                 Some(Viewer::User {
                     app, user, session, ..
@@ -551,32 +574,44 @@ impl Connection {
                 _,
             ) => {
                 let now = services.clock().now();
-                matches!(
-                    orbit_persistence::sessions::find_live(services.db(), app, session, user, now)
-                        .await,
-                    Ok(Some(_))
-                )
+                orbit_persistence::sessions::find_live(services.db(), app, session, user, now)
+                    .await
+                    .map(|live| live.is_some())
             }
-            (Some(viewer), Some(key)) => matches!(
-                orbit_persistence::api_keys::find(services.db(), viewer.app(), key).await,
-                Ok(Some(found)) if found.revoked_at.is_none()
-            ),
-            _ => true,
+            (Some(viewer), Some(key)) => {
+                orbit_persistence::api_keys::find(services.db(), viewer.app(), key)
+                    .await
+                    .map(|found| found.is_some_and(|found| found.revoked_at.is_none()))
+            }
+            _ => Ok(true),
+        };
+        match found {
+            Ok(true) => CredentialState::Live,
+            Ok(false) => CredentialState::Ended,
+            Err(error) => {
+                tracing::warn!(connection = %self.connection_id, error = ?error, "could not check a socket's credential");
+                CredentialState::Unknown
+            }
         }
     }
 
-    /// Whether a message on the user's or the app's topic ends this
-    /// socket's credential; a gap in either is checked against the database.
-    async fn revoked(&self, delivery: &Delivery) -> bool {
+    /// How the socket ends, if a message on the user's or the app's topic
+    /// ends its credential; a gap in either is checked against the
+    /// database, and a database that cannot say closes it with 1013.
+    async fn revoked(&self, delivery: &Delivery) -> Option<Close> {
+        let forbidden = || Some(Close::with(4403, "Forbidden"));
         let envelope = match delivery {
-            Delivery::Gap => return !self.credential_is_live().await,
-            Delivery::Message(bytes) => match Envelope::decode_shared(bytes) {
-                Some(envelope) => envelope,
-                None => return false,
-            },
+            Delivery::Gap => {
+                return match self.credential_state().await {
+                    CredentialState::Live => None,
+                    CredentialState::Ended => forbidden(),
+                    CredentialState::Unknown => Some(Close::try_again_later()),
+                };
+            }
+            Delivery::Message(bytes) => Envelope::decode_shared(bytes)?,
         };
         let named = |field: &str| envelope.payload.get(field).and_then(Value::as_str);
-        match (envelope.event_type.as_str(), self.viewer, self.api_key) {
+        let ended = match (envelope.event_type.as_str(), self.viewer, self.api_key) {
             ("app.deleted", _, _) => true,
             ("session.revoked", Some(Viewer::User { session, .. }), _) => {
                 match named("sessionId") {
@@ -586,7 +621,8 @@ impl Connection {
             }
             ("api_key.revoked", _, Some(key)) => named("keyId") == Some(key.to_string().as_str()),
             _ => false,
-        }
+        };
+        if ended { forbidden() } else { None }
     }
 }
 

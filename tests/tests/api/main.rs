@@ -16,6 +16,7 @@ mod mail;
 mod mailing;
 mod messages;
 mod oauth_login;
+mod outages;
 mod outbound_addresses;
 mod pagination;
 mod passwordless;

@@ -1,5 +1,5 @@
 //! `graphql-transport-ws` as its PROTOCOL.md says, including where
-//! async-graphql's own handler differs (STACK.md), the legacy `graphql-ws`
+//! async-graphql's own handler differs, the legacy `graphql-ws`
 //! subprotocol, and the per-socket limits.
 
 use std::time::Duration;

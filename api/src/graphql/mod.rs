@@ -36,7 +36,7 @@ use crate::viewer::Viewer;
 
 pub(crate) use app_settings::require_login_method;
 pub(crate) use errors::present_errors;
-pub use pagination::encode_cursor;
+pub use pagination::CursorList;
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(

@@ -12,6 +12,7 @@ mod device;
 mod errors;
 pub(crate) mod events;
 mod identity_providers;
+mod input_text;
 mod limits;
 mod loaders;
 mod messages;
@@ -87,6 +88,7 @@ fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, events::Sub
     .limit_recursive_depth(32)
     .limit_directives(16)
     .extension(limits::QueryShapeLimits)
+    .extension(input_text::NulFreeInput)
 }
 
 pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSchema {

@@ -136,6 +136,7 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OA
     }
     let mut params = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
+        refuse_nul([(name.as_ref(), value.as_ref())])?;
         if params
             .insert(name.to_string(), value.into_owned())
             .is_some()
@@ -146,6 +147,23 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OA
         }
     }
     Ok(params)
+}
+
+/// Refuses a parameter (name or value) holding U+0000: Postgres cannot
+/// store it, and no client id, code, token or scope of ours contains one.
+/// The OAuth answer for any malformed parameter is `invalid_request`.
+pub(crate) fn refuse_nul<'a>(
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), OAuthError> {
+    for (name, value) in params {
+        if name.contains('\0') || value.contains('\0') {
+            let name = name.replace('\0', "\\0");
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} must not contain the NUL character (U+0000)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {

@@ -25,7 +25,7 @@ use async_graphql::{Name, Pos, Positioned, ServerResult, Variables};
 use async_graphql_value::{ConstValue, Value};
 use orbit_domain::DomainError;
 
-pub const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
 
 /// How deep fragments may nest before the walk stops following them
 /// (validation, which runs later, refuses cycles).
@@ -52,21 +52,25 @@ impl Extension for NulFreeInputExtension {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         if let Some((field, pos)) = find_nul(&ctx.schema_env.registry, &document, variables) {
-            return Err(
+            let mut error =
                 async_graphql::Error::new_with_source(DomainError::bad_input(field, NUL_MESSAGE))
-                    .into_server_error(pos),
-            );
+                    .into_server_error(pos.unwrap_or_default());
+            if pos.is_none() {
+                error.locations.clear();
+            }
+            return Err(error);
         }
         Ok(document)
     }
 }
 
-/// The first input holding a NUL, as `(field, position in the document)`.
-pub(crate) fn find_nul(
+/// The first input holding a NUL: its field, and the argument's position
+/// in the document when the walk found it there.
+fn find_nul(
     registry: &Registry,
     document: &ExecutableDocument,
     variables: &Variables,
-) -> Option<(String, Pos)> {
+) -> Option<(String, Option<Pos>)> {
     let mut used = HashSet::new();
     for (_, operation) in document.operations.iter() {
         let walk = Walk {
@@ -83,15 +87,14 @@ pub(crate) fn find_nul(
         let found = walk
             .directives(&operation.node.directives, &mut used)
             .or_else(|| walk.selection_set(&operation.node.selection_set.node, root, 0, &mut used));
-        if found.is_some() {
-            return found;
+        if let Some((field, pos)) = found {
+            return Some((field, Some(pos)));
         }
     }
     // What the walk did not reach (a variable no argument uses is refused by
     // validation later, but never let a NUL through unchecked).
     variables.iter().find_map(|(name, value)| {
-        (!used.contains(name.as_str()) && has_nul(value))
-            .then(|| (name.to_string(), Pos::default()))
+        (!used.contains(name.as_str()) && has_nul(value)).then(|| (name.to_string(), None))
     })
 }
 

@@ -503,3 +503,37 @@ async fn oauth_endpoints_refuse_a_nul_in_any_parameter() {
     .await;
     oauth_error(get("/oauth/callback?code=c&state=s%00").await.unwrap()).await;
 }
+
+#[tokio::test]
+async fn a_nul_is_found_through_fragments_defaults_and_unused_variables() {
+    let app = orbit_tests::spawn_app().await;
+    let w = app.new_team_world().await;
+    let token = Some(w.member.access_token.as_str());
+    let cases = [
+        (
+            "query($s: String) { ...F } fragment F on Query { users(first: 1, search: $s) { edges { node { id } } } }",
+            json!({ "s": "a\u{0}" }),
+            "search",
+        ),
+        (
+            "query($id: ID!) { thread(id: $id) { ... on Thread { messages(first: 1, after: \"x\\u0000\") { edges { cursor } } } } }",
+            json!({ "id": w.thread_id }),
+            "after",
+        ),
+        (
+            "query($s: String = \"b\\u0000\") { users(first: 1, search: $s) { edges { node { id } } } }",
+            json!({}),
+            "search",
+        ),
+        // Validation would refuse the unused variable; the NUL is refused first.
+        (
+            "query($unused: String) { me { id } }",
+            json!({ "unused": "\u{0}" }),
+            "unused",
+        ),
+    ];
+    for (query, variables, field) in cases {
+        let response = app.gql(token, query, variables).await;
+        orbit_tests::assert_error(&response, "BAD_USER_INPUT", Some(field));
+    }
+}

@@ -337,5 +337,5 @@ async fn middle_cursor(
         .await?
         .context("no middle message")?;
     let id: uuid::Uuid = row.try_get("", "id")?;
-    Ok(orbit_api::graphql::encode_cursor(id))
+    Ok(orbit_api::graphql::CursorList::new("messages", thread_id).encode(id))
 }

@@ -87,7 +87,33 @@ pub fn text_line(field: &str, value: &str, max_chars: usize) -> DomainResult<Str
     Ok(trimmed.to_owned())
 }
 
+/// Text Postgres can store: `text` and `jsonb` refuse U+0000, so a NUL that
+/// got this far would fail the write (SQLite would keep it, and the two
+/// backends would disagree). The API refuses NUL in every input before
+/// execution; this guards the inputs that are stored as given.
+pub fn no_nul(field: &str, value: &str) -> DomainResult<()> {
+    if value.contains('\0') {
+        return Err(DomainError::bad_input(
+            field,
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
+    Ok(())
+}
+
+fn json_has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, v)| key.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
+}
+
 pub fn message_content(field: &str, value: &str) -> DomainResult<String> {
+    no_nul(field, value)?;
     if value.trim().is_empty() {
         return Err(DomainError::bad_input(field, "must not be empty"));
     }
@@ -104,6 +130,12 @@ pub fn message_content(field: &str, value: &str) -> DomainResult<String> {
 pub fn metadata(field: &str, value: &Value) -> DomainResult<()> {
     if !value.is_object() {
         return Err(DomainError::bad_input(field, "must be a JSON object"));
+    }
+    if json_has_nul(value) {
+        return Err(DomainError::bad_input(
+            field,
+            "must not contain the NUL character (U+0000), in keys or values",
+        ));
     }
     let size = serde_json::to_vec(value)
         .map(|bytes| bytes.len())
@@ -268,6 +300,11 @@ mod tests {
         assert!(text_line("name", "a\u{0}b", 10).is_err());
         assert!(text_line("name", &"x".repeat(11), 10).is_err());
         assert!(metadata("metadata", &serde_json::json!([1])).is_err());
+        assert!(metadata("metadata", &serde_json::json!({"k": ["a\u{0}"]})).is_err());
+        assert!(metadata("metadata", &serde_json::json!({"k\u{0}": 1})).is_err());
+        assert!(metadata("metadata", &serde_json::json!({"k": "v"})).is_ok());
+        assert!(message_content("content", "a\u{0}b").is_err());
+        assert!(no_nul("search", "a\u{0}").is_err());
         assert!(metadata("metadata", &serde_json::json!({"k": "x".repeat(9000)})).is_err());
         assert!(page_size("first", 0).is_err());
         assert!(page_size("first", 101).is_err());

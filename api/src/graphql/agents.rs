@@ -22,7 +22,7 @@ use orbit_persistence::{agent_replies, agents, messages};
 use serde_json::Value;
 
 use super::loaders::{AgentLoader, ThreadLoader};
-use super::pagination::{Conn, connection, forward_args};
+use super::pagination::{Conn, CursorList};
 use super::types::{MessageNode, ThreadNode};
 use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
 use crate::Services;
@@ -237,14 +237,16 @@ impl AgentNode {
         if !self.managed(ctx) {
             return Ok(None);
         }
+        let agent = AgentId(self.model.id);
+        let list = CursorList::new("agentReplies", agent);
         let page = agent_replies::list_for_agent(
             services(ctx).db(),
             self.scope(),
-            AgentId(self.model.id),
-            forward_args(first, after)?,
+            agent,
+            list.forward_args(first, after)?,
         )
         .await?;
-        Ok(Some(connection(page, |r| r.id, AgentReplyNode)))
+        Ok(Some(list.connection(page, |r| r.id, AgentReplyNode)))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.model.created_at
@@ -428,12 +430,10 @@ impl AgentQuery {
         app_id: Option<ID>,
     ) -> GqlResult<Conn<AgentNode>> {
         let (scope, full) = agent_reader(ctx, app_id.as_ref()).await?;
-        let page = agents::list(services(ctx).db(), scope, forward_args(first, after)?).await?;
-        Ok(connection(
-            page,
-            |a| a.id,
-            |model| AgentNode { model, full },
-        ))
+        let list = CursorList::new("agents", scope.app_id());
+        let page =
+            agents::list(services(ctx).db(), scope, list.forward_args(first, after)?).await?;
+        Ok(list.connection(page, |a| a.id, |model| AgentNode { model, full }))
     }
 
     /// A model provider: for the app's secret key and developers.
@@ -472,9 +472,11 @@ impl AgentQuery {
             AppAction::View,
         )
         .await?;
+        let list = CursorList::new("modelProviders", scope.app_id());
         let page =
-            model_providers::list(services(ctx).db(), scope, forward_args(first, after)?).await?;
-        Ok(connection(page, |p| p.id, ModelProviderNode))
+            model_providers::list(services(ctx).db(), scope, list.forward_args(first, after)?)
+                .await?;
+        Ok(list.connection(page, |p| p.id, ModelProviderNode))
     }
 
     /// A reply, for whoever may read its thread.

@@ -12,7 +12,7 @@ use orbit_domain::{DomainError, DomainResult, validation};
 use orbit_persistence::{api_keys, signing_keys};
 
 use super::apps::viewable;
-use super::pagination::{Conn, connection, forward_args};
+use super::pagination::{Conn, CursorList};
 use super::{GqlResult, access, services, viewer};
 use crate::admin::new_api_key;
 
@@ -114,8 +114,9 @@ pub(super) async fn list_api_keys(
     after: Option<String>,
 ) -> GqlResult<Conn<ApiKeyNode>> {
     let scope = viewable(ctx, app).await?;
-    let page = api_keys::list(services(ctx).db(), scope, forward_args(first, after)?).await?;
-    Ok(connection(page, |k| k.id, ApiKeyNode))
+    let list = CursorList::new("apiKeys", app);
+    let page = api_keys::list(services(ctx).db(), scope, list.forward_args(first, after)?).await?;
+    Ok(list.connection(page, |k| k.id, ApiKeyNode))
 }
 
 /// `App.signingKeys`: every version, newest first.
@@ -126,8 +127,10 @@ pub(super) async fn list_signing_keys(
     after: Option<String>,
 ) -> GqlResult<Conn<SigningKeyNode>> {
     let scope = viewable(ctx, app).await?;
-    let page = signing_keys::list(services(ctx).db(), scope, forward_args(first, after)?).await?;
-    Ok(connection(page, |k| k.id, SigningKeyNode))
+    let list = CursorList::new("signingKeys", app);
+    let page =
+        signing_keys::list(services(ctx).db(), scope, list.forward_args(first, after)?).await?;
+    Ok(list.connection(page, |k| k.id, SigningKeyNode))
 }
 
 #[derive(InputObject)]

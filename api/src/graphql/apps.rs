@@ -10,7 +10,7 @@ use orbit_domain::{DomainError, DomainResult, roles, validation};
 use orbit_persistence::app_members::{self, Member};
 use orbit_persistence::apps::{self, NewAppOwner};
 
-use super::pagination::{Conn, connection, forward_args};
+use super::pagination::{Conn, CursorList};
 use super::types::{AppNode, UserNode};
 use super::{GqlResult, access, services, viewer};
 use crate::admin::create_app_with_keys;
@@ -81,8 +81,10 @@ pub(super) async fn members(
     after: Option<String>,
 ) -> GqlResult<Conn<AppMemberNode>> {
     let scope = viewable(ctx, app).await?;
-    let page = app_members::list(services(ctx).db(), scope, forward_args(first, after)?).await?;
-    Ok(connection(page, |m| m.membership.user_id, AppMemberNode))
+    let list = CursorList::new("appMembers", app);
+    let page =
+        app_members::list(services(ctx).db(), scope, list.forward_args(first, after)?).await?;
+    Ok(list.connection(page, |m| m.membership.user_id, AppMemberNode))
 }
 
 /// The app, when the caller may read its configuration (`AppAction::View`).

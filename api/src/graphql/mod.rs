@@ -12,6 +12,7 @@ mod device;
 mod errors;
 pub(crate) mod events;
 mod identity_providers;
+mod input_text;
 mod limits;
 mod loaders;
 mod messages;
@@ -36,7 +37,7 @@ use crate::viewer::Viewer;
 
 pub(crate) use app_settings::require_login_method;
 pub(crate) use errors::{any_unavailable, internal_message, present_errors};
-pub use pagination::encode_cursor;
+pub use pagination::CursorList;
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -90,6 +91,7 @@ fn schema_builder(
     .limit_recursive_depth(32)
     .limit_directives(16)
     .extension(limits)
+    .extension(input_text::NulFreeInput)
 }
 
 pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSchema {

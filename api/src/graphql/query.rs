@@ -7,7 +7,7 @@ use orbit_domain::{DomainError, ErrorCode};
 use orbit_persistence::{apps, messages, sessions, teams, threads, users};
 
 use super::auth::SessionNode;
-use super::pagination::{Conn, connection, forward_args};
+use super::pagination::{Conn, CursorList, OrAll};
 use super::types::{AppNode, MessageNode, Node, TeamNode, ThreadNode, UserNode, ViewerNode};
 use super::{GqlResult, access, services, viewer};
 use crate::viewer::{Actor, Viewer};
@@ -110,15 +110,16 @@ impl Query {
         let viewer = viewer(ctx);
         let user = viewer.require_user()?;
         let services = services(ctx);
+        let list = CursorList::new("sessions", user);
         let page = sessions::list_live(
             services.db(),
             viewer.app(),
             user,
             services.clock().now(),
-            forward_args(first, after)?,
+            list.forward_args(first, after)?,
         )
         .await?;
-        Ok(connection(page, |s| s.id, |s| SessionNode::new(s, viewer)))
+        Ok(list.connection(page, |s| s.id, |s| SessionNode::new(s, viewer)))
     }
 
     /// The caller's app; with `id`, an app whose configuration the caller
@@ -160,9 +161,11 @@ impl Query {
                 "only developers (console users) have apps",
             ));
         };
+        let list = CursorList::new("apps", user);
         let page =
-            apps::list_for_developer(services(ctx).db(), user, forward_args(first, after)?).await?;
-        Ok(connection(page, |a| a.id, AppNode))
+            apps::list_for_developer(services(ctx).db(), user, list.forward_args(first, after)?)
+                .await?;
+        Ok(list.connection(page, |a| a.id, AppNode))
     }
 
     /// NOT_FOUND (and null) for a user the caller may not see.
@@ -192,15 +195,20 @@ impl Query {
                 "must be at most 100 characters",
             ));
         }
+        // The search chooses the rows, so it is part of the list.
+        let list = CursorList::new(
+            "users",
+            format_args!("{} {:?}", viewer.app().app_id(), search),
+        );
         let page = users::list(
             services(ctx).db(),
             viewer.app(),
             restrict_to,
             search.as_deref(),
-            forward_args(first, after)?,
+            list.forward_args(first, after)?,
         )
         .await?;
-        Ok(connection(page, |u| u.id, UserNode::new))
+        Ok(list.connection(page, |u| u.id, UserNode::new))
     }
 
     /// NOT_FOUND (and null) for a team the caller is not a member of.
@@ -222,14 +230,15 @@ impl Query {
             Actor::App => None,
             Actor::User(user) => Some(user),
         };
+        let list = CursorList::new("teams", viewer.app().app_id());
         let page = teams::list(
             services(ctx).db(),
             viewer.app(),
             member,
-            forward_args(first, after)?,
+            list.forward_args(first, after)?,
         )
         .await?;
-        Ok(connection(page, |t| t.id, TeamNode))
+        Ok(list.connection(page, |t| t.id, TeamNode))
     }
 
     /// NOT_FOUND (and null) for a thread the caller may not see.
@@ -261,15 +270,19 @@ impl Query {
             Actor::App => None,
             Actor::User(user) => Some(user),
         };
+        let list = CursorList::new(
+            "threads",
+            format_args!("{} {}", viewer.app().app_id(), OrAll(team)),
+        );
         let page = threads::list(
             services.db(),
             viewer.app(),
             restrict_to,
             team,
-            forward_args(first, after)?,
+            list.forward_args(first, after)?,
         )
         .await?;
-        Ok(connection(page, |t| t.activity_key, ThreadNode))
+        Ok(list.connection(page, |t| t.activity_key, ThreadNode))
     }
 
     /// The app's outside OAuth providers, as configured (never the client

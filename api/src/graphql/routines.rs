@@ -22,7 +22,7 @@ use orbit_persistence::{agents, routine_runs, routines, teams, threads};
 use serde_json::Value;
 
 use super::agents::AgentNode;
-use super::pagination::{Conn, connection, forward_args};
+use super::pagination::{Conn, CursorList, OrAll};
 use super::{GqlResult, access, services};
 use crate::Services;
 
@@ -299,14 +299,16 @@ impl RoutineNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Conn<RoutineRunNode>> {
+        let routine = RoutineId(self.0.id);
+        let list = CursorList::new("routineRuns", routine);
         let page = routine_runs::list_for_routine(
             services(ctx).db(),
             self.scope(),
-            RoutineId(self.0.id),
-            forward_args(first, after)?,
+            routine,
+            list.forward_args(first, after)?,
         )
         .await?;
-        Ok(connection(page, |r| r.id, RoutineRunNode))
+        Ok(list.connection(page, |r| r.id, RoutineRunNode))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -678,8 +680,18 @@ impl RoutineQuery {
             }
             None => None,
         };
-        let page = routines::list(services.db(), scope, agent, forward_args(first, after)?).await?;
-        Ok(connection(page, |r| r.id, RoutineNode))
+        let list = CursorList::new(
+            "routines",
+            format_args!("{} {}", scope.app_id(), OrAll(agent)),
+        );
+        let page = routines::list(
+            services.db(),
+            scope,
+            agent,
+            list.forward_args(first, after)?,
+        )
+        .await?;
+        Ok(list.connection(page, |r| r.id, RoutineNode))
     }
 
     /// One run of a routine of the app.

@@ -20,7 +20,7 @@ use super::loaders::{
     AgentParticipantsLoader, AppRoleLoader, ParticipantsLoader, PresenceLoader, RepliesAskedLoader,
     TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
 };
-use super::pagination::{Conn, connection, forward_args, page_args};
+use super::pagination::{Conn, CursorList};
 use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
 use crate::viewer::Viewer;
 
@@ -310,14 +310,16 @@ impl TeamNode {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Conn<TeamMemberNode>> {
+        let team = TeamId(self.0.id);
+        let list = CursorList::new("teamMembers", team);
         let page = teams::list_members(
             services(ctx).db(),
             scope(ctx),
-            TeamId(self.0.id),
-            forward_args(first, after)?,
+            team,
+            list.forward_args(first, after)?,
         )
         .await?;
-        Ok(connection(page, |m| m.user_id, TeamMemberNode))
+        Ok(list.connection(page, |m| m.user_id, TeamMemberNode))
     }
 }
 
@@ -443,10 +445,11 @@ impl ThreadNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<Conn<MessageNode>> {
-        let args = page_args(first, after, last, before)?;
-        let page =
-            messages::list(services(ctx).db(), scope(ctx), ThreadId(self.0.id), args).await?;
-        Ok(connection(page, |m| m.id, MessageNode))
+        let thread = ThreadId(self.0.id);
+        let list = CursorList::new("messages", thread);
+        let args = list.page_args(first, after, last, before)?;
+        let page = messages::list(services(ctx).db(), scope(ctx), thread, args).await?;
+        Ok(list.connection(page, |m| m.id, MessageNode))
     }
     /// Messages by others after the caller's read marker; 0 for a secret key.
     async fn unread_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {

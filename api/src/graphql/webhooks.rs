@@ -18,7 +18,7 @@ use orbit_domain::{DomainError, SealContext};
 use orbit_persistence::webhooks::{self, NewWebhook, WebhookChanges};
 use uuid::Uuid;
 
-use super::pagination::{Conn, connection, forward_args};
+use super::pagination::{Conn, CursorList};
 use super::{GqlResult, access, services};
 use crate::Services;
 
@@ -102,11 +102,13 @@ impl WebhookNode {
     ) -> GqlResult<Conn<WebhookDeliveryNode>> {
         let services = services(ctx);
         let scope = AppScope::new(self.0.app_id.into());
+        let webhook = WebhookId(self.0.id);
+        let list = CursorList::new("webhookDeliveries", webhook);
         let page = webhooks::deliveries(
             services.db(),
             scope,
-            WebhookId(self.0.id),
-            forward_args(first, after)?,
+            webhook,
+            list.forward_args(first, after)?,
         )
         .await?;
         let wants_attempts = ctx
@@ -125,7 +127,7 @@ impl WebhookNode {
                     .push(attempt);
             }
         }
-        Ok(connection(
+        Ok(list.connection(
             page,
             |d| d.id,
             |delivery| WebhookDeliveryNode {
@@ -263,8 +265,10 @@ impl WebhookQuery {
         after: Option<String>,
     ) -> GqlResult<Conn<WebhookNode>> {
         let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
-        let page = webhooks::list(services(ctx).db(), scope, forward_args(first, after)?).await?;
-        Ok(connection(page, |w| w.id, WebhookNode))
+        let list = CursorList::new("webhooks", scope.app_id());
+        let page =
+            webhooks::list(services(ctx).db(), scope, list.forward_args(first, after)?).await?;
+        Ok(list.connection(page, |w| w.id, WebhookNode))
     }
 
     /// One webhook of the app; NOT_FOUND when the app has no such webhook.

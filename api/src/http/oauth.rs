@@ -145,6 +145,7 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, OA
     }
     let mut params = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
+        refuse_nul([(name.as_ref(), value.as_ref())])?;
         if params
             .insert(name.to_string(), value.into_owned())
             .is_some()
@@ -194,6 +195,7 @@ fn client_id(headers: &HeaderMap, params: &HashMap<String, String>) -> Result<St
             .unwrap_or_default()
     };
     let (user, password) = (decode(user), decode(password));
+    refuse_nul([("client_id", user.as_str())])?;
     if !password.is_empty() {
         return Err(OAuthError::new(
             "invalid_client",
@@ -206,6 +208,23 @@ fn client_id(headers: &HeaderMap, params: &HashMap<String, String>) -> Result<St
         ));
     }
     Ok(user)
+}
+
+/// Refuses a parameter (name or value) holding U+0000: Postgres cannot
+/// store it, and no client id, code, token or scope of ours contains one.
+/// The OAuth answer for any malformed parameter is `invalid_request`.
+pub(crate) fn refuse_nul<'a>(
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), OAuthError> {
+    for (name, value) in params {
+        if name.contains('\0') || value.contains('\0') {
+            let name = name.replace('\0', "\\0");
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} must not contain the NUL character (U+0000)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use orbit_domain::ErrorCode;
 
 use super::HttpState;
-use super::oauth::{OAuthError, client_app, no_store};
+use super::oauth::{OAuthError, client_app, no_store, refuse_nul};
 use crate::limits::{self, ClientAddr};
 use crate::oauth_login::{self, CallbackAnswer, CallbackParams, StartRequest, callback_url};
 
@@ -50,6 +50,12 @@ pub(crate) async fn authorize(
     headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
     let services = &state.services;
+    refuse_nul(
+        params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .chain([("provider", provider.as_str())]),
+    )?;
     let required = |name: &str| {
         params
             .get(name)
@@ -88,6 +94,11 @@ pub(crate) async fn callback(
     client_addr: ClientAddr,
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<Response, OAuthError> {
+    refuse_nul(
+        params
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )?;
     let params = CallbackParams {
         code: params.remove("code"),
         state: params.remove("state"),

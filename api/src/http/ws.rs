@@ -777,6 +777,13 @@ fn credential(payload: Option<&Value>) -> Result<Option<String>, Close> {
             "the connection_init payload must be an object",
         ));
     };
+    // Postgres cannot store U+0000 and no credential holds one: malformed.
+    if json_has_nul(payload) {
+        return Err(Close::with(
+            4400,
+            "the connection_init payload must not contain U+0000",
+        ));
+    }
     let value = object
         .get("authorization")
         .or_else(|| object.get("Authorization"));
@@ -791,6 +798,17 @@ fn credential(payload: Option<&Value>) -> Result<Option<String>, Close> {
             Ok(Some(bare.to_owned()))
         }
         Some(_) => Err(Close::with(4400, "authorization must be a string")),
+    }
+}
+
+fn json_has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, v)| key.contains('\0') || json_has_nul(v)),
+        _ => false,
     }
 }
 

@@ -10,6 +10,7 @@ mod developer_cli;
 mod device_flow;
 mod errors_and_limits;
 mod health;
+mod input_text;
 mod jwt_attacks;
 mod login_methods;
 mod mail;

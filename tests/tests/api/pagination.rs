@@ -302,3 +302,178 @@ async fn thread_pages_continue_from_the_cursor() {
         vec![created[1].clone(), created[0].clone(), w.thread_id.clone()]
     );
 }
+
+/// The cursors of the first page of a list, read with `query` at `path`.
+async fn cursors(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: Value,
+    path: &[&str],
+) -> Vec<String> {
+    let mut connection = app.gql_ok(Some(token), query, variables).await;
+    for key in path {
+        connection = connection[*key].clone();
+    }
+    let cursors: Vec<String> = connection["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["cursor"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!cursors.is_empty(), "{query}: no edges");
+    cursors
+}
+
+#[tokio::test]
+async fn a_cursor_works_only_on_the_list_it_came_from() {
+    let app = spawn_app().await;
+    let w = app.new_team_world().await;
+    let token = w.author.access_token.clone();
+    let secret = w.keys.secret_key.clone();
+    for n in 2..=4 {
+        app.send_message(&token, &w.thread_id, &format!("a{n}"))
+            .await;
+    }
+    let other = app.create_thread(&token, "Other", Some(&w.team_id)).await;
+    for n in 1..=3 {
+        app.send_message(&token, &other, &format!("b{n}")).await;
+    }
+
+    let of_a = cursors(
+        &app,
+        &token,
+        PAGE_QUERY,
+        json!({ "id": w.thread_id, "first": 4 }),
+        &["thread", "messages"],
+    )
+    .await;
+    let threads = "query($team: ID, $after: String) { threads(first: 5, teamId: $team, after: $after) { edges { cursor } } }";
+    let of_threads = cursors(&app, &token, threads, json!({}), &["threads"]).await;
+    let of_team_threads = cursors(
+        &app,
+        &token,
+        threads,
+        json!({ "team": w.team_id }),
+        &["threads"],
+    )
+    .await;
+    let users = "query($search: String, $after: String) { users(first: 10, search: $search, after: $after) { edges { cursor } } }";
+    let of_users = cursors(&app, &secret, users, json!({}), &["users"]).await;
+    let of_teams = cursors(
+        &app,
+        &secret,
+        "{ teams(first: 5) { edges { cursor } } }",
+        json!({}),
+        &["teams"],
+    )
+    .await;
+    // Before cursors named their list, a cursor was the bare 16-byte key.
+    let unbound = {
+        use base64::Engine;
+        let hex = w.message_id.split_once('_').unwrap().1;
+        let key = uuid::Uuid::parse_str(hex).unwrap();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+    };
+
+    // Each refused on the argument that carried it, never read as a place
+    // in this list.
+    let refused = [
+        // Thread A's message cursor on thread B, both ways.
+        (
+            PAGE_QUERY,
+            json!({ "id": other, "first": 2, "after": of_a[0] }),
+            "after",
+        ),
+        (
+            PAGE_QUERY,
+            json!({ "id": other, "last": 2, "before": of_a[3] }),
+            "before",
+        ),
+        // The threads list's cursor on messages.
+        (
+            PAGE_QUERY,
+            json!({ "id": w.thread_id, "first": 2, "after": of_threads[0] }),
+            "after",
+        ),
+        (
+            PAGE_QUERY,
+            json!({ "id": w.thread_id, "first": 2, "after": unbound }),
+            "after",
+        ),
+        // Another filter is another list.
+        (threads, json!({ "after": of_team_threads[0] }), "after"),
+        (
+            threads,
+            json!({ "team": w.team_id, "after": of_threads[0] }),
+            "after",
+        ),
+        (threads, json!({ "after": of_users[0] }), "after"),
+        (users, json!({ "after": of_teams[0] }), "after"),
+        (
+            users,
+            json!({ "search": "a", "after": of_users[0] }),
+            "after",
+        ),
+    ];
+    for (query, variables, field) in refused {
+        let caller = if query == users { &secret } else { &token };
+        let response = app.gql(Some(caller), query, variables.clone()).await;
+        orbit_tests::assert_error(&response, "BAD_USER_INPUT", Some(field));
+        assert!(
+            response["data"].is_null()
+                || response["data"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .all(Value::is_null),
+            "{variables}: {response}"
+        );
+    }
+
+    // The right cursor still pages, both ways.
+    let forward = page(
+        &app,
+        &token,
+        json!({ "id": w.thread_id, "first": 10, "after": of_a[1] }),
+    )
+    .await;
+    let contents: Vec<&str> = forward["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["a3", "a4"]);
+    let backward = page(
+        &app,
+        &token,
+        json!({ "id": w.thread_id, "last": 10, "before": of_a[2] }),
+    )
+    .await;
+    let contents: Vec<&str> = backward["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["hello team", "a2"]);
+    let next = app
+        .gql_ok(
+            Some(&token),
+            threads,
+            json!({ "team": w.team_id, "after": of_team_threads[0] }),
+        )
+        .await;
+    assert_eq!(
+        next["threads"]["edges"].as_array().unwrap().len(),
+        of_team_threads.len() - 1
+    );
+    let next = app
+        .gql_ok(Some(&secret), users, json!({ "after": of_users[0] }))
+        .await;
+    assert_eq!(
+        next["users"]["edges"].as_array().unwrap().len(),
+        of_users.len() - 1
+    );
+}

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::HttpState;
 use crate::graphql::{
-    RequestId, any_unavailable, attach_request_data, internal_message, present_errors,
+    RequestId, attach_request_data, internal_message, present_errors, unavailable_retry_after,
 };
 use crate::limits::ClientAddr;
 use crate::oauth_login::RequestHost;
@@ -122,24 +122,27 @@ pub(super) async fn graphql(
             BatchResponse::Batch(responses)
         }
     };
-    let unavailable = match &mut response {
+    let retry_after = match &mut response {
         BatchResponse::Single(single) => {
             present_errors(&mut single.errors, &request_id);
-            any_unavailable(&single.errors)
+            unavailable_retry_after(&single.errors)
         }
         BatchResponse::Batch(many) => {
             for single in many.iter_mut() {
                 present_errors(&mut single.errors, &request_id);
             }
-            many.iter().any(|single| any_unavailable(&single.errors))
+            many.iter()
+                .filter_map(|single| unavailable_retry_after(&single.errors))
+                .max()
         }
     };
-    // A dependency down: 503 and when to try again, the body saying which
-    // operations ran (in a batch, the others may have).
-    if unavailable {
+    // A dependency down (or the server too busy): 503 and when to try
+    // again, the body saying which operations ran (in a batch, the others
+    // may have).
+    if let Some(seconds) = retry_after {
         return with_retry_after(
             json_response(StatusCode::SERVICE_UNAVAILABLE, &response),
-            orbit_domain::UNAVAILABLE_RETRY_AFTER_SECS,
+            seconds,
         );
     }
     json_response(StatusCode::OK, &response)

@@ -5,6 +5,7 @@ mod abuse_limits;
 mod agents;
 mod auth;
 mod cluster;
+mod connections;
 mod control_plane;
 mod developer_cli;
 mod device_flow;

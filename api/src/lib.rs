@@ -16,6 +16,7 @@ mod sealing;
 mod services;
 mod signing_keys;
 mod startup;
+pub mod telemetry;
 pub mod viewer;
 
 pub use config::Settings;

@@ -80,6 +80,48 @@ pub async fn claim(
         .collect()
 }
 
+/// The tables whose items are claimed with a lease, by the name their queue
+/// has in `/metrics`.
+pub const QUEUES: [(&str, &str); 3] = [
+    ("webhook_deliveries", crate::webhooks::DELIVERIES),
+    ("agent_replies", crate::agent_replies::TABLE),
+    ("routine_runs", crate::routine_runs::TABLE),
+];
+
+/// Items of one queue in one non-terminal status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depth {
+    pub queue: &'static str,
+    pub status: &'static str,
+    pub count: i64,
+}
+
+/// Queued and running items of every queue, zero included (a gauge that
+/// disappears when its queue empties would keep its last value on graphs).
+pub async fn depths(db: &Db) -> DomainResult<Vec<Depth>> {
+    let mut depths = Vec::with_capacity(QUEUES.len() * 2);
+    for (queue, table) in QUEUES {
+        for status in [QUEUED, RUNNING] {
+            let count = Query::select()
+                .expr_as(col("id").count(), Alias::new("n"))
+                .from(Alias::new(table))
+                .and_where(col("status").eq(status))
+                .to_owned();
+            let row = db.conn().query_one(&count).await.map_err(db_error)?;
+            let count = match row {
+                Some(row) => row.try_get::<i64>("", "n").map_err(db_error)?,
+                None => 0,
+            };
+            depths.push(Depth {
+                queue,
+                status,
+                count,
+            });
+        }
+    }
+    Ok(depths)
+}
+
 /// Held by `owner` (and still running): the condition of every change a
 /// lease holder makes.
 fn held_by(id: Uuid, owner: &str) -> SimpleExpr {

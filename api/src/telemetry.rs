@@ -137,11 +137,20 @@ fn describe() {
 /// and cost nothing on the request path.
 pub async fn render(services: &Services) -> String {
     let db = services.db();
-    match orbit_persistence::outbox::backlog(db).await {
+    let backlog = orbit_persistence::outbox::backlog(db).await;
+    let depths = orbit_persistence::leases::depths(db).await;
+    let pool = db.pool_status();
+    // Setting the gauges and rendering them is one step: two servers in one
+    // process (the tests) would otherwise show each other's depths.
+    static RENDERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _rendering = RENDERING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match backlog {
         Ok(backlog) => metrics::gauge!("orbit_outbox_backlog").set(backlog as f64),
         Err(error) => tracing::warn!(%error, "reading the outbox backlog for /metrics"),
     }
-    match orbit_persistence::leases::depths(db).await {
+    match depths {
         Ok(depths) => {
             for depth in depths {
                 metrics::gauge!(
@@ -154,7 +163,6 @@ pub async fn render(services: &Services) -> String {
         }
         Err(error) => tracing::warn!(%error, "reading queue depths for /metrics"),
     }
-    let pool = db.pool_status();
     metrics::gauge!("orbit_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!("orbit_db_pool_connections", "state" => "in_use")
         .set(f64::from(pool.size.saturating_sub(pool.idle)));

@@ -119,10 +119,16 @@ impl Broker {
         let Some(redis) = &self.inner.redis else {
             metrics::counter!("orbit_broker_published_total", "broker" => "in_process", "outcome" => "ok")
                 .increment(1);
-            metrics::counter!("orbit_broker_received_total", "broker" => "in_process").increment(1);
-            self.inner
+            // Received: it reached a topic this process listens to (as with
+            // Redis, which sends a process only the topics it subscribed).
+            if self
+                .inner
                 .registry
-                .deliver(topic, Delivery::Message(payload));
+                .deliver(topic, Delivery::Message(payload))
+            {
+                metrics::counter!("orbit_broker_received_total", "broker" => "in_process")
+                    .increment(1);
+            }
             return Ok(());
         };
         let mut publisher = redis.publisher.clone();

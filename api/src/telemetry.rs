@@ -170,6 +170,35 @@ pub async fn render(services: &Services) -> String {
     handle().render()
 }
 
+/// The exporter of spans to an OTLP/HTTP collector at `endpoint` (its base,
+/// `http://collector:4318`; spans go to `/v1/traces`). Spans are sent in
+/// batches from a thread of the exporter's own, so a slow or absent
+/// collector never holds up a request; the batch is dropped when its queue
+/// is full. The standard `OTEL_BSP_*` variables tune the batching.
+pub fn otlp_tracer_provider(
+    endpoint: &str,
+) -> anyhow::Result<opentelemetry_sdk::trace::SdkTracerProvider> {
+    use opentelemetry_otlp::WithExportConfig;
+    let base = endpoint.trim_end_matches('/');
+    let url = if base.ends_with("/v1/traces") {
+        base.to_owned()
+    } else {
+        format!("{base}/v1/traces")
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(url)
+        .build()?;
+    Ok(opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("orbit")
+                .build(),
+        )
+        .build())
+}
+
 /// Operation names become label values: only names a GraphQL name could
 /// be, no longer than 64, and only the first [`MAX_OPERATION_NAMES`] a
 /// process sees. Clients choose names, so without the cap one client

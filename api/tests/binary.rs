@@ -136,3 +136,135 @@ fn serve_logs_plain_text_with_an_access_line_and_keeps_its_database_private() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A fake OTLP/HTTP collector: records the path and body of every request
+/// and answers `200` with an empty protobuf body (a full success).
+fn fake_collector() -> (u16, mpsc::Receiver<(String, Vec<u8>)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (send, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut length = 0usize;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            let path = request_line
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            if send.send((path, body)).is_err() {
+                return;
+            }
+        }
+    });
+    (port, received)
+}
+
+#[test]
+fn with_an_otlp_endpoint_spans_reach_the_collector() {
+    let (collector_port, received) = fake_collector();
+    let dir = std::env::temp_dir().join(format!("orbit-otlp-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_orbit"));
+    command
+        .arg("serve")
+        .current_dir(&dir)
+        .env_remove("ORBIT_CONFIG")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("ORBIT_DATA_DIR", dir.join("data"))
+        .env("ORBIT_LISTEN", "127.0.0.1:0")
+        .env(
+            "ORBIT_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{collector_port}"),
+        )
+        // Batches go out every 100 ms instead of every 5 s.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // The collector is on loopback: no proxy of the environment in between.
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        command.env_remove(proxy);
+    }
+    let mut server = Server(command.spawn().expect("orbit starts"));
+    let stderr = server.0.stderr.take().unwrap();
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let listening = wait_for_line(&lines, &mut seen, |line| {
+        line.contains("orbit is listening")
+    });
+    let port: u16 = listening
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("port="))
+        .and_then(|port| port.parse().ok())
+        .unwrap();
+    let body = r#"{"query": "query TracedProbe { __typename }"}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // The request's span arrives, from the service `orbit`, as protobuf.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut posts = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (path, body) = received.recv_timeout(left).unwrap_or_else(|_| {
+            panic!("no span with the request reached the collector: {posts:?}")
+        });
+        assert_eq!(path, "POST /v1/traces");
+        let has = |needle: &[u8]| body.windows(needle.len()).any(|window| window == needle);
+        if has(b"orbit") && has(b"request") && has(b"/graphql") {
+            break;
+        }
+        posts.push(body.len());
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -105,7 +105,7 @@ mod tests {
     use super::*;
 
     fn observed(text: &str, requested: Option<&str>) -> (&'static str, String) {
-        let document = async_graphql::parser::parse_query(text).unwrap();
+        let document = async_graphql::parser::parse_query(text).expect("the document parses");
         let operation = operation(&document, requested);
         (operation.kind, operation.name.into_owned())
     }

@@ -101,7 +101,7 @@ pub async fn create_app(
     validation::text_line("name", &request.name, validation::MAX_NAME_CHARS)?;
     let email = validation::email("ownerEmail", &request.owner_email)?;
     validation::password("ownerPassword", &request.owner_password)?;
-    let password_hash = hash_password(request.owner_password).await?;
+    let password_hash = hash_password(services, request.owner_password).await?;
     let display_name = local_part(&email.display, "owner");
     let owner = NewAppOwner::ByEmail(Owner {
         email,
@@ -147,7 +147,7 @@ pub async fn ensure_first_developer(
     let new_user = NewUser {
         display_name: local_part(&email.display, "developer"),
         email: email.clone(),
-        password_hash: Some(hash_password(password.clone()).await?),
+        password_hash: Some(hash_password(services, password.clone()).await?),
     };
     match users::create(services.db(), console, services.clock().now(), new_user).await {
         Ok(_) => Ok(Some(FirstDeveloper {

@@ -111,6 +111,16 @@ pub struct Settings {
     /// for a database connection; while the database is down, how long it
     /// takes to answer `UNAVAILABLE`.
     pub database_acquire_timeout: std::time::Duration,
+    /// `ORBIT_HTTP_HEADER_TIMEOUT` (seconds): how long a connection may take
+    /// to send a request's headers, and stay idle between requests.
+    pub http_header_timeout: std::time::Duration,
+    /// `ORBIT_PASSWORD_THREADS`: password hashes and checks (argon2) that
+    /// may run at once; by default half the cores, so a storm of logins
+    /// leaves the other half to everyone else.
+    pub password_threads: usize,
+    /// `ORBIT_PASSWORD_QUEUE`: password operations that may wait for one of
+    /// those threads; past it, `UNAVAILABLE` with `Retry-After` at once.
+    pub password_queue: usize,
     /// `ORBIT_METRICS`: serve `GET /metrics` (Prometheus text).
     pub metrics: bool,
     /// `ORBIT_METRICS_TOKEN`: when set, `/metrics` answers only a request
@@ -147,6 +157,9 @@ impl Default for Settings {
             ws_send_queue: crate::http::ws::DEFAULT_SEND_QUEUE,
             query_limits: crate::graphql::QueryLimits::default(),
             database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
+            http_header_timeout: std::time::Duration::from_secs(30),
+            password_threads: crate::password_work::PasswordWork::default_threads(),
+            password_queue: 16,
             metrics: true,
             metrics_token: None,
             otlp_endpoint: None,
@@ -179,6 +192,9 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     ws_send_queue: Option<usize>,
     database_acquire_timeout: Option<u64>,
+    http_header_timeout: Option<u64>,
+    password_threads: Option<usize>,
+    password_queue: Option<usize>,
     graphql_max_depth: Option<usize>,
     graphql_max_fields: Option<usize>,
     graphql_max_aliases: Option<usize>,
@@ -364,6 +380,23 @@ impl Settings {
         if let Some(value) = env("ORBIT_DATABASE_ACQUIRE_TIMEOUT") {
             let seconds = parse_positive("ORBIT_DATABASE_ACQUIRE_TIMEOUT", &value)?;
             settings.database_acquire_timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        if let Some(seconds) = file.http_header_timeout {
+            settings.http_header_timeout = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(value) = env("ORBIT_HTTP_HEADER_TIMEOUT") {
+            let seconds = parse_positive("ORBIT_HTTP_HEADER_TIMEOUT", &value)?;
+            settings.http_header_timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        layer!(password_threads);
+        if let Some(value) = env("ORBIT_PASSWORD_THREADS") {
+            settings.password_threads = parse_positive("ORBIT_PASSWORD_THREADS", &value)?;
+        }
+        layer!(password_queue);
+        if let Some(value) = env("ORBIT_PASSWORD_QUEUE") {
+            settings.password_queue = value
+                .parse()
+                .with_context(|| format!("ORBIT_PASSWORD_QUEUE must be a number, not `{value}`"))?;
         }
         if let Some(value) = env("ORBIT_WS_SEND_QUEUE") {
             settings.ws_send_queue = parse_positive("ORBIT_WS_SEND_QUEUE", &value)?;

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod login;
 pub mod mail;
 pub mod oauth_login;
+mod password_work;
 mod realtime;
 mod sealing;
 mod services;

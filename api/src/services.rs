@@ -57,6 +57,7 @@ pub(crate) struct Inner {
     pub console_signup: ConsoleSignup,
     /// `ORBIT_PUBLIC_URL`, without a trailing slash.
     pub public_url: Option<String>,
+    pub password_work: crate::password_work::PasswordWork,
 }
 
 impl Services {
@@ -66,6 +67,11 @@ impl Services {
 
     pub fn db(&self) -> &Db {
         &self.0.db
+    }
+
+    /// Where password hashing and checking run, within a share of the cores.
+    pub(crate) fn password_work(&self) -> &crate::password_work::PasswordWork {
+        &self.0.password_work
     }
 
     /// Where committed events and ephemeral ones (typing, presence) are published.

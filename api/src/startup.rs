@@ -1,12 +1,10 @@
 //! Builds the whole server from settings: database (migrated), console app,
 //! token keys, router, and a bound listener, so tests can use port 0.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use orbit_auth::{AccessTokenKeys, SealingKey, generate_token};
 use orbit_domain::Clock;
 use orbit_domain::ids::{AppId, AppScope};
@@ -26,6 +24,7 @@ pub struct Application {
     services: Services,
     shutdown: watch::Sender<bool>,
     run_worker: bool,
+    header_timeout: std::time::Duration,
     stop: Arc<tokio::sync::Notify>,
 }
 
@@ -59,6 +58,7 @@ impl Application {
             services,
             shutdown,
             run_worker: settings.run_worker,
+            header_timeout: settings.http_header_timeout,
             stop: Arc::new(tokio::sync::Notify::new()),
         })
     }
@@ -91,28 +91,22 @@ impl Application {
         } else {
             Vec::new()
         };
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = self.shutdown;
         let stop = self.stop;
-        // Frames are small and latency matters more than packet count: no
-        // Nagle delay behind an unacknowledged frame.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
+        let served = http::serve::serve(
+            self.listener,
+            self.router,
+            self.header_timeout,
+            async move {
                 tokio::select! {
                     () = shutdown_signal() => {},
                     () = stop.notified() => {},
                 }
                 let _ = shutdown.send(true);
-            })
-            .await
-            .context("serving");
+            },
+        )
+        .await
+        .context("serving");
         let _ = relay.await;
         for task in worker {
             let _ = task.await;
@@ -216,6 +210,10 @@ pub(crate) async fn build_services(
             .public_url
             .as_ref()
             .map(|url| url.trim_end_matches('/').to_owned()),
+        password_work: crate::password_work::PasswordWork::new(
+            settings.password_threads,
+            settings.password_queue,
+        ),
     }))
 }
 

@@ -6,6 +6,7 @@
 //! one thread, and times `Thread.messages` pages at the start, middle and end.
 
 mod fanout;
+mod login_storm;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +44,26 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Readers page through a thread while clients log in as fast as they
+    /// can: reader latency alone and during the storm, with the password
+    /// work unbounded and with its defaults (Postgres).
+    LoginStorm {
+        #[arg(
+            long,
+            env = "BENCH_DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        database_url: String,
+        /// Seconds each phase lasts.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Reader clients.
+        #[arg(long, default_value_t = 4)]
+        readers: usize,
+        /// Login clients.
+        #[arg(long, default_value_t = 8)]
+        logins: usize,
+    },
     /// Subscribers on one thread over graphql-ws, messages sent at a set
     /// rate: delivery latency, deliveries per second, server memory per
     /// connection. Starts `orbit serve` as a child process; DATABASE_URL and
@@ -79,6 +100,20 @@ async fn main() -> anyhow::Result<()> {
                 messages_page(&database_url, size, requests).await?;
             }
             Ok(())
+        }
+        Command::LoginStorm {
+            database_url,
+            seconds,
+            readers,
+            logins,
+        } => {
+            login_storm::run(login_storm::StormOptions {
+                database_url,
+                seconds,
+                readers,
+                logins,
+            })
+            .await
         }
         Command::WsFanout {
             orbit_bin,

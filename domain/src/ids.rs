@@ -161,4 +161,36 @@ mod tests {
         assert!("thr_".parse::<ThreadId>().is_err());
         assert!(matches!(wire.parse::<AnyId>().unwrap(), AnyId::Thread(t) if t == id));
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends, parsing answers (never panics), and an
+        /// ID that parses has exactly one spelling.
+        #[test]
+        fn any_text_parses_or_is_refused_and_one_id_has_one_spelling(text in "\\PC{0,80}") {
+            if let Ok(id) = text.parse::<ThreadId>() {
+                proptest::prop_assert_eq!(id.to_string(), text.clone());
+            }
+            let _ = text.parse::<AnyId>();
+        }
+
+        #[test]
+        fn near_misses_of_an_id_are_refused(
+            bytes in proptest::array::uniform16(proptest::prelude::any::<u8>()),
+            cut in 0_usize..37,
+            upper in proptest::prelude::any::<bool>(),
+        ) {
+            let id = ThreadId(Uuid::from_bytes(bytes));
+            let wire = id.to_string();
+            proptest::prop_assert_eq!(wire.parse::<ThreadId>().unwrap(), id);
+            let mut changed = wire.clone();
+            changed.truncate(cut);
+            if upper {
+                changed = wire.to_uppercase();
+            }
+            if changed != wire {
+                proptest::prop_assert!(changed.parse::<ThreadId>().is_err());
+            }
+            proptest::prop_assert!(wire.replacen("thr_", "msg_", 1).parse::<ThreadId>().is_err());
+        }
+    }
 }

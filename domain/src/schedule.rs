@@ -469,4 +469,26 @@ mod tests {
             utc("2026-01-01T01:01:30Z")
         );
     }
+
+    proptest::proptest! {
+        /// Any text, and text made of cron's own alphabet: parsing answers
+        /// (never panics), and a schedule that parses gives a next time
+        /// after the given one, or none.
+        #[test]
+        fn cron_parsing_and_the_next_run_never_panic(
+            text in proptest::prop_oneof![
+                "\\PC{0,40}",
+                "[0-9*,/ -]{1,30}",
+                "(@[a-z]{0,10}|[0-9A-Z*,/-]{1,6}( [0-9A-Z*,/-]{1,6}){0,6})",
+            ],
+            seconds in 0_i64..4_000_000_000,
+        ) {
+            if let Ok(schedule) = text.parse::<CronSchedule>() {
+                let after = DateTime::from_timestamp(seconds, 0).unwrap();
+                if let Some(next) = schedule.next_after(after, chrono_tz::Europe::Berlin) {
+                    proptest::prop_assert!(next > after, "{text}: {next} not after {after}");
+                }
+            }
+        }
+    }
 }

@@ -683,4 +683,40 @@ mod tests {
         assert_eq!(answer.text().await.unwrap(), "direct");
         assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
+
+    proptest::proptest! {
+        /// Any text as a URL: parsed and checked without a panic.
+        #[test]
+        fn any_url_text_is_checked_without_panicking(text in "(https?://)?\\PC{0,60}") {
+            if let Ok(url) = Url::parse(&text) {
+                let _ = Outbound::new(false).check(&url);
+            }
+        }
+
+        /// Every spelling of an IPv4 address (dotted, one decimal number,
+        /// hex, octal, IPv4-mapped and -compatible IPv6) gets the answer its
+        /// dotted form gets.
+        #[test]
+        fn every_spelling_of_an_address_gets_the_same_answer(address in proptest::prelude::any::<u32>()) {
+            let ip = Ipv4Addr::from(address);
+            let [a, b, c, d] = ip.octets();
+            let strict = Outbound::new(false);
+            let verdict = |text: &str| strict.check(&Url::parse(text).unwrap()).is_ok();
+            let dotted = verdict(&format!("http://{ip}/"));
+            proptest::prop_assert_eq!(dotted, is_public(IpAddr::V4(ip)));
+            for spelling in [
+                format!("http://{address}/"),
+                format!("http://{address:#x}/"),
+                format!("http://0{a:o}.0{b:o}.0{c:o}.0{d:o}/"),
+                format!("http://0x{a:x}.0x{b:x}.0x{c:x}.0x{d:x}/"),
+            ] {
+                proptest::prop_assert_eq!(verdict(&spelling), dotted, "{}", spelling);
+            }
+            let mapped = verdict(&format!("http://[::ffff:{ip}]/"));
+            proptest::prop_assert_eq!(mapped, dotted);
+            // IPv4-compatible (::a.b.c.d) is deprecated: never public.
+            let compatible = format!("http://[::{ip}]/");
+            proptest::prop_assert!(!verdict(&compatible), "{}", compatible);
+        }
+    }
 }

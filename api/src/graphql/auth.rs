@@ -21,25 +21,32 @@ use crate::services::{ACCESS_TOKEN_TTL, SESSION_TTL};
 use crate::viewer::Viewer;
 use crate::{Services, limits};
 
-/// argon2 takes tens of milliseconds of CPU: run it off the async workers.
-pub(crate) async fn hash_password(password: String) -> DomainResult<String> {
-    tokio::task::spawn_blocking(move || orbit_auth::hash_password(&password))
-        .await
-        .map_err(DomainError::internal)?
+/// argon2 takes tens of milliseconds of CPU: it runs off the async
+/// workers, within the share of the cores password work may take.
+pub(crate) async fn hash_password(services: &Services, password: String) -> DomainResult<String> {
+    services
+        .password_work()
+        .run(move || orbit_auth::hash_password(&password))
+        .await?
         .map_err(DomainError::internal)
 }
 
-async fn check_password(password: String, hash: Option<String>) -> DomainResult<bool> {
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_password(&password, &hash),
-        None => {
-            // Same work for an unknown email, so timing does not tell which emails exist.
-            verify_dummy_password(&password);
-            false
-        }
-    })
-    .await
-    .map_err(DomainError::internal)
+async fn check_password(
+    services: &Services,
+    password: String,
+    hash: Option<String>,
+) -> DomainResult<bool> {
+    services
+        .password_work()
+        .run(move || match hash {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                // Same work for an unknown email, so timing does not tell which emails exist.
+                verify_dummy_password(&password);
+                false
+            }
+        })
+        .await
 }
 
 #[derive(SimpleObject)]
@@ -309,7 +316,7 @@ impl AuthMutation {
             &input.display_name,
             validation::MAX_NAME_CHARS,
         )?;
-        let password_hash = hash_password(input.password).await?;
+        let password_hash = hash_password(services, input.password).await?;
         let user = users::create(
             services.db(),
             scope,
@@ -347,7 +354,7 @@ impl AuthMutation {
         limits::FAILED_PASSWORD_LOGINS_PER_ACCOUNT
             .check(services, &account)
             .await?;
-        let matches = check_password(input.password, hash).await?;
+        let matches = check_password(services, input.password, hash).await?;
         match user {
             Some(user) if matches => start_session(services, scope, user).await,
             _ => {
@@ -448,10 +455,10 @@ impl AuthMutation {
                 "this account has no password; it signs in by emailed code or link",
             ));
         };
-        if !check_password(input.current_password, Some(current)).await? {
+        if !check_password(services, input.current_password, Some(current)).await? {
             return Err(wrong());
         }
-        let hash = hash_password(input.new_password).await?;
+        let hash = hash_password(services, input.new_password).await?;
         users::change_password(services.db(), scope, user, hash, services.clock().now()).await?;
         let model = users::find(services.db(), scope, user)
             .await?

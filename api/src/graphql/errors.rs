@@ -61,14 +61,20 @@ fn present(error: &mut ServerError, request_id: &RequestId) -> ErrorCode {
     code
 }
 
-/// Whether any of `errors` is `UNAVAILABLE` (after [`present_errors`]):
-/// the answer is then HTTP 503.
-pub(crate) fn any_unavailable(errors: &[ServerError]) -> bool {
-    errors.iter().any(|error| {
-        error
-            .source::<DomainError>()
-            .is_some_and(|domain| domain.code == ErrorCode::Unavailable)
-    })
+/// When any of `errors` is `UNAVAILABLE` (after [`present_errors`]), the
+/// longest wait they suggest: the answer is then HTTP 503 with it as
+/// `Retry-After`.
+pub(crate) fn unavailable_retry_after(errors: &[ServerError]) -> Option<i64> {
+    errors
+        .iter()
+        .filter_map(|error| error.source::<DomainError>())
+        .filter(|domain| domain.code == ErrorCode::Unavailable)
+        .map(|domain| {
+            domain
+                .retry_after
+                .unwrap_or(orbit_domain::UNAVAILABLE_RETRY_AFTER_SECS)
+        })
+        .max()
 }
 
 pub(crate) fn internal_message(request_id: &RequestId) -> String {

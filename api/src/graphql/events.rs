@@ -858,4 +858,21 @@ mod tests {
         assert!(decode_cursor("thread:thr_b", &cursor).is_err());
         assert!(decode_cursor("thread:thr_a", "garbage!").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn event_cursors_never_panic_and_belong_to_their_topic(
+            text in "\\PC{0,60}",
+            seq in proptest::prelude::any::<i64>(),
+            topic in "[a-z]{1,8}:[a-z0-9_#]{1,20}",
+        ) {
+            let _ = decode_cursor(&topic, &text);
+            let cursor = encode_cursor(&topic, seq);
+            if seq >= 0 {
+                proptest::prop_assert_eq!(decode_cursor(&topic, &cursor).unwrap(), seq);
+            }
+            let other = format!("{topic}x");
+            proptest::prop_assert!(decode_cursor(&other, &cursor).is_err());
+        }
+    }
 }

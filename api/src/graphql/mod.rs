@@ -37,7 +37,7 @@ use crate::config::Settings;
 use crate::viewer::Viewer;
 
 pub(crate) use app_settings::require_login_method;
-pub(crate) use errors::{any_unavailable, internal_message, present_errors};
+pub(crate) use errors::{internal_message, present_errors, unavailable_retry_after};
 pub use pagination::CursorList;
 
 #[derive(MergedObject, Default)]

@@ -223,4 +223,27 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        /// Any text as a cursor: refused or read, never a panic; a cursor
+        /// reads back on its own list and on no other.
+        #[test]
+        fn cursors_read_back_only_on_their_list(
+            text in "\\PC{0,60}",
+            key in proptest::array::uniform16(proptest::prelude::any::<u8>()),
+            parent in "[a-z0-9_]{1,20}",
+            other in "[a-z0-9_]{1,20}",
+        ) {
+            let list = CursorList::new("messages", &parent);
+            let _ = list.decode("after", &text);
+            let key = Uuid::from_bytes(key);
+            let cursor = list.encode(key);
+            proptest::prop_assert_eq!(list.decode("after", &cursor).unwrap(), key);
+            if other != parent {
+                let elsewhere = CursorList::new("messages", &other);
+                proptest::prop_assert!(elsewhere.decode("after", &cursor).is_err());
+            }
+            proptest::prop_assert!(CursorList::new("threads", &parent).decode("after", &cursor).is_err());
+        }
+    }
 }

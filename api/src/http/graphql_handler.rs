@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::HttpState;
 use crate::graphql::{
-    OperationSlot, RequestId, RequestedName, any_unavailable, attach_request_data,
-    internal_message, present_errors,
+    OperationSlot, RequestId, RequestedName, attach_request_data, internal_message, present_errors,
+    unavailable_retry_after,
 };
 use crate::limits::ClientAddr;
 use crate::oauth_login::RequestHost;
@@ -145,16 +145,20 @@ pub(super) async fn graphql(
             BatchResponse::Batch(responses)
         }
     };
-    let unavailable = match &response {
-        BatchResponse::Single(single) => any_unavailable(&single.errors),
-        BatchResponse::Batch(many) => many.iter().any(|single| any_unavailable(&single.errors)),
+    let retry_after = match &response {
+        BatchResponse::Single(single) => unavailable_retry_after(&single.errors),
+        BatchResponse::Batch(many) => many
+            .iter()
+            .filter_map(|single| unavailable_retry_after(&single.errors))
+            .max(),
     };
-    // A dependency down: 503 and when to try again, the body saying which
-    // operations ran (in a batch, the others may have).
-    if unavailable {
+    // A dependency down (or the server too busy): 503 and when to try
+    // again, the body saying which operations ran (in a batch, the others
+    // may have).
+    if let Some(seconds) = retry_after {
         return with_retry_after(
             json_response(StatusCode::SERVICE_UNAVAILABLE, &response),
-            orbit_domain::UNAVAILABLE_RETRY_AFTER_SECS,
+            seconds,
         );
     }
     json_response(StatusCode::OK, &response)

@@ -7,6 +7,7 @@ mod device_page;
 mod graphql_handler;
 pub(crate) mod oauth;
 mod oauth_login;
+pub(crate) mod serve;
 mod shared_delivery;
 pub(crate) mod ws;
 
@@ -29,6 +30,7 @@ use crate::graphql::OrbitSchema;
 
 pub use client_addr::{IpBlock, TrustedProxies};
 pub use graphql_handler::{MAX_BATCH_SIZE, MAX_BODY_BYTES};
+pub use ws::MAX_OPERATIONS;
 
 #[derive(Clone)]
 pub(crate) struct HttpState {

@@ -42,6 +42,9 @@ pub const LEGACY_WS: &str = "graphql-ws";
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Operations running at once on one socket.
 pub const MAX_OPERATIONS: usize = 100;
+/// How long an answer to the client's own message waits for room in the
+/// send queue before the client counts as not reading.
+const REPLY_WAIT: Duration = Duration::from_secs(10);
 /// Frames waiting to be written to one socket (`ORBIT_WS_SEND_QUEUE`). A
 /// client this far behind has stopped reading.
 pub const DEFAULT_SEND_QUEUE: usize = 512;
@@ -189,6 +192,23 @@ impl Outbox {
 
     fn json(&self, message: &Value) -> bool {
         self.send(Message::Text(Utf8Bytes::from(message.to_string())))
+    }
+
+    /// Queues an answer to the client's own message (an ack, a pong, a
+    /// refusal), waiting for room: the client's messages are then read only
+    /// as fast as it reads the answers, so a client that sends a burst of
+    /// `subscribe`s keeps its socket as long as it reads. One that does not
+    /// make room within [`REPLY_WAIT`] is not reading.
+    async fn reply(&self, message: &Value) -> bool {
+        let frame = Message::Text(Utf8Bytes::from(message.to_string()));
+        match self.frames.send_timeout(frame, REPLY_WAIT).await {
+            Ok(()) => true,
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                self.overflow.notify_one();
+                false
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
+        }
     }
 }
 
@@ -402,9 +422,9 @@ impl Connection {
                         .await;
                     self.present = true;
                 }
-                outbox.json(&json!({ "type": "connection_ack" }));
+                outbox.reply(&json!({ "type": "connection_ack" })).await;
                 if self.protocol == Protocol::Legacy {
-                    outbox.json(&json!({ "type": "ka" }));
+                    outbox.reply(&json!({ "type": "ka" })).await;
                 }
                 Ok(Handled::Acknowledged)
             }
@@ -413,7 +433,7 @@ impl Connection {
                 if let Some(payload) = message.payload {
                     pong["payload"] = payload;
                 }
-                outbox.json(&pong);
+                outbox.reply(&pong).await;
                 Ok(Handled::Other)
             }
             (Protocol::TransportWs, "pong") => Ok(Handled::Other),
@@ -437,14 +457,14 @@ impl Connection {
                     return Ok(Handled::Other);
                 }
                 if self.operations.len() >= MAX_OPERATIONS {
-                    outbox.json(&json!({
+                    outbox.reply(&json!({
                         "id": id,
                         "type": "error",
                         "payload": [{
                             "message": format!("at most {MAX_OPERATIONS} operations may run on one socket"),
                             "extensions": { "code": "RATE_LIMITED" }
                         }],
-                    }));
+                    })).await;
                     return Ok(Handled::Other);
                 }
                 let (ready, listening) = oneshot::channel();
@@ -471,7 +491,7 @@ impl Connection {
                     // The legacy protocol confirms a `stop`; the current one
                     // sends nothing more for the id.
                     if self.protocol == Protocol::Legacy {
-                        outbox.json(&json!({ "id": id, "type": "complete" }));
+                        outbox.reply(&json!({ "id": id, "type": "complete" })).await;
                     }
                 }
                 Ok(Handled::Other)
@@ -526,7 +546,9 @@ impl Connection {
                 // subscribe time, say). That is `error`, after which nothing
                 // more comes for this id.
                 if !response.errors.is_empty() && response.data == async_graphql::Value::Null {
-                    outbox.json(&json!({ "id": id, "type": "error", "payload": response.errors }));
+                    outbox
+                        .reply(&json!({ "id": id, "type": "error", "payload": response.errors }))
+                        .await;
                     ended_in_error = true;
                     break;
                 }
@@ -561,7 +583,7 @@ impl Connection {
                 ended_in_error = delivery.run(handed, &id, &outbox).await;
             }
             if !ended_in_error || protocol == Protocol::Legacy {
-                outbox.json(&json!({ "id": id, "type": "complete" }));
+                outbox.reply(&json!({ "id": id, "type": "complete" })).await;
             }
             let _ = finished.send(id);
         })

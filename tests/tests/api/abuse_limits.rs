@@ -398,3 +398,63 @@ async fn forwarded_for_is_ignored_from_an_untrusted_peer() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn a_login_storm_past_the_password_queue_is_told_to_retry_not_refused() {
+    // One password operation at a time and no queue: of a burst of correct
+    // logins, those that find the thread busy are answered at once with
+    // 503 UNAVAILABLE and Retry-After, never 401 or INTERNAL.
+    let app = orbit_tests::spawn_app_with(|settings| {
+        settings.password_threads = 1;
+        settings.password_queue = 0;
+    })
+    .await;
+    let keys = app.create_app("Storm").await;
+    let address = email("storm");
+    app.sign_up(&keys.publishable_key, &address, "Storm").await;
+
+    let attempts = (0..12).map(|_| {
+        let app = &app;
+        let keys = &keys;
+        let address = address.clone();
+        async move {
+            let body = json!({
+                "query": LOG_IN,
+                "variables": { "input": { "email": address, "password": PASSWORD } },
+            });
+            let response = app
+                .client
+                .post(app.graphql_url())
+                .bearer_auth(&keys.publishable_key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let body: Value = response.json().await.unwrap();
+            (status, retry_after, body)
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let mut signed_in = 0;
+    let mut told_to_retry = 0;
+    for (status, retry_after, body) in &answers {
+        if status == &StatusCode::OK {
+            assert!(body["data"]["logIn"]["accessToken"].is_string(), "{body}");
+            signed_in += 1;
+        } else {
+            assert_eq!(status, &StatusCode::SERVICE_UNAVAILABLE, "{body}");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+                "{body}"
+            );
+            assert_eq!(retry_after.as_ref().unwrap(), "1", "{body}");
+            told_to_retry += 1;
+        }
+    }
+    assert!(signed_in >= 1, "nobody signed in");
+    assert!(told_to_retry >= 1, "nobody was turned back: {answers:?}");
+    // Once the storm has passed, a login goes through.
+    app.log_in(&keys.publishable_key, &address).await;
+}

@@ -106,3 +106,127 @@ async fn an_outage_is_unavailable_never_a_bad_credential() {
         "{payload}"
     );
 }
+
+/// Sends `count` messages one after another, each retried with its
+/// idempotency key until it is answered, counting progress in `sent`.
+async fn send_through_failures(
+    app: &orbit_tests::TestApp,
+    token: &str,
+    thread: &str,
+    count: usize,
+    sent: &std::sync::atomic::AtomicUsize,
+) {
+    for n in 0..count {
+        let input = json!({ "input": {
+            "threadId": thread, "content": format!("m{n}"), "idempotencyKey": format!("k{n}"),
+        }});
+        loop {
+            let (status, body) = app
+                .post_graphql(
+                    Some(token),
+                    &json!({ "query": orbit_tests::SEND_MESSAGE, "variables": input }),
+                )
+                .await;
+            if status == StatusCode::OK && body["data"]["sendMessage"]["message"].is_object() {
+                break;
+            }
+            // Only a dependency down may refuse it; never a bad credential.
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "m{n}: {body}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        sent.store(n + 1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn until_sent(sent: &std::sync::atomic::AtomicUsize, count: usize) {
+    while sent.load(std::sync::atomic::Ordering::SeqCst) < count {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Postgres only (SQLite lives in the server's process: neither its
+/// connections nor its backends can be cut from outside).
+#[tokio::test]
+async fn connections_cut_and_backends_terminated_mid_stream_lose_and_repeat_nothing() {
+    let (app, outage) = spawn_app_with_breakable_database(|_| {}).await;
+    let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty() && outage.can_end())
+    else {
+        eprintln!("runs on Postgres (TEST_DATABASE_URL)");
+        return;
+    };
+    let w = app.new_team_world().await;
+    let mut watcher = WsClient::connected(&app.ws_url(), w.member.token()).await;
+    watcher
+        .subscribe(
+            "t",
+            "subscription S($t: ID!) { threadEvents(threadId: $t) { ... on MessageCreatedEvent { cursor message { content } } } }",
+            json!({ "t": w.thread_id }),
+        )
+        .await;
+    watcher.ping().await;
+
+    const COUNT: usize = 40;
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    let database = url::Url::parse(app.settings.database_url.as_ref().unwrap().expose())
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let chaos = async {
+        until_sent(&sent, 10).await;
+        outage.begin(&app).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        outage.end();
+        until_sent(&sent, 25).await;
+        // Every connection the server holds, ended by Postgres itself (57P01).
+        let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &admin,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+            ),
+        )
+        .await
+        .unwrap();
+        let _ = admin.close().await;
+    };
+    tokio::join!(
+        send_through_failures(&app, &w.owner.access_token, &w.thread_id, COUNT, &sent),
+        chaos
+    );
+
+    // The subscriber that never reconnected: every message once, in order.
+    for n in 0..COUNT {
+        let payload = watcher.next_payload("t").await;
+        assert_eq!(
+            payload["data"]["threadEvents"]["message"]["content"],
+            format!("m{n}"),
+            "{payload}"
+        );
+    }
+    watcher
+        .expect_silence(Some("t"), std::time::Duration::from_millis(500))
+        .await;
+    // And the thread holds each exactly once.
+    let stored = app
+        .gql_ok(
+            w.owner.token(),
+            "query($id: ID!) { thread(id: $id) { messages(first: 100) { edges { node { content } } } } }",
+            json!({ "id": w.thread_id }),
+        )
+        .await;
+    let contents: Vec<&str> = stored["thread"]["messages"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"]["content"].as_str().unwrap())
+        .collect();
+    // After the message the world starts with.
+    let expected: Vec<String> = std::iter::once("hello team".to_owned())
+        .chain((0..COUNT).map(|n| format!("m{n}")))
+        .collect();
+    assert_eq!(contents, expected);
+}

@@ -99,15 +99,27 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(settings.log_format);
-    match execute(cli.command, settings).await {
+    let spans = match init_tracing(&settings) {
+        Ok(spans) => spans,
+        Err(error) => {
+            eprintln!("orbit: configuration error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match execute(cli.command, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "orbit failed");
             eprintln!("orbit: {error:#}");
             ExitCode::FAILURE
         }
+    };
+    // Sends the spans still batched. The exporter blocks on its HTTP
+    // call, so off the runtime's threads.
+    if let Some(spans) = spans {
+        let _ = tokio::task::spawn_blocking(move || spans.shutdown()).await;
     }
+    code
 }
 
 async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
@@ -219,14 +231,45 @@ async fn whoami() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs to stderr, and spans to an OTLP collector when
+/// `ORBIT_OTLP_ENDPOINT` is set (returned, to be flushed at exit).
+fn init_tracing(
+    settings: &Settings,
+) -> anyhow::Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>> {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    // Colour codes only for a person at a terminal: in a file, a pipe or a
+    // log collector they are noise that breaks searching.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let output = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let output = match settings.log_format {
+        LogFormat::Json => output.json().boxed(),
+        LogFormat::Text => output.boxed(),
     };
+    let provider = match &settings.otlp_endpoint {
+        Some(endpoint) => Some(
+            crate::telemetry::otlp_tracer_provider(endpoint)
+                .map_err(|error| anyhow::anyhow!("ORBIT_OTLP_ENDPOINT: {error}"))?,
+        ),
+        None => None,
+    };
+    let spans = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("orbit")));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(output)
+        .with(spans)
+        .try_init();
+    if settings.otlp_endpoint.is_some() {
+        // Not the endpoint itself: it may carry credentials.
+        tracing::info!("spans are exported over OTLP/HTTP (ORBIT_OTLP_ENDPOINT)");
+    }
+    Ok(provider)
 }

@@ -121,6 +121,14 @@ pub struct Settings {
     /// `ORBIT_PASSWORD_QUEUE`: password operations that may wait for one of
     /// those threads; past it, `UNAVAILABLE` with `Retry-After` at once.
     pub password_queue: usize,
+    /// `ORBIT_METRICS`: serve `GET /metrics` (Prometheus text).
+    pub metrics: bool,
+    /// `ORBIT_METRICS_TOKEN`: when set, `/metrics` answers only a request
+    /// with `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
+    /// `ORBIT_OTLP_ENDPOINT`: an OTLP/HTTP collector (`http://host:4318`)
+    /// that receives the server's spans; unset, spans are only logged.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Settings {
@@ -152,6 +160,9 @@ impl Default for Settings {
             http_header_timeout: std::time::Duration::from_secs(30),
             password_threads: crate::password_work::PasswordWork::default_threads(),
             password_queue: 16,
+            metrics: true,
+            metrics_token: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -190,6 +201,9 @@ struct FileSettings {
     graphql_max_root_fields: Option<usize>,
     graphql_introspection_max_depth: Option<usize>,
     graphql_introspection_max_fields: Option<usize>,
+    metrics: Option<bool>,
+    metrics_token: Option<Secret>,
+    otlp_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -236,6 +250,9 @@ impl Settings {
         layer!(opt smtp_url);
         layer!(opt outbound_proxy);
         layer!(mail_from);
+        layer!(metrics);
+        layer!(opt metrics_token);
+        layer!(opt otlp_endpoint);
 
         if let Some(listen) = env("ORBIT_LISTEN") {
             settings.listen = listen;
@@ -291,6 +308,15 @@ impl Settings {
         }
         if let Some(url) = env("ORBIT_OUTBOUND_PROXY") {
             settings.outbound_proxy = Some(Secret::new(url));
+        }
+        if let Some(value) = env("ORBIT_METRICS") {
+            settings.metrics = parse_bool("ORBIT_METRICS", &value)?;
+        }
+        if let Some(token) = env("ORBIT_METRICS_TOKEN") {
+            settings.metrics_token = Some(Secret::new(token));
+        }
+        if let Some(endpoint) = env("ORBIT_OTLP_ENDPOINT") {
+            settings.otlp_endpoint = Some(endpoint);
         }
         if let Some(value) = env("ORBIT_GRAPHIQL") {
             settings.graphiql = parse_bool("ORBIT_GRAPHIQL", &value)?;
@@ -399,11 +425,13 @@ impl Settings {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.expose().to_owned(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("orbit.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.sqlite_path().display()),
         }
+    }
+
+    /// The SQLite file used when `DATABASE_URL` is unset.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("orbit.db")
     }
 
     /// The `iss` of access tokens.

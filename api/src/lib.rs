@@ -17,6 +17,7 @@ mod sealing;
 mod services;
 mod signing_keys;
 mod startup;
+pub mod telemetry;
 pub mod viewer;
 
 pub use config::Settings;

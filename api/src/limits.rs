@@ -127,6 +127,7 @@ impl Limit {
     }
 
     fn exceeded(&self, services: &Services) -> DomainError {
+        metrics::counter!("orbit_rate_limit_refusals_total", "limit" => self.name).increment(1);
         let seconds = rate_limits::retry_after(self.window, services.clock().now());
         DomainError::rate_limited(format!("too many attempts: try again in {seconds} seconds"))
             .with_retry_after(seconds)

@@ -141,6 +141,8 @@ pub(crate) async fn build_services(
     if settings.database_url.is_none() {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+        let path = settings.sqlite_path();
+        create_private(&path).with_context(|| format!("creating {}", path.display()))?;
     }
     let db = Db::connect_with(&settings.database_url(), settings.database_acquire_timeout)
         .await
@@ -247,6 +249,22 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
+}
+
+/// Creates the SQLite file empty and readable by its owner only, as the
+/// key files are: it holds password hashes, sessions and sealed secrets.
+/// SQLite takes an empty file as a new database, and gives its `-wal` and
+/// `-shm` files the database file's mode. An existing file is left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 async fn shutdown_signal() {

@@ -17,6 +17,14 @@ pub enum Backend {
     Postgres,
 }
 
+/// What the pool holds: open connections, of them idle, and the most it may open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// A connection pool to SQLite or Postgres.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -83,6 +91,33 @@ impl Db {
     /// Signalled after each commit (a permit is kept if nobody waits).
     pub fn committed(&self) -> &Notify {
         &self.committed
+    }
+
+    /// The pool's connections now (for `/metrics`).
+    pub fn pool_status(&self) -> PoolStatus {
+        let (size, idle, max) = match self.backend() {
+            Backend::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            Backend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        PoolStatus {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        }
     }
 
     pub fn backend(&self) -> Backend {

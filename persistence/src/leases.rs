@@ -22,7 +22,7 @@ use orbit_domain::DomainResult;
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr,
 };
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 use uuid::Uuid;
 
 use crate::{Db, db_error};
@@ -40,6 +40,11 @@ fn col(name: &'static str) -> Expr {
 /// due, or running with an ended lease), oldest due first, for `owner` until
 /// `now + lease`. Returns their ids; each claim adds one to `attempts`.
 /// Postgres skips rows another process is claiming at the same moment.
+///
+/// The candidates are read (and on Postgres locked) before they are
+/// updated, in one transaction, so that a claim knows which items it took
+/// over from a lease that ran out: those count in
+/// `orbit_lease_takeovers_total`.
 pub async fn claim(
     db: &Db,
     table: &'static str,
@@ -55,12 +60,27 @@ pub async fn claim(
     let mut candidates = Query::select();
     candidates
         .column(Alias::new("id"))
+        .column(Alias::new("status"))
         .from(Alias::new(table))
         .and_where(due)
         .order_by(Alias::new("due_at"), Order::Asc)
         .limit(limit);
     if db.conn().get_database_backend() == DbBackend::Postgres {
         candidates.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    let rows = txn.query_all(&candidates).await.map_err(db_error)?;
+    if rows.is_empty() {
+        txn.commit().await.map_err(db_error)?;
+        return Ok(Vec::new());
+    }
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut takeovers = 0u64;
+    for row in &rows {
+        ids.push(row.try_get::<Uuid>("", "id").map_err(db_error)?);
+        if row.try_get::<String>("", "status").map_err(db_error)? == RUNNING {
+            takeovers += 1;
+        }
     }
     let claim = Query::update()
         .table(Alias::new(table))
@@ -71,13 +91,60 @@ pub async fn claim(
             Alias::new("attempts"),
             SimpleExpr::from(col("attempts").add(1)),
         )
-        .and_where(col("id").in_subquery(candidates.to_owned()))
-        .returning_col(Alias::new("id"))
+        .and_where(col("id").is_in(ids.iter().copied()))
         .to_owned();
-    let rows = db.conn().query_all(&claim).await.map_err(db_error)?;
-    rows.iter()
-        .map(|row| row.try_get::<Uuid>("", "id").map_err(db_error))
-        .collect()
+    txn.execute(&claim).await.map_err(db_error)?;
+    txn.commit().await.map_err(db_error)?;
+    if takeovers > 0 {
+        let queue = QUEUES
+            .iter()
+            .find(|(_, name)| *name == table)
+            .map_or(table, |(queue, _)| *queue);
+        metrics::counter!("orbit_lease_takeovers_total", "queue" => queue).increment(takeovers);
+    }
+    Ok(ids)
+}
+
+/// The tables whose items are claimed with a lease, by the name their queue
+/// has in `/metrics`.
+pub const QUEUES: [(&str, &str); 3] = [
+    ("webhook_deliveries", crate::webhooks::DELIVERIES),
+    ("agent_replies", crate::agent_replies::TABLE),
+    ("routine_runs", crate::routine_runs::TABLE),
+];
+
+/// Items of one queue in one non-terminal status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depth {
+    pub queue: &'static str,
+    pub status: &'static str,
+    pub count: i64,
+}
+
+/// Queued and running items of every queue, zero included (a gauge that
+/// disappears when its queue empties would keep its last value on graphs).
+pub async fn depths(db: &Db) -> DomainResult<Vec<Depth>> {
+    let mut depths = Vec::with_capacity(QUEUES.len() * 2);
+    for (queue, table) in QUEUES {
+        for status in [QUEUED, RUNNING] {
+            let count = Query::select()
+                .expr_as(col("id").count(), Alias::new("n"))
+                .from(Alias::new(table))
+                .and_where(col("status").eq(status))
+                .to_owned();
+            let row = db.conn().query_one(&count).await.map_err(db_error)?;
+            let count = match row {
+                Some(row) => row.try_get::<i64>("", "n").map_err(db_error)?,
+                None => 0,
+            };
+            depths.push(Depth {
+                queue,
+                status,
+                count,
+            });
+        }
+    }
+    Ok(depths)
 }
 
 /// Held by `owner` (and still running): the condition of every change a

@@ -30,6 +30,6 @@ pub mod threads;
 pub mod users;
 pub mod webhooks;
 
-pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT, Db};
+pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT, Db, PoolStatus};
 pub use error::db_error;
 pub use keyset::{Page, PageArgs};

@@ -108,6 +108,19 @@ pub async fn unpublished(db: &Db, limit: u64) -> DomainResult<Vec<event::Model>>
         .map_err(db_error)
 }
 
+/// How many events wait for the relay (for `/metrics`).
+pub async fn backlog(db: &Db) -> DomainResult<i64> {
+    let count = Query::select()
+        .expr_as(Expr::col("event_id").count(), "n")
+        .from(UNPUBLISHED)
+        .to_owned();
+    let row = db.conn().query_one(&count).await.map_err(db_error)?;
+    match row {
+        Some(row) => row.try_get::<i64>("", "n").map_err(db_error),
+        None => Ok(0),
+    }
+}
+
 /// Forgets events the broker has taken.
 pub async fn mark_published(db: &Db, ids: &[Uuid]) -> DomainResult<()> {
     if ids.is_empty() {

@@ -117,20 +117,32 @@ impl Broker {
     /// Sends `payload` to every subscriber of `topic` on every process.
     pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), BrokerError> {
         let Some(redis) = &self.inner.redis else {
-            self.inner
+            metrics::counter!("orbit_broker_published_total", "broker" => "in_process", "outcome" => "ok")
+                .increment(1);
+            // Received: it reached a topic this process listens to (as with
+            // Redis, which sends a process only the topics it subscribed).
+            if self
+                .inner
                 .registry
-                .deliver(topic, Delivery::Message(payload));
+                .deliver(topic, Delivery::Message(payload))
+            {
+                metrics::counter!("orbit_broker_received_total", "broker" => "in_process")
+                    .increment(1);
+            }
             return Ok(());
         };
         let mut publisher = redis.publisher.clone();
         let mut command = redis::cmd("PUBLISH");
         command.arg(topic).arg(payload.as_ref());
         let publish = command.query_async::<i64>(&mut publisher);
-        match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
-            Ok(Ok(_receivers)) => Ok(()),
-            Ok(Err(error)) => Err(BrokerError::Publish(redacted(&error))),
-            Err(_) => Err(BrokerError::Timeout(PUBLISH_TIMEOUT)),
-        }
+        let (outcome, result) = match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+            Ok(Ok(_receivers)) => ("ok", Ok(())),
+            Ok(Err(error)) => ("error", Err(BrokerError::Publish(redacted(&error)))),
+            Err(_) => ("timeout", Err(BrokerError::Timeout(PUBLISH_TIMEOUT))),
+        };
+        metrics::counter!("orbit_broker_published_total", "broker" => "redis", "outcome" => outcome)
+            .increment(1);
+        result
     }
 
     /// Subscribes to `topic`. With Redis this returns once the process's

@@ -61,6 +61,7 @@ pub(crate) async fn run(
                 message = messages.next() => {
                     let Some(message) = message else { break };
                     let Some(registry) = registry.upgrade() else { return };
+                    metrics::counter!("orbit_broker_received_total", "broker" => "redis").increment(1);
                     let payload = Bytes::copy_from_slice(message.get_payload_bytes());
                     registry.deliver(message.get_channel_name(), Delivery::Message(payload));
                 }

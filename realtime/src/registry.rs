@@ -64,11 +64,16 @@ impl Registry {
         false
     }
 
-    pub fn deliver(&self, topic: &str, delivery: Delivery) {
+    /// Hands `delivery` to the topic's subscribers; whether it has any.
+    pub fn deliver(&self, topic: &str, delivery: Delivery) -> bool {
         // Sending under the lock is cheap (no await) and keeps a topic from
         // being removed halfway.
-        if let Some(entry) = self.lock().get(topic) {
-            let _ = entry.sender.send(delivery);
+        match self.lock().get(topic) {
+            Some(entry) => {
+                let _ = entry.sender.send(delivery);
+                true
+            }
+            None => false,
         }
     }
 

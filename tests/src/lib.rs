@@ -590,6 +590,45 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// `GET /metrics`'s text (it must answer 200).
+    pub async fn metrics(&self) -> String {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status(), StatusCode::OK, "GET /metrics");
+        response.text().await.expect("the metrics body")
+    }
+}
+
+/// The value of the sample `name` whose labels include `labels`, in a
+/// Prometheus text exposition; the sum when several samples match (say,
+/// one label left unnamed).
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        let (series, value) = match line.rsplit_once(' ') {
+            Some(split) => split,
+            None => continue,
+        };
+        let (series_name, series_labels) = match series.split_once('{') {
+            Some((series_name, rest)) => (series_name, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        if series_name != name {
+            continue;
+        }
+        let has = |(key, value): &(&str, &str)| {
+            series_labels
+                .split(',')
+                .any(|pair| pair == format!("{key}=\"{value}\""))
+        };
+        if labels.iter().all(has) {
+            let value: f64 = value.parse().expect("a sample value");
+            found = Some(found.unwrap_or(0.0) + value);
+        }
+    }
+    found
+}
+
 fn session_from(payload: &Value, email: &str) -> Session {
     Session {
         access_token: payload["accessToken"].as_str().unwrap().to_owned(),

@@ -16,6 +16,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use chrono::{DateTime, Utc};
 use orbit_domain::DomainResult;
 use orbit_domain::agents::{AgentStatus, ReplyStatus};
@@ -62,13 +64,17 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                         };
                         let ctx = ctx.clone();
                         let shutdown = shutdown.clone();
-                        running.spawn(async move {
-                            if let Err(error) = run_one(&ctx, id, shutdown).await {
-                                tracing::error!(run = %RoutineRunId(id), ?error, "a routine run could not be stored");
+                        let span = tracing::info_span!("routine_run", run = %RoutineRunId(id));
+                        running.spawn(
+                            async move {
+                                if let Err(error) = run_one(&ctx, id, shutdown).await {
+                                    tracing::error!(run = %RoutineRunId(id), ?error, "a routine run could not be stored");
+                                }
+                                drop(slot);
+                                ctx.wake.now();
                             }
-                            drop(slot);
-                            ctx.wake.now();
-                        });
+                            .instrument(span),
+                        );
                     }
                 }
                 Err(error) => tracing::warn!(?error, "could not claim routine runs"),

@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use chrono::Duration as ChronoDuration;
 use hmac::{Hmac, Mac};
 use orbit_domain::entities::{webhook, webhook_delivery};
@@ -61,7 +63,13 @@ pub async fn run(context: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                     for id in ids {
                         let context = context.clone();
                         let owner = owner.clone();
-                        in_flight.spawn(async move { deliver(&context, &owner, id).await });
+                        let span = tracing::info_span!(
+                            "webhook_delivery",
+                            delivery = %WebhookDeliveryId(id)
+                        );
+                        in_flight.spawn(
+                            async move { deliver(&context, &owner, id).await }.instrument(span),
+                        );
                     }
                     continue;
                 }
@@ -108,7 +116,9 @@ async fn try_deliver(context: &WorkerContext, owner: &str, id: Uuid) -> DomainRe
             Err("the signing secret could not be opened (see the server log)".to_owned())
         }
     };
-    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let elapsed = started.elapsed();
+    metrics::histogram!("orbit_webhook_delivery_duration_seconds").record(elapsed.as_secs_f64());
+    let duration_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
     let (status_code, error) = match &answer {
         Ok(status) if (200..300).contains(status) => (Some(*status), None),
         Ok(status) => (
@@ -178,6 +188,13 @@ async fn record(
     attempt: Option<NewAttempt>,
     outcome: Outcome,
 ) {
+    let label = match &outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::RetryAt(_) => "retry",
+        Outcome::Gone(_) => "gone",
+        Outcome::Failed(_) => "failed",
+    };
+    metrics::counter!("orbit_webhook_deliveries_total", "outcome" => label).increment(1);
     let recorded = webhooks::record_attempt(
         &context.db,
         delivery,

@@ -9,13 +9,21 @@ use orbit_domain::{DomainError, ErrorCode};
 
 use super::RequestId;
 
-pub(crate) fn present_errors(errors: &mut [ServerError], request_id: &RequestId) {
+/// Returns the first error's code: the outcome of the operation in
+/// `/metrics` and the access log.
+pub(crate) fn present_errors(
+    errors: &mut [ServerError],
+    request_id: &RequestId,
+) -> Option<ErrorCode> {
+    let mut first = None;
     for error in errors {
-        present(error, request_id);
+        let code = present(error, request_id);
+        first.get_or_insert(code);
     }
+    first
 }
 
-fn present(error: &mut ServerError, request_id: &RequestId) {
+fn present(error: &mut ServerError, request_id: &RequestId) -> ErrorCode {
     let (code, field, retry_after) = if let Some(domain) = error.source::<DomainError>().cloned() {
         if domain.code == ErrorCode::Internal {
             tracing::error!(request_id = %request_id.0, path = ?error.path, error = ?domain, "internal error");
@@ -50,6 +58,7 @@ fn present(error: &mut ServerError, request_id: &RequestId) {
     if !details.is_empty() {
         extensions.set("details", Value::Object(details));
     }
+    code
 }
 
 /// When any of `errors` is `UNAVAILABLE` (after [`present_errors`]), the

@@ -17,6 +17,7 @@ mod limits;
 mod loaders;
 mod messages;
 mod oauth_login;
+pub(crate) mod observed;
 mod pagination;
 mod passwordless;
 mod presence;
@@ -74,6 +75,7 @@ pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 pub struct RequestId(pub String);
 
 pub use limits::QueryLimits;
+pub(crate) use observed::{OperationSlot, RequestedName};
 
 /// Depth, fields and aliases are limited by [`limits::QueryShapeLimits`],
 /// which counts fragments as executed in linear time, before validation;
@@ -92,6 +94,7 @@ fn schema_builder(
     .limit_directives(16)
     .extension(limits)
     .extension(input_text::NulFreeInput)
+    .extension(observed::Observe)
 }
 
 pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSchema {

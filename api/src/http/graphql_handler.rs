@@ -1,5 +1,7 @@
 //! `POST /graphql` and GraphiQL on `GET /graphql`.
 
+use std::time::{Duration, Instant};
+
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
@@ -12,7 +14,8 @@ use serde_json::json;
 
 use super::HttpState;
 use crate::graphql::{
-    RequestId, attach_request_data, internal_message, present_errors, unavailable_retry_after,
+    OperationSlot, RequestId, RequestedName, attach_request_data, internal_message, present_errors,
+    unavailable_retry_after,
 };
 use crate::limits::ClientAddr;
 use crate::oauth_login::RequestHost;
@@ -58,6 +61,7 @@ pub(super) async fn graphql(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = Instant::now();
     let request_id = RequestId(
         headers
             .get("x-request-id")
@@ -67,7 +71,7 @@ pub(super) async fn graphql(
     );
     let credential = match credential(&headers) {
         Ok(credential) => credential,
-        Err(error) => return error_response(StatusCode::UNAUTHORIZED, &error, &request_id),
+        Err(error) => return refused(StatusCode::UNAUTHORIZED, &error, &request_id, started),
     };
     // Only a refused credential is a 401: clients sign their user out on
     // it, which an outage of the database must not cause.
@@ -80,14 +84,14 @@ pub(super) async fn graphql(
                 ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            return error_response(status, &error, &request_id);
+            return refused(status, &error, &request_id, started);
         }
     };
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(error) => {
             let error = DomainError::bad_input("body", format!("not a GraphQL request: {error}"));
-            return error_response(StatusCode::BAD_REQUEST, &error, &request_id);
+            return refused(StatusCode::BAD_REQUEST, &error, &request_id, started);
         }
     };
     if let BatchRequest::Batch(requests) = &batch
@@ -97,22 +101,41 @@ pub(super) async fn graphql(
             "body",
             format!("a batch may hold at most {MAX_BATCH_SIZE} operations"),
         );
-        return error_response(StatusCode::BAD_REQUEST, &error, &request_id);
+        return refused(StatusCode::BAD_REQUEST, &error, &request_id, started);
     }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(|host| RequestHost(host.to_owned()));
-    let execute = |request| {
+    let schema = &state.schema;
+    let request_id_ref = &request_id;
+    let execute = |request: async_graphql::Request| {
+        // The operation's type and name, as the `Observe` extension finds
+        // them in the parsed document.
+        let slot = OperationSlot::default();
+        let requested = request.operation_name.clone();
         let mut request = attach_request_data(request, &state.services, viewer, request_id.clone())
-            .data(client_addr);
+            .data(client_addr)
+            .data(slot.clone())
+            .data(RequestedName(requested.clone()));
         if let Some(host) = &host {
             request = request.data(host.clone());
         }
-        state.schema.execute(request)
+        async move {
+            let started = Instant::now();
+            let mut response = schema.execute(request).await;
+            let code = present_errors(&mut response.errors, request_id_ref);
+            observe(
+                &slot.get(requested.as_deref()),
+                code.map_or(OK, ErrorCode::as_str),
+                started.elapsed(),
+                request_id_ref,
+            );
+            response
+        }
     };
     // Operations of a batch run one after another, each with its own loaders.
-    let mut response = match batch {
+    let response = match batch {
         BatchRequest::Single(request) => BatchResponse::Single(execute(request).await),
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
@@ -122,19 +145,12 @@ pub(super) async fn graphql(
             BatchResponse::Batch(responses)
         }
     };
-    let retry_after = match &mut response {
-        BatchResponse::Single(single) => {
-            present_errors(&mut single.errors, &request_id);
-            unavailable_retry_after(&single.errors)
-        }
-        BatchResponse::Batch(many) => {
-            for single in many.iter_mut() {
-                present_errors(&mut single.errors, &request_id);
-            }
-            many.iter()
-                .filter_map(|single| unavailable_retry_after(&single.errors))
-                .max()
-        }
+    let retry_after = match &response {
+        BatchResponse::Single(single) => unavailable_retry_after(&single.errors),
+        BatchResponse::Batch(many) => many
+            .iter()
+            .filter_map(|single| unavailable_retry_after(&single.errors))
+            .max(),
     };
     // A dependency down (or the server too busy): 503 and when to try
     // again, the body saying which operations ran (in a batch, the others
@@ -170,6 +186,62 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// The outcome label of an operation without errors.
+const OK: &str = "OK";
+
+/// Counts one operation in `/metrics` and writes its access log line.
+/// Labels are static or shared strings: nothing is formatted per request
+/// but the log line itself.
+fn observe(
+    operation: &crate::graphql::observed::Operation,
+    code: &'static str,
+    elapsed: Duration,
+    request_id: &RequestId,
+) {
+    metrics::counter!(
+        "orbit_graphql_operations_total",
+        "type" => operation.kind,
+        "operation" => operation.name.clone(),
+        "code" => code,
+    )
+    .increment(1);
+    metrics::histogram!(
+        "orbit_graphql_operation_duration_seconds",
+        "type" => operation.kind,
+        "operation" => operation.name.clone(),
+    )
+    .record(elapsed.as_secs_f64());
+    tracing::info!(
+        target: "orbit::access",
+        request_id = %request_id.0,
+        operation = %operation.name,
+        operation_type = operation.kind,
+        outcome = code,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "graphql"
+    );
+}
+
+/// A request refused before any operation ran: counted and logged as an
+/// operation of `unknown` type, then answered in the GraphQL error shape.
+fn refused(
+    status: StatusCode,
+    error: &DomainError,
+    request_id: &RequestId,
+    started: Instant,
+) -> Response {
+    observe(
+        &crate::graphql::observed::Operation {
+            kind: "unknown",
+            name: metrics::SharedString::const_str(crate::telemetry::ANONYMOUS),
+        },
+        error.code.as_str(),
+        started.elapsed(),
+        request_id,
+    );
+    error_response(status, error, request_id)
 }
 
 /// A request refused before execution, in the GraphQL error shape.

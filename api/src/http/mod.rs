@@ -42,6 +42,8 @@ pub(crate) struct HttpState {
     pub ws: ws::WsConfig,
     /// Whose `X-Forwarded-For` names the client (`ORBIT_TRUSTED_PROXIES`).
     pub trusted_proxies: std::sync::Arc<TrustedProxies>,
+    /// `ORBIT_METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<std::sync::Arc<str>>,
 }
 
 pub(crate) fn router(
@@ -57,6 +59,17 @@ pub(crate) fn router(
         public_url: settings.public_url.clone(),
         ws,
         trusted_proxies: std::sync::Arc::new(TrustedProxies::new(settings.trusted_proxies.clone())),
+        metrics_token: settings
+            .metrics_token
+            .as_ref()
+            .map(|token| std::sync::Arc::from(token.expose())),
+    };
+    let metrics_route = if settings.metrics {
+        // Installs the recorder (once per process) before the first request.
+        crate::telemetry::handle();
+        get(metrics)
+    } else {
+        get(|| async { StatusCode::NOT_FOUND })
     };
     let request_id = HeaderName::from_static("x-request-id");
     // Credentials travel in headers, never cookies, so any origin may call.
@@ -84,6 +97,10 @@ pub(crate) fn router(
         .route(crate::oauth_login::CALLBACK_PATH, get(oauth_login::callback))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", metrics_route)
+        // A route layer: it runs once the route is known, so the route's
+        // pattern (not the raw path) is the label.
+        .route_layer(axum::middleware::from_fn(count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(cors)
@@ -116,6 +133,83 @@ async fn graphql_get(State(state): State<HttpState>, request: Request) -> Respon
     match WebSocketUpgrade::from_request(request, &state).await {
         Ok(upgrade) => ws::upgrade(state, upgrade, Some(client_addr)),
         Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// `GET /metrics`: the Prometheus text exposition (docs/operations.md).
+/// With `ORBIT_METRICS_TOKEN` set it wants `Authorization: Bearer <token>`.
+async fn metrics(State(state): State<HttpState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            given.as_bytes(),
+            token.as_bytes(),
+        )) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "the metrics token is missing or wrong",
+            )
+                .into_response();
+        }
+    }
+    let body = crate::telemetry::render(&state.services).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Counts and times every routed request by its route pattern and status.
+async fn count_request(
+    path: Option<axum::extract::MatchedPath>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let route = match &path {
+        Some(path) => crate::telemetry::route_label(path.as_str()),
+        None => metrics::SharedString::const_str("unmatched"),
+    };
+    let status = status_label(response.status());
+    metrics::counter!("orbit_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("orbit_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The status as a static label: the codes Orbit answers with, else the class.
+fn status_label(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        101 => "101",
+        200 => "200",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        code => match code / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        },
     }
 }
 

@@ -100,6 +100,8 @@ pub(super) fn upgrade(
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
+            let _open =
+                crate::telemetry::GaugeGuard::new(metrics::gauge!("orbit_websocket_connections"));
             let protocol = match socket.protocol().and_then(|p| p.to_str().ok()) {
                 Some(LEGACY_WS) => Protocol::Legacy,
                 // The reference client always asks for graphql-transport-ws;
@@ -574,6 +576,10 @@ impl Connection {
                 // The selection keeps its own copy (one for all who share
                 // it); this subscription's goes before it starts waiting.
                 drop((query, operation_name, variables));
+                // Down again when the feed ends or the task is aborted
+                // (`complete`, or the socket closing).
+                let _listening =
+                    crate::telemetry::GaugeGuard::new(metrics::gauge!("orbit_subscriptions"));
                 ended_in_error = delivery.run(handed, &id, &outbox).await;
             }
             if !ended_in_error || protocol == Protocol::Legacy {

@@ -13,6 +13,7 @@ use futures::future::join_all;
 use orbit_persistence::outbox;
 use orbit_realtime::Broker;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::envelope::Envelope;
 use crate::Services;
@@ -83,30 +84,53 @@ async fn publish_pending(services: &Services, broker: &Broker) -> Result<(), Rel
         if batch.is_empty() {
             return Ok(());
         }
-        // Webhook deliveries and routine runs are written with events: new
-        // events may mean work for the worker.
-        services.wake_worker();
-        let publishes = batch.iter().map(|event| {
-            let envelope = Envelope::stored(event);
-            broker.publish(&event.topic, envelope.encode())
-        });
-        let results = join_all(publishes).await;
-        let mut published = Vec::with_capacity(batch.len());
-        let mut failure = None;
-        for (event, result) in batch.iter().zip(results) {
-            match result {
-                Ok(()) => published.push(event.id),
-                Err(error) => {
-                    failure.get_or_insert(error);
-                }
-            }
-        }
-        outbox::mark_published(services.db(), &published).await?;
-        if let Some(error) = failure {
-            return Err(error.into());
-        }
-        if (batch.len() as u64) < BATCH {
+        let span = tracing::info_span!("relay_batch", events = batch.len());
+        let done = publish_batch(services, broker, &batch)
+            .instrument(span)
+            .await?;
+        if done {
             return Ok(());
         }
     }
+}
+
+/// Publishes one batch and marks what the broker took; `true` when it was
+/// the last (shorter than [`BATCH`]).
+async fn publish_batch(
+    services: &Services,
+    broker: &Broker,
+    batch: &[orbit_domain::entities::event::Model],
+) -> Result<bool, RelayError> {
+    // Webhook deliveries and routine runs are written with events: new
+    // events may mean work for the worker.
+    services.wake_worker();
+    let publishes = batch.iter().map(|event| {
+        let envelope = Envelope::stored(event);
+        broker.publish(&event.topic, envelope.encode())
+    });
+    let results = join_all(publishes).await;
+    // From commit to publication, on the injected clock (events carry its
+    // time), so a test that moves the clock sees the lag it made.
+    let now = services.clock().now();
+    let lag = metrics::histogram!("orbit_relay_lag_seconds");
+    let mut published = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for (event, result) in batch.iter().zip(results) {
+        match result {
+            Ok(()) => {
+                published.push(event.id);
+                let lag_ms = (now - event.occurred_at).num_milliseconds().max(0);
+                lag.record(lag_ms as f64 / 1000.0);
+            }
+            Err(error) => {
+                failure.get_or_insert(error);
+            }
+        }
+    }
+    outbox::mark_published(services.db(), &published).await?;
+    metrics::counter!("orbit_relay_published_total").increment(published.len() as u64);
+    if let Some(error) = failure {
+        return Err(error.into());
+    }
+    Ok((batch.len() as u64) < BATCH)
 }

@@ -20,6 +20,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{ProviderKind, ReplyStatus, Script};
 use orbit_domain::entities::{agent, agent_reply, model_provider};
@@ -71,15 +73,19 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                         };
                         let ctx = ctx.clone();
                         let shutdown = shutdown.clone();
-                        running.spawn(async move {
-                            let reply = AgentReplyId(id);
-                            if let Err(error) = run_one(&ctx, id, shutdown).await {
-                                tracing::error!(%reply, ?error, "an agent reply could not be stored");
+                        let reply = AgentReplyId(id);
+                        let span = tracing::info_span!("agent_reply", %reply);
+                        running.spawn(
+                            async move {
+                                if let Err(error) = run_one(&ctx, id, shutdown).await {
+                                    tracing::error!(%reply, ?error, "an agent reply could not be stored");
+                                }
+                                drop(slot);
+                                // A slot is free: look for more work.
+                                ctx.wake.now();
                             }
-                            drop(slot);
-                            // A slot is free: look for more work.
-                            ctx.wake.now();
-                        });
+                            .instrument(span),
+                        );
                     }
                 }
                 Err(error) => tracing::warn!(?error, "could not claim agent replies"),

@@ -189,12 +189,12 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
 }
 
 /// The outcome label of an operation without errors.
-const OK: &str = "OK";
+pub(super) const OK: &str = "OK";
 
 /// Counts one operation in `/metrics` and writes its access log line.
 /// Labels are static or shared strings: nothing is formatted per request
 /// but the log line itself.
-fn observe(
+pub(super) fn observe(
     operation: &crate::graphql::observed::Operation,
     code: &'static str,
     elapsed: Duration,

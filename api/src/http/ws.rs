@@ -30,7 +30,9 @@ use tokio::task::AbortHandle;
 use super::HttpState;
 use super::shared_delivery::{Render, Selection, SharedDeliveries};
 use crate::graphql::events::{FeedHandoff, HandedFeed, RenderEvent, SubscriptionReady};
-use crate::graphql::{RequestId, ViewerReads, attach_request_data, present_errors};
+use crate::graphql::{
+    OperationSlot, RequestId, RequestedName, ViewerReads, attach_request_data, present_errors,
+};
 use crate::limits::ClientAddr;
 use crate::realtime::envelope::Envelope;
 use crate::viewer::{self, Viewer};
@@ -524,8 +526,16 @@ impl Connection {
             request.variables.clone(),
         );
         let handoff = Arc::new(FeedHandoff::default());
+        // Counted in `/metrics` and the access log like an operation over
+        // HTTP, once its GraphQL part is over (a subscription's, when its
+        // feed is handed to the socket or it is refused).
+        let slot = OperationSlot::default();
+        let requested = request.operation_name.clone();
         let mut request = attach_request_data(
-            request.data(handoff.clone()),
+            request
+                .data(handoff.clone())
+                .data(slot.clone())
+                .data(RequestedName(requested.clone())),
             &self.state.services,
             viewer,
             request_id.clone(),
@@ -538,10 +548,13 @@ impl Connection {
         let mut responses = self.state.schema.execute_stream(request);
         let state = self.state.clone();
         let protocol = self.protocol;
+        let started = std::time::Instant::now();
         tokio::spawn(async move {
             let mut ended_in_error = false;
+            let mut outcome = None;
             while let Some(mut response) = responses.next().await {
-                present_errors(&mut response.errors, &request_id);
+                let code = present_errors(&mut response.errors, &request_id);
+                outcome = outcome.or(code);
                 // No data and errors: the operation failed (refused at
                 // subscribe time, say). That is `error`, after which nothing
                 // more comes for this id.
@@ -560,6 +573,12 @@ impl Connection {
                 }
             }
             drop(responses);
+            super::graphql_handler::observe(
+                &slot.get(requested.as_deref()),
+                outcome.map_or(super::graphql_handler::OK, orbit_domain::ErrorCode::as_str),
+                started.elapsed(),
+                &request_id,
+            );
             if let Some(handed) = handoff.take() {
                 let (query, operation_name, variables) = source;
                 let delivery = FeedDelivery {

@@ -12,7 +12,8 @@ use orbit_tests::{TestApp, eventually, metric, missing_id, spawn_app, spawn_app_
 use reqwest::StatusCode;
 use serde_json::json;
 
-const THREAD_EVENTS: &str = "subscription($id: ID!) { threadEvents(threadId: $id) { __typename } }";
+const THREAD_EVENTS: &str =
+    "subscription MetricsThread($id: ID!) { threadEvents(threadId: $id) { __typename } }";
 
 #[tokio::test]
 async fn operations_are_counted_by_type_name_and_outcome_code() {
@@ -173,6 +174,31 @@ async fn open_sockets_and_subscriptions_move_with_a_websocket() {
     client.ping().await;
     eventually("the socket and its subscription are counted", || async {
         gauges().await == (1.0, 1.0)
+    })
+    .await;
+    // The subscribe is an operation like any over HTTP; so is a refused one.
+    client
+        .subscribe("missing", THREAD_EVENTS, json!({ "id": missing_id("thr") }))
+        .await;
+    let refused = client.expect_error("missing").await;
+    let refused_code = refused[0]["extensions"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("subscriptions are counted as operations", || async {
+        let text = app.metrics().await;
+        let operations = |code: &str| {
+            metric(
+                &text,
+                "orbit_graphql_operations_total",
+                &[
+                    ("type", "subscription"),
+                    ("operation", "MetricsThread"),
+                    ("code", code),
+                ],
+            )
+        };
+        operations("OK") >= Some(1.0) && operations(&refused_code) >= Some(1.0)
     })
     .await;
     // An event for the subscription comes through the broker.

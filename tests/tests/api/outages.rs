@@ -107,20 +107,32 @@ async fn an_outage_is_unavailable_never_a_bad_credential() {
     );
 }
 
+/// How far [`send_through_failures`] is: messages answered, and requests
+/// refused because the database was down.
+#[derive(Debug, Clone, Copy, Default)]
+struct SendProgress {
+    sent: usize,
+    refused: usize,
+}
+
 /// Sends `count` messages one after another, each retried with its
-/// idempotency key until it is answered, counting progress in `sent`.
+/// idempotency key until it is answered (within 30 s), publishing its
+/// progress so the test can act on it rather than on the clock.
 async fn send_through_failures(
     app: &orbit_tests::TestApp,
     token: &str,
     thread: &str,
     count: usize,
-    sent: &std::sync::atomic::AtomicUsize,
+    progress: &tokio::sync::watch::Sender<SendProgress>,
 ) {
     for n in 0..count {
         let input = json!({ "input": {
             "threadId": thread, "content": format!("m{n}"), "idempotencyKey": format!("k{n}"),
         }});
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut retry = tokio::time::interval(std::time::Duration::from_millis(100));
         loop {
+            retry.tick().await;
             let (status, body) = app
                 .post_graphql(
                     Some(token),
@@ -132,15 +144,13 @@ async fn send_through_failures(
             }
             // Only a dependency down may refuse it; never a bad credential.
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "m{n}: {body}");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            progress.send_modify(|progress| progress.refused += 1);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "m{n} still refused after 30 s: {body}"
+            );
         }
-        sent.store(n + 1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-async fn until_sent(sent: &std::sync::atomic::AtomicUsize, count: usize) {
-    while sent.load(std::sync::atomic::Ordering::SeqCst) < count {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        progress.send_modify(|progress| progress.sent = n + 1);
     }
 }
 
@@ -168,18 +178,26 @@ async fn connections_cut_and_backends_terminated_mid_stream_lose_and_repeat_noth
     watcher.ping().await;
 
     const COUNT: usize = 40;
-    let sent = std::sync::atomic::AtomicUsize::new(0);
+    let (progress, watch_progress) = tokio::sync::watch::channel(SendProgress::default());
     let database = url::Url::parse(app.settings.database_url.as_ref().unwrap().expose())
         .unwrap()
         .path()
         .trim_start_matches('/')
         .to_owned();
     let chaos = async {
-        until_sent(&sent, 10).await;
+        let mut watch_progress = watch_progress;
+        let mut reached = async |holds: fn(&SendProgress) -> bool| {
+            watch_progress
+                .wait_for(holds)
+                .await
+                .expect("the sender runs until the chaos is over");
+        };
+        reached(|p| p.sent >= 10).await;
         outage.begin(&app).await;
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        // Cut until the sender has seen it: a send refused mid-stream.
+        reached(|p| p.refused >= 1).await;
         outage.end();
-        until_sent(&sent, 25).await;
+        reached(|p| p.sent >= 25).await;
         // Every connection the server holds, ended by Postgres itself (57P01).
         let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
         sea_orm::ConnectionTrait::execute_unprepared(
@@ -194,7 +212,7 @@ async fn connections_cut_and_backends_terminated_mid_stream_lose_and_repeat_noth
         let _ = admin.close().await;
     };
     tokio::join!(
-        send_through_failures(&app, &w.owner.access_token, &w.thread_id, COUNT, &sent),
+        send_through_failures(&app, &w.owner.access_token, &w.thread_id, COUNT, &progress),
         chaos
     );
 

@@ -101,7 +101,8 @@ pub fn no_nul(field: &str, value: &str) -> DomainResult<()> {
     Ok(())
 }
 
-fn json_has_nul(value: &Value) -> bool {
+/// Whether U+0000 is anywhere in `value`, keys included (Postgres cannot store it).
+pub fn json_has_nul(value: &Value) -> bool {
     match value {
         Value::String(text) => text.contains('\0'),
         Value::Array(items) => items.iter().any(json_has_nul),

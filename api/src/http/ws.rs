@@ -825,7 +825,7 @@ fn credential(payload: Option<&Value>) -> Result<Option<String>, Close> {
         ));
     };
     // Postgres cannot store U+0000 and no credential holds one: malformed.
-    if json_has_nul(payload) {
+    if orbit_domain::validation::json_has_nul(payload) {
         return Err(Close::with(
             4400,
             "the connection_init payload must not contain U+0000",
@@ -845,17 +845,6 @@ fn credential(payload: Option<&Value>) -> Result<Option<String>, Close> {
             Ok(Some(bare.to_owned()))
         }
         Some(_) => Err(Close::with(4400, "authorization must be a string")),
-    }
-}
-
-fn json_has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(json_has_nul),
-        Value::Object(fields) => fields
-            .iter()
-            .any(|(key, v)| key.contains('\0') || json_has_nul(v)),
-        _ => false,
     }
 }
 

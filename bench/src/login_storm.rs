@@ -11,13 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use orbit_api::admin::{CreateAppRequest, create_app};
-use orbit_api::{Application, Settings};
-use orbit_domain::SystemClock;
-use sea_orm::{ConnectionTrait, Database};
+use orbit_api::Settings;
 use serde_json::{Value, json};
 
-use super::{Fixture, database_named, fill_thread, ms};
+use super::{BenchServer, Fixture, fill_thread, ms, start_server};
 
 const PAGE: &str = "query($t: ID!) { thread(id: $t) { messages(first: 50) { edges { cursor node { id content createdAt } } } } }";
 const LOG_IN: &str = "mutation($i: LogInInput!) { logIn(input: $i) { accessToken } }";
@@ -44,19 +41,10 @@ pub async fn run(options: StormOptions) -> anyhow::Result<()> {
             Settings::default().password_queue,
         ),
     ] {
-        let admin = Database::connect(&options.database_url)
-            .await
-            .context("connecting to Postgres")?;
-        let name = format!("orbit_bench_{}", uuid::Uuid::now_v7().simple());
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await?;
-        let url = database_named(&options.database_url, &name)?;
-        let result = one_configuration(&options, &url, label, threads, queue).await;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await?;
-        result?;
+        super::in_fresh_database(&options.database_url, async |url| {
+            one_configuration(&options, url, label, threads, queue).await
+        })
+        .await?;
     }
     Ok(())
 }
@@ -71,23 +59,12 @@ async fn one_configuration(
     let mut settings = Settings::for_tests(url.to_owned());
     settings.password_threads = threads;
     settings.password_queue = queue;
-    let app = Application::build(settings, Arc::new(SystemClock)).await?;
-    let endpoint = format!("http://127.0.0.1:{}/graphql", app.port());
-    let services = app.services();
-    tokio::spawn(app.run_until_stopped());
-    let keys = create_app(
-        &services,
-        CreateAppRequest {
-            name: "storm".into(),
-            owner_email: "owner@bench.invalid".into(),
-            owner_password: "bench-owner-password".into(),
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
+    let BenchServer {
+        endpoint,
+        services,
+        keys,
+        client,
+    } = start_server(settings, "storm").await?;
     let mut reader = Fixture {
         client: client.clone(),
         endpoint: endpoint.clone(),

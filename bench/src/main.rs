@@ -178,6 +178,15 @@ fn database_named(server_url: &str, name: &str) -> anyhow::Result<String> {
 }
 
 async fn messages_page(server_url: &str, size: u64, requests: usize) -> anyhow::Result<()> {
+    in_fresh_database(server_url, async |url| run_sizes(url, size, requests).await).await
+}
+
+/// Runs `bench` on a database of its own on the Postgres server at
+/// `server_url`, dropped afterwards whatever the outcome.
+async fn in_fresh_database(
+    server_url: &str,
+    bench: impl AsyncFnOnce(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let admin = Database::connect(server_url)
         .await
         .context("connecting to Postgres")?;
@@ -186,23 +195,30 @@ async fn messages_page(server_url: &str, size: u64, requests: usize) -> anyhow::
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await?;
     let url = database_named(server_url, &name)?;
-    let result = run_sizes(&url, size, requests).await;
+    let result = bench(&url).await;
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .await?;
     result
 }
 
-async fn run_sizes(url: &str, size: u64, requests: usize) -> anyhow::Result<()> {
-    let app =
-        Application::build(Settings::for_tests(url.to_owned()), Arc::new(SystemClock)).await?;
+/// A server started in this process, with one app made by its admin path.
+struct BenchServer {
+    endpoint: String,
+    services: orbit_api::Services,
+    keys: orbit_api::admin::CreatedAppKeys,
+    client: reqwest::Client,
+}
+
+async fn start_server(settings: Settings, app_name: &str) -> anyhow::Result<BenchServer> {
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
     let endpoint = format!("http://127.0.0.1:{}/graphql", app.port());
     let services = app.services();
     tokio::spawn(app.run_until_stopped());
     let keys = create_app(
         &services,
         CreateAppRequest {
-            name: "bench".into(),
+            name: app_name.into(),
             owner_email: "owner@bench.invalid".into(),
             owner_password: "bench-owner-password".into(),
         },
@@ -212,6 +228,21 @@ async fn run_sizes(url: &str, size: u64, requests: usize) -> anyhow::Result<()> 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
+    Ok(BenchServer {
+        endpoint,
+        services,
+        keys,
+        client,
+    })
+}
+
+async fn run_sizes(url: &str, size: u64, requests: usize) -> anyhow::Result<()> {
+    let BenchServer {
+        endpoint,
+        services,
+        keys,
+        client,
+    } = start_server(Settings::for_tests(url.to_owned()), "bench").await?;
     let mut fixture = Fixture {
         client,
         endpoint,

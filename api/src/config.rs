@@ -111,6 +111,10 @@ pub struct Settings {
     /// for a database connection; while the database is down, how long it
     /// takes to answer `UNAVAILABLE`.
     pub database_acquire_timeout: std::time::Duration,
+    /// `ORBIT_IDLE_SWEEP` (milliseconds): how often the outbox relay and
+    /// each worker loop look for work that no signal announced (another
+    /// process's crash, work come due, expired leases). Default 1000.
+    pub idle_sweep: std::time::Duration,
     /// `ORBIT_HTTP_HEADER_TIMEOUT` (seconds): how long a connection may take
     /// to send a request's headers, and stay idle between requests.
     pub http_header_timeout: std::time::Duration,
@@ -157,6 +161,7 @@ impl Default for Settings {
             ws_send_queue: crate::http::ws::DEFAULT_SEND_QUEUE,
             query_limits: crate::graphql::QueryLimits::default(),
             database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
+            idle_sweep: orbit_worker::POLL_INTERVAL,
             http_header_timeout: std::time::Duration::from_secs(30),
             password_threads: crate::password_work::PasswordWork::default_threads(),
             password_queue: 16,
@@ -192,6 +197,7 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     ws_send_queue: Option<usize>,
     database_acquire_timeout: Option<u64>,
+    idle_sweep_ms: Option<u64>,
     http_header_timeout: Option<u64>,
     password_threads: Option<usize>,
     password_queue: Option<usize>,
@@ -380,6 +386,13 @@ impl Settings {
         if let Some(value) = env("ORBIT_DATABASE_ACQUIRE_TIMEOUT") {
             let seconds = parse_positive("ORBIT_DATABASE_ACQUIRE_TIMEOUT", &value)?;
             settings.database_acquire_timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        if let Some(millis) = file.idle_sweep_ms {
+            settings.idle_sweep = std::time::Duration::from_millis(millis.max(1));
+        }
+        if let Some(value) = env("ORBIT_IDLE_SWEEP") {
+            let millis = parse_positive("ORBIT_IDLE_SWEEP", &value)?;
+            settings.idle_sweep = std::time::Duration::from_millis(millis as u64);
         }
         if let Some(seconds) = file.http_header_timeout {
             settings.http_header_timeout = std::time::Duration::from_secs(seconds);

@@ -8,7 +8,7 @@ use anyhow::Context;
 use orbit_auth::{AccessTokenKeys, SealingKey, generate_token};
 use orbit_domain::Clock;
 use orbit_domain::ids::{AppId, AppScope};
-use orbit_persistence::{Db, apps};
+use orbit_persistence::apps;
 use orbit_realtime::Broker;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -25,6 +25,7 @@ pub struct Application {
     shutdown: watch::Sender<bool>,
     run_worker: bool,
     header_timeout: std::time::Duration,
+    idle_sweep: std::time::Duration,
     stop: Arc<tokio::sync::Notify>,
 }
 
@@ -59,6 +60,7 @@ impl Application {
             shutdown,
             run_worker: settings.run_worker,
             header_timeout: settings.http_header_timeout,
+            idle_sweep: settings.idle_sweep,
             stop: Arc::new(tokio::sync::Notify::new()),
         })
     }
@@ -84,6 +86,11 @@ impl Application {
             self.services.clone(),
             self.services.broker().clone(),
             EVENT_RETENTION,
+            self.idle_sweep,
+            self.shutdown.subscribe(),
+        ));
+        let work_signals = tokio::spawn(realtime::work_signals::run(
+            self.services.clone(),
             self.shutdown.subscribe(),
         ));
         let worker = if self.run_worker {
@@ -108,6 +115,7 @@ impl Application {
         .await
         .context("serving");
         let _ = relay.await;
+        let _ = work_signals.await;
         for task in worker {
             let _ = task.await;
         }
@@ -144,9 +152,12 @@ pub(crate) async fn build_services(
         let path = settings.sqlite_path();
         create_private(&path).with_context(|| format!("creating {}", path.display()))?;
     }
-    let db = Db::connect_with(&settings.database_url(), settings.database_acquire_timeout)
-        .await
-        .context("connecting to the database")?;
+    let db = orbit_persistence::connect_with(
+        &settings.database_url(),
+        settings.database_acquire_timeout,
+    )
+    .await
+    .context("connecting to the database")?;
     db.migrate().await.context("applying migrations")?;
     let console = apps::ensure_console(&db, clock.now())
         .await
@@ -191,6 +202,7 @@ pub(crate) async fn build_services(
     }
     // Every app's signing keys derive from this one secret (see signing_keys).
     let tokens = AccessTokenKeys::new(secret.into_bytes())?;
+    let worker_wake = orbit_worker::Wake::new(db.work().clone(), settings.idle_sweep);
     Ok(Services::new(Inner {
         mailer,
         db,
@@ -199,7 +211,7 @@ pub(crate) async fn build_services(
         presence,
         clock,
         sealer: Arc::new(sealer),
-        worker_wake: Default::default(),
+        worker_wake,
         outbound,
         tokens,
         signing_key_cache: Default::default(),

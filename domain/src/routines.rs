@@ -153,24 +153,12 @@ impl Action {
     }
 }
 
-/// Serde for the typed IDs inside triggers and actions: their wire form.
-macro_rules! id_serde {
-    ($($id:ty),+) => {$(
-        impl Serialize for $id {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $id {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    )+};
+impl Action {
+    /// An action as stored with its routine.
+    pub fn from_stored(stored: &serde_json::Value) -> crate::DomainResult<Self> {
+        serde_json::from_value(stored.clone()).map_err(crate::DomainError::internal)
+    }
 }
-id_serde!(TeamId, ThreadId);
 
 impl Trigger {
     pub fn kind(&self) -> &'static str {

@@ -15,6 +15,7 @@ mod m20261203_000002_identity_providers;
 mod m20261203_000003_agents;
 mod m20261203_000004_webhooks;
 mod m20261203_000005_routines;
+mod m20261204_000001_event_interest;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_agents::Migration),
             Box::new(m20261203_000004_webhooks::Migration),
             Box::new(m20261203_000005_routines::Migration),
+            Box::new(m20261204_000001_event_interest::Migration),
         ]
     }
 }

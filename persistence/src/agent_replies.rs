@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{AgentStatus, MessageStatus, ReplyMode, ReplyStatus, mentions};
 use orbit_domain::entities::{agent, agent_reply, message, thread_agent};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{Event, MessageSnapshot, ReplyEnded};
 use orbit_domain::ids::{AgentId, AgentReplyId, AppScope, MessageId, ThreadId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -21,14 +21,19 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
 };
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::messages::{AgentMessage, created_event, insert_agent_message, message_payload};
-use crate::{Db, Page, PageArgs, db_error, keyset, leases, outbox, routine_runs};
+use crate::messages::{AgentMessage, created_event, insert_agent_message, snapshot};
+use crate::queues::Queue;
+use crate::reaction::{Happened, InChange};
+use crate::unit_of_work::Change;
+use crate::{Db, Page, PageArgs, db_error, keyset, leases};
+
+/// The reaction that queues agents' replies to the messages that ask them.
+pub const REACTION: &str = "agent_replies";
 
 /// The queue's table, for [`leases`].
-pub const TABLE: &str = "agent_replies";
+pub const TABLE: &str = Queue::AgentReplies.table();
 
 fn new_reply(
     scope: AppScope,
@@ -66,16 +71,26 @@ fn new_reply(
 /// `always` mode, messages that mention `@handle` in `mention` mode.
 /// Messages written by agents never come here, so agents cannot set each
 /// other off in a loop.
-pub(crate) async fn enqueue_for_message<C: ConnectionTrait>(
-    txn: &C,
-    scope: AppScope,
-    message: &message::Model,
-    now: DateTime<Utc>,
-) -> DomainResult<Vec<agent_reply::Model>> {
+pub(crate) async fn enqueue_for_messages(
+    change: &dyn InChange,
+    happened: &[Happened],
+) -> DomainResult<()> {
+    for happened in happened {
+        if let Event::MessageCreated(message) = happened.event.as_ref()
+            && message.author_id.is_some()
+        {
+            enqueue_for_message(change, message).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn enqueue_for_message(change: &dyn InChange, message: &MessageSnapshot) -> DomainResult<()> {
+    let (txn, scope, now) = (change.txn(), change.scope(), change.now());
     let in_thread = sea_orm::sea_query::Query::select()
         .column(thread_agent::Column::AgentId)
         .from(thread_agent::Entity)
-        .and_where(Expr::col(thread_agent::Column::ThreadId).eq(message.thread_id))
+        .and_where(Expr::col(thread_agent::Column::ThreadId).eq(message.thread_id.uuid()))
         .to_owned();
     let agents = agent::Entity::find()
         .filter(agent::Column::AppId.eq(scope.uuid()))
@@ -86,7 +101,6 @@ pub(crate) async fn enqueue_for_message<C: ConnectionTrait>(
         .await
         .map_err(db_error)?;
     let content = message.content.as_deref().unwrap_or_default();
-    let mut queued = Vec::new();
     for agent in agents {
         let asked = match agent.reply_mode.parse::<ReplyMode>()? {
             ReplyMode::Always => true,
@@ -95,20 +109,20 @@ pub(crate) async fn enqueue_for_message<C: ConnectionTrait>(
         if !asked {
             continue;
         }
-        let reply = new_reply(
+        new_reply(
             scope,
-            message.thread_id,
+            message.thread_id.uuid(),
             agent.id,
-            Some(message.id),
+            Some(message.message_id.uuid()),
             None,
             now,
         )
         .insert(txn)
         .await
         .map_err(db_error)?;
-        queued.push(reply);
+        change.queued(Queue::AgentReplies);
     }
-    Ok(queued)
+    Ok(())
 }
 
 /// Queues a reply of `agent` in `thread` to `prompt`, which is not a message
@@ -208,7 +222,8 @@ pub async fn request_cancel(
     now: DateTime<Utc>,
 ) -> DomainResult<agent_reply::Model> {
     let id = AgentReplyId(reply.id);
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let ended_queued = agent_reply::Entity::update_many()
         .col_expr(
             agent_reply::Column::Status,
@@ -223,7 +238,7 @@ pub async fn request_cancel(
         .filter(agent_reply::Column::Id.eq(reply.id))
         .filter(agent_reply::Column::AppId.eq(scope.uuid()))
         .filter(agent_reply::Column::Status.eq(ReplyStatus::Queued.as_str()))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?
         .rows_affected
@@ -234,15 +249,14 @@ pub async fn request_cancel(
             error: Some("cancelled before it started".to_owned()),
             message: None,
         };
-        routine_runs::reply_ended(&txn, reply, ReplyStatus::Cancelled, None, None, now).await?;
-        outbox::append(&txn, scope, now, vec![ended.event(reply)]).await?;
+        change.emit(ended.event(reply));
     } else {
         let marked = agent_reply::Entity::update_many()
             .col_expr(agent_reply::Column::CancelRequestedAt, Expr::value(now))
             .filter(agent_reply::Column::Id.eq(reply.id))
             .filter(agent_reply::Column::AppId.eq(scope.uuid()))
             .filter(agent_reply::Column::Status.eq(ReplyStatus::Running.as_str()))
-            .exec(&txn)
+            .exec(txn)
             .await
             .map_err(db_error)?
             .rows_affected
@@ -251,7 +265,7 @@ pub async fn request_cancel(
             return Err(DomainError::conflict("this reply has already ended").with_field("replyId"));
         }
     }
-    db.commit(txn).await?;
+    change.commit().await?;
     find(db, scope, id)
         .await?
         .ok_or_else(|| DomainError::not_found("agent reply").with_field("replyId"))
@@ -370,8 +384,9 @@ pub async fn finish(
     now: DateTime<Utc>,
 ) -> DomainResult<bool> {
     let scope = AppScope::new(reply.app_id.into());
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    if !leases::finish(&txn, TABLE, reply.id, owner, outcome.status.as_str()).await? {
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    if !leases::finish(txn, TABLE, reply.id, owner, outcome.status.as_str()).await? {
         return Ok(false);
     }
     let says_something =
@@ -392,7 +407,7 @@ pub async fn finish(
             prompt_tokens: outcome.prompt_tokens,
             completion_tokens: outcome.completion_tokens,
         };
-        Some(insert_agent_message(&txn, scope, message, now).await?)
+        Some(insert_agent_message(txn, scope, message, now).await?)
     } else {
         None
     };
@@ -419,30 +434,19 @@ pub async fn finish(
         )
         .col_expr(agent_reply::Column::FinishedAt, Expr::value(now))
         .filter(agent_reply::Column::Id.eq(reply.id))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
-    let mut events = Vec::new();
     if let Some(message) = &stored {
-        events.push(created_event(message));
+        change.emit(created_event(message));
     }
-    routine_runs::reply_ended(
-        &txn,
-        reply,
-        outcome.status,
-        outcome.error.as_deref(),
-        stored.as_ref(),
-        now,
-    )
-    .await?;
     let ended = Ended {
         status: outcome.status,
         error: outcome.error,
         message: stored.as_ref(),
     };
-    events.push(ended.event(reply));
-    outbox::append(&txn, scope, now, events).await?;
-    db.commit(txn).await?;
+    change.emit(ended.event(reply));
+    change.commit().await?;
     Ok(true)
 }
 
@@ -454,25 +458,20 @@ struct Ended<'a> {
 }
 
 impl Ended<'_> {
-    fn event(&self, reply: &agent_reply::Model) -> NewEvent {
-        let event_type = match self.status {
-            ReplyStatus::Completed => EventType::AgentReplyCompleted,
-            _ => EventType::AgentReplyFailed,
+    fn event(&self, reply: &agent_reply::Model) -> Event {
+        let ended = ReplyEnded {
+            reply_id: AgentReplyId(reply.id),
+            agent_id: AgentId(reply.agent_id),
+            thread_id: ThreadId(reply.thread_id),
+            trigger_message_id: reply.trigger_message_id.map(MessageId),
+            attempt: reply.attempts,
+            status: self.status.as_str().to_owned(),
+            error: self.error.clone(),
+            message: self.message.map(snapshot),
         };
-        let payload: Value = json!({
-            "replyId": AgentReplyId(reply.id).to_string(),
-            "agentId": AgentId(reply.agent_id).to_string(),
-            "threadId": ThreadId(reply.thread_id).to_string(),
-            "triggerMessageId": reply.trigger_message_id.map(|m| MessageId(m).to_string()),
-            "attempt": reply.attempts,
-            "status": self.status.as_str(),
-            "error": self.error,
-            "message": self.message.map(message_payload),
-        });
-        NewEvent::new(
-            Topic::Thread(ThreadId(reply.thread_id)),
-            event_type,
-            payload,
-        )
+        match self.status {
+            ReplyStatus::Completed => Event::AgentReplyCompleted(ended),
+            _ => Event::AgentReplyFailed(ended),
+        }
     }
 }

@@ -5,18 +5,18 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{AgentStatus, ReplyMode};
 use orbit_domain::entities::{agent, thread_agent};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{Event, EventType, Participation};
 use orbit_domain::ids::{AgentId, AppScope, ModelProviderId, ThreadId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::is_unique_violation;
-use crate::{Db, Page, PageArgs, db_error, keyset, outbox};
+use crate::reaction::declare_interest;
+use crate::unit_of_work::Change;
+use crate::{Db, Page, PageArgs, agent_replies, db_error, keyset};
 
 fn handle_taken(error: DbErr) -> DomainError {
     if is_unique_violation(&error) {
@@ -160,12 +160,12 @@ pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page
     .await
 }
 
-fn participant_event(thread: ThreadId, agent: AgentId, event_type: EventType) -> NewEvent {
-    NewEvent::new(
-        Topic::Thread(thread),
-        event_type,
-        json!({ "threadId": thread.to_string(), "agentId": agent.to_string(), "userId": null }),
-    )
+fn participant_event(thread: ThreadId, agent: AgentId, kind: fn(Participation) -> Event) -> Event {
+    kind(Participation {
+        thread_id: thread,
+        user_id: None,
+        agent_id: Some(agent),
+    })
 }
 
 /// Adds an agent to a thread: from now on the thread's messages may ask it
@@ -177,14 +177,15 @@ pub async fn add_to_thread(
     agent: AgentId,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     thread_agent::ActiveModel {
         thread_id: Set(thread.uuid()),
         agent_id: Set(agent.uuid()),
         app_id: Set(scope.uuid()),
         added_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await
     .map_err(|error| {
         if is_unique_violation(&error) {
@@ -193,9 +194,16 @@ pub async fn add_to_thread(
             db_error(error)
         }
     })?;
-    let event = participant_event(thread, agent, EventType::ParticipantAdded);
-    outbox::append(&txn, scope, now, vec![event]).await?;
-    db.commit(txn).await
+    // From now on the app's messages may ask an agent for a reply.
+    declare_interest(
+        txn,
+        scope,
+        [EventType::MessageCreated],
+        agent_replies::REACTION,
+    )
+    .await?;
+    change.emit(participant_event(thread, agent, Event::ParticipantAdded));
+    change.commit().await.map(drop)
 }
 
 /// Takes an agent out of a thread. Replies it already owes still come.
@@ -206,20 +214,20 @@ pub async fn remove_from_thread(
     agent: AgentId,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let removed = thread_agent::Entity::delete_many()
         .filter(thread_agent::Column::AppId.eq(scope.uuid()))
         .filter(thread_agent::Column::ThreadId.eq(thread.uuid()))
         .filter(thread_agent::Column::AgentId.eq(agent.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if removed.rows_affected == 0 {
         return Err(DomainError::not_found("participant").with_field("agentId"));
     }
-    let event = participant_event(thread, agent, EventType::ParticipantRemoved);
-    outbox::append(&txn, scope, now, vec![event]).await?;
-    db.commit(txn).await
+    change.emit(participant_event(thread, agent, Event::ParticipantRemoved));
+    change.commit().await.map(drop)
 }
 
 /// The agents taking part in each of `threads`, in the order they joined.

@@ -3,17 +3,17 @@
 
 use chrono::{DateTime, Duration, Utc};
 use orbit_domain::entities::api_key;
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{Event, KeyRevocation};
 use orbit_domain::ids::{ApiKeyId, AppScope};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
-use serde_json::json;
 
-use crate::{Db, Page, PageArgs, db_error, keyset, outbox};
+use crate::unit_of_work::Change;
+use crate::{Db, Page, PageArgs, db_error, keyset};
 
 /// How stale `last_used_at` may get before a request writes it again: a
 /// write an hour per key, not one per request.
@@ -80,30 +80,26 @@ pub async fn revoke(
     now: DateTime<Utc>,
 ) -> DomainResult<api_key::Model> {
     let not_found = || DomainError::not_found("API key").with_field("id");
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let revoked = api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::value(now))
         .filter(api_key::Column::Id.eq(id.uuid()))
         .filter(api_key::Column::AppId.eq(scope.uuid()))
         .filter(api_key::Column::RevokedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if revoked.rows_affected > 0 {
-        let event = NewEvent::new(
-            Topic::App(scope.app_id()),
-            EventType::ApiKeyRevoked,
-            json!({ "keyId": id.to_string() }),
-        );
-        outbox::append(&txn, scope, now, vec![event]).await?;
+        change.emit(Event::ApiKeyRevoked(KeyRevocation { key_id: id }));
     }
     let key = api_key::Entity::find_by_id(id.uuid())
         .filter(api_key::Column::AppId.eq(scope.uuid()))
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
         .ok_or_else(not_found)?;
-    db.commit(txn).await?;
+    change.commit().await?;
     Ok(key)
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{api_key, app, app_member, user};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{AppDeletion, Event};
 use orbit_domain::ids::{AppId, AppScope, UserId};
 use orbit_domain::roles::AppRole;
 use orbit_domain::validation::Email;
@@ -14,6 +14,8 @@ use sea_orm::{
 };
 
 pub use crate::api_keys::NewApiKey;
+use crate::reaction::forget_interest;
+use crate::unit_of_work::Change;
 use crate::{Db, Page, PageArgs, api_keys, db_error, keyset, outbox, users};
 
 /// The console app developers belong to, created on first start.
@@ -174,23 +176,22 @@ pub async fn rename(
 /// event on the app's topic then closes its open sockets on every process.
 /// The console app cannot be deleted.
 pub async fn delete(db: &Db, scope: AppScope, now: DateTime<Utc>) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    let app = lock(&txn, scope).await?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    let app = lock(txn, scope).await?;
     if app.is_console {
         return Err(DomainError::forbidden("the console app cannot be deleted").with_field("appId"));
     }
-    outbox::delete_app_events(&txn, scope).await?;
+    outbox::delete_app_events(txn, scope).await?;
     app::Entity::delete_by_id(scope.uuid())
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
-    let event = NewEvent::new(
-        Topic::App(scope.app_id()),
-        EventType::AppDeleted,
-        serde_json::json!({ "appId": scope.app_id().to_string() }),
-    );
-    outbox::append(&txn, scope, now, vec![event]).await?;
-    db.commit(txn).await?;
+    forget_interest(txn, scope).await?;
+    change.emit(Event::AppDeleted(AppDeletion {
+        app_id: scope.app_id(),
+    }));
+    change.commit().await?;
     Ok(())
 }
 

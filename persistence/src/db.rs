@@ -1,12 +1,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::committed::{AppendedEvent, CommittedEvents};
+use crate::db_error;
+use crate::queues::{QueueSet, WorkSignals};
+use crate::reaction::Reactions;
 use orbit_domain::{DomainError, DomainResult};
 use orbit_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend};
-use tokio::sync::Notify;
-
-use crate::db_error;
 
 /// How long a request waits for a database connection by default.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,9 +30,12 @@ pub struct PoolStatus {
 #[derive(Debug, Clone)]
 pub struct Db {
     conn: DatabaseConnection,
-    /// Woken after every commit, so the outbox relay publishes new events
-    /// straight away instead of at its next sweep.
-    committed: Arc<Notify>,
+    /// What reacts to events inside the changes made through this handle.
+    reactions: Reactions,
+    /// Events this process committed, for the relay to publish at once.
+    committed: Arc<CommittedEvents>,
+    /// Wakes the worker's loop of each queue a commit wrote to.
+    work: Arc<WorkSignals>,
 }
 
 impl Db {
@@ -39,6 +43,13 @@ impl Db {
     /// waiting at most [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection.
     pub async fn connect(url: &str) -> DomainResult<Self> {
         Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Db::connect_with`], running `reactions` in the changes made
+    /// through it ([`crate::connect_with`] gives the standard ones).
+    pub fn with_reactions(mut self, reactions: Reactions) -> Self {
+        self.reactions = reactions;
+        self
     }
 
     /// Like [`Db::connect`]; a request waits at most `acquire_timeout` for
@@ -73,7 +84,9 @@ impl Db {
         let conn = Database::connect(options).await.map_err(db_error)?;
         Ok(Self {
             conn,
-            committed: Arc::new(Notify::new()),
+            reactions: Reactions::default(),
+            committed: Arc::default(),
+            work: Arc::default(),
         })
     }
 
@@ -81,16 +94,30 @@ impl Db {
         &self.conn
     }
 
-    /// Commits and tells the outbox relay that events may be waiting.
+    /// Commits a transaction that wrote no events (those go through
+    /// `unit_of_work::Change`).
     pub(crate) async fn commit(&self, txn: DatabaseTransaction) -> DomainResult<()> {
-        txn.commit().await.map_err(db_error)?;
-        self.committed.notify_one();
-        Ok(())
+        txn.commit().await.map_err(db_error)
     }
 
-    /// Signalled after each commit (a permit is kept if nobody waits).
-    pub fn committed(&self) -> &Notify {
+    pub(crate) fn reactions(&self) -> &Reactions {
+        &self.reactions
+    }
+
+    /// A change committed: hand its events to the relay, wake its queues.
+    pub(crate) fn committed(&self, events: Vec<AppendedEvent>, queued: QueueSet) {
+        self.committed.push(events);
+        self.work.written(queued);
+    }
+
+    /// Events this process committed, waiting for the relay.
+    pub fn committed_events(&self) -> &Arc<CommittedEvents> {
         &self.committed
+    }
+
+    /// The worker's wake-ups, per queue.
+    pub fn work(&self) -> &Arc<WorkSignals> {
+        &self.work
     }
 
     /// The pool's connections now (for `/metrics`).

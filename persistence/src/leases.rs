@@ -25,6 +25,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 use uuid::Uuid;
 
+use crate::queues::Queue;
 use crate::{Db, db_error};
 
 /// Waiting for its `due_at`.
@@ -96,22 +97,14 @@ pub async fn claim(
     txn.execute(&claim).await.map_err(db_error)?;
     txn.commit().await.map_err(db_error)?;
     if takeovers > 0 {
-        let queue = QUEUES
-            .iter()
-            .find(|(_, name)| *name == table)
-            .map_or(table, |(queue, _)| *queue);
+        let queue = Queue::ALL
+            .into_iter()
+            .find(|queue| queue.table() == table)
+            .map_or(table, Queue::as_str);
         metrics::counter!("orbit_lease_takeovers_total", "queue" => queue).increment(takeovers);
     }
     Ok(ids)
 }
-
-/// The tables whose items are claimed with a lease, by the name their queue
-/// has in `/metrics`.
-pub const QUEUES: [(&str, &str); 3] = [
-    ("webhook_deliveries", crate::webhooks::DELIVERIES),
-    ("agent_replies", crate::agent_replies::TABLE),
-    ("routine_runs", crate::routine_runs::TABLE),
-];
 
 /// Items of one queue in one non-terminal status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +117,9 @@ pub struct Depth {
 /// Queued and running items of every queue, zero included (a gauge that
 /// disappears when its queue empties would keep its last value on graphs).
 pub async fn depths(db: &Db) -> DomainResult<Vec<Depth>> {
-    let mut depths = Vec::with_capacity(QUEUES.len() * 2);
-    for (queue, table) in QUEUES {
+    let mut depths = Vec::with_capacity(Queue::ALL.len() * 2);
+    for queue in Queue::ALL {
+        let (queue, table) = (queue.as_str(), queue.table());
         for status in [QUEUED, RUNNING] {
             let count = Query::select()
                 .expr_as(col("id").count(), Alias::new("n"))

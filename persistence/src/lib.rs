@@ -1,7 +1,7 @@
 //! Orbit's storage. Every function that touches tenant data takes the
 //! caller's [`AppScope`](orbit_domain::ids::AppScope): there is no query
 //! without its app. Writes that change state append their events to the
-//! outbox in the same transaction.
+//! log in the same transaction, through a `unit_of_work::Change`.
 
 pub mod agent_replies;
 pub mod agents;
@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod app_members;
 pub mod app_settings;
 pub mod apps;
+pub mod committed;
 mod db;
 pub mod device_flow;
 mod error;
@@ -20,16 +21,36 @@ pub mod model_providers;
 pub mod oauth_logins;
 pub mod outbox;
 pub mod passwordless;
+pub mod queues;
 pub mod rate_limits;
+pub mod reaction;
+pub mod reactions;
 pub mod routine_runs;
 pub mod routines;
 pub mod sessions;
 pub mod signing_keys;
 pub mod teams;
 pub mod threads;
+pub mod unit_of_work;
 pub mod users;
 pub mod webhooks;
 
 pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT, Db, PoolStatus};
 pub use error::db_error;
 pub use keyset::{Page, PageArgs};
+
+/// Connects with the standard reactions (webhook deliveries, routine
+/// triggers, agents' replies, routine runs waiting on replies).
+pub async fn connect(url: &str) -> orbit_domain::DomainResult<Db> {
+    connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// [`connect`], waiting at most `acquire_timeout` for a connection.
+pub async fn connect_with(
+    url: &str,
+    acquire_timeout: std::time::Duration,
+) -> orbit_domain::DomainResult<Db> {
+    Ok(Db::connect_with(url, acquire_timeout)
+        .await?
+        .with_reactions(reactions::standard()))
+}

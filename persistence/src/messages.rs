@@ -3,17 +3,18 @@
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::MessageStatus;
 use orbit_domain::entities::{message, thread};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{Event, MessageSnapshot};
 use orbit_domain::ids::{AgentId, AppScope, MessageId, ThreadId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, Statement,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::is_unique_violation;
-use crate::{Db, Page, PageArgs, agent_replies, db_error, keyset, outbox};
+use crate::unit_of_work::Change;
+use crate::{Db, Page, PageArgs, db_error, keyset};
 
 pub const STATUS_SENT: &str = "sent";
 
@@ -27,22 +28,22 @@ pub struct NewMessage {
 
 /// The whole message travels in its event, so the many subscribers of a
 /// thread render it without reading it back from the database.
-pub(crate) fn message_payload(message: &message::Model) -> Value {
-    json!({
-        "messageId": MessageId(message.id).to_string(),
-        "threadId": ThreadId(message.thread_id).to_string(),
-        "authorId": message.author_user_id.map(|u| UserId(u).to_string()),
-        "authorAgentId": message.author_agent_id.map(|a| AgentId(a).to_string()),
-        "model": message.model,
-        "promptTokens": message.prompt_tokens,
-        "completionTokens": message.completion_tokens,
-        "content": message.content,
-        "metadata": message.metadata,
-        "status": message.status,
-        "createdAt": message.created_at,
-        "editedAt": message.edited_at,
-        "deletedAt": message.deleted_at,
-    })
+pub fn snapshot(message: &message::Model) -> MessageSnapshot {
+    MessageSnapshot {
+        message_id: MessageId(message.id),
+        thread_id: ThreadId(message.thread_id),
+        author_id: message.author_user_id.map(UserId),
+        author_agent_id: message.author_agent_id.map(AgentId),
+        model: message.model.clone(),
+        prompt_tokens: message.prompt_tokens,
+        completion_tokens: message.completion_tokens,
+        content: message.content.clone(),
+        metadata: message.metadata.clone(),
+        status: message.status.clone(),
+        created_at: message.created_at,
+        edited_at: message.edited_at,
+        deleted_at: message.deleted_at,
+    }
 }
 
 async fn find_by_idempotency_key<C: ConnectionTrait>(
@@ -75,86 +76,99 @@ fn replay(existing: message::Model, new_message: &NewMessage) -> DomainResult<me
     Ok(existing)
 }
 
-/// A message sent, and whether it asked agents for replies (the worker has
-/// work then).
-pub struct Sent {
-    pub message: message::Model,
-    pub replies_queued: usize,
-}
-
-fn replayed(existing: message::Model, new_message: &NewMessage) -> DomainResult<Sent> {
-    Ok(Sent {
-        message: replay(existing, new_message)?,
-        replies_queued: 0,
-    })
-}
-
-/// Sends a message, and in the same transaction queues a reply from each
-/// agent of the thread that it asks (see `agent_replies`). With an
+/// Sends a message. Agents of the thread that it asks queue their replies
+/// in the same transaction (a reaction to `message.created`). With an
 /// idempotency key, a retry returns the first message and writes nothing.
 pub async fn send(
     db: &Db,
     scope: AppScope,
     now: DateTime<Utc>,
     new_message: NewMessage,
-) -> DomainResult<Sent> {
+) -> DomainResult<message::Model> {
     if let Some(key) = &new_message.idempotency_key
         && let Some(existing) = find_by_idempotency_key(db.conn(), scope, &new_message, key).await?
     {
-        return replayed(existing, &new_message);
+        return replay(existing, &new_message);
     }
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    let id = MessageId::generate().uuid();
-    let inserted = message::ActiveModel {
-        id: Set(id),
-        app_id: Set(scope.uuid()),
-        thread_id: Set(new_message.thread.uuid()),
-        author_user_id: Set(Some(new_message.author.uuid())),
-        author_agent_id: Set(None),
-        content: Set(Some(new_message.content.clone())),
-        metadata: Set(new_message.metadata.clone()),
-        status: Set(STATUS_SENT.to_owned()),
-        model: Set(None),
-        prompt_tokens: Set(None),
-        completion_tokens: Set(None),
-        idempotency_key: Set(new_message.idempotency_key.clone()),
-        created_at: Set(now),
-        edited_at: Set(None),
-        deleted_at: Set(None),
-    }
-    .insert(&txn)
-    .await;
-    let created = match inserted {
-        Ok(created) => created,
+    let change = Change::begin(db, scope, now).await?;
+    let created = message::Model {
+        id: MessageId::generate().uuid(),
+        app_id: scope.uuid(),
+        thread_id: new_message.thread.uuid(),
+        author_user_id: Some(new_message.author.uuid()),
+        author_agent_id: None,
+        content: Some(new_message.content.clone()),
+        metadata: new_message.metadata.clone(),
+        status: STATUS_SENT.to_owned(),
+        model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        idempotency_key: new_message.idempotency_key.clone(),
+        created_at: now,
+        edited_at: None,
+        deleted_at: None,
+    };
+    match insert_and_touch_thread(change.txn(), &created).await {
+        Ok(()) => {}
         // A concurrent retry won the race between our lookup and insert.
         Err(error) if is_unique_violation(&error) => {
-            drop(txn);
+            drop(change);
             let key = new_message.idempotency_key.as_deref().unwrap_or_default();
             let existing = find_by_idempotency_key(db.conn(), scope, &new_message, key)
                 .await?
                 .ok_or_else(|| DomainError::internal("idempotent message vanished"))?;
-            return replayed(existing, &new_message);
+            return replay(existing, &new_message);
         }
         Err(error) => return Err(db_error(error)),
-    };
-    touch_thread(&txn, scope, new_message.thread, id, now).await?;
-    let replies = agent_replies::enqueue_for_message(&txn, scope, &created, now).await?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        vec![NewEvent::new(
-            Topic::Thread(new_message.thread),
-            EventType::MessageCreated,
-            message_payload(&created),
-        )],
-    )
+    }
+    change.emit(Event::MessageCreated(snapshot(&created)));
+    change.commit().await?;
+    Ok(created)
+}
+
+/// Inserts `message` and moves its thread to the top of the activity order
+/// (its newest message is this one: UUIDv7, so the key orders threads by
+/// last activity). One statement on Postgres.
+async fn insert_and_touch_thread<C: ConnectionTrait>(
+    conn: &C,
+    message: &message::Model,
+) -> Result<(), sea_orm::DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        message::ActiveModel::from(message.clone())
+            .insert(conn)
+            .await?;
+        return touch_thread(conn, message).await;
+    }
+    let sql = "WITH touched AS (UPDATE threads SET last_message_at = $13, activity_key = $1 \
+               WHERE id = $3 AND app_id = $2) \
+               INSERT INTO messages (id, app_id, thread_id, author_user_id, author_agent_id, \
+               content, metadata, status, model, prompt_tokens, completion_tokens, \
+               idempotency_key, created_at, edited_at, deleted_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    let values: Vec<sea_orm::Value> = vec![
+        message.id.into(),
+        message.app_id.into(),
+        message.thread_id.into(),
+        message.author_user_id.into(),
+        message.author_agent_id.into(),
+        message.content.clone().into(),
+        message.metadata.clone().into(),
+        message.status.clone().into(),
+        message.model.clone().into(),
+        message.prompt_tokens.into(),
+        message.completion_tokens.into(),
+        message.idempotency_key.clone().into(),
+        message.created_at.into(),
+        message.edited_at.into(),
+        message.deleted_at.into(),
+    ];
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
     .await?;
-    db.commit(txn).await?;
-    Ok(Sent {
-        message: created,
-        replies_queued: replies.len(),
-    })
+    Ok(())
 }
 
 /// A message an agent writes: its reply, or what a routine posts.
@@ -170,70 +184,59 @@ pub struct AgentMessage {
 }
 
 /// Stores an agent's message and moves its thread up, inside the caller's
-/// transaction; the caller announces it (`message.created`). Agents'
-/// messages ask no agent for a reply.
+/// change; the caller announces it (`message.created`). Agents' messages
+/// ask no agent for a reply.
 pub(crate) async fn insert_agent_message<C: ConnectionTrait>(
     txn: &C,
     scope: AppScope,
     new_message: AgentMessage,
     now: DateTime<Utc>,
 ) -> DomainResult<message::Model> {
-    let message = message::ActiveModel {
-        id: Set(new_message.id.uuid()),
-        app_id: Set(scope.uuid()),
-        thread_id: Set(new_message.thread.uuid()),
-        author_user_id: Set(None),
-        author_agent_id: Set(Some(new_message.agent.uuid())),
-        content: Set(Some(new_message.content)),
-        metadata: Set(None),
-        status: Set(new_message.status.as_str().to_owned()),
-        idempotency_key: Set(None),
-        created_at: Set(now),
-        edited_at: Set(None),
-        deleted_at: Set(None),
-        model: Set(new_message.model),
-        prompt_tokens: Set(new_message.prompt_tokens),
-        completion_tokens: Set(new_message.completion_tokens),
-    }
-    .insert(txn)
-    .await
-    .map_err(db_error)?;
-    touch_thread(txn, scope, new_message.thread, message.id, now).await?;
+    let message = message::Model {
+        id: new_message.id.uuid(),
+        app_id: scope.uuid(),
+        thread_id: new_message.thread.uuid(),
+        author_user_id: None,
+        author_agent_id: Some(new_message.agent.uuid()),
+        content: Some(new_message.content),
+        metadata: None,
+        status: new_message.status.as_str().to_owned(),
+        idempotency_key: None,
+        created_at: now,
+        edited_at: None,
+        deleted_at: None,
+        model: new_message.model,
+        prompt_tokens: new_message.prompt_tokens,
+        completion_tokens: new_message.completion_tokens,
+    };
+    insert_and_touch_thread(txn, &message)
+        .await
+        .map_err(db_error)?;
     Ok(message)
 }
 
-/// `message.created` for `message`, on its thread.
-pub(crate) fn created_event(message: &message::Model) -> NewEvent {
-    NewEvent::new(
-        Topic::Thread(ThreadId(message.thread_id)),
-        EventType::MessageCreated,
-        message_payload(message),
-    )
+/// `message.created` for `message`.
+pub(crate) fn created_event(message: &message::Model) -> Event {
+    Event::MessageCreated(snapshot(message))
 }
 
-/// Moves the thread to the top of the activity order: its newest message is
-/// `message` (UUIDv7, so the key orders threads by last activity).
-pub(crate) async fn touch_thread<C: ConnectionTrait>(
-    txn: &C,
-    scope: AppScope,
-    thread: ThreadId,
-    message: uuid::Uuid,
-    now: DateTime<Utc>,
-) -> DomainResult<()> {
+async fn touch_thread<C: ConnectionTrait>(
+    conn: &C,
+    message: &message::Model,
+) -> Result<(), sea_orm::DbErr> {
     thread::Entity::update_many()
         .col_expr(
             thread::Column::LastMessageAt,
-            sea_orm::sea_query::Expr::value(now),
+            sea_orm::sea_query::Expr::value(message.created_at),
         )
         .col_expr(
             thread::Column::ActivityKey,
-            sea_orm::sea_query::Expr::value(message),
+            sea_orm::sea_query::Expr::value(message.id),
         )
-        .filter(thread::Column::Id.eq(thread.uuid()))
-        .filter(thread::Column::AppId.eq(scope.uuid()))
-        .exec(txn)
-        .await
-        .map_err(db_error)?;
+        .filter(thread::Column::Id.eq(message.thread_id))
+        .filter(thread::Column::AppId.eq(message.app_id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -258,7 +261,7 @@ pub async fn edit(
     let mut active: message::ActiveModel = existing.into();
     active.content = Set(Some(content));
     active.edited_at = Set(Some(now));
-    save_and_announce(db, scope, active, EventType::MessageEdited, now).await
+    save_and_announce(db, scope, active, Event::MessageEdited, now).await
 }
 
 /// Soft delete: the row keeps its place in the thread, its content and
@@ -276,26 +279,21 @@ pub async fn delete(
     active.content = Set(None);
     active.metadata = Set(None);
     active.deleted_at = Set(Some(now));
-    save_and_announce(db, scope, active, EventType::MessageDeleted, now).await
+    save_and_announce(db, scope, active, Event::MessageDeleted, now).await
 }
 
-/// Saves a change to a message and announces it on the thread, in one transaction.
+/// Saves a change to a message and announces it on the thread, in one change.
 async fn save_and_announce(
     db: &Db,
     scope: AppScope,
     changed: message::ActiveModel,
-    event_type: EventType,
+    event: fn(MessageSnapshot) -> Event,
     now: DateTime<Utc>,
 ) -> DomainResult<message::Model> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    let updated = changed.update(&txn).await.map_err(db_error)?;
-    let event = NewEvent::new(
-        Topic::Thread(ThreadId(updated.thread_id)),
-        event_type,
-        message_payload(&updated),
-    );
-    outbox::append(&txn, scope, now, vec![event]).await?;
-    db.commit(txn).await?;
+    let change = Change::begin(db, scope, now).await?;
+    let updated = changed.update(change.txn()).await.map_err(db_error)?;
+    change.emit(event(snapshot(&updated)));
+    change.commit().await?;
     Ok(updated)
 }
 

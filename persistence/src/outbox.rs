@@ -1,51 +1,296 @@
-//! The outbox: events are written in the transaction of the change they
-//! record, so an event exists exactly when its change committed.
+//! The event log: events are written in the transaction of the change they
+//! record, so an event exists exactly when its change committed. Each
+//! topic's events are numbered without gaps; `unpublished_events` holds
+//! what the relay has not yet handed to the broker. The log knows nothing of
+//! what reacts to its events (see `reaction`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::event;
-use orbit_domain::events::NewEvent;
+use orbit_domain::events::{Event, EventType};
 use orbit_domain::ids::{AppScope, EventId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement, Value as SqlValue,
 };
 use uuid::Uuid;
 
-use crate::{Db, db_error, routine_runs, webhooks};
+use crate::committed::AppendedEvent;
+use crate::reaction::Happened;
+use crate::{Db, db_error};
 
 /// Events not yet handed to the broker; the relay empties it.
 const UNPUBLISHED: &str = "unpublished_events";
 
-/// Appends `events` with the next sequence number of each one's topic. The
-/// upsert on `topic_sequences` takes a row lock in Postgres, so concurrent
-/// writers to one topic queue and the sequence has no gaps or repeats.
+/// What appending wrote, and which reactions want it.
+#[derive(Debug, Default)]
+pub struct Appended {
+    /// Every row, in the order given.
+    pub rows: Vec<AppendedEvent>,
+    /// Each event once, under its first row's id.
+    pub happened: Vec<Happened>,
+    /// `(reaction, event type)` pairs the app declared interest in, among
+    /// the reactions asked about and the types appended.
+    pub wanted: Vec<(String, EventType)>,
+}
+
+/// What one call appends, as both ways of writing it take it.
+struct Batch<'a> {
+    scope: AppScope,
+    now: DateTime<Utc>,
+    rows: &'a [Row],
+    events: &'a [Arc<Event>],
+    /// Each event's payload, by the index rows name.
+    payloads: &'a [serde_json::Value],
+    /// The distinct types appended.
+    types: &'a [EventType],
+    /// The reactions to read the app's interest of.
+    reactions: &'a [&'a str],
+}
+
+/// Sequences per row, and `(reaction, type)` interests.
+type Written = (Vec<i64>, Vec<(String, EventType)>);
+
+/// One event on one of its topics, before it is written.
+struct Row {
+    id: Uuid,
+    topic: String,
+    /// Which of the call's events it is.
+    event: usize,
+}
+
+/// Appends `events`, each on its topics, with the next sequence numbers of
+/// those topics, and reads which of `reactions` the app declared interest
+/// in for their types.
 ///
-/// The same transaction queues the webhook deliveries of the change and
-/// the runs of routines whose event trigger it matches, so a committed
-/// change is never lost and a rolled-back one never sent or acted on.
-/// Events of one call with the same type and payload are one change
-/// written to several topics (`member.joined` on the team and on the
-/// user): webhooks and routines get it once, under the first event's id.
+/// The sequence upserts take row locks in Postgres, so concurrent writers to
+/// one topic queue behind each other's commit and the sequence has no gaps
+/// or repeats; they are taken in topic order, so two changes that write the
+/// same topics never wait on each other in a circle. On Postgres all of it is
+/// one statement, whatever the number of events.
 pub async fn append<C: ConnectionTrait>(
     txn: &C,
     scope: AppScope,
     now: DateTime<Utc>,
-    events: Vec<NewEvent>,
-) -> DomainResult<()> {
-    let mut changes: Vec<webhooks::Change> = Vec::new();
-    for new_event in events {
-        let topic = new_event.topic.key();
+    events: Vec<Arc<Event>>,
+    reactions: &[&str],
+) -> DomainResult<Appended> {
+    let mut rows = Vec::new();
+    let mut happened = Vec::with_capacity(events.len());
+    for (index, event) in events.iter().enumerate() {
+        let topics = event.topics(scope.app_id());
+        if !event.event_type().is_stored() || topics.is_empty() {
+            return Err(DomainError::internal(format!(
+                "`{}` is not written to the log",
+                event.event_type().as_str()
+            )));
+        }
+        for (n, topic) in topics.into_iter().enumerate() {
+            let id = EventId::generate().uuid();
+            if n == 0 {
+                happened.push(Happened {
+                    event_id: id,
+                    event: event.clone(),
+                });
+            }
+            rows.push(Row {
+                id,
+                topic: topic.key(),
+                event: index,
+            });
+        }
+    }
+    if rows.is_empty() {
+        return Ok(Appended::default());
+    }
+    let payloads: Vec<serde_json::Value> = events.iter().map(|event| event.payload()).collect();
+    let mut types: Vec<EventType> = events.iter().map(|event| event.event_type()).collect();
+    types.sort_by_key(|event_type| event_type.as_str());
+    types.dedup();
+    let batch = Batch {
+        scope,
+        now,
+        rows: &rows,
+        events: &events,
+        payloads: &payloads,
+        types: &types,
+        reactions,
+    };
+    let (seqs, wanted) = match txn.get_database_backend() {
+        DbBackend::Postgres => append_in_one_statement(txn, &batch).await?,
+        _ => append_statement_by_statement(txn, &batch).await?,
+    };
+    let rows = rows
+        .into_iter()
+        .zip(seqs)
+        .map(|(row, seq)| AppendedEvent {
+            id: row.id,
+            app: scope.uuid(),
+            topic: row.topic,
+            seq,
+            event: events[row.event].clone(),
+            occurred_at: now,
+        })
+        .collect();
+    Ok(Appended {
+        rows,
+        happened,
+        wanted,
+    })
+}
+
+/// How many rows after each row share its topic: its sequence is the
+/// topic's new last one minus that.
+fn later_on_same_topic(rows: &[Row]) -> Vec<i64> {
+    let mut seen: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut later = vec![0; rows.len()];
+    for (index, row) in rows.iter().enumerate().rev() {
+        let count = seen.entry(row.topic.as_str()).or_default();
+        later[index] = *count;
+        *count += 1;
+    }
+    later
+}
+
+async fn append_in_one_statement<C: ConnectionTrait>(
+    txn: &C,
+    batch: &Batch<'_>,
+) -> DomainResult<Written> {
+    let Batch {
+        scope,
+        now,
+        rows,
+        events,
+        payloads,
+        types,
+        reactions,
+    } = *batch;
+    let mut values: Vec<SqlValue> = vec![scope.uuid().into(), now.into()];
+    let mut input = Vec::with_capacity(rows.len());
+    for (ord, row) in rows.iter().enumerate() {
+        let at = values.len();
+        input.push(format!(
+            "(${}::uuid, ${}::text, ${}::bigint, ${}::text, ${}::jsonb)",
+            at + 1,
+            at + 2,
+            at + 3,
+            at + 4,
+            at + 5
+        ));
+        values.push(row.id.into());
+        values.push(row.topic.clone().into());
+        values.push((ord as i64).into());
+        values.push(events[row.event].event_type().as_str().into());
+        values.push(payloads[row.event].clone().into());
+    }
+    let mut placeholders = |items: Vec<SqlValue>| {
+        let list: Vec<String> = items
+            .into_iter()
+            .map(|item| {
+                values.push(item);
+                format!("${}", values.len())
+            })
+            .collect();
+        list.join(", ")
+    };
+    let type_list = placeholders(types.iter().map(|t| t.as_str().into()).collect());
+    let reaction_list = placeholders(reactions.iter().map(|r| (*r).into()).collect());
+    let interest = if reactions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " UNION ALL SELECT NULL::uuid, NULL::bigint, reaction, event_type FROM event_interest \
+             WHERE app_id = $1 AND event_type IN ({type_list}) AND reaction IN ({reaction_list})"
+        )
+    };
+    let sql = format!(
+        "WITH input (id, topic, ord, event_type, payload) AS (VALUES {input}), \
+         counts AS (SELECT topic, count(*) AS n FROM input GROUP BY topic), \
+         seqs AS (INSERT INTO topic_sequences (topic, last_seq) \
+            SELECT topic, n FROM counts ORDER BY topic \
+            ON CONFLICT (topic) DO UPDATE SET last_seq = topic_sequences.last_seq + EXCLUDED.last_seq \
+            RETURNING topic, last_seq), \
+         written AS (INSERT INTO events (id, app_id, topic, seq, event_type, payload, occurred_at) \
+            SELECT i.id, $1, i.topic, \
+              s.last_seq - (SELECT count(*) FROM input j WHERE j.topic = i.topic AND j.ord > i.ord), \
+              i.event_type, i.payload, $2 \
+            FROM input i JOIN seqs s ON s.topic = i.topic \
+            RETURNING id, seq), \
+         marked AS (INSERT INTO {UNPUBLISHED} (event_id) SELECT id FROM written) \
+         SELECT id, seq, NULL::text AS reaction, NULL::text AS interest_type FROM written{interest}",
+        input = input.join(", "),
+    );
+    let result = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .map_err(db_error)?;
+    let mut seq_of: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut wanted = Vec::new();
+    for row in result {
+        let id: Option<Uuid> = row.try_get("", "id").map_err(db_error)?;
+        match id {
+            Some(id) => {
+                let seq: i64 = row.try_get("", "seq").map_err(db_error)?;
+                seq_of.insert(id, seq);
+            }
+            None => {
+                let reaction: String = row.try_get("", "reaction").map_err(db_error)?;
+                let name: String = row.try_get("", "interest_type").map_err(db_error)?;
+                if let Some(event_type) = EventType::parse(&name) {
+                    wanted.push((reaction, event_type));
+                }
+            }
+        }
+    }
+    let seqs = rows
+        .iter()
+        .map(|row| {
+            seq_of
+                .get(&row.id)
+                .copied()
+                .ok_or_else(|| DomainError::internal("an appended event got no sequence"))
+        })
+        .collect::<DomainResult<Vec<i64>>>()?;
+    Ok((seqs, wanted))
+}
+
+/// SQLite: the same, a statement at a time (they cost no round trip).
+async fn append_statement_by_statement<C: ConnectionTrait>(
+    txn: &C,
+    batch: &Batch<'_>,
+) -> DomainResult<Written> {
+    let Batch {
+        scope,
+        now,
+        rows,
+        events,
+        payloads,
+        types,
+        reactions,
+    } = *batch;
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for row in rows {
+        *counts.entry(row.topic.as_str()).or_default() += 1;
+    }
+    let mut last_of: BTreeMap<&str, i64> = BTreeMap::new();
+    for (topic, count) in counts {
         let next = Query::insert()
             .into_table("topic_sequences")
             .columns(["topic", "last_seq"])
-            .values_panic([topic.clone().into(), 1i64.into()])
+            .values_panic([topic.into(), count.into()])
             .on_conflict(
                 OnConflict::column("topic")
                     .value(
                         "last_seq",
-                        Expr::col(("topic_sequences", "last_seq")).add(1i64),
+                        Expr::col(("topic_sequences", "last_seq")).add(count),
                     )
                     .to_owned(),
             )
@@ -56,40 +301,50 @@ pub async fn append<C: ConnectionTrait>(
             .await
             .map_err(db_error)?
             .ok_or_else(|| DomainError::internal("topic sequence upsert returned no row"))?;
-        let seq: i64 = row.try_get("", "last_seq").map_err(db_error)?;
-        let id = EventId::generate().uuid();
-        let repeats_a_change = changes.iter().any(|change| {
-            change.event_type == new_event.event_type && change.data == new_event.payload
-        });
-        if !repeats_a_change {
-            changes.push(webhooks::Change {
-                event_id: id,
-                event_type: new_event.event_type,
-                data: new_event.payload.clone(),
-            });
-        }
-        event::Entity::insert(event::ActiveModel {
-            id: Set(id),
-            app_id: Set(scope.uuid()),
-            topic: Set(topic),
-            seq: Set(seq),
-            event_type: Set(new_event.event_type.as_str().to_owned()),
-            payload: Set(new_event.payload),
-            occurred_at: Set(now),
-        })
-        .exec_without_returning(txn)
-        .await
-        .map_err(db_error)?;
-        let unpublished = Query::insert()
-            .into_table(UNPUBLISHED)
-            .columns(["event_id"])
-            .values_panic([id.into()])
-            .to_owned();
-        txn.execute(&unpublished).await.map_err(db_error)?;
+        last_of.insert(topic, row.try_get("", "last_seq").map_err(db_error)?);
     }
-    webhooks::enqueue(txn, scope, now, &changes).await?;
-    routine_runs::queue_for_events(txn, scope, now, &changes).await?;
-    Ok(())
+    let later = later_on_same_topic(rows);
+    let seqs: Vec<i64> = rows
+        .iter()
+        .zip(&later)
+        .map(|(row, later)| last_of.get(row.topic.as_str()).copied().unwrap_or_default() - later)
+        .collect();
+    event::Entity::insert_many(rows.iter().zip(&seqs).map(|(row, seq)| event::ActiveModel {
+        id: Set(row.id),
+        app_id: Set(scope.uuid()),
+        topic: Set(row.topic.clone()),
+        seq: Set(*seq),
+        event_type: Set(events[row.event].event_type().as_str().to_owned()),
+        payload: Set(payloads[row.event].clone()),
+        occurred_at: Set(now),
+    }))
+    .exec_without_returning(txn)
+    .await
+    .map_err(db_error)?;
+    let mut unpublished = Query::insert();
+    unpublished.into_table(UNPUBLISHED).columns(["event_id"]);
+    for row in rows {
+        unpublished.values_panic([row.id.into()]);
+    }
+    txn.execute(&unpublished).await.map_err(db_error)?;
+    let mut wanted = Vec::new();
+    if !reactions.is_empty() {
+        let interest = Query::select()
+            .columns(["reaction", "event_type"])
+            .from("event_interest")
+            .and_where(Expr::col("app_id").eq(scope.uuid()))
+            .and_where(Expr::col("event_type").is_in(types.iter().map(|t| t.as_str())))
+            .and_where(Expr::col("reaction").is_in(reactions.iter().copied()))
+            .to_owned();
+        for row in txn.query_all(&interest).await.map_err(db_error)? {
+            let reaction: String = row.try_get("", "reaction").map_err(db_error)?;
+            let name: String = row.try_get("", "event_type").map_err(db_error)?;
+            if let Some(event_type) = EventType::parse(&name) {
+                wanted.push((reaction, event_type));
+            }
+        }
+    }
+    Ok((seqs, wanted))
 }
 
 /// The oldest events still waiting for the relay, oldest first.

@@ -15,13 +15,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{MessageStatus, ReplyStatus};
-use orbit_domain::entities::{agent_reply, routine, routine_run, thread};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::entities::{routine, routine_run, thread};
+use orbit_domain::events::{Event, EventType, ReplyEnded, RunSnapshot};
 use orbit_domain::ids::{
     AgentId, AppId, AppScope, MessageId, RoutineId, RoutineRunId, TeamId, ThreadId,
 };
 use orbit_domain::routines::{
-    MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, ROUTINE_TRIGGER_TYPES, RunCause, RunStatus, bounded,
+    Action, MAX_ERROR_CHARS, MAX_OUTPUT_CHARS, ROUTINE_TRIGGER_TYPES, RunCause, RunStatus, bounded,
     caused_by_agent,
 };
 use orbit_domain::{DomainError, DomainResult};
@@ -29,19 +29,26 @@ use sea_orm::sea_query::LockType;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, SqlErr, TransactionTrait,
+    EntityTrait, QueryFilter, QuerySelect, SqlErr,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::is_unique_violation;
 use crate::messages::{AgentMessage, created_event, insert_agent_message};
-use crate::routines::action_of;
-use crate::webhooks::Change;
-use crate::{Db, Page, PageArgs, agent_replies, db_error, keyset, leases, outbox};
+use crate::queues::Queue;
+use crate::reaction::{Happened, InChange, declare_interest};
+use crate::unit_of_work::Change;
+use crate::{Db, Page, PageArgs, agent_replies, db_error, keyset, leases};
+
+/// The reaction that queues runs of routines whose event trigger a change
+/// matches.
+pub const TRIGGER_REACTION: &str = "routines";
+/// The reaction that ends a run when the agent's reply it waits for ends.
+pub const REPLY_REACTION: &str = "routine_replies";
 
 /// The queue's table, for [`leases`].
-pub const TABLE: &str = "routine_runs";
+pub const TABLE: &str = Queue::RoutineRuns.table();
 
 fn new_run(
     scope: AppScope,
@@ -49,7 +56,7 @@ fn new_run(
     cause: RunCause,
     now: DateTime<Utc>,
 ) -> DomainResult<routine_run::ActiveModel> {
-    let thread = action_of(routine)?.thread();
+    let thread = Action::from_stored(&routine.action)?.thread();
     Ok(routine_run::ActiveModel {
         id: Set(RoutineRunId::generate().uuid()),
         app_id: Set(scope.uuid()),
@@ -160,16 +167,20 @@ async fn find_by_key(
 /// thread when the trigger names them. Changes agents made (their
 /// messages, which routines post) start no routine. Returns how many runs
 /// were queued.
-pub(crate) async fn queue_for_events<C: ConnectionTrait>(
-    txn: &C,
-    scope: AppScope,
-    now: DateTime<Utc>,
-    changes: &[Change],
+pub(crate) async fn queue_for_events(
+    change: &dyn InChange,
+    happened: &[Happened],
 ) -> DomainResult<usize> {
-    let candidates: Vec<&Change> = changes
+    let (txn, scope, now) = (change.txn(), change.scope(), change.now());
+    let candidates: Vec<TriggerCandidate> = happened
         .iter()
-        .filter(|change| ROUTINE_TRIGGER_TYPES.contains(&change.event_type))
-        .filter(|change| !caused_by_agent(&change.data))
+        .filter(|happened| ROUTINE_TRIGGER_TYPES.contains(&happened.event_type()))
+        .map(|happened| TriggerCandidate {
+            event_id: happened.event_id,
+            event_type: happened.event_type(),
+            data: happened.event.payload(),
+        })
+        .filter(|candidate| !caused_by_agent(&candidate.data))
         .collect();
     if candidates.is_empty() {
         return Ok(0);
@@ -191,7 +202,7 @@ pub(crate) async fn queue_for_events<C: ConnectionTrait>(
     }
     let mut teams_of_threads: HashMap<Uuid, Option<Uuid>> = HashMap::new();
     let mut queued = 0;
-    for change in candidates {
+    for change in &candidates {
         let id_in = |key: &str| change.data.get(key).and_then(Value::as_str);
         let thread = id_in("threadId").and_then(|t| t.parse::<ThreadId>().ok());
         let mut team = id_in("teamId").and_then(|t| t.parse::<TeamId>().ok());
@@ -238,7 +249,17 @@ pub(crate) async fn queue_for_events<C: ConnectionTrait>(
             queued += 1;
         }
     }
+    if queued > 0 {
+        change.queued(Queue::RoutineRuns);
+    }
     Ok(queued)
+}
+
+/// A change a routine's event trigger may match.
+struct TriggerCandidate {
+    event_id: Uuid,
+    event_type: EventType,
+    data: Value,
 }
 
 pub async fn find(
@@ -295,46 +316,31 @@ pub async fn claimed(db: &Db, id: Uuid) -> DomainResult<Option<routine_run::Mode
         .map_err(db_error)
 }
 
-/// The run's event: its topics are, for a routine that writes into a
-/// thread, the thread's, and the app builders'. Always in that
-/// order, the thread's first, as every transaction that writes to both
-/// does, so that two of them never wait on each other's topic sequence.
-fn run_events(
-    event_type: EventType,
+/// The run's event, as the run and its routine stand. Its topics are the
+/// thread's, for a routine that writes into a thread, and the app
+/// builders'.
+fn run_event(
+    kind: fn(RunSnapshot) -> Event,
     run: &routine_run::Model,
     routine: &routine::Model,
-) -> Vec<NewEvent> {
-    let payload = json!({
-        "runId": RoutineRunId(run.id).to_string(),
-        "routineId": RoutineId(routine.id).to_string(),
-        "routineName": routine.name,
-        "agentId": AgentId(routine.agent_id).to_string(),
-        "threadId": run.thread_id.map(|t| ThreadId(t).to_string()),
-        "cause": run.cause,
-        "status": run.status,
-        "attempt": run.attempts,
-        "scheduledFor": run.scheduled_for,
-        "startedAt": run.started_at,
-        "finishedAt": run.finished_at,
-        "output": run.output,
-        "error": run.error,
-        "httpStatus": run.http_status,
-        "messageId": run.message_id.map(|m| MessageId(m).to_string()),
-    });
-    let mut events = Vec::with_capacity(2);
-    if let Some(thread) = run.thread_id {
-        events.push(NewEvent::new(
-            Topic::Thread(ThreadId(thread)),
-            event_type,
-            payload.clone(),
-        ));
-    }
-    events.push(NewEvent::new(
-        Topic::Builders(AppId(run.app_id)),
-        event_type,
-        payload,
-    ));
-    events
+) -> Event {
+    kind(RunSnapshot {
+        run_id: RoutineRunId(run.id),
+        routine_id: RoutineId(routine.id),
+        routine_name: Some(routine.name.clone()),
+        agent_id: AgentId(routine.agent_id),
+        thread_id: run.thread_id.map(ThreadId),
+        cause: run.cause.clone(),
+        status: run.status.clone(),
+        attempt: run.attempts,
+        scheduled_for: run.scheduled_for,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        output: run.output.clone(),
+        error: run.error.clone(),
+        http_status: run.http_status,
+        message_id: run.message_id.map(MessageId),
+    })
 }
 
 /// Held by `owner` and running: the condition of every change the lease
@@ -359,12 +365,14 @@ pub async fn start(
     lease_until: DateTime<Utc>,
 ) -> DomainResult<Option<routine_run::Model>> {
     let started_at = run.started_at.unwrap_or(now);
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let scope = AppScope::new(AppId(run.app_id));
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let updated = routine_run::Entity::update_many()
         .col_expr(routine_run::Column::StartedAt, Expr::value(started_at))
         .col_expr(routine_run::Column::LeaseUntil, Expr::value(lease_until))
         .filter(held(run.id, owner))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if updated.rows_affected != 1 {
@@ -375,15 +383,8 @@ pub async fn start(
         lease_until: Some(lease_until),
         ..run.clone()
     };
-    let scope = AppScope::new(AppId(run.app_id));
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        run_events(EventType::RoutineRunStarted, &started, routine),
-    )
-    .await?;
-    db.commit(txn).await?;
+    change.emit(run_event(Event::RoutineRunStarted, &started, routine));
+    change.commit().await?;
     Ok(Some(started))
 }
 
@@ -458,11 +459,11 @@ async fn write_end<C: ConnectionTrait>(
     Ok(updated.rows_affected == 1)
 }
 
-fn end_event(end: &routine_run::Model) -> EventType {
+fn end_event(end: &routine_run::Model) -> fn(RunSnapshot) -> Event {
     if end.status == RunStatus::Succeeded.as_str() {
-        EventType::RoutineRunSucceeded
+        Event::RoutineRunSucceeded
     } else {
-        EventType::RoutineRunFailed
+        Event::RoutineRunFailed
     }
 }
 
@@ -477,13 +478,13 @@ pub async fn finish(
     now: DateTime<Utc>,
 ) -> DomainResult<bool> {
     let end = ended(run, outcome, now);
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    if !write_end(&txn, &end, held(run.id, owner)).await? {
+    let scope = AppScope::new(AppId(run.app_id));
+    let change = Change::begin(db, scope, now).await?;
+    if !write_end(change.txn(), &end, held(run.id, owner)).await? {
         return Ok(false);
     }
-    let scope = AppScope::new(AppId(run.app_id));
-    outbox::append(&txn, scope, now, run_events(end_event(&end), &end, routine)).await?;
-    db.commit(txn).await?;
+    change.emit(run_event(end_event(&end), &end, routine));
+    change.commit().await?;
     Ok(true)
 }
 
@@ -532,7 +533,8 @@ pub async fn post_message(
         return Ok(ended);
     }
     let scope = AppScope::new(AppId(run.app_id));
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let message_id = MessageId::generate();
     let outcome = Outcome {
         succeeded: true,
@@ -541,7 +543,7 @@ pub async fn post_message(
         ..Outcome::default()
     };
     let end = ended(run, outcome, now);
-    if !write_end(&txn, &end, held(run.id, owner)).await? {
+    if !write_end(txn, &end, held(run.id, owner)).await? {
         return Ok(false);
     }
     let message = AgentMessage {
@@ -554,11 +556,10 @@ pub async fn post_message(
         prompt_tokens: None,
         completion_tokens: None,
     };
-    let message = insert_agent_message(&txn, scope, message, now).await?;
-    let mut events = vec![created_event(&message)];
-    events.extend(run_events(end_event(&end), &end, routine));
-    outbox::append(&txn, scope, now, events).await?;
-    db.commit(txn).await?;
+    let message = insert_agent_message(txn, scope, message, now).await?;
+    change.emit(created_event(&message));
+    change.emit(run_event(end_event(&end), &end, routine));
+    change.commit().await?;
     Ok(true)
 }
 
@@ -585,9 +586,10 @@ pub async fn hand_to_agent(
         return Ok(None);
     }
     let scope = AppScope::new(AppId(run.app_id));
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let reply = agent_replies::enqueue_prompt(
-        &txn,
+        txn,
         scope,
         AgentId(routine.agent_id),
         thread,
@@ -599,30 +601,37 @@ pub async fn hand_to_agent(
         .col_expr(routine_run::Column::ReplyId, Expr::value(reply.id))
         .col_expr(routine_run::Column::LeaseUntil, Expr::value(deadline))
         .filter(held(run.id, owner))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if waiting.rows_affected != 1 {
         return Ok(None);
     }
-    db.commit(txn).await?;
+    // The run ends when the reply does: with its event, in its change.
+    declare_interest(
+        txn,
+        scope,
+        [EventType::AgentReplyCompleted, EventType::AgentReplyFailed],
+        REPLY_REACTION,
+    )
+    .await?;
+    change.queued(Queue::AgentReplies);
+    change.commit().await?;
     Ok(Some(reply.id))
 }
 
-/// Ends the run waiting for `reply`, if one is, in the transaction that
-/// ends the reply: it succeeds with the agent's answer, or fails with the
-/// reply's error. A run that timed out first has ended already.
-pub(crate) async fn reply_ended<C: ConnectionTrait>(
-    txn: &C,
-    reply: &agent_reply::Model,
-    status: ReplyStatus,
-    error: Option<&str>,
-    message: Option<&orbit_domain::entities::message::Model>,
-    now: DateTime<Utc>,
+/// Ends the run waiting for the reply that `ended`, if one is, in the
+/// change that ends the reply: it succeeds with the agent's answer, or
+/// fails with the reply's error. A run that timed out first has ended
+/// already.
+pub(crate) async fn reply_ended(
+    change: &dyn InChange,
+    ended_reply: &ReplyEnded,
 ) -> DomainResult<()> {
+    let txn = change.txn();
     let waiting = sea_orm::Condition::all()
-        .add(routine_run::Column::AppId.eq(reply.app_id))
-        .add(routine_run::Column::ReplyId.eq(reply.id))
+        .add(routine_run::Column::AppId.eq(change.scope().uuid()))
+        .add(routine_run::Column::ReplyId.eq(ended_reply.reply_id.uuid()))
         .add(routine_run::Column::Status.eq(RunStatus::Running.as_str()));
     let Some(run) = routine_run::Entity::find()
         .filter(waiting.clone())
@@ -639,32 +648,34 @@ pub(crate) async fn reply_ended<C: ConnectionTrait>(
     else {
         return Ok(());
     };
+    let message = ended_reply.message.as_ref();
     let answer = message.and_then(|m| m.content.clone());
+    let message_id = message.map(|m| m.message_id.uuid());
+    let status: ReplyStatus = ended_reply.status.parse()?;
     let outcome = match status {
         ReplyStatus::Completed => Outcome {
             succeeded: true,
             output: answer,
-            message_id: message.map(|m| m.id),
+            message_id,
             ..Outcome::default()
         },
         ReplyStatus::Cancelled => Outcome {
             output: answer,
-            message_id: message.map(|m| m.id),
+            message_id,
             ..Outcome::failed("the agent's reply was cancelled")
         },
         _ => Outcome {
             output: answer,
-            message_id: message.map(|m| m.id),
+            message_id,
             ..Outcome::failed(format!(
                 "the agent's reply failed: {}",
-                error.unwrap_or("no reason given")
+                ended_reply.error.as_deref().unwrap_or("no reason given")
             ))
         },
     };
-    let end = ended(&run, outcome, now);
+    let end = ended(&run, outcome, change.now());
     if write_end(txn, &end, waiting).await? {
-        let scope = AppScope::new(AppId(run.app_id));
-        outbox::append(txn, scope, now, run_events(end_event(&end), &end, &routine)).await?;
+        change.emit(run_event(end_event(&end), &end, &routine));
     }
     Ok(())
 }

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{routine, routine_run};
-use orbit_domain::ids::{AgentId, AppScope, RoutineId};
+use orbit_domain::ids::{AgentId, AppId, AppScope, RoutineId};
 use orbit_domain::routines::{Action, RoutineStatus, Trigger, whole_seconds};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::Expr;
@@ -21,6 +21,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::error::is_unique_violation;
+use crate::reaction::declare_interest;
 use crate::{Db, Page, PageArgs, db_error, keyset, routine_runs};
 
 pub struct NewRoutine {
@@ -51,7 +52,22 @@ pub fn trigger_of(routine: &routine::Model) -> DomainResult<Trigger> {
 
 /// The routine's action, as stored.
 pub fn action_of(routine: &routine::Model) -> DomainResult<Action> {
-    serde_json::from_value(routine.action.clone()).map_err(DomainError::internal)
+    Action::from_stored(&routine.action)
+}
+
+/// Routines with an event trigger react to the app's events of its type:
+/// said before the routine is saved, so no event after it is missed.
+async fn declare_trigger_interest(db: &Db, scope: AppScope, trigger: &Trigger) -> DomainResult<()> {
+    if let Some(event_type) = trigger.event_type() {
+        declare_interest(
+            db.conn(),
+            scope,
+            [event_type],
+            routine_runs::TRIGGER_REACTION,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 pub fn status_of(routine: &routine::Model) -> DomainResult<RoutineStatus> {
@@ -122,6 +138,7 @@ pub async fn create(
         ..Default::default()
     };
     set_trigger(&mut active, &new.trigger)?;
+    declare_trigger_interest(db, scope, &new.trigger).await?;
     active.insert(db.conn()).await.map_err(db_error)
 }
 
@@ -168,12 +185,14 @@ pub async fn update(
     changes: RoutineChanges,
 ) -> DomainResult<routine::Model> {
     let is_active = status_of(&existing)? == RoutineStatus::Active;
+    let scope = AppScope::new(AppId(existing.app_id));
     let mut active: routine::ActiveModel = existing.into();
     if let Some(name) = changes.name {
         active.name = Set(name);
     }
     if let Some(trigger) = &changes.trigger {
         set_trigger(&mut active, trigger)?;
+        declare_trigger_interest(db, scope, trigger).await?;
         if is_active {
             schedule_from(&mut active, trigger, now)?;
         }

@@ -4,25 +4,24 @@
 
 use chrono::{DateTime, Duration, Utc};
 use orbit_domain::entities::{refresh_token, session};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{Event, SessionRevocation};
 use orbit_domain::ids::{AppScope, SessionId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 
 use crate::keyset::{self, Page, PageArgs};
-use crate::{Db, db_error, outbox};
+use crate::unit_of_work::Change;
+use crate::{Db, db_error};
 
 /// Announces a revocation on the user's topic so that open sockets of the
 /// session close at once, on every process.
-fn revoked_event(user_id: UserId, only: Option<SessionId>) -> NewEvent {
-    NewEvent::new(
-        Topic::User(user_id),
-        EventType::SessionRevoked,
-        serde_json::json!({ "sessionId": only.map(|id| id.to_string()) }),
-    )
+fn revoked_event(user_id: UserId, only: Option<SessionId>) -> Event {
+    Event::SessionRevoked(SessionRevocation {
+        user_id,
+        session_id: only,
+    })
 }
 
 /// Starts a session with its first refresh token (given as a hash).
@@ -91,18 +90,19 @@ pub async fn rotate(
     replacement_hash: String,
     now: DateTime<Utc>,
 ) -> DomainResult<Rotation> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let Some(token) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(presented_hash))
         .filter(refresh_token::Column::AppId.eq(scope.uuid()))
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
     else {
         return Ok(Rotation::Invalid);
     };
     let Some(session) = session::Entity::find_by_id(token.session_id)
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
     else {
@@ -120,23 +120,23 @@ pub async fn rotate(
         )
         .filter(refresh_token::Column::Id.eq(token.id))
         .filter(refresh_token::Column::SpentAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if spent.rows_affected == 0 {
         let event = revoked_event(UserId(session.user_id), Some(SessionId(session.id)));
         let mut revoked: session::ActiveModel = session.into();
         revoked.revoked_at = Set(Some(now));
-        revoked.update(&txn).await.map_err(db_error)?;
-        outbox::append(&txn, scope, now, vec![event]).await?;
-        db.commit(txn).await?;
+        revoked.update(txn).await.map_err(db_error)?;
+        change.emit(event);
+        change.commit().await?;
         return Ok(Rotation::ReuseDetected);
     }
     let mut touched: session::ActiveModel = session.into();
     touched.last_used_at = Set(now);
-    let session = touched.update(&txn).await.map_err(db_error)?;
-    insert_token(&txn, &session, now, replacement_hash).await?;
-    db.commit(txn).await?;
+    let session = touched.update(txn).await.map_err(db_error)?;
+    insert_token(txn, &session, now, replacement_hash).await?;
+    change.commit().await?;
     Ok(Rotation::Rotated(session))
 }
 
@@ -190,20 +190,19 @@ pub async fn revoke(
     only: Option<SessionId>,
     now: DateTime<Utc>,
 ) -> DomainResult<u64> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    let revoked = revoke_within(&txn, scope, user_id, only, now).await?;
-    db.commit(txn).await?;
+    let change = Change::begin(db, scope, now).await?;
+    let revoked = revoke_within(&change, user_id, only).await?;
+    change.commit().await?;
     Ok(revoked)
 }
 
 /// [`revoke`] within the caller's transaction, with its announcement.
-pub(crate) async fn revoke_within<C: ConnectionTrait>(
-    conn: &C,
-    scope: AppScope,
+pub(crate) async fn revoke_within(
+    change: &Change<'_>,
     user_id: UserId,
     only: Option<SessionId>,
-    now: DateTime<Utc>,
 ) -> DomainResult<u64> {
+    let (scope, now) = (change.scope(), change.now());
     let mut update = session::Entity::update_many()
         .col_expr(
             session::Column::RevokedAt,
@@ -215,9 +214,9 @@ pub(crate) async fn revoke_within<C: ConnectionTrait>(
     if let Some(id) = only {
         update = update.filter(session::Column::Id.eq(id.uuid()));
     }
-    let result = update.exec(conn).await.map_err(db_error)?;
+    let result = update.exec(change.txn()).await.map_err(db_error)?;
     if result.rows_affected > 0 {
-        outbox::append(conn, scope, now, vec![revoked_event(user_id, only)]).await?;
+        change.emit(revoked_event(user_id, only));
     }
     Ok(result.rows_affected)
 }

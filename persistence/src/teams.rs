@@ -1,20 +1,19 @@
 //! Teams, their members and invitations.
 
+use crate::error::is_unique_violation;
+use crate::unit_of_work::Change;
+use crate::{Db, Page, PageArgs, db_error, keyset};
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{team, team_invitation, team_member, user};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{Event, Membership};
 use orbit_domain::ids::{AppScope, InvitationId, TeamId, UserId};
 use orbit_domain::roles::TeamRole;
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    QueryFilter, QuerySelect,
 };
-use serde_json::json;
-
-use crate::error::is_unique_violation;
-use crate::{Db, Page, PageArgs, db_error, keyset, outbox};
 
 pub fn parse_role(stored: &str) -> DomainResult<TeamRole> {
     stored.parse().map_err(DomainError::internal)
@@ -23,18 +22,14 @@ pub fn parse_role(stored: &str) -> DomainResult<TeamRole> {
 fn member_events(
     team: TeamId,
     user: UserId,
-    event_type: EventType,
+    kind: fn(Membership) -> Event,
     role: Option<TeamRole>,
-) -> Vec<NewEvent> {
-    let payload = json!({
-        "teamId": team.to_string(),
-        "userId": user.to_string(),
-        "role": role.map(TeamRole::as_str),
-    });
-    vec![
-        NewEvent::new(Topic::Team(team), event_type, payload.clone()),
-        NewEvent::new(Topic::User(user), event_type, payload),
-    ]
+) -> [Event; 1] {
+    [kind(Membership {
+        team_id: team,
+        user_id: user,
+        role,
+    })]
 }
 
 pub async fn create(
@@ -44,7 +39,8 @@ pub async fn create(
     name: String,
     owner: UserId,
 ) -> DomainResult<team::Model> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let team = team::ActiveModel {
         id: Set(TeamId::generate().uuid()),
         app_id: Set(scope.uuid()),
@@ -52,23 +48,17 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await
     .map_err(db_error)?;
-    insert_member(&txn, scope, TeamId(team.id), owner, TeamRole::Owner, now).await?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        member_events(
-            TeamId(team.id),
-            owner,
-            EventType::MemberJoined,
-            Some(TeamRole::Owner),
-        ),
-    )
-    .await?;
-    db.commit(txn).await?;
+    insert_member(txn, scope, TeamId(team.id), owner, TeamRole::Owner, now).await?;
+    change.emit_all(member_events(
+        TeamId(team.id),
+        owner,
+        Event::MemberJoined,
+        Some(TeamRole::Owner),
+    ));
+    change.commit().await?;
     Ok(team)
 }
 
@@ -195,28 +185,29 @@ pub async fn rename(
 
 /// Deletes the team with its memberships, invitations and threads.
 pub async fn delete(db: &Db, scope: AppScope, id: TeamId, now: DateTime<Utc>) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let members = team_member::Entity::find()
         .filter(team_member::Column::TeamId.eq(id.uuid()))
         .filter(team_member::Column::AppId.eq(scope.uuid()))
-        .all(&txn)
+        .all(txn)
         .await
         .map_err(db_error)?;
     let deleted = team::Entity::delete_many()
         .filter(team::Column::Id.eq(id.uuid()))
         .filter(team::Column::AppId.eq(scope.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if deleted.rows_affected == 0 {
         return Err(DomainError::not_found("team"));
     }
-    let events = members
-        .iter()
-        .flat_map(|m| member_events(id, UserId(m.user_id), EventType::MemberLeft, None))
-        .collect();
-    outbox::append(&txn, scope, now, events).await?;
-    db.commit(txn).await?;
+    change.emit_all(
+        members
+            .iter()
+            .flat_map(|m| member_events(id, UserId(m.user_id), Event::MemberLeft, None)),
+    );
+    change.commit().await?;
     Ok(())
 }
 
@@ -309,11 +300,12 @@ pub async fn accept_invitation(
     now: DateTime<Utc>,
 ) -> DomainResult<(team::Model, team_member::Model)> {
     let invalid = || DomainError::not_found("invitation").with_field("code");
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let invitation = team_invitation::Entity::find()
         .filter(team_invitation::Column::AppId.eq(scope.uuid()))
         .filter(team_invitation::Column::CodeHash.eq(code_hash))
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
         .ok_or_else(invalid)?;
@@ -333,7 +325,7 @@ pub async fn accept_invitation(
         .col_expr(team_invitation::Column::AcceptedAt, Expr::value(now))
         .filter(team_invitation::Column::Id.eq(invitation.id))
         .filter(team_invitation::Column::AcceptedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if claimed.rows_affected == 0 {
@@ -341,25 +333,19 @@ pub async fn accept_invitation(
     }
     let team_id = TeamId(invitation.team_id);
     let role = parse_role(&invitation.role)?;
-    let member = insert_member(&txn, scope, team_id, UserId(joiner.id), role, now).await?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        member_events(
-            team_id,
-            UserId(joiner.id),
-            EventType::MemberJoined,
-            Some(role),
-        ),
-    )
-    .await?;
+    let member = insert_member(txn, scope, team_id, UserId(joiner.id), role, now).await?;
+    change.emit_all(member_events(
+        team_id,
+        UserId(joiner.id),
+        Event::MemberJoined,
+        Some(role),
+    ));
     let team = team::Entity::find_by_id(team_id.uuid())
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
         .ok_or_else(invalid)?;
-    db.commit(txn).await?;
+    change.commit().await?;
     Ok((team, member))
 }
 
@@ -405,29 +391,24 @@ pub async fn remove_member(
     user: UserId,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    lock_team(&txn, scope, team).await?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    lock_team(txn, scope, team).await?;
     let member = team_member::Entity::find_by_id((team.uuid(), user.uuid()))
         .filter(team_member::Column::AppId.eq(scope.uuid()))
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
         .ok_or_else(|| DomainError::not_found("team member").with_field("userId"))?;
     if parse_role(&member.role)? == TeamRole::Owner {
-        ensure_another_owner(&txn, team).await?;
+        ensure_another_owner(txn, team).await?;
     }
     team_member::Entity::delete_by_id((team.uuid(), user.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        member_events(team, user, EventType::MemberLeft, None),
-    )
-    .await?;
-    db.commit(txn).await?;
+    change.emit_all(member_events(team, user, Event::MemberLeft, None));
+    change.commit().await?;
     Ok(())
 }
 
@@ -439,11 +420,12 @@ pub async fn set_role(
     role: TeamRole,
     now: DateTime<Utc>,
 ) -> DomainResult<team_member::Model> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    lock_team(&txn, scope, team).await?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    lock_team(txn, scope, team).await?;
     let member = team_member::Entity::find_by_id((team.uuid(), user.uuid()))
         .filter(team_member::Column::AppId.eq(scope.uuid()))
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
         .ok_or_else(|| DomainError::not_found("team member").with_field("userId"))?;
@@ -452,18 +434,17 @@ pub async fn set_role(
         return Ok(member);
     }
     if current == TeamRole::Owner {
-        ensure_another_owner(&txn, team).await?;
+        ensure_another_owner(txn, team).await?;
     }
     let mut active: team_member::ActiveModel = member.into();
     active.role = Set(role.as_str().to_owned());
-    let updated = active.update(&txn).await.map_err(db_error)?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        member_events(team, user, EventType::MemberRoleChanged, Some(role)),
-    )
-    .await?;
-    db.commit(txn).await?;
+    let updated = active.update(txn).await.map_err(db_error)?;
+    change.emit_all(member_events(
+        team,
+        user,
+        Event::MemberRoleChanged,
+        Some(role),
+    ));
+    change.commit().await?;
     Ok(updated)
 }

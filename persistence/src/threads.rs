@@ -4,20 +4,20 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{message, team_member, thread, thread_participant, thread_read};
-use orbit_domain::events::{EventType, NewEvent, Topic};
+use orbit_domain::events::{Event, Participation, ReadMarker, ThreadSnapshot, Topic};
 use orbit_domain::ids::{AppScope, MessageId, TeamId, ThreadId, UserId};
 use orbit_domain::policy::ThreadAccess;
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::is_unique_violation;
-use crate::{Db, Page, PageArgs, db_error, keyset, outbox, teams};
+use crate::unit_of_work::Change;
+use crate::{Db, Page, PageArgs, db_error, keyset, teams};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadOwner {
@@ -43,13 +43,13 @@ impl ThreadOwner {
     }
 }
 
-fn thread_payload(thread: &thread::Model) -> serde_json::Value {
-    json!({
-        "threadId": ThreadId(thread.id).to_string(),
-        "title": thread.title,
-        "teamId": thread.team_id.map(|t| TeamId(t).to_string()),
-        "ownerId": thread.owner_user_id.map(|u| UserId(u).to_string()),
-    })
+fn snapshot(thread: &thread::Model) -> ThreadSnapshot {
+    ThreadSnapshot {
+        thread_id: ThreadId(thread.id),
+        title: thread.title.clone(),
+        team_id: thread.team_id.map(TeamId),
+        owner_id: thread.owner_user_id.map(UserId),
+    }
 }
 
 pub async fn create(
@@ -61,7 +61,8 @@ pub async fn create(
     created_by: Option<UserId>,
     participants: Vec<UserId>,
 ) -> DomainResult<thread::Model> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let id = ThreadId::generate().uuid();
     let (owner_user_id, team_id) = match owner {
         ThreadOwner::User(user) => (Some(user.uuid()), None),
@@ -79,36 +80,31 @@ pub async fn create(
         last_message_at: Set(None),
         activity_key: Set(id),
     }
-    .insert(&txn)
+    .insert(txn)
     .await
     .map_err(db_error)?;
-    let mut events = vec![NewEvent::new(
-        owner.topic(),
-        EventType::ThreadCreated,
-        thread_payload(&created),
-    )];
+    change.emit(Event::ThreadCreated(snapshot(&created)));
     for participant in participants {
         if owner == ThreadOwner::User(participant) {
             continue;
         }
-        insert_participant(&txn, scope, ThreadId(id), participant, now).await?;
-        events.extend(participant_events(
+        insert_participant(txn, scope, ThreadId(id), participant, now).await?;
+        change.emit(participant_event(
             ThreadId(id),
             participant,
-            EventType::ParticipantAdded,
+            Event::ParticipantAdded,
         ));
     }
-    outbox::append(&txn, scope, now, events).await?;
-    db.commit(txn).await?;
+    change.commit().await?;
     Ok(created)
 }
 
-fn participant_events(thread: ThreadId, user: UserId, event_type: EventType) -> Vec<NewEvent> {
-    let payload = json!({ "threadId": thread.to_string(), "userId": user.to_string() });
-    vec![
-        NewEvent::new(Topic::Thread(thread), event_type, payload.clone()),
-        NewEvent::new(Topic::User(user), event_type, payload),
-    ]
+fn participant_event(thread: ThreadId, user: UserId, kind: fn(Participation) -> Event) -> Event {
+    kind(Participation {
+        thread_id: thread,
+        user_id: Some(user),
+        agent_id: None,
+    })
 }
 
 async fn insert_participant<C: ConnectionTrait>(
@@ -227,23 +223,15 @@ pub async fn rename(
     title: String,
     now: DateTime<Utc>,
 ) -> DomainResult<thread::Model> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    let owner = ThreadOwner::of(&thread)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    ThreadOwner::of(&thread)?;
     let mut active: thread::ActiveModel = thread.into();
     active.title = Set(title);
     active.updated_at = Set(now);
-    let updated = active.update(&txn).await.map_err(db_error)?;
-    let payload = thread_payload(&updated);
-    let events = vec![
-        NewEvent::new(owner.topic(), EventType::ThreadUpdated, payload.clone()),
-        NewEvent::new(
-            Topic::Thread(ThreadId(updated.id)),
-            EventType::ThreadUpdated,
-            payload,
-        ),
-    ];
-    outbox::append(&txn, scope, now, events).await?;
-    db.commit(txn).await?;
+    let updated = active.update(txn).await.map_err(db_error)?;
+    change.emit(Event::ThreadUpdated(snapshot(&updated)));
+    change.commit().await?;
     Ok(updated)
 }
 
@@ -254,25 +242,18 @@ pub async fn delete(
     thread: thread::Model,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    let owner = ThreadOwner::of(&thread)?;
-    let payload = thread_payload(&thread);
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    ThreadOwner::of(&thread)?;
+    let deleted = snapshot(&thread);
     thread::Entity::delete_many()
         .filter(thread::Column::Id.eq(thread.id))
         .filter(thread::Column::AppId.eq(scope.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
-    let events = vec![
-        NewEvent::new(owner.topic(), EventType::ThreadDeleted, payload.clone()),
-        NewEvent::new(
-            Topic::Thread(ThreadId(thread.id)),
-            EventType::ThreadDeleted,
-            payload,
-        ),
-    ];
-    outbox::append(&txn, scope, now, events).await?;
-    db.commit(txn).await?;
+    change.emit(Event::ThreadDeleted(deleted));
+    change.commit().await?;
     Ok(())
 }
 
@@ -314,16 +295,11 @@ pub async fn add_participant(
     user: UserId,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
-    insert_participant(&txn, scope, thread, user, now).await?;
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        participant_events(thread, user, EventType::ParticipantAdded),
-    )
-    .await?;
-    db.commit(txn).await
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    insert_participant(txn, scope, thread, user, now).await?;
+    change.emit(participant_event(thread, user, Event::ParticipantAdded));
+    change.commit().await.map(drop)
 }
 
 pub async fn remove_participant(
@@ -333,25 +309,20 @@ pub async fn remove_participant(
     user: UserId,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let removed = thread_participant::Entity::delete_many()
         .filter(thread_participant::Column::AppId.eq(scope.uuid()))
         .filter(thread_participant::Column::ThreadId.eq(thread.uuid()))
         .filter(thread_participant::Column::UserId.eq(user.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if removed.rows_affected == 0 {
         return Err(DomainError::not_found("participant").with_field("userId"));
     }
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        participant_events(thread, user, EventType::ParticipantRemoved),
-    )
-    .await?;
-    db.commit(txn).await
+    change.emit(participant_event(thread, user, Event::ParticipantRemoved));
+    change.commit().await.map(drop)
 }
 
 /// Records that `user` has read `thread` up to `message`. Read state only moves
@@ -365,11 +336,12 @@ pub async fn mark_read(
     message: MessageId,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let in_thread = message::Entity::find_by_id(message.uuid())
         .filter(message::Column::AppId.eq(scope.uuid()))
         .filter(message::Column::ThreadId.eq(thread.uuid()))
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?;
     if in_thread.is_none() {
@@ -416,22 +388,14 @@ pub async fn mark_read(
         .map_err(db_error)?
         .rows_affected()
         > 0;
-    if !moved {
-        return db.commit(txn).await;
+    if moved {
+        change.emit(Event::ThreadRead(ReadMarker {
+            thread_id: thread,
+            user_id: user,
+            message_id: message,
+        }));
     }
-    let payload = json!({ "threadId": thread.to_string(), "userId": user.to_string(), "messageId": message.to_string() });
-    outbox::append(
-        &txn,
-        scope,
-        now,
-        vec![NewEvent::new(
-            Topic::User(user),
-            EventType::ThreadRead,
-            payload,
-        )],
-    )
-    .await?;
-    db.commit(txn).await
+    change.commit().await.map(drop)
 }
 
 /// Unread messages per thread for `user`, in one query for all of `threads`:

@@ -13,6 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::error::is_unique_violation;
+use crate::unit_of_work::Change;
 use crate::{Db, Page, PageArgs, db_error, keyset};
 
 pub struct NewUser {
@@ -86,10 +87,11 @@ pub async fn set_disabled(
     disabled: bool,
     now: DateTime<Utc>,
 ) -> DomainResult<user::Model> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let Some(found) = user::Entity::find_by_id(id.uuid())
         .filter(user::Column::AppId.eq(scope.uuid()))
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_error)?
     else {
@@ -104,11 +106,11 @@ pub async fn set_disabled(
     let mut changed: user::ActiveModel = found.into();
     changed.disabled_at = Set(disabled_at);
     changed.updated_at = Set(now);
-    let model = changed.update(&txn).await.map_err(db_error)?;
+    let model = changed.update(txn).await.map_err(db_error)?;
     if disabled {
-        crate::sessions::revoke_within(&txn, scope, id, None, now).await?;
+        crate::sessions::revoke_within(&change, id, None).await?;
     }
-    db.commit(txn).await?;
+    change.commit().await?;
     Ok(model)
 }
 
@@ -131,7 +133,8 @@ pub async fn change_password(
     password_hash: String,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    let txn = db.conn().begin().await.map_err(db_error)?;
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
     let updated = password_credential::Entity::update_many()
         .col_expr(
             password_credential::Column::PasswordHash,
@@ -143,14 +146,14 @@ pub async fn change_password(
         )
         .filter(password_credential::Column::UserId.eq(id.uuid()))
         .filter(password_credential::Column::AppId.eq(scope.uuid()))
-        .exec(&txn)
+        .exec(txn)
         .await
         .map_err(db_error)?;
     if updated.rows_affected == 0 {
         return Err(DomainError::not_found("password"));
     }
-    crate::sessions::revoke_within(&txn, scope, id, None, now).await?;
-    db.commit(txn).await?;
+    crate::sessions::revoke_within(&change, id, None).await?;
+    change.commit().await?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Webhooks, their deliveries and the log of attempts.
 //!
 //! Deliveries are made in the transaction of the change they report
-//! ([`enqueue`], called by `outbox::append`), so a committed change always
+//! ([`enqueue`], the `webhooks` reaction), so a committed change always
 //! has its deliveries and a rolled-back one never does, whatever happens to
 //! the process afterwards. They are lease items (`leases`): the worker
 //! claims due ones ([`claim_due`]), sends them and records the attempt and
@@ -21,10 +21,12 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::queues::Queue;
+use crate::reaction::{Happened, InChange, declare_interest};
 use crate::{Db, Page, PageArgs, db_error, keyset, leases};
 
 /// The lease table of deliveries.
-pub const DELIVERIES: &str = "webhook_deliveries";
+pub const DELIVERIES: &str = Queue::WebhookDeliveries.table();
 
 /// Why a webhook is off when `updateWebhook` turned it off.
 pub const DISABLED_BY_UPDATE: &str = "turned off with updateWebhook";
@@ -75,6 +77,7 @@ pub async fn create(
             "an app has at most {MAX_WEBHOOKS_PER_APP} webhooks; delete one first"
         )));
     }
+    declare_interest(&txn, scope, new.event_types.iter().copied(), REACTION).await?;
     let created = webhook::ActiveModel {
         id: Set(new.id.uuid()),
         app_id: Set(scope.uuid()),
@@ -141,6 +144,8 @@ pub async fn update(
         active.url = Set(url);
     }
     if let Some(types) = changes.event_types {
+        // Said before the webhook takes the types, so no event after is missed.
+        declare_interest(db.conn(), scope, types.iter().copied(), REACTION).await?;
         active.event_types = Set(event_type_names(&types));
     }
     match changes.enabled {
@@ -193,23 +198,25 @@ pub async fn delete(db: &Db, scope: AppScope, id: WebhookId) -> DomainResult<boo
     Ok(deleted.rows_affected == 1)
 }
 
-/// One change as `outbox::append` wrote it: the first of its events (a
-/// change written to several topics is still one change).
-pub(crate) struct Change {
-    pub event_id: Uuid,
-    pub event_type: EventType,
-    pub data: Value,
-}
+/// The reaction that queues deliveries of the app's events.
+pub const REACTION: &str = "webhooks";
 
 /// Queues a delivery of each change to each enabled webhook of the app
 /// subscribed to its type, in the caller's transaction.
-pub(crate) async fn enqueue<C: ConnectionTrait>(
-    conn: &C,
-    scope: AppScope,
-    now: DateTime<Utc>,
-    changes: &[Change],
-) -> DomainResult<()> {
-    if !changes.iter().any(|c| c.event_type.goes_to_webhooks()) {
+pub(crate) async fn enqueue(change: &dyn InChange, happened: &[Happened]) -> DomainResult<()> {
+    let (conn, scope, now) = (change.txn(), change.scope(), change.now());
+    let changes: Vec<(Uuid, EventType, Value)> = happened
+        .iter()
+        .filter(|happened| happened.event_type().goes_to_webhooks())
+        .map(|happened| {
+            (
+                happened.event_id,
+                happened.event_type(),
+                happened.event.payload(),
+            )
+        })
+        .collect();
+    if changes.is_empty() {
         return Ok(());
     }
     let mut subscribed = webhook::Entity::find()
@@ -228,17 +235,15 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     let mut deliveries = Vec::new();
     for (hook, types) in hooks {
         let types = names_in(&types);
-        for change in changes {
-            let wanted = change.event_type.goes_to_webhooks()
-                && types.iter().any(|t| t == change.event_type.as_str());
-            if wanted {
+        for (event_id, event_type, data) in &changes {
+            if types.iter().any(|t| t == event_type.as_str()) {
                 deliveries.push(delivery::ActiveModel {
                     id: Set(WebhookDeliveryId::generate().uuid()),
                     app_id: Set(scope.uuid()),
                     webhook_id: Set(hook),
-                    event_id: Set(change.event_id),
-                    event_type: Set(change.event_type.as_str().to_owned()),
-                    data: Set(change.data.clone()),
+                    event_id: Set(*event_id),
+                    event_type: Set(event_type.as_str().to_owned()),
+                    data: Set(data.clone()),
                     occurred_at: Set(now),
                     status: Set(leases::QUEUED.to_owned()),
                     due_at: Set(now),
@@ -260,6 +265,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await
         .map_err(db_error)?;
+    change.queued(Queue::WebhookDeliveries);
     Ok(())
 }
 

@@ -5,20 +5,18 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orbit_domain::events::Topic;
+use orbit_domain::events::{Event, Topic};
 use orbit_domain::ids::AppScope;
-use serde_json::Value;
 
 #[async_trait]
 pub trait EphemeralEvents: Send + Sync + 'static {
-    /// Publishes an event of `event_type` on `topic`, for subscribers only:
-    /// never stored, never replayed.
+    /// Publishes `event` on `topic`, for subscribers only: never stored,
+    /// never replayed.
     async fn publish(
         &self,
         app: AppScope,
         topic: Topic,
-        event_type: &str,
-        payload: Value,
+        event: Event,
         occurred_at: DateTime<Utc>,
     ) -> Result<(), String>;
 }

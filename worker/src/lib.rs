@@ -19,11 +19,13 @@ use std::time::Duration;
 
 use orbit_domain::{Clock, Sealer};
 use orbit_persistence::Db;
+use orbit_persistence::queues::{Queue, QueueSet, WorkSignals};
 use orbit_realtime::Broker;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-/// How often the loops look for due work when nothing wakes them.
+/// How often the loops look for due work when nothing wakes them, unless
+/// the server sets another interval.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the worker's loops share.
@@ -44,32 +46,67 @@ pub struct WorkerContext {
     pub events: Arc<dyn events::EphemeralEvents>,
 }
 
-/// Wakes the worker's loops to look for work at once: after a commit that
-/// made work (a message in a thread with an agent, a routine run asked for)
-/// and, in tests, after moving the clock.
-#[derive(Clone, Default)]
-pub struct Wake(Arc<Notify>);
+/// Wakes the worker's loops. Each queue's loop wakes when a commit wrote
+/// to its queue (in this process, or in another one that told this one
+/// through the broker), and otherwise sweeps every [`Wake::idle_sweep`] for
+/// what no signal announced: work come due (retries, schedules) and leases
+/// a stopped process left. Tests call [`Wake::now`] after moving the clock.
+#[derive(Clone)]
+pub struct Wake {
+    queues: Arc<WorkSignals>,
+    /// News for work in progress (a reply cancelled through this process).
+    news: Arc<Notify>,
+    idle_sweep: Duration,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Self::new(Arc::default(), POLL_INTERVAL)
+    }
+}
 
 impl Wake {
+    /// Wakes on `queues`' signals (the database handle's), sweeping every
+    /// `idle_sweep` when none comes.
+    pub fn new(queues: Arc<WorkSignals>, idle_sweep: Duration) -> Self {
+        Self {
+            queues,
+            news: Arc::default(),
+            idle_sweep,
+        }
+    }
+
+    /// Every loop looks for work, and work in progress for news.
     pub fn now(&self) {
-        self.0.notify_waiters();
+        self.news.notify_waiters();
+        self.queues.wake_local(QueueSet::all());
+    }
+
+    /// `queue`'s loop looks for work (a slot of its came free).
+    pub fn queue(&self, queue: Queue) {
+        self.queues.wake_local(QueueSet::of(queue));
     }
 
     /// Returns at the next [`Wake::now`]: work in progress listens for
     /// news about itself (a reply cancelled through this process).
     pub async fn notified(&self) {
-        self.0.notified().await;
+        self.news.notified().await;
     }
 
-    /// Returns when woken, or after [`POLL_INTERVAL`], or at shutdown
-    /// (`false`: stop).
-    pub async fn next(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+    /// How long a loop waits for a signal before it sweeps anyway.
+    pub fn idle_sweep(&self) -> Duration {
+        self.idle_sweep
+    }
+
+    /// Returns when `queue` is written to, or after the idle sweep's
+    /// interval, or at shutdown (`false`: stop).
+    pub async fn next(&self, queue: Queue, shutdown: &mut watch::Receiver<bool>) -> bool {
         if *shutdown.borrow() {
             return false;
         }
         tokio::select! {
-            () = self.0.notified() => true,
-            () = tokio::time::sleep(POLL_INTERVAL) => true,
+            () = self.queues.written_to(queue) => true,
+            () = tokio::time::sleep(self.idle_sweep) => true,
             changed = shutdown.changed() => changed.is_ok() && !*shutdown.borrow(),
         }
     }

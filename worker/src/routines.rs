@@ -24,6 +24,7 @@ use orbit_domain::agents::{AgentStatus, ReplyStatus};
 use orbit_domain::entities::{routine, routine_run};
 use orbit_domain::ids::{AgentId, AgentReplyId, AppId, AppScope, RoutineId, RoutineRunId};
 use orbit_domain::routines::{Action, HttpMethod, MAX_OUTPUT_CHARS};
+use orbit_persistence::queues::Queue;
 use orbit_persistence::routine_runs::{self, Outcome};
 use orbit_persistence::{agent_replies, agents, routines};
 use serde_json::json;
@@ -71,7 +72,7 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                                     tracing::error!(run = %RoutineRunId(id), ?error, "a routine run could not be stored");
                                 }
                                 drop(slot);
-                                ctx.wake.now();
+                                ctx.wake.queue(Queue::RoutineRuns);
                             }
                             .instrument(span),
                         );
@@ -80,7 +81,7 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                 Err(error) => tracing::warn!(?error, "could not claim routine runs"),
             }
         }
-        if !ctx.wake.next(&mut shutdown).await {
+        if !ctx.wake.next(Queue::RoutineRuns, &mut shutdown).await {
             break;
         }
     }
@@ -187,14 +188,11 @@ async fn run_one(
         }
         Action::PromptAgent { thread_id, prompt } => {
             let deadline = now + timeout;
-            let handed = routine_runs::hand_to_agent(
+            // Its commit wakes the reply loop; a lost lease leaves nothing to do.
+            routine_runs::hand_to_agent(
                 &ctx.db, &run, &routine, owner, thread_id, &prompt, deadline, now,
             )
             .await?;
-            if handed.is_some() {
-                // The reply loop has work.
-                ctx.wake.now();
-            }
         }
         Action::CallUrl { url, method, body } => {
             let call = CallUrl {

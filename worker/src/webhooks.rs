@@ -19,6 +19,7 @@ use orbit_domain::webhooks::{
     RETRY_WINDOW, SIGNING_SECRET_PURPOSE, delivery_payload, next_attempt,
 };
 use orbit_domain::{DomainResult, SealContext};
+use orbit_persistence::queues::Queue;
 use orbit_persistence::webhooks::{self, NewAttempt, Outcome};
 use rand::Rng;
 use sha2::Sha256;
@@ -79,7 +80,7 @@ pub async fn run(context: WorkerContext, mut shutdown: watch::Receiver<bool>) {
         }
         let keep_going = tokio::select! {
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => true,
-            keep_going = context.wake.next(&mut shutdown) => keep_going,
+            keep_going = context.wake.next(Queue::WebhookDeliveries, &mut shutdown) => keep_going,
         };
         if !keep_going {
             break;

@@ -1,6 +1,12 @@
-//! Subscriptions: `userEvents`, `teamEvents`, `threadEvents`. Each returns a
-//! union of typed events; every event implements `Event`, whose `cursor`
-//! resumes the subscription behind it (`after:`).
+//! Subscriptions: `userEvents`, `teamEvents`, `threadEvents`, `appEvents`.
+//! Each returns a union of typed events; every event implements `Event`,
+//! whose `cursor` resumes the subscription behind it (`after:`).
+//!
+//! Each GraphQL event object reads one payload type of
+//! `orbit_domain::events::Event` and names the event types it shows; each
+//! topic's union lists its objects, and picks the object for an event from
+//! those names. A new event type is its definition in the domain, its
+//! object here (with `event_object!`) and a line in the unions that show it.
 
 use std::sync::Arc;
 
@@ -11,11 +17,13 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use orbit_domain::entities::message;
-use orbit_domain::events::Topic;
-use orbit_domain::ids::{AgentId, AppScope, MessageId, TeamId, ThreadId, UserId};
+use orbit_domain::events::{
+    Event as DomainEvent, EventType, Membership, MessageSnapshot, Participation, Presence,
+    ReadMarker, ReplyDelta, ReplyEnded, RunSnapshot, ThreadSnapshot, Topic, Typing,
+};
+use orbit_domain::ids::{AppScope, TeamId, ThreadId};
 use orbit_domain::{DomainError, DomainResult};
 use orbit_persistence::outbox;
-use serde_json::Value;
 
 use super::agents::{AgentNode, AgentReplyStatus, TokenUsage, load_agent};
 use super::loaders::ThreadLoader;
@@ -48,8 +56,8 @@ fn decode_cursor(topic: &str, cursor: &str) -> DomainResult<i64> {
         .ok_or_else(invalid)
 }
 
-/// What every event carries, plus its payload for the typed fields.
-/// The envelope is shared with every other local subscriber of the topic.
+/// What every event carries. The envelope is shared with every other local
+/// subscriber of the topic.
 pub struct EventBase {
     envelope: Arc<Envelope>,
     /// Where the subscriber resumes behind this event (its cursor, which is
@@ -66,121 +74,67 @@ impl EventBase {
         encode_cursor(&self.envelope.topic, self.position)
     }
 
-    fn payload(&self) -> &Value {
-        &self.envelope.payload
+    fn event(&self) -> &DomainEvent {
+        &self.envelope.event
     }
 
-    fn text(&self, key: &str) -> Option<&str> {
-        self.payload().get(key).and_then(Value::as_str)
-    }
-
-    fn id(&self, key: &str) -> ID {
-        ID(self.text(key).unwrap_or_default().to_owned())
-    }
-
-    fn uuid_of<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
-        self.text(key).and_then(|value| value.parse().ok())
-    }
-
-    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
-        match self.uuid_of::<UserId>("userId") {
-            Some(user) => load_user(ctx, user.uuid()).await,
-            None => Ok(None),
-        }
-    }
-
-    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> {
-        let Some(thread) = self.uuid_of::<ThreadId>("threadId") else {
-            return Ok(None);
-        };
-        Ok(loader::<ThreadLoader>(ctx)
-            .load_one(thread.uuid())
-            .await
-            .map_err(loader_error)?
-            .map(ThreadNode))
+    fn event_type(&self) -> EventType {
+        self.envelope.event_type()
     }
 
     /// The message as it was when the event happened; it travels whole in
     /// the payload so that no subscriber reads it back.
-    fn message(&self) -> GqlResult<MessageNode> {
-        self.message_at(self.payload())
-    }
-
-    /// A message carried in `payload` (the event's own, or a part of it).
-    fn message_at(&self, payload: &Value) -> GqlResult<MessageNode> {
-        let broken = || DomainError::internal("a message event without its message");
-        let text = |key: &str| payload.get(key).and_then(Value::as_str);
-        let uuid_of = |key: &str| text(key).and_then(|value| value.parse().ok());
-        let id: MessageId = uuid_of("messageId").ok_or_else(broken)?;
-        let thread: ThreadId = text("threadId")
-            .and_then(|value| value.parse().ok())
-            .ok_or_else(broken)?;
-        let time = |key: &str| {
-            payload
-                .get(key)
-                .cloned()
-                .and_then(|value| serde_json::from_value::<DateTime<Utc>>(value).ok())
-        };
-        let count = |key: &str| {
-            payload
-                .get(key)
-                .and_then(Value::as_i64)
-                .and_then(|n| i32::try_from(n).ok())
-        };
-        Ok(MessageNode(message::Model {
-            id: id.uuid(),
+    fn message(&self, message: &MessageSnapshot) -> MessageNode {
+        MessageNode(message::Model {
+            id: message.message_id.uuid(),
             app_id: self.envelope.app,
-            thread_id: thread.uuid(),
-            author_user_id: text("authorId")
-                .and_then(|value| value.parse::<UserId>().ok())
-                .map(UserId::uuid),
-            author_agent_id: text("authorAgentId")
-                .and_then(|value| value.parse::<AgentId>().ok())
-                .map(AgentId::uuid),
-            content: text("content").map(str::to_owned),
-            metadata: payload.get("metadata").filter(|v| !v.is_null()).cloned(),
-            status: text("status").unwrap_or("sent").to_owned(),
+            thread_id: message.thread_id.uuid(),
+            author_user_id: message.author_id.map(|user| user.uuid()),
+            author_agent_id: message.author_agent_id.map(|agent| agent.uuid()),
+            content: message.content.clone(),
+            metadata: message.metadata.clone(),
+            status: message.status.clone(),
             idempotency_key: None,
-            created_at: time("createdAt").ok_or_else(broken)?,
-            edited_at: time("editedAt"),
-            deleted_at: time("deletedAt"),
-            model: text("model").map(str::to_owned),
-            prompt_tokens: count("promptTokens"),
-            completion_tokens: count("completionTokens"),
-        }))
-    }
-
-    fn time(&self, key: &str) -> Option<DateTime<Utc>> {
-        self.payload()
-            .get(key)
-            .cloned()
-            .and_then(|value| serde_json::from_value(value).ok())
-    }
-
-    fn optional_id(&self, key: &str) -> Option<ID> {
-        self.text(key).map(|value| ID(value.to_owned()))
-    }
-
-    fn number(&self, key: &str) -> i32 {
-        self.payload()
-            .get(key)
-            .and_then(Value::as_i64)
-            .and_then(|n| i32::try_from(n).ok())
-            .unwrap_or_default()
-    }
-
-    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> {
-        match self.uuid_of::<AgentId>("agentId") {
-            Some(agent) => load_agent(ctx, agent.uuid()).await,
-            None => Ok(None),
-        }
+            created_at: message.created_at,
+            edited_at: message.edited_at,
+            deleted_at: message.deleted_at,
+            model: message.model.clone(),
+            prompt_tokens: message.prompt_tokens,
+            completion_tokens: message.completion_tokens,
+        })
     }
 }
 
+async fn thread_node(ctx: &Context<'_>, thread: ThreadId) -> GqlResult<Option<ThreadNode>> {
+    Ok(loader::<ThreadLoader>(ctx)
+        .load_one(thread.uuid())
+        .await
+        .map_err(loader_error)?
+        .map(ThreadNode))
+}
+
+fn id(value: impl std::fmt::Display) -> ID {
+    ID(value.to_string())
+}
+
+/// A GraphQL event object: the fields every event has, then its own, read
+/// from its payload type (`data()`), for the event types it names.
 macro_rules! event_object {
-    ($(#[$doc:meta])* $name:ident, $graphql_name:literal { $($fields:tt)* }) => {
+    ($(#[$doc:meta])* $name:ident, $graphql_name:literal, $payload:ty, [$($variant:ident),+] { $($fields:tt)* }) => {
         $(#[$doc])*
         pub struct $name(EventBase);
+
+        impl $name {
+            /// The event types this object shows.
+            const TYPES: &'static [EventType] = &[$(EventType::$variant),+];
+
+            fn data(&self) -> GqlResult<&$payload> {
+                match self.0.event() {
+                    $(DomainEvent::$variant(data))|+ => Ok(data),
+                    _ => Err(DomainError::internal(concat!("not an event of ", $graphql_name))),
+                }
+            }
+        }
 
         #[Object(name = $graphql_name)]
         impl $name {
@@ -191,7 +145,7 @@ macro_rules! event_object {
             /// Dotted lower case, as webhooks name it: `message.created`, ...
             #[graphql(name = "type")]
             async fn event_type(&self) -> &str {
-                &self.0.envelope.event_type
+                self.0.event_type().as_str()
             }
             async fn occurred_at(&self) -> DateTime<Utc> {
                 self.0.envelope.occurred_at
@@ -203,54 +157,58 @@ macro_rules! event_object {
 
 event_object!(
     /// `message.created`
-    MessageCreatedEvent, "MessageCreatedEvent" {
-    async fn message(&self) -> GqlResult<MessageNode> { self.0.message() }
+    MessageCreatedEvent, "MessageCreatedEvent", MessageSnapshot, [MessageCreated] {
+    async fn message(&self) -> GqlResult<MessageNode> { Ok(self.0.message(self.data()?)) }
 });
 event_object!(
     /// `message.edited`
-    MessageEditedEvent, "MessageEditedEvent" {
-    async fn message(&self) -> GqlResult<MessageNode> { self.0.message() }
+    MessageEditedEvent, "MessageEditedEvent", MessageSnapshot, [MessageEdited] {
+    async fn message(&self) -> GqlResult<MessageNode> { Ok(self.0.message(self.data()?)) }
 });
 event_object!(
     /// `message.deleted`: the message as deleted (no content).
-    MessageDeletedEvent, "MessageDeletedEvent" {
-    async fn message(&self) -> GqlResult<MessageNode> { self.0.message() }
+    MessageDeletedEvent, "MessageDeletedEvent", MessageSnapshot, [MessageDeleted] {
+    async fn message(&self) -> GqlResult<MessageNode> { Ok(self.0.message(self.data()?)) }
 });
 event_object!(
     /// `thread.created`
-    ThreadCreatedEvent, "ThreadCreatedEvent" {
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    ThreadCreatedEvent, "ThreadCreatedEvent", ThreadSnapshot, [ThreadCreated] {
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
     /// Null if it was deleted since.
-    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { self.0.thread(ctx).await }
+    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { thread_node(ctx, self.data()?.thread_id).await }
 });
 event_object!(
     /// `thread.updated`
-    ThreadUpdatedEvent, "ThreadUpdatedEvent" {
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    ThreadUpdatedEvent, "ThreadUpdatedEvent", ThreadSnapshot, [ThreadUpdated] {
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
     /// The title after the change.
-    async fn title(&self) -> Option<&str> { self.0.text("title") }
-    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { self.0.thread(ctx).await }
+    async fn title(&self) -> GqlResult<Option<&str>> { Ok(Some(self.data()?.title.as_str())) }
+    async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { thread_node(ctx, self.data()?.thread_id).await }
 });
 event_object!(
     /// `thread.deleted`: a `threadEvents` subscription completes after it.
-    ThreadDeletedEvent, "ThreadDeletedEvent" {
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
+    ThreadDeletedEvent, "ThreadDeletedEvent", ThreadSnapshot, [ThreadDeleted] {
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
 });
 event_object!(
     /// `participant.added`: a user (`userId`) or an agent (`agentId`).
-    ParticipantAddedEvent, "ParticipantAddedEvent" {
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn user_id(&self) -> Option<ID> { self.0.optional_id("userId") }
-    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
-    async fn agent_id(&self) -> Option<ID> { self.0.optional_id("agentId") }
-    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
+    ParticipantAddedEvent, "ParticipantAddedEvent", Participation, [ParticipantAdded] {
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.user_id.map(id)) }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
+        match self.data()?.user_id { Some(user) => load_user(ctx, user.uuid()).await, None => Ok(None) }
+    }
+    async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.agent_id.map(id)) }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> {
+        match self.data()?.agent_id { Some(agent) => load_agent(ctx, agent.uuid()).await, None => Ok(None) }
+    }
 });
 event_object!(
     /// `participant.removed`: a user (`userId`) or an agent (`agentId`).
-    ParticipantRemovedEvent, "ParticipantRemovedEvent" {
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn user_id(&self) -> Option<ID> { self.0.optional_id("userId") }
-    async fn agent_id(&self) -> Option<ID> { self.0.optional_id("agentId") }
+    ParticipantRemovedEvent, "ParticipantRemovedEvent", Participation, [ParticipantRemoved] {
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.user_id.map(id)) }
+    async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.agent_id.map(id)) }
 });
 event_object!(
     /// `agent_reply.delta`: the next piece of an agent's reply as it
@@ -258,78 +216,77 @@ event_object!(
     /// or `agent_reply.failed` ends every reply and is stored. Pieces of one
     /// attempt come in `sequence` order from 1; a higher `attempt` starts
     /// the reply over (its process stopped and another took it on).
-    AgentReplyDeltaEvent, "AgentReplyDeltaEvent" {
-    async fn reply_id(&self) -> ID { self.0.id("replyId") }
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn agent_id(&self) -> ID { self.0.id("agentId") }
-    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
-    async fn trigger_message_id(&self) -> Option<ID> { self.0.optional_id("triggerMessageId") }
-    async fn attempt(&self) -> i32 { self.0.number("attempt") }
-    async fn sequence(&self) -> i32 { self.0.number("sequence") }
+    AgentReplyDeltaEvent, "AgentReplyDeltaEvent", ReplyDelta, [AgentReplyDelta] {
+    async fn reply_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.reply_id)) }
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
+    async fn trigger_message_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.trigger_message_id.map(id)) }
+    async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
+    async fn sequence(&self) -> GqlResult<i32> { Ok(i32::try_from(self.data()?.sequence).unwrap_or(i32::MAX)) }
     /// The text to append.
-    async fn delta(&self) -> &str { self.0.text("delta").unwrap_or_default() }
+    async fn delta(&self) -> GqlResult<&str> { Ok(self.data()?.delta.as_str()) }
 });
 event_object!(
     /// `agent_reply.completed`: the reply is whole and stored as `message`
     /// (which also comes as `message.created`).
-    AgentReplyCompletedEvent, "AgentReplyCompletedEvent" {
-    async fn reply_id(&self) -> ID { self.0.id("replyId") }
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn agent_id(&self) -> ID { self.0.id("agentId") }
-    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
-    async fn trigger_message_id(&self) -> Option<ID> { self.0.optional_id("triggerMessageId") }
-    async fn attempt(&self) -> i32 { self.0.number("attempt") }
-    async fn message(&self) -> GqlResult<MessageNode> { self.0.message_at(&self.0.payload()["message"]) }
+    AgentReplyCompletedEvent, "AgentReplyCompletedEvent", ReplyEnded, [AgentReplyCompleted] {
+    async fn reply_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.reply_id)) }
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
+    async fn trigger_message_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.trigger_message_id.map(id)) }
+    async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
+    async fn message(&self) -> GqlResult<MessageNode> {
+        let message = self.data()?.message.as_ref()
+            .ok_or_else(|| DomainError::internal("a completed reply without its message"))?;
+        Ok(self.0.message(message))
+    }
     async fn usage(&self) -> GqlResult<Option<TokenUsage>> {
-        let message = self.0.message_at(&self.0.payload()["message"])?.0;
-        Ok(TokenUsage::of(message.prompt_tokens, message.completion_tokens))
+        Ok(self.data()?.message.as_ref().and_then(|message| TokenUsage::of(message.prompt_tokens, message.completion_tokens)))
     }
 });
 event_object!(
     /// `agent_reply.failed`: the reply ended without an answer, FAILED (the
     /// provider failed; `error` says why) or CANCELLED. `message` holds
     /// what the agent said before, when it said anything.
-    AgentReplyFailedEvent, "AgentReplyFailedEvent" {
-    async fn reply_id(&self) -> ID { self.0.id("replyId") }
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn agent_id(&self) -> ID { self.0.id("agentId") }
-    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { self.0.agent(ctx).await }
-    async fn trigger_message_id(&self) -> Option<ID> { self.0.optional_id("triggerMessageId") }
-    async fn attempt(&self) -> i32 { self.0.number("attempt") }
-    async fn status(&self) -> AgentReplyStatus {
-        if self.0.text("status") == Some("cancelled") { AgentReplyStatus::Cancelled } else { AgentReplyStatus::Failed }
+    AgentReplyFailedEvent, "AgentReplyFailedEvent", ReplyEnded, [AgentReplyFailed] {
+    async fn reply_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.reply_id)) }
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+    async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
+    async fn trigger_message_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.trigger_message_id.map(id)) }
+    async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
+    async fn status(&self) -> GqlResult<AgentReplyStatus> {
+        Ok(if self.data()?.status == "cancelled" { AgentReplyStatus::Cancelled } else { AgentReplyStatus::Failed })
     }
-    async fn error(&self) -> Option<&str> { self.0.text("error") }
+    async fn error(&self) -> GqlResult<Option<&str>> { Ok(self.data()?.error.as_deref()) }
     async fn message(&self) -> GqlResult<Option<MessageNode>> {
-        let message = &self.0.payload()["message"];
-        if message.is_null() { return Ok(None); }
-        self.0.message_at(message).map(Some)
+        Ok(self.data()?.message.as_ref().map(|message| self.0.message(message)))
     }
 });
 /// The fields every `routine_run.*` event carries: the run as it stood.
 macro_rules! routine_run_event {
-    ($(#[$doc:meta])* $name:ident, $graphql_name:literal) => {
+    ($(#[$doc:meta])* $name:ident, $graphql_name:literal, $variant:ident) => {
         event_object!(
             $(#[$doc])*
-            $name, $graphql_name {
-            async fn run_id(&self) -> ID { self.0.id("runId") }
-            async fn routine_id(&self) -> ID { self.0.id("routineId") }
-            async fn routine_name(&self) -> Option<&str> { self.0.text("routineName") }
-            async fn agent_id(&self) -> ID { self.0.id("agentId") }
+            $name, $graphql_name, RunSnapshot, [$variant] {
+            async fn run_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.run_id)) }
+            async fn routine_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.routine_id)) }
+            async fn routine_name(&self) -> GqlResult<Option<&str>> { Ok(self.data()?.routine_name.as_deref()) }
+            async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
             /// The thread the routine writes into, if it does.
-            async fn thread_id(&self) -> Option<ID> { self.0.optional_id("threadId") }
-            async fn status(&self) -> RoutineRunStatus { RoutineRunStatus::of(self.0.text("status").unwrap_or_default()) }
-            async fn cause(&self) -> RoutineRunCause { RoutineRunCause::of(self.0.text("cause").unwrap_or_default()) }
-            async fn attempt(&self) -> i32 { self.0.number("attempt") }
-            async fn scheduled_for(&self) -> Option<DateTime<Utc>> { self.0.time("scheduledFor") }
-            async fn started_at(&self) -> Option<DateTime<Utc>> { self.0.time("startedAt") }
-            async fn finished_at(&self) -> Option<DateTime<Utc>> { self.0.time("finishedAt") }
-            async fn output(&self) -> Option<&str> { self.0.text("output") }
-            async fn error(&self) -> Option<&str> { self.0.text("error") }
-            async fn http_status(&self) -> Option<i32> {
-                self.0.payload().get("httpStatus").and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok())
-            }
-            async fn message_id(&self) -> Option<ID> { self.0.optional_id("messageId") }
+            async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.thread_id.map(id)) }
+            async fn status(&self) -> GqlResult<RoutineRunStatus> { Ok(RoutineRunStatus::of(&self.data()?.status)) }
+            async fn cause(&self) -> GqlResult<RoutineRunCause> { Ok(RoutineRunCause::of(&self.data()?.cause)) }
+            async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
+            async fn scheduled_for(&self) -> GqlResult<Option<DateTime<Utc>>> { Ok(self.data()?.scheduled_for) }
+            async fn started_at(&self) -> GqlResult<Option<DateTime<Utc>>> { Ok(self.data()?.started_at) }
+            async fn finished_at(&self) -> GqlResult<Option<DateTime<Utc>>> { Ok(self.data()?.finished_at) }
+            async fn output(&self) -> GqlResult<Option<&str>> { Ok(self.data()?.output.as_deref()) }
+            async fn error(&self) -> GqlResult<Option<&str>> { Ok(self.data()?.error.as_deref()) }
+            async fn http_status(&self) -> GqlResult<Option<i32>> { Ok(self.data()?.http_status) }
+            async fn message_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.message_id.map(id)) }
         });
     };
 }
@@ -337,65 +294,59 @@ macro_rules! routine_run_event {
 routine_run_event!(
     /// `routine_run.started`: a run began (again, with a higher `attempt`,
     /// when another process took it over).
-    RoutineRunStartedEvent, "RoutineRunStartedEvent"
+    RoutineRunStartedEvent, "RoutineRunStartedEvent", RoutineRunStarted
 );
 routine_run_event!(
     /// `routine_run.succeeded`
-    RoutineRunSucceededEvent, "RoutineRunSucceededEvent"
+    RoutineRunSucceededEvent, "RoutineRunSucceededEvent", RoutineRunSucceeded
 );
 routine_run_event!(
     /// `routine_run.failed`: `error` says why.
-    RoutineRunFailedEvent, "RoutineRunFailedEvent"
+    RoutineRunFailedEvent, "RoutineRunFailedEvent", RoutineRunFailed
 );
 
 event_object!(
     /// `member.joined`
-    MemberJoinedEvent, "MemberJoinedEvent" {
-    async fn team_id(&self) -> ID { self.0.id("teamId") }
-    async fn user_id(&self) -> ID { self.0.id("userId") }
-    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
-    async fn role(&self) -> Option<TeamRole> { team_role(&self.0) }
+    MemberJoinedEvent, "MemberJoinedEvent", Membership, [MemberJoined] {
+    async fn team_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.team_id)) }
+    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { load_user(ctx, self.data()?.user_id.uuid()).await }
+    async fn role(&self) -> GqlResult<Option<TeamRole>> { Ok(self.data()?.role.map(TeamRole::from)) }
 });
 event_object!(
     /// `member.left`: removed, left, or the team was deleted.
-    MemberLeftEvent, "MemberLeftEvent" {
-    async fn team_id(&self) -> ID { self.0.id("teamId") }
-    async fn user_id(&self) -> ID { self.0.id("userId") }
+    MemberLeftEvent, "MemberLeftEvent", Membership, [MemberLeft] {
+    async fn team_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.team_id)) }
+    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
 });
 event_object!(
     /// `member.role_changed`
-    MemberRoleChangedEvent, "MemberRoleChangedEvent" {
-    async fn team_id(&self) -> ID { self.0.id("teamId") }
-    async fn user_id(&self) -> ID { self.0.id("userId") }
-    async fn role(&self) -> Option<TeamRole> { team_role(&self.0) }
+    MemberRoleChangedEvent, "MemberRoleChangedEvent", Membership, [MemberRoleChanged] {
+    async fn team_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.team_id)) }
+    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn role(&self) -> GqlResult<Option<TeamRole>> { Ok(self.data()?.role.map(TeamRole::from)) }
 });
 event_object!(
     /// `thread.read`: the viewer's read marker moved (on their own topic).
-    ThreadReadEvent, "ThreadReadEvent" {
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn message_id(&self) -> ID { self.0.id("messageId") }
+    ThreadReadEvent, "ThreadReadEvent", ReadMarker, [ThreadRead] {
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn message_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.message_id)) }
 });
 event_object!(
     /// `typing.started` / `typing.stopped`: ephemeral, never replayed.
-    TypingEvent, "TypingEvent" {
-    async fn thread_id(&self) -> ID { self.0.id("threadId") }
-    async fn user_id(&self) -> ID { self.0.id("userId") }
-    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
-    async fn typing(&self) -> bool { self.0.envelope.event_type == "typing.started" }
+    TypingEvent, "TypingEvent", Typing, [TypingStarted, TypingStopped] {
+    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { load_user(ctx, self.data()?.user_id.uuid()).await }
+    async fn typing(&self) -> bool { self.0.event_type() == EventType::TypingStarted }
 });
 event_object!(
     /// `presence.changed`: ephemeral, never replayed.
-    PresenceChangedEvent, "PresenceChangedEvent" {
-    async fn user_id(&self) -> ID { self.0.id("userId") }
-    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { self.0.user(ctx).await }
-    async fn status(&self) -> PresenceStatus { presence_status(&self.0) }
+    PresenceChangedEvent, "PresenceChangedEvent", Presence, [PresenceChanged] {
+    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { load_user(ctx, self.data()?.user_id.uuid()).await }
+    async fn status(&self) -> GqlResult<PresenceStatus> { Ok(PresenceStatus::of(&self.data()?.status)) }
 });
-
-fn team_role(base: &EventBase) -> Option<TeamRole> {
-    base.text("role")
-        .and_then(|role| role.parse::<orbit_domain::roles::TeamRole>().ok())
-        .map(TeamRole::from)
-}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "PresenceStatus")]
@@ -405,6 +356,16 @@ pub enum PresenceStatus {
     Offline,
 }
 
+impl PresenceStatus {
+    fn of(text: &str) -> Self {
+        match text {
+            "online" => PresenceStatus::Online,
+            "away" => PresenceStatus::Away,
+            _ => PresenceStatus::Offline,
+        }
+    }
+}
+
 impl From<orbit_realtime::PresenceStatus> for PresenceStatus {
     fn from(status: orbit_realtime::PresenceStatus) -> Self {
         match status {
@@ -412,14 +373,6 @@ impl From<orbit_realtime::PresenceStatus> for PresenceStatus {
             orbit_realtime::PresenceStatus::Away => PresenceStatus::Away,
             orbit_realtime::PresenceStatus::Offline => PresenceStatus::Offline,
         }
-    }
-}
-
-fn presence_status(base: &EventBase) -> PresenceStatus {
-    match base.text("status") {
-        Some("online") => PresenceStatus::Online,
-        Some("away") => PresenceStatus::Away,
-        _ => PresenceStatus::Offline,
     }
 }
 
@@ -456,121 +409,85 @@ pub enum Event {
     RoutineRunFailed(RoutineRunFailedEvent),
 }
 
-/// What happens in a thread.
-#[derive(Union)]
-#[graphql(name = "ThreadEvent")]
-pub enum ThreadEvent {
-    MessageCreated(MessageCreatedEvent),
-    MessageEdited(MessageEditedEvent),
-    MessageDeleted(MessageDeletedEvent),
-    ThreadUpdated(ThreadUpdatedEvent),
-    ThreadDeleted(ThreadDeletedEvent),
-    ParticipantAdded(ParticipantAddedEvent),
-    ParticipantRemoved(ParticipantRemovedEvent),
-    Typing(TypingEvent),
-    AgentReplyDelta(AgentReplyDeltaEvent),
-    AgentReplyCompleted(AgentReplyCompletedEvent),
-    AgentReplyFailed(AgentReplyFailedEvent),
-    RoutineRunStarted(RoutineRunStartedEvent),
-    RoutineRunSucceeded(RoutineRunSucceededEvent),
-    RoutineRunFailed(RoutineRunFailedEvent),
+/// A topic's union: the objects it shows. An event none of them names
+/// (internal ones included) is skipped.
+macro_rules! event_union {
+    ($(#[$doc:meta])* $union:ident, $graphql_name:literal { $($object:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Union)]
+        #[graphql(name = $graphql_name)]
+        // Variants named as the objects they hold, which end in `Event`.
+        #[allow(clippy::enum_variant_names)]
+        pub enum $union {
+            $($object($object)),+
+        }
+
+        impl $union {
+            fn select(base: EventBase) -> Option<Self> {
+                let event_type = base.event_type();
+                $(
+                    if $object::TYPES.contains(&event_type) {
+                        return Some($union::$object($object(base)));
+                    }
+                )+
+                None
+            }
+        }
+    };
 }
 
-/// What the app's builders follow: its routines' runs.
-#[derive(Union)]
-#[graphql(name = "AppEvent")]
-pub enum AppEvent {
-    Started(RoutineRunStartedEvent),
-    Succeeded(RoutineRunSucceededEvent),
-    Failed(RoutineRunFailedEvent),
-}
+event_union!(
+    /// What happens in a thread.
+    ThreadEvent, "ThreadEvent" {
+    MessageCreatedEvent,
+    MessageEditedEvent,
+    MessageDeletedEvent,
+    ThreadUpdatedEvent,
+    ThreadDeletedEvent,
+    ParticipantAddedEvent,
+    ParticipantRemovedEvent,
+    TypingEvent,
+    AgentReplyDeltaEvent,
+    AgentReplyCompletedEvent,
+    AgentReplyFailedEvent,
+    RoutineRunStartedEvent,
+    RoutineRunSucceededEvent,
+    RoutineRunFailedEvent,
+});
 
-/// What happens in a team: its members, its threads, who is online.
-#[derive(Union)]
-#[graphql(name = "TeamEvent")]
-pub enum TeamEvent {
-    MemberJoined(MemberJoinedEvent),
-    MemberLeft(MemberLeftEvent),
-    MemberRoleChanged(MemberRoleChangedEvent),
-    ThreadCreated(ThreadCreatedEvent),
-    ThreadUpdated(ThreadUpdatedEvent),
-    ThreadDeleted(ThreadDeletedEvent),
-    PresenceChanged(PresenceChangedEvent),
-}
+event_union!(
+    /// What the app's builders follow: its routines' runs.
+    AppEvent, "AppEvent" {
+    RoutineRunStartedEvent,
+    RoutineRunSucceededEvent,
+    RoutineRunFailedEvent,
+});
 
-/// What happens to the viewer: their own threads, memberships, read markers.
-#[derive(Union)]
-#[graphql(name = "UserEvent")]
-pub enum UserEvent {
-    ThreadCreated(ThreadCreatedEvent),
-    ThreadUpdated(ThreadUpdatedEvent),
-    ThreadDeleted(ThreadDeletedEvent),
-    ParticipantAdded(ParticipantAddedEvent),
-    ParticipantRemoved(ParticipantRemovedEvent),
-    MemberJoined(MemberJoinedEvent),
-    MemberLeft(MemberLeftEvent),
-    MemberRoleChanged(MemberRoleChangedEvent),
-    ThreadRead(ThreadReadEvent),
-}
+event_union!(
+    /// What happens in a team: its members, its threads, who is online.
+    TeamEvent, "TeamEvent" {
+    MemberJoinedEvent,
+    MemberLeftEvent,
+    MemberRoleChangedEvent,
+    ThreadCreatedEvent,
+    ThreadUpdatedEvent,
+    ThreadDeletedEvent,
+    PresenceChangedEvent,
+});
 
-/// Types a topic's union leaves out (internal ones included) yield `None`
-/// and are skipped.
-fn thread_event(base: EventBase) -> Option<ThreadEvent> {
-    Some(match base.envelope.event_type.as_str() {
-        "message.created" => ThreadEvent::MessageCreated(MessageCreatedEvent(base)),
-        "message.edited" => ThreadEvent::MessageEdited(MessageEditedEvent(base)),
-        "message.deleted" => ThreadEvent::MessageDeleted(MessageDeletedEvent(base)),
-        "thread.updated" => ThreadEvent::ThreadUpdated(ThreadUpdatedEvent(base)),
-        "thread.deleted" => ThreadEvent::ThreadDeleted(ThreadDeletedEvent(base)),
-        "participant.added" => ThreadEvent::ParticipantAdded(ParticipantAddedEvent(base)),
-        "participant.removed" => ThreadEvent::ParticipantRemoved(ParticipantRemovedEvent(base)),
-        "typing.started" | "typing.stopped" => ThreadEvent::Typing(TypingEvent(base)),
-        "agent_reply.delta" => ThreadEvent::AgentReplyDelta(AgentReplyDeltaEvent(base)),
-        "agent_reply.completed" => ThreadEvent::AgentReplyCompleted(AgentReplyCompletedEvent(base)),
-        "agent_reply.failed" => ThreadEvent::AgentReplyFailed(AgentReplyFailedEvent(base)),
-        "routine_run.started" => ThreadEvent::RoutineRunStarted(RoutineRunStartedEvent(base)),
-        "routine_run.succeeded" => ThreadEvent::RoutineRunSucceeded(RoutineRunSucceededEvent(base)),
-        "routine_run.failed" => ThreadEvent::RoutineRunFailed(RoutineRunFailedEvent(base)),
-        _ => return None,
-    })
-}
-
-fn app_event(base: EventBase) -> Option<AppEvent> {
-    Some(match base.envelope.event_type.as_str() {
-        "routine_run.started" => AppEvent::Started(RoutineRunStartedEvent(base)),
-        "routine_run.succeeded" => AppEvent::Succeeded(RoutineRunSucceededEvent(base)),
-        "routine_run.failed" => AppEvent::Failed(RoutineRunFailedEvent(base)),
-        _ => return None,
-    })
-}
-
-fn team_event(base: EventBase) -> Option<TeamEvent> {
-    Some(match base.envelope.event_type.as_str() {
-        "member.joined" => TeamEvent::MemberJoined(MemberJoinedEvent(base)),
-        "member.left" => TeamEvent::MemberLeft(MemberLeftEvent(base)),
-        "member.role_changed" => TeamEvent::MemberRoleChanged(MemberRoleChangedEvent(base)),
-        "thread.created" => TeamEvent::ThreadCreated(ThreadCreatedEvent(base)),
-        "thread.updated" => TeamEvent::ThreadUpdated(ThreadUpdatedEvent(base)),
-        "thread.deleted" => TeamEvent::ThreadDeleted(ThreadDeletedEvent(base)),
-        "presence.changed" => TeamEvent::PresenceChanged(PresenceChangedEvent(base)),
-        _ => return None,
-    })
-}
-
-fn user_event(base: EventBase) -> Option<UserEvent> {
-    Some(match base.envelope.event_type.as_str() {
-        "thread.created" => UserEvent::ThreadCreated(ThreadCreatedEvent(base)),
-        "thread.updated" => UserEvent::ThreadUpdated(ThreadUpdatedEvent(base)),
-        "thread.deleted" => UserEvent::ThreadDeleted(ThreadDeletedEvent(base)),
-        "participant.added" => UserEvent::ParticipantAdded(ParticipantAddedEvent(base)),
-        "participant.removed" => UserEvent::ParticipantRemoved(ParticipantRemovedEvent(base)),
-        "member.joined" => UserEvent::MemberJoined(MemberJoinedEvent(base)),
-        "member.left" => UserEvent::MemberLeft(MemberLeftEvent(base)),
-        "member.role_changed" => UserEvent::MemberRoleChanged(MemberRoleChangedEvent(base)),
-        "thread.read" => UserEvent::ThreadRead(ThreadReadEvent(base)),
-        _ => return None,
-    })
-}
+event_union!(
+    /// What happens to the viewer: their own threads, memberships, read markers.
+    UserEvent, "UserEvent" {
+    ThreadCreatedEvent,
+    ThreadUpdatedEvent,
+    ThreadDeletedEvent,
+    ParticipantAddedEvent,
+    ParticipantRemovedEvent,
+    MemberJoinedEvent,
+    MemberLeftEvent,
+    MemberRoleChangedEvent,
+    ThreadReadEvent,
+});
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
@@ -583,13 +500,13 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> Result<BoxStream<'static, GqlResult<UserEvent>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, user_event) {
+        if let Some(rendered) = render_one(ctx, UserEvent::select) {
             return Ok(rendered);
         }
         let viewer = *viewer(ctx);
         let user = viewer.require_user()?;
         let feed = open_feed(ctx, &viewer, viewer.app(), Topic::User(user), after, None).await?;
-        Ok(stream_or_hand_off(ctx, feed, user_event))
+        Ok(stream_or_hand_off(ctx, feed, UserEvent::select))
     }
 
     /// A team's events: members, threads, presence. Members and the secret key.
@@ -599,7 +516,7 @@ impl SubscriptionRoot {
         team_id: ID,
         after: Option<String>,
     ) -> Result<BoxStream<'static, GqlResult<TeamEvent>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, team_event) {
+        if let Some(rendered) = render_one(ctx, TeamEvent::select) {
             return Ok(rendered);
         }
         let viewer = *viewer(ctx);
@@ -610,7 +527,7 @@ impl SubscriptionRoot {
                 .map(drop)
         };
         let feed = guarded_feed(ctx, &viewer, Topic::Team(team), after, may_read).await?;
-        Ok(stream_or_hand_off(ctx, feed, team_event))
+        Ok(stream_or_hand_off(ctx, feed, TeamEvent::select))
     }
 
     /// A thread's messages, participants and typing. Whoever may read the thread.
@@ -620,7 +537,7 @@ impl SubscriptionRoot {
         thread_id: ID,
         after: Option<String>,
     ) -> Result<BoxStream<'static, GqlResult<ThreadEvent>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, thread_event) {
+        if let Some(rendered) = render_one(ctx, ThreadEvent::select) {
             return Ok(rendered);
         }
         let viewer = *viewer(ctx);
@@ -631,7 +548,7 @@ impl SubscriptionRoot {
                 .map(drop)
         };
         let feed = guarded_feed(ctx, &viewer, Topic::Thread(thread), after, may_read).await?;
-        Ok(stream_or_hand_off(ctx, feed, thread_event))
+        Ok(stream_or_hand_off(ctx, feed, ThreadEvent::select))
     }
 
     /// The app's routine runs as they start and end: for its secret key
@@ -642,7 +559,7 @@ impl SubscriptionRoot {
         app_id: Option<ID>,
         after: Option<String>,
     ) -> Result<BoxStream<'static, GqlResult<AppEvent>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, app_event) {
+        if let Some(rendered) = render_one(ctx, AppEvent::select) {
             return Ok(rendered);
         }
         let viewer = *viewer(ctx);
@@ -662,7 +579,7 @@ impl SubscriptionRoot {
             None,
         )
         .await?;
-        Ok(stream_or_hand_off(ctx, feed, app_event))
+        Ok(stream_or_hand_off(ctx, feed, AppEvent::select))
     }
 }
 

@@ -119,7 +119,7 @@ impl MessageMutation {
                 author
             }
         };
-        let sent = messages::send(
+        let message = messages::send(
             services.db(),
             viewer.app(),
             services.clock().now(),
@@ -132,11 +132,8 @@ impl MessageMutation {
             },
         )
         .await?;
-        if sent.replies_queued > 0 {
-            services.wake_worker();
-        }
         Ok(SendMessagePayload {
-            message: MessageNode(sent.message),
+            message: MessageNode(message),
         })
     }
 

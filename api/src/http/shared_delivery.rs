@@ -30,6 +30,7 @@ use async_graphql_value::Value as AstValue;
 use tokio::sync::OnceCell;
 
 use crate::realtime::envelope::Envelope;
+use orbit_domain::events::EventType;
 
 /// Rendered events kept for subscribers still to receive them; one that
 /// comes later than this many newer renderings renders again.
@@ -44,7 +45,7 @@ pub(crate) struct Selection {
     document: ExecutableDocument,
     /// Event types whose rendering read the caller: rendered per subscriber
     /// without first waiting on a shared rendering.
-    private_types: Mutex<HashSet<String>>,
+    private_types: Mutex<HashSet<EventType>>,
 }
 
 impl Selection {
@@ -60,12 +61,12 @@ impl Selection {
         request
     }
 
-    fn is_private(&self, event_type: &str) -> bool {
-        lock(&self.private_types).contains(event_type)
+    fn is_private(&self, event_type: EventType) -> bool {
+        lock(&self.private_types).contains(&event_type)
     }
 
-    fn mark_private(&self, event_type: &str) {
-        lock(&self.private_types).insert(event_type.to_owned());
+    fn mark_private(&self, event_type: EventType) {
+        lock(&self.private_types).insert(event_type);
     }
 }
 
@@ -152,7 +153,7 @@ impl SharedDeliveries {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Render>,
     {
-        if selection.is_private(&envelope.event_type) {
+        if selection.is_private(envelope.event_type()) {
             return render().await;
         }
         let cell = self.cell(RenderKey {
@@ -185,7 +186,7 @@ impl SharedDeliveries {
                 shareable: false, ..
             } = rendered
             {
-                selection.mark_private(&envelope.event_type);
+                selection.mark_private(envelope.event_type());
             }
             return rendered;
         }
@@ -480,8 +481,23 @@ mod tests {
             app: Uuid::nil(),
             topic: "thread:thr_a".to_owned(),
             seq,
-            event_type: "message.created".to_owned(),
-            payload: serde_json::json!({}),
+            event: orbit_domain::events::Event::MessageCreated(
+                orbit_domain::events::MessageSnapshot {
+                    message_id: orbit_domain::ids::MessageId::generate(),
+                    thread_id: orbit_domain::ids::ThreadId::generate(),
+                    author_id: None,
+                    author_agent_id: None,
+                    model: None,
+                    prompt_tokens: None,
+                    completion_tokens: None,
+                    content: Some("hi".to_owned()),
+                    metadata: None,
+                    status: "sent".to_owned(),
+                    created_at: Utc::now(),
+                    edited_at: None,
+                    deleted_at: None,
+                },
+            ),
             occurred_at: Utc::now(),
         })
     }
@@ -566,7 +582,7 @@ mod tests {
             ("alice's".into(), "bob's".into())
         );
         // Later events of that type render per subscriber straight away.
-        assert!(selection.is_private("message.created"));
+        assert!(selection.is_private(EventType::MessageCreated));
         let kept = shared.kept();
         let next = shared
             .render(&selection, &envelope(Some(8)), 8, || async {

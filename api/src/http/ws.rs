@@ -19,7 +19,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use orbit_domain::ErrorCode;
-use orbit_domain::events::Topic;
+use orbit_domain::events::{Event, Topic};
 use orbit_domain::ids::ApiKeyId;
 use orbit_realtime::Delivery;
 use serde::Deserialize;
@@ -657,16 +657,12 @@ impl Connection {
             }
             Delivery::Message(bytes) => Envelope::decode_shared(bytes)?,
         };
-        let named = |field: &str| envelope.payload.get(field).and_then(Value::as_str);
-        let ended = match (envelope.event_type.as_str(), self.viewer, self.api_key) {
-            ("app.deleted", _, _) => true,
-            ("session.revoked", Some(Viewer::User { session, .. }), _) => {
-                match named("sessionId") {
-                    None => true,
-                    Some(revoked) => revoked == session.to_string(),
-                }
+        let ended = match (&envelope.event, self.viewer, self.api_key) {
+            (Event::AppDeleted(_), _, _) => true,
+            (Event::SessionRevoked(revoked), Some(Viewer::User { session, .. }), _) => {
+                revoked.session_id.is_none_or(|revoked| revoked == session)
             }
-            ("api_key.revoked", _, Some(key)) => named("keyId") == Some(key.to_string().as_str()),
+            (Event::ApiKeyRevoked(revoked), _, Some(key)) => revoked.key_id == key,
             _ => false,
         };
         if ended { forbidden() } else { None }

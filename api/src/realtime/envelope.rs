@@ -7,13 +7,14 @@ use std::sync::{Arc, LazyLock, Mutex};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::event;
-use orbit_domain::events::Topic;
+use orbit_domain::events::{Event, EventType, Topic};
 use orbit_domain::ids::AppScope;
+use orbit_persistence::committed::AppendedEvent;
 use orbit_realtime::{Broker, BrokerError};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
+/// On the wire: `{"app", "topic", "seq", "type", "payload", "occurredAt"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
@@ -24,39 +25,54 @@ pub struct Envelope {
     /// The stored event's per-topic sequence; `None` for ephemeral events
     /// (typing, presence), which are never stored nor replayed.
     pub seq: Option<i64>,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub payload: Value,
+    /// The event, typed: `type` and `payload` on the wire.
+    #[serde(flatten)]
+    pub event: Event,
     pub occurred_at: DateTime<Utc>,
 }
 
 impl Envelope {
-    pub fn stored(event: &event::Model) -> Self {
+    /// A stored event as the log holds it; `None` (with a warning) for one
+    /// this version cannot read.
+    pub fn stored(event: &event::Model) -> Option<Self> {
+        match Event::from_parts(&event.event_type, event.payload.clone()) {
+            Ok(typed) => Some(Self {
+                app: event.app_id,
+                topic: event.topic.clone(),
+                seq: Some(event.seq),
+                event: typed,
+                occurred_at: event.occurred_at,
+            }),
+            Err(error) => {
+                tracing::warn!(%error, topic = %event.topic, seq = event.seq, "skipping an event this version cannot read");
+                None
+            }
+        }
+    }
+
+    /// An event this process has just committed.
+    pub fn appended(event: &AppendedEvent) -> Self {
         Self {
-            app: event.app_id,
+            app: event.app,
             topic: event.topic.clone(),
             seq: Some(event.seq),
-            event_type: event.event_type.clone(),
-            payload: event.payload.clone(),
+            event: event.event.as_ref().clone(),
             occurred_at: event.occurred_at,
         }
     }
 
-    pub fn ephemeral(
-        app: Uuid,
-        topic: String,
-        event_type: &str,
-        payload: Value,
-        occurred_at: DateTime<Utc>,
-    ) -> Self {
+    pub fn ephemeral(app: Uuid, topic: Topic, event: Event, occurred_at: DateTime<Utc>) -> Self {
         Self {
             app,
-            topic,
+            topic: topic.key(),
             seq: None,
-            event_type: event_type.to_owned(),
-            payload,
+            event,
             occurred_at,
         }
+    }
+
+    pub fn event_type(&self) -> EventType {
+        self.event.event_type()
     }
 
     /// Publishes an event that is never stored (typing, presence) on `topic`.
@@ -64,13 +80,11 @@ impl Envelope {
         broker: &Broker,
         app: AppScope,
         topic: Topic,
-        event_type: &str,
-        payload: Value,
+        event: Event,
         occurred_at: DateTime<Utc>,
     ) -> Result<(), BrokerError> {
-        let topic = topic.key();
-        let envelope = Self::ephemeral(app.uuid(), topic.clone(), event_type, payload, occurred_at);
-        broker.publish(&topic, envelope.encode()).await
+        let envelope = Self::ephemeral(app.uuid(), topic, event, occurred_at);
+        broker.publish(&envelope.topic, envelope.encode()).await
     }
 
     pub fn encode(&self) -> Bytes {
@@ -126,18 +140,33 @@ fn lock_decoded() -> std::sync::MutexGuard<'static, Decoded> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use orbit_domain::events::{AppDeletion, Typing};
+    use orbit_domain::ids::{AppId, ThreadId, UserId};
+
     use super::*;
 
+    fn typing() -> Event {
+        Event::TypingStarted(Typing {
+            thread_id: ThreadId::generate(),
+            user_id: UserId::generate(),
+            expires_at: None,
+        })
+    }
+
     #[test]
-    fn round_trips() {
+    fn round_trips_with_type_and_payload_on_the_wire() {
         let envelope = Envelope {
             app: Uuid::now_v7(),
-            topic: "thread:thr_x".to_owned(),
+            topic: "app:app_x".to_owned(),
             seq: Some(7),
-            event_type: "message.created".to_owned(),
-            payload: serde_json::json!({"messageId": "msg_1"}),
+            event: Event::AppDeleted(AppDeletion {
+                app_id: AppId::generate(),
+            }),
             occurred_at: Utc::now(),
         };
+        let wire: serde_json::Value = serde_json::from_slice(&envelope.encode()).unwrap();
+        assert_eq!(wire["type"], "app.deleted");
+        assert_eq!(wire["payload"], envelope.event.payload());
         assert_eq!(Envelope::decode(&envelope.encode()).unwrap(), envelope);
         assert!(Envelope::decode(b"not json").is_none());
     }
@@ -146,9 +175,8 @@ mod tests {
     fn subscribers_of_one_message_share_one_decoding() {
         let envelope = Envelope::ephemeral(
             Uuid::now_v7(),
-            "thread:thr_y".to_owned(),
-            "typing.started",
-            serde_json::json!({"userId": "usr_1"}),
+            Topic::Thread(ThreadId::generate()),
+            typing(),
             Utc::now(),
         );
         let bytes = envelope.encode();

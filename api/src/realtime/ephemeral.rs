@@ -4,10 +4,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orbit_domain::events::Topic;
+use orbit_domain::events::{Event, Topic};
 use orbit_domain::ids::AppScope;
 use orbit_realtime::Broker;
-use serde_json::Value;
 
 use super::envelope::Envelope;
 
@@ -19,11 +18,10 @@ impl orbit_worker::events::EphemeralEvents for BrokerEvents {
         &self,
         app: AppScope,
         topic: Topic,
-        event_type: &str,
-        payload: Value,
+        event: Event,
         occurred_at: DateTime<Utc>,
     ) -> Result<(), String> {
-        Envelope::publish_ephemeral(&self.0, app, topic, event_type, payload, occurred_at)
+        Envelope::publish_ephemeral(&self.0, app, topic, event, occurred_at)
             .await
             .map_err(|error| error.to_string())
     }

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use orbit_domain::events::EventType;
 use orbit_domain::ids::{AppScope, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use orbit_persistence::outbox;
@@ -24,11 +25,6 @@ const CATCH_UP_PAGE: u64 = 200;
 
 /// Re-checks that the subscriber may still see the topic; an error ends the feed.
 pub type AccessCheck = Box<dyn Fn() -> BoxFuture<'static, DomainResult<()>> + Send + Sync>;
-
-/// Event types on a user's topic that can take access away somewhere else.
-const ACCESS_CHANGES: [&str; 3] = ["member.left", "participant.removed", "thread.deleted"];
-/// Stored but internal: never shown to subscribers.
-const INTERNAL: [&str; 3] = ["session.revoked", "api_key.revoked", "app.deleted"];
 
 /// Watches the subscriber's own user topic for changes to their access.
 pub struct AccessWatch {
@@ -169,7 +165,9 @@ impl Feed {
         self.catch_up = page.len() as u64 == CATCH_UP_PAGE;
         for event in &page {
             self.last_seq = event.seq;
-            self.deliver(Arc::new(Envelope::stored(event))).await;
+            if let Some(envelope) = Envelope::stored(event) {
+                self.deliver(Arc::new(envelope)).await;
+            }
             if self.ending.is_some() {
                 self.catch_up = false;
                 break;
@@ -179,12 +177,12 @@ impl Feed {
     }
 
     async fn deliver(&mut self, envelope: Arc<Envelope>) {
-        if INTERNAL.contains(&envelope.event_type.as_str()) {
+        if envelope.event_type().is_internal() {
             return;
         }
         // A deleted thread's feed has nothing more to say.
-        let ends_topic =
-            envelope.event_type == "thread.deleted" && envelope.topic.starts_with("thread:");
+        let ends_topic = envelope.event_type() == EventType::ThreadDeleted
+            && envelope.topic.starts_with("thread:");
         let touches_viewer = self.touches_viewer(&envelope);
         self.backlog.push_back((envelope, self.last_seq));
         if ends_topic {
@@ -197,11 +195,11 @@ impl Feed {
     /// Whether the event changes the subscriber's own access (their
     /// removal from the team or thread).
     fn touches_viewer(&self, envelope: &Envelope) -> bool {
-        ACCESS_CHANGES.contains(&envelope.event_type.as_str())
-            && self.access.as_ref().is_some_and(|watch| {
-                envelope.payload.get("userId").and_then(|v| v.as_str())
-                    == Some(watch.user.to_string().as_str())
-            })
+        envelope.event_type().may_end_access()
+            && self
+                .access
+                .as_ref()
+                .is_some_and(|watch| envelope.event.user_id() == Some(watch.user))
     }
 
     /// The user's own topic announced a change, which may reach the feed
@@ -217,14 +215,15 @@ impl Feed {
         let page = self.stored_since_last().await.unwrap_or_default();
         let envelopes: Vec<Arc<Envelope>> = page
             .iter()
-            .map(|event| Arc::new(Envelope::stored(event)))
+            .filter_map(Envelope::stored)
+            .map(Arc::new)
             .collect();
         if let Some(end) = envelopes.iter().position(|e| self.touches_viewer(e)) {
             for envelope in envelopes.into_iter().take(end + 1) {
                 if let Some(seq) = envelope.seq {
                     self.last_seq = seq;
                 }
-                if !INTERNAL.contains(&envelope.event_type.as_str()) {
+                if !envelope.event_type().is_internal() {
                     self.backlog.push_back((envelope, self.last_seq));
                 }
             }
@@ -248,10 +247,10 @@ fn access_may_have_changed(change: &Delivery, user: UserId) -> bool {
         // Missed messages may have included a change.
         Delivery::Gap => true,
         Delivery::Message(bytes) => Envelope::decode_shared(bytes).is_some_and(|envelope| {
-            let about_user = envelope.payload.get("userId").and_then(|v| v.as_str())
-                == Some(user.to_string().as_str());
-            ACCESS_CHANGES.contains(&envelope.event_type.as_str())
-                && (about_user || envelope.event_type == "thread.deleted")
+            let event_type = envelope.event_type();
+            event_type.may_end_access()
+                && (envelope.event.user_id() == Some(user)
+                    || event_type == EventType::ThreadDeleted)
         }),
     }
 }

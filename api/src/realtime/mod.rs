@@ -1,6 +1,6 @@
 //! Real time on the server side: the outbox relay that publishes committed
 //! events, the envelope they travel in, each subscriber's feed, typing and
-//! presence.
+//! presence, and the work signals between processes.
 
 pub(crate) mod envelope;
 pub(crate) mod ephemeral;
@@ -8,3 +8,4 @@ pub(crate) mod feed;
 pub(crate) mod presence;
 pub(crate) mod relay;
 pub(crate) mod typing;
+pub(crate) mod work_signals;

@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use orbit_domain::events::Topic;
+use orbit_domain::events::{self, Event, Topic};
 use orbit_domain::ids::{AppScope, UserId};
 use orbit_realtime::{BrokerError, Presence, PresenceStatus, PresenceUser};
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::envelope::Envelope;
@@ -185,17 +184,14 @@ async fn announce(
             return;
         }
     };
-    let payload = json!({ "userId": user.to_string(), "status": status.as_str() });
+    let event = Event::PresenceChanged(events::Presence {
+        user_id: user,
+        status: status.as_str().to_owned(),
+    });
     for team in teams {
         let topic = Topic::Team(team);
-        let published = Envelope::publish_ephemeral(
-            services.broker(),
-            app,
-            topic,
-            "presence.changed",
-            payload.clone(),
-            now,
-        );
+        let published =
+            Envelope::publish_ephemeral(services.broker(), app, topic, event.clone(), now);
         if let Err(error) = published.await {
             tracing::warn!(%error, "could not publish presence.changed");
         }

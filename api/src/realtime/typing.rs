@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use orbit_domain::events::Topic;
+use orbit_domain::events::{self, Event, Topic};
 use orbit_domain::ids::{AppScope, ThreadId, UserId};
 use orbit_realtime::{Broker, BrokerError};
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::envelope::Envelope;
@@ -80,24 +79,20 @@ async fn publish(
     typing: bool,
     now: DateTime<Utc>,
 ) -> Result<(), BrokerError> {
-    let event_type = if typing {
-        "typing.started"
+    let event = if typing {
+        Event::TypingStarted(events::Typing {
+            thread_id: thread,
+            user_id: user,
+            expires_at: Some(now + TYPING_TTL),
+        })
     } else {
-        "typing.stopped"
+        Event::TypingStopped(events::Typing {
+            thread_id: thread,
+            user_id: user,
+            expires_at: None,
+        })
     };
-    let mut payload = json!({ "threadId": thread.to_string(), "userId": user.to_string() });
-    if typing {
-        payload["expiresAt"] = json!(now + TYPING_TTL);
-    }
-    Envelope::publish_ephemeral(
-        broker,
-        scope,
-        Topic::Thread(thread),
-        event_type,
-        payload,
-        now,
-    )
-    .await
+    Envelope::publish_ephemeral(broker, scope, Topic::Thread(thread), event, now).await
 }
 
 /// Expires typing on each tick until the ticker stops.

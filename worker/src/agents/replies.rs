@@ -25,12 +25,14 @@ use tracing::Instrument;
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{ProviderKind, ReplyStatus, Script};
 use orbit_domain::entities::{agent, agent_reply, model_provider};
-use orbit_domain::events::{AGENT_REPLY_DELTA, Topic};
-use orbit_domain::ids::{AgentId, AgentReplyId, AppId, AppScope, ModelProviderId, ThreadId};
+use orbit_domain::events::{Event, ReplyDelta, Topic};
+use orbit_domain::ids::{
+    AgentId, AgentReplyId, AppId, AppScope, MessageId, ModelProviderId, ThreadId,
+};
 use orbit_domain::{DomainResult, SealContext};
 use orbit_persistence::agent_replies::{self, Outcome};
+use orbit_persistence::queues::Queue;
 use orbit_persistence::{agents, model_providers};
-use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -82,7 +84,7 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                                 }
                                 drop(slot);
                                 // A slot is free: look for more work.
-                                ctx.wake.now();
+                                ctx.wake.queue(Queue::AgentReplies);
                             }
                             .instrument(span),
                         );
@@ -91,7 +93,7 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                 Err(error) => tracing::warn!(?error, "could not claim agent replies"),
             }
         }
-        if !ctx.wake.next(&mut shutdown).await {
+        if !ctx.wake.next(Queue::AgentReplies, &mut shutdown).await {
             break;
         }
     }
@@ -421,14 +423,14 @@ impl Streamer<'_> {
 
     async fn publish_delta(&mut self, delta: &str) {
         self.sequence += 1;
-        let payload = json!({
-            "replyId": AgentReplyId(self.reply.id).to_string(),
-            "agentId": AgentId(self.agent.id).to_string(),
-            "threadId": ThreadId(self.reply.thread_id).to_string(),
-            "triggerMessageId": self.reply.trigger_message_id.map(|m| orbit_domain::ids::MessageId(m).to_string()),
-            "attempt": self.reply.attempts,
-            "sequence": self.sequence,
-            "delta": delta,
+        let event = Event::AgentReplyDelta(ReplyDelta {
+            reply_id: AgentReplyId(self.reply.id),
+            agent_id: AgentId(self.agent.id),
+            thread_id: ThreadId(self.reply.thread_id),
+            trigger_message_id: self.reply.trigger_message_id.map(MessageId),
+            attempt: self.reply.attempts,
+            sequence: self.sequence,
+            delta: delta.to_owned(),
         });
         let published = self
             .ctx
@@ -436,8 +438,7 @@ impl Streamer<'_> {
             .publish(
                 self.scope,
                 Topic::Thread(ThreadId(self.reply.thread_id)),
-                AGENT_REPLY_DELTA,
-                payload,
+                event,
                 self.ctx.clock.now(),
             )
             .await;

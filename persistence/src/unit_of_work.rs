@@ -1,0 +1,162 @@
+//! One way to make a change: begin, change, emit its events, commit.
+//!
+//! ```text
+//! let change = Change::begin(db, scope, now).await?;
+//! /* write with change.txn() */
+//! change.emit(Event::MessageCreated(snapshot));
+//! change.commit().await?;
+//! ```
+//!
+//! At commit the events are appended to the log (one statement on
+//! Postgres, which also reads which reactions the app's events interest),
+//! the interested reactions run in the same transaction (and their own
+//! events get a round of their own), the transaction commits, the relay is
+//! handed the rows to publish, and the loops of the queues written to wake.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use orbit_domain::events::Event;
+use orbit_domain::ids::AppScope;
+use orbit_domain::{DomainError, DomainResult};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+
+use crate::committed::AppendedEvent;
+use crate::outbox;
+use crate::queues::{Queue, QueueSet};
+use crate::reaction::{Happened, InChange};
+use crate::{Db, db_error};
+
+/// Reactions may emit events that others react to (a reply ends, so its
+/// routine run ends, so a webhook delivers that). No chain is longer than
+/// this; one that would be is a bug, refused rather than looped.
+const MAX_ROUNDS: usize = 4;
+
+/// A change in progress: a transaction and the events it will append.
+pub struct Change<'db> {
+    db: &'db Db,
+    txn: DatabaseTransaction,
+    scope: AppScope,
+    now: DateTime<Utc>,
+    emitted: Mutex<Vec<Event>>,
+    queued: Mutex<QueueSet>,
+}
+
+/// What a committed change wrote besides its own rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Committed {
+    /// The queues its reactions (or the change itself) wrote to.
+    pub queued: QueueSet,
+}
+
+impl<'db> Change<'db> {
+    pub async fn begin(db: &'db Db, scope: AppScope, now: DateTime<Utc>) -> DomainResult<Self> {
+        let txn = db.conn().begin().await.map_err(db_error)?;
+        Ok(Self {
+            db,
+            txn,
+            scope,
+            now,
+            emitted: Mutex::default(),
+            queued: Mutex::default(),
+        })
+    }
+
+    pub fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    pub fn scope(&self) -> AppScope {
+        self.scope
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Appends `event` on its topics at commit.
+    pub fn emit(&self, event: Event) {
+        lock(&self.emitted).push(event);
+    }
+
+    /// Appends each of `events` at commit.
+    pub fn emit_all(&self, events: impl IntoIterator<Item = Event>) {
+        lock(&self.emitted).extend(events);
+    }
+
+    /// The change wrote work to `queue` itself (not through a reaction).
+    pub fn queued(&self, queue: Queue) {
+        lock(&self.queued).insert(queue);
+    }
+
+    /// Appends the events, runs the reactions that want them, commits, and
+    /// tells the relay and the worker.
+    pub async fn commit(self) -> DomainResult<Committed> {
+        let reactions = self.db.reactions().clone();
+        let names = reactions.names();
+        let mut appended: Vec<AppendedEvent> = Vec::new();
+        for _ in 0..MAX_ROUNDS {
+            let events: Vec<Arc<Event>> = std::mem::take(&mut *lock(&self.emitted))
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            if events.is_empty() {
+                break;
+            }
+            let round = outbox::append(&self.txn, self.scope, self.now, events, &names).await?;
+            appended.extend(round.rows);
+            for reaction in reactions.iter() {
+                let wanted: Vec<Happened> = round
+                    .happened
+                    .iter()
+                    .filter(|happened| {
+                        round.wanted.iter().any(|(name, event_type)| {
+                            name == reaction.name() && *event_type == happened.event_type()
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                if !wanted.is_empty() {
+                    reaction.react(&self, &wanted).await?;
+                }
+            }
+        }
+        if !lock(&self.emitted).is_empty() {
+            return Err(DomainError::internal(
+                "reactions kept emitting events: a reaction loop",
+            ));
+        }
+        let queued = *lock(&self.queued);
+        self.txn.commit().await.map_err(db_error)?;
+        self.db.committed(appended, queued);
+        Ok(Committed { queued })
+    }
+}
+
+impl InChange for Change<'_> {
+    fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    fn scope(&self) -> AppScope {
+        self.scope
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn emit(&self, event: Event) {
+        Change::emit(self, event);
+    }
+
+    fn queued(&self, queue: Queue) {
+        Change::queued(self, queue);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -6,7 +6,9 @@
 //! one thread, and times `Thread.messages` pages at the start, middle and end.
 
 mod fanout;
+mod graphql_ws;
 mod login_storm;
+mod server_process;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,24 +123,11 @@ async fn main() -> anyhow::Result<()> {
             messages,
             rate,
         } => {
-            let orbit_bin = match orbit_bin {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("orbit"),
-            };
-            let server_env = ["DATABASE_URL", "REDIS_URL", "ORBIT_WS_SEND_QUEUE"]
-                .into_iter()
-                .filter_map(|name| {
-                    std::env::var(name)
-                        .ok()
-                        .map(|value| (name.to_owned(), value))
-                })
-                .collect();
             fanout::run(fanout::FanoutOptions {
-                orbit_bin,
+                orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
                 connections,
                 messages,
                 rate,
-                server_env,
             })
             .await
         }

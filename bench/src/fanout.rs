@@ -53,25 +53,8 @@ const LATENCY_BATCH: usize = 32;
 
 pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
     let server = Server::start(&options.orbit).await?;
-    let keys = server.create_app()?;
-    let publishable = keys["publishableKey"]
-        .as_str()
-        .context("no publishable key")?;
-    let secret = keys["secretKey"]
-        .as_str()
-        .context("no secret key")?
-        .to_owned();
-    let signed_up = server
-        .gql(
-            publishable,
-            "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
-            json!({ "input": { "email": "author@example.com", "password": "bench-password-123", "displayName": "Author" } }),
-        )
-        .await?;
-    let author = signed_up["signUp"]["accessToken"]
-        .as_str()
-        .context("no token")?
-        .to_owned();
+    let app = server.create_app_with_author().await?;
+    let (secret, author) = (app.secret_key, app.author_token);
     let thread = server
         .gql(
             &author,

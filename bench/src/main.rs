@@ -307,6 +307,11 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+/// The `q` quantile of sorted, non-empty latencies.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
 async fn measure(
     fixture: &Arc<Fixture>,
     query: &'static str,

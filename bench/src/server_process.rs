@@ -47,6 +47,13 @@ impl OrbitCommand {
     }
 }
 
+/// An app made with `orbit admin create-app`, and one user of it who
+/// writes the messages.
+pub struct BenchApp {
+    pub secret_key: String,
+    pub author_token: String,
+}
+
 /// The server process, stopped when dropped.
 pub struct Server {
     child: Child,
@@ -101,9 +108,39 @@ impl Server {
         bail!("the server did not become ready")
     }
 
+    /// An app, and its author signed up with the app's publishable key.
+    pub async fn create_app_with_author(&self) -> anyhow::Result<BenchApp> {
+        let keys = self.create_app()?;
+        let publishable = keys["publishableKey"]
+            .as_str()
+            .context("no publishable key")?;
+        let secret_key = keys["secretKey"]
+            .as_str()
+            .context("no secret key")?
+            .to_owned();
+        let signed_up = self
+            .gql(
+                publishable,
+                "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
+                json!({ "input": { "email": "author@example.com", "password": "bench-password-123", "displayName": "Author" } }),
+            )
+            .await?;
+        let field = |path: &str| {
+            signed_up
+                .pointer(path)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .with_context(|| format!("no {path} in {signed_up}"))
+        };
+        Ok(BenchApp {
+            secret_key,
+            author_token: field("/signUp/accessToken")?,
+        })
+    }
+
     /// `orbit admin create-app` against the same database: the app's
     /// `publishableKey`, `secretKey`, ...
-    pub fn create_app(&self) -> anyhow::Result<Value> {
+    fn create_app(&self) -> anyhow::Result<Value> {
         let output = self
             .orbit
             .command(&self.data_dir, "127.0.0.1:0")

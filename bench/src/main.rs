@@ -8,6 +8,7 @@
 mod fanout;
 mod graphql_ws;
 mod login_storm;
+mod send;
 mod server_process;
 
 use std::sync::Arc;
@@ -84,6 +85,30 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
     },
+    /// `sendMessage` a second, latency, server CPU per send and
+    /// exactly-once delivery to one subscriber per thread: spread over
+    /// many threads, then all into one. Starts `orbit serve` as a child
+    /// process; DATABASE_URL and REDIS_URL in the environment pass through
+    /// to it. With DATABASE_URL (Postgres), the run gets a fresh database on
+    /// that server, and pgbench measures single-row inserts there before
+    /// and after, for comparison.
+    Send {
+        /// The `orbit` binary (default: beside this one).
+        #[arg(long)]
+        orbit_bin: Option<std::path::PathBuf>,
+        /// Concurrent HTTP senders.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Threads the sends are spread over, one subscriber each.
+        #[arg(long, default_value_t = 64)]
+        threads: usize,
+        /// Seconds each phase, and each pgbench run, lasts.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// pgbench clients.
+        #[arg(long, default_value_t = 8)]
+        pgbench_clients: usize,
+    },
 }
 
 #[tokio::main]
@@ -128,6 +153,22 @@ async fn main() -> anyhow::Result<()> {
                 connections,
                 messages,
                 rate,
+            })
+            .await
+        }
+        Command::Send {
+            orbit_bin,
+            clients,
+            threads,
+            seconds,
+            pgbench_clients,
+        } => {
+            send::run(send::SendOptions {
+                orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
+                clients,
+                threads,
+                seconds,
+                pgbench_clients,
             })
             .await
         }

@@ -36,6 +36,20 @@ impl OrbitCommand {
         Ok(Self { bin, env })
     }
 
+    /// The value the server gets for `name`, if any.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Sets `name` for the server, in place of any value it had.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.retain(|(key, _)| key != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
     fn command(&self, data_dir: &PathBuf, listen: &str) -> Command {
         let mut command = Command::new(&self.bin);
         command
@@ -52,6 +66,7 @@ impl OrbitCommand {
 pub struct BenchApp {
     pub secret_key: String,
     pub author_token: String,
+    pub author_id: String,
 }
 
 /// The server process, stopped when dropped.
@@ -121,7 +136,7 @@ impl Server {
         let signed_up = self
             .gql(
                 publishable,
-                "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
+                "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }",
                 json!({ "input": { "email": "author@example.com", "password": "bench-password-123", "displayName": "Author" } }),
             )
             .await?;
@@ -135,6 +150,7 @@ impl Server {
         Ok(BenchApp {
             secret_key,
             author_token: field("/signUp/accessToken")?,
+            author_id: field("/signUp/user/id")?,
         })
     }
 

@@ -6,23 +6,21 @@
 //! message's `createdAt` (stamped by the server just before commit) to its
 //! arrival at a subscriber; both clocks are this machine's.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::graphql_ws;
+use crate::server_process::{OrbitCommand, Server};
 
 const SUBSCRIPTION: &str = "subscription($id: ID!) { threadEvents(threadId: $id) { ... on MessageCreatedEvent { message { createdAt } } } }";
 const SEND_MESSAGE: &str =
@@ -31,155 +29,10 @@ const SEND_MESSAGE: &str =
 const CONNECTING_AT_ONCE: usize = 256;
 
 pub struct FanoutOptions {
-    pub orbit_bin: PathBuf,
+    pub orbit: OrbitCommand,
     pub connections: usize,
     pub messages: usize,
     pub rate: f64,
-    /// Extra environment for the server (DATABASE_URL, REDIS_URL, ...).
-    pub server_env: Vec<(String, String)>,
-}
-
-/// The server process, stopped when dropped.
-struct Server {
-    child: Child,
-    address: String,
-    data_dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-    }
-}
-
-impl Server {
-    fn command(
-        bin: &PathBuf,
-        data_dir: &PathBuf,
-        listen: &str,
-        env: &[(String, String)],
-    ) -> Command {
-        let mut command = Command::new(bin);
-        command
-            .env("ORBIT_DATA_DIR", data_dir)
-            .env("ORBIT_LISTEN", listen)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        command
-    }
-
-    async fn start(options: &FanoutOptions) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let data_dir =
-            std::env::temp_dir().join(format!("orbit-bench-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&data_dir)?;
-        let child = Self::command(&options.orbit_bin, &data_dir, &listen, &options.server_env)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", options.orbit_bin.display()))?;
-        let server = Self {
-            child,
-            address: format!("http://{listen}"),
-            data_dir,
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if client
-                .get(format!("{}/readyz", server.address))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Ok(server);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("the server did not become ready")
-    }
-
-    /// `orbit admin create-app` against the same database.
-    fn create_app(&self, options: &FanoutOptions) -> anyhow::Result<Value> {
-        let output = Self::command(
-            &options.orbit_bin,
-            &self.data_dir,
-            "127.0.0.1:0",
-            &options.server_env,
-        )
-        .args(["admin", "create-app", "--name", "Bench"])
-        .args([
-            "--owner-email",
-            "bench@example.com",
-            "--owner-password",
-            "bench-password-123",
-        ])
-        .output()?;
-        if !output.status.success() {
-            bail!(
-                "create-app failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(serde_json::from_slice(&output.stdout)?)
-    }
-
-    /// Resident memory of the server process, in bytes.
-    fn rss(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .context("no VmRSS")?;
-        let kb: u64 = line
-            .split_whitespace()
-            .nth(1)
-            .context("VmRSS without a number")?
-            .parse()?;
-        Ok(kb * 1024)
-    }
-
-    /// CPU time the server process has used (user and system).
-    fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name, which is in parentheses.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .context("no command name in stat")?
-            .1
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = fields
-            .get(11)
-            .zip(fields.get(12))
-            .context("stat is too short")
-            .and_then(|(user, system)| Ok(user.parse::<u64>()? + system.parse::<u64>()?))?;
-        // Clock ticks are 1/100 s on Linux.
-        Ok(Duration::from_millis(ticks * 10))
-    }
-
-    fn ws_url(&self) -> String {
-        format!("{}/graphql", self.address.replacen("http://", "ws://", 1))
-    }
-
-    async fn gql(&self, auth: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let response: Value = reqwest::Client::new()
-            .post(format!("{}/graphql", self.address))
-            .bearer_auth(auth)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if response.get("errors").is_some_and(|e| !e.is_null()) {
-            bail!("GraphQL errors: {response}");
-        }
-        Ok(response["data"].clone())
-    }
 }
 
 /// What every subscriber records.
@@ -199,26 +52,9 @@ struct Tally {
 const LATENCY_BATCH: usize = 32;
 
 pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
-    let server = Server::start(&options).await?;
-    let keys = server.create_app(&options)?;
-    let publishable = keys["publishableKey"]
-        .as_str()
-        .context("no publishable key")?;
-    let secret = keys["secretKey"]
-        .as_str()
-        .context("no secret key")?
-        .to_owned();
-    let signed_up = server
-        .gql(
-            publishable,
-            "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
-            json!({ "input": { "email": "author@example.com", "password": "bench-password-123", "displayName": "Author" } }),
-        )
-        .await?;
-    let author = signed_up["signUp"]["accessToken"]
-        .as_str()
-        .context("no token")?
-        .to_owned();
+    let server = Server::start(&options.orbit).await?;
+    let app = server.create_app_with_author().await?;
+    let (secret, author) = (app.secret_key, app.author_token);
     let thread = server
         .gql(
             &author,
@@ -295,10 +131,10 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
         ticker.tick().await;
         let author = author.clone();
         let thread = thread.clone();
-        let address = server.address.clone();
+        let graphql_url = server.graphql_url();
         sends.push(tokio::spawn(async move {
             let response: Value = reqwest::Client::new()
-                .post(format!("{address}/graphql"))
+                .post(graphql_url)
                 .bearer_auth(author)
                 .json(&json!({ "query": SEND_MESSAGE, "variables": { "input": { "threadId": thread, "content": format!("message {n}") } } }))
                 .send()
@@ -363,34 +199,10 @@ async fn subscriber(
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
     let permit = connecting.acquire().await?;
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    // tungstenite zeroes its whole read buffer (128 KiB by default) for
-    // every read: with thousands of sockets that memset took a third of
-    // the machine's CPU, which the server then lacked. Frames here are a
-    // few hundred bytes.
-    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
-    socket
-        .send(Message::text(
-            json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {secret}") } }).to_string(),
-        ))
-        .await?;
-    socket
-        .send(Message::text(
-            json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "id": thread } } })
-                .to_string(),
-        ))
-        .await?;
-    // The server handles frames in order and answers a ping only once the
-    // subscription before it listens.
-    socket.send(Message::text(r#"{"type":"ping"}"#)).await?;
-    let mut ready = Some(ready);
-    let mut permit = Some(permit);
+    let mut socket =
+        graphql_ws::subscribe(url, secret, SUBSCRIPTION, json!({ "id": thread })).await?;
+    drop(permit);
+    let _ = ready.send(());
     let mut batch = Vec::with_capacity(LATENCY_BATCH);
     let mut received = 0;
     while let Some(frame) = socket.next().await {
@@ -398,13 +210,6 @@ async fn subscriber(
             continue;
         };
         let text = text.as_str();
-        if text.contains(r#""type":"pong""#) {
-            permit.take();
-            if let Some(ready) = ready.take() {
-                let _ = ready.send(());
-            }
-            continue;
-        }
         if let Some(created) = created_at(text) {
             let latency = (Utc::now() - created)
                 .num_microseconds()

@@ -14,7 +14,7 @@ use anyhow::Context;
 use orbit_api::Settings;
 use serde_json::{Value, json};
 
-use super::{BenchServer, Fixture, fill_thread, ms, start_server};
+use super::{BenchServer, Fixture, fill_thread, ms, percentile, start_server};
 
 const PAGE: &str = "query($t: ID!) { thread(id: $t) { messages(first: 50) { edges { cursor node { id content createdAt } } } } }";
 const LOG_IN: &str = "mutation($i: LogInInput!) { logIn(input: $i) { accessToken } }";
@@ -176,10 +176,6 @@ async fn one_configuration(
         )),
     );
     Ok(())
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
 
 fn print_row(

@@ -6,7 +6,10 @@
 //! one thread, and times `Thread.messages` pages at the start, middle and end.
 
 mod fanout;
+mod graphql_ws;
 mod login_storm;
+mod send;
+mod server_process;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,6 +85,30 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
     },
+    /// `sendMessage` a second, latency, server CPU per send and
+    /// exactly-once delivery to one subscriber per thread: spread over
+    /// many threads, then all into one. Starts `orbit serve` as a child
+    /// process; DATABASE_URL and REDIS_URL in the environment pass through
+    /// to it. With DATABASE_URL (Postgres), the run gets a fresh database on
+    /// that server, and pgbench measures single-row inserts there before
+    /// and after, for comparison.
+    Send {
+        /// The `orbit` binary (default: beside this one).
+        #[arg(long)]
+        orbit_bin: Option<std::path::PathBuf>,
+        /// Concurrent HTTP senders.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Threads the sends are spread over, one subscriber each.
+        #[arg(long, default_value_t = 64)]
+        threads: usize,
+        /// Seconds each phase, and each pgbench run, lasts.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// pgbench clients.
+        #[arg(long, default_value_t = 8)]
+        pgbench_clients: usize,
+    },
 }
 
 #[tokio::main]
@@ -121,24 +148,27 @@ async fn main() -> anyhow::Result<()> {
             messages,
             rate,
         } => {
-            let orbit_bin = match orbit_bin {
-                Some(path) => path,
-                None => std::env::current_exe()?.with_file_name("orbit"),
-            };
-            let server_env = ["DATABASE_URL", "REDIS_URL", "ORBIT_WS_SEND_QUEUE"]
-                .into_iter()
-                .filter_map(|name| {
-                    std::env::var(name)
-                        .ok()
-                        .map(|value| (name.to_owned(), value))
-                })
-                .collect();
             fanout::run(fanout::FanoutOptions {
-                orbit_bin,
+                orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
                 connections,
                 messages,
                 rate,
-                server_env,
+            })
+            .await
+        }
+        Command::Send {
+            orbit_bin,
+            clients,
+            threads,
+            seconds,
+            pgbench_clients,
+        } => {
+            send::run(send::SendOptions {
+                orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
+                clients,
+                threads,
+                seconds,
+                pgbench_clients,
             })
             .await
         }
@@ -316,6 +346,11 @@ async fn run_sizes(url: &str, size: u64, requests: usize) -> anyhow::Result<()> 
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// The `q` quantile of sorted, non-empty latencies.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
 
 async fn measure(

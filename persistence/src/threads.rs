@@ -13,6 +13,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     QueryFilter,
 };
+use sea_orm::{FromQueryResult, QueryTrait};
 use uuid::Uuid;
 
 use crate::error::is_unique_violation;
@@ -138,6 +139,71 @@ pub async fn find(db: &Db, scope: AppScope, id: ThreadId) -> DomainResult<Option
         .one(db.conn())
         .await
         .map_err(db_error)
+}
+
+/// The thread and what `user` is to it, in one query: `None` when there is
+/// no such thread in the app, an access of `None` when the user may not see
+/// it. What every request about a thread asks first.
+pub async fn find_with_access(
+    db: &Db,
+    scope: AppScope,
+    id: ThreadId,
+    user: UserId,
+) -> DomainResult<Option<(thread::Model, Option<ThreadAccess>)>> {
+    let team_role = Query::select()
+        .column((team_member::Entity, team_member::Column::Role))
+        .from(team_member::Entity)
+        .and_where(
+            Expr::col((team_member::Entity, team_member::Column::TeamId))
+                .equals((thread::Entity, thread::Column::TeamId)),
+        )
+        .and_where(Expr::col((team_member::Entity, team_member::Column::UserId)).eq(user.uuid()))
+        .to_owned();
+    let participates = Query::select()
+        .expr(Expr::val(1))
+        .from(thread_participant::Entity)
+        .and_where(
+            Expr::col((
+                thread_participant::Entity,
+                thread_participant::Column::ThreadId,
+            ))
+            .equals((thread::Entity, thread::Column::Id)),
+        )
+        .and_where(
+            Expr::col((
+                thread_participant::Entity,
+                thread_participant::Column::UserId,
+            ))
+            .eq(user.uuid()),
+        )
+        .to_owned();
+    let mut query = thread::Entity::find_by_id(id.uuid())
+        .filter(thread::Column::AppId.eq(scope.uuid()))
+        .into_query();
+    query
+        .expr_as(
+            Expr::SubQuery(None, Box::new(team_role.into())),
+            Alias::new("viewer_team_role"),
+        )
+        .expr_as(
+            Expr::exists(participates),
+            Alias::new("viewer_participates"),
+        );
+    let Some(row) = db.conn().query_one(&query).await.map_err(db_error)? else {
+        return Ok(None);
+    };
+    let thread = thread::Model::from_query_result(&row, "").map_err(db_error)?;
+    let team_role: Option<String> = row.try_get("", "viewer_team_role").map_err(db_error)?;
+    let participates: bool = row.try_get("", "viewer_participates").map_err(db_error)?;
+    let access = match ThreadOwner::of(&thread)? {
+        ThreadOwner::User(owner) if owner == user => Some(ThreadAccess::Owner),
+        ThreadOwner::Team(_) if team_role.is_some() => Some(ThreadAccess::TeamMember {
+            role: teams::parse_role(team_role.as_deref().unwrap_or_default())?,
+            is_creator: thread.created_by == Some(user.uuid()),
+        }),
+        _ => participates.then_some(ThreadAccess::Participant),
+    };
+    Ok(Some((thread, access)))
 }
 
 /// What `user` is to `thread`, or `None` when they may not see it at all.

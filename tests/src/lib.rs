@@ -966,6 +966,12 @@ impl DatabaseOutage {
         }
     }
 
+    /// SQL statements the server sent so far (Postgres; `None` on SQLite,
+    /// which has no wire to count on).
+    pub fn statements_sent(&self) -> Option<u64> {
+        self.proxy.as_ref().map(tcp_proxy::TcpProxy::statements)
+    }
+
     /// Whether [`Self::end`] brings the database back (Postgres).
     pub fn can_end(&self) -> bool {
         self.proxy.is_some()
@@ -1007,6 +1013,8 @@ pub async fn spawn_app_with_breakable_database(
             let mut url = url::Url::parse(url.expose()).expect("a database URL");
             url.set_host(Some("127.0.0.1")).expect("a host");
             url.set_port(Some(address.port())).expect("a port");
+            // In the clear, so that the proxy can count statements on the wire.
+            url.query_pairs_mut().append_pair("sslmode", "disable");
             settings.database_url = Some(orbit_api::config::Secret::new(url.to_string()));
         }
         configure(settings);

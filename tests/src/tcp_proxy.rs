@@ -2,11 +2,16 @@
 //! network failure between the server and a dependency (Postgres): while
 //! it is cut, open connections are dropped and new ones are closed as soon
 //! as they are accepted, as a database that refuses connections does.
+//!
+//! It also counts the SQL statements clients send through it, reading the
+//! Postgres frontend protocol: each simple `Query` and each `Execute` of
+//! the extended protocol is one statement (`BEGIN` and `COMMIT` included).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
@@ -15,6 +20,7 @@ pub struct TcpProxy {
     up: Arc<AtomicBool>,
     pipes: Arc<Mutex<Vec<AbortHandle>>>,
     accepting: AbortHandle,
+    statements: Arc<AtomicU64>,
 }
 
 impl TcpProxy {
@@ -24,19 +30,29 @@ impl TcpProxy {
         let address = listener.local_addr().expect("a bound address");
         let up = Arc::new(AtomicBool::new(true));
         let pipes: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let statements = Arc::new(AtomicU64::new(0));
         let accepting = {
             let up = up.clone();
             let pipes = pipes.clone();
+            let statements = statements.clone();
             tokio::spawn(async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
+                while let Ok((inbound, _)) = listener.accept().await {
                     if !up.load(Ordering::SeqCst) {
                         drop(inbound);
                         continue;
                     }
+                    let statements = statements.clone();
                     let pipe = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        if let Ok(outbound) = TcpStream::connect(target).await {
+                            let (mut from_client, mut to_client) = inbound.into_split();
+                            let (mut from_server, mut to_server) = outbound.into_split();
+                            let replies = tokio::io::copy(&mut from_server, &mut to_client);
+                            let requests =
+                                forward_counting(&mut from_client, &mut to_server, &statements);
+                            tokio::select! {
+                                _ = replies => {},
+                                _ = requests => {},
+                            }
                         }
                     });
                     let mut pipes = pipes.lock().expect("the pipes lock");
@@ -51,7 +67,13 @@ impl TcpProxy {
             up,
             pipes,
             accepting,
+            statements,
         }
+    }
+
+    /// SQL statements sent through the proxy so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::SeqCst)
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -76,5 +98,100 @@ impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.accepting.abort();
         self.cut();
+    }
+}
+
+/// Forwards what a Postgres client sends, counting its statements.
+async fn forward_counting(
+    from_client: &mut (impl AsyncReadExt + Unpin),
+    to_server: &mut (impl AsyncWriteExt + Unpin),
+    statements: &AtomicU64,
+) -> std::io::Result<()> {
+    let mut reader = FrontendMessages::default();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = from_client.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        let found = reader.feed(&buffer[..read]);
+        statements.fetch_add(found, Ordering::SeqCst);
+        to_server.write_all(&buffer[..read]).await?;
+    }
+}
+
+/// Splits the client's byte stream into protocol messages: first untyped
+/// ones (an SSL request, then the startup message), then typed ones.
+#[derive(Default)]
+struct FrontendMessages {
+    pending: Vec<u8>,
+    started: bool,
+}
+
+/// The startup message's protocol version (3.0).
+const PROTOCOL_3: u32 = 196_608;
+
+impl FrontendMessages {
+    /// Takes more bytes; returns how many statements they completed.
+    fn feed(&mut self, bytes: &[u8]) -> u64 {
+        self.pending.extend_from_slice(bytes);
+        let mut statements = 0;
+        loop {
+            let header = if self.started { 5 } else { 8 };
+            if self.pending.len() < header {
+                return statements;
+            }
+            let length_at = usize::from(self.started);
+            let length = u32::from_be_bytes(
+                self.pending[length_at..length_at + 4]
+                    .try_into()
+                    .expect("four bytes"),
+            ) as usize;
+            let total = length_at + length;
+            if self.pending.len() < total {
+                return statements;
+            }
+            if self.started {
+                if matches!(self.pending[0], b'Q' | b'E') {
+                    statements += 1;
+                }
+            } else {
+                let code = u32::from_be_bytes(self.pending[4..8].try_into().expect("four bytes"));
+                self.started = code == PROTOCOL_3;
+            }
+            self.pending.drain(..total);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut message = vec![kind];
+        message.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        message.extend_from_slice(body);
+        message
+    }
+
+    #[test]
+    fn counts_queries_and_executes_across_reads() {
+        let mut stream = Vec::new();
+        // SSL request, then the startup message.
+        stream.extend_from_slice(&8u32.to_be_bytes());
+        stream.extend_from_slice(&80_877_103u32.to_be_bytes());
+        stream.extend_from_slice(&12u32.to_be_bytes());
+        stream.extend_from_slice(&PROTOCOL_3.to_be_bytes());
+        stream.extend_from_slice(b"u\0\0");
+        stream.extend(typed(b'Q', b"BEGIN\0"));
+        stream.extend(typed(b'P', b"\0SELECT 1\0\0\0"));
+        stream.extend(typed(b'B', b"\0\0\0\0\0\0\0\0"));
+        stream.extend(typed(b'E', b"\0\0\0\0\0"));
+        stream.extend(typed(b'S', b""));
+        stream.extend(typed(b'Q', b"COMMIT\0"));
+        let mut reader = FrontendMessages::default();
+        let counted: u64 = stream.chunks(3).map(|chunk| reader.feed(chunk)).sum();
+        assert_eq!(counted, 3);
     }
 }

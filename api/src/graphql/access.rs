@@ -38,18 +38,21 @@ pub async fn thread(
     id: ThreadId,
     field: &str,
 ) -> DomainResult<(thread::Model, ThreadAccess)> {
-    let actor = viewer.actor()?;
     let not_found = || DomainError::not_found("thread").with_field(field);
-    let thread = threads::find(services.db(), viewer.app(), id)
-        .await?
-        .ok_or_else(not_found)?;
-    let access = match actor {
-        Actor::App => ThreadAccess::App,
-        Actor::User(user) => threads::access(services.db(), viewer.app(), &thread, user)
-            .await?
-            .ok_or_else(not_found)?,
-    };
-    Ok((thread, access))
+    match viewer.actor()? {
+        Actor::App => {
+            let thread = threads::find(services.db(), viewer.app(), id)
+                .await?
+                .ok_or_else(not_found)?;
+            Ok((thread, ThreadAccess::App))
+        }
+        Actor::User(user) => {
+            let (thread, access) = threads::find_with_access(services.db(), viewer.app(), id, user)
+                .await?
+                .ok_or_else(not_found)?;
+            Ok((thread, access.ok_or_else(not_found)?))
+        }
+    }
 }
 
 /// A user the caller may see: themself or someone sharing a team (a secret key sees all).

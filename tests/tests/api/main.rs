@@ -10,6 +10,7 @@ mod control_plane;
 mod developer_cli;
 mod device_flow;
 mod errors_and_limits;
+mod event_core;
 mod fuzz;
 mod health;
 mod input_text;

@@ -1,0 +1,90 @@
+//! The event core's short path: what one `sendMessage` costs the database,
+//! counted on the wire (statements, not time).
+
+use orbit_persistence::outbox;
+use orbit_tests::ws::WsClient;
+use orbit_tests::{eventually, spawn_app_with_breakable_database};
+use serde_json::{Value, json};
+
+const SEND: &str =
+    "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } } }";
+const WATCH: &str = "subscription($id: ID!) { threadEvents(threadId: $id) { __typename ... on MessageCreatedEvent { message { id } } } }";
+
+/// Sends timed here, after a warm-up send.
+const SENDS: u64 = 20;
+/// Everything one send causes on Postgres: the request (credential and
+/// thread reads), its transaction (BEGIN, the message with its thread's
+/// move up, the events with their sequences, markers and the reactions'
+/// interest, COMMIT), the relay clearing the markers and the worker (which
+/// nothing woke).
+const MOST_STATEMENTS_PER_SEND: u64 = 8;
+
+#[tokio::test]
+async fn a_send_costs_at_most_eight_statements_everything_it_causes_included() {
+    let (app, database) = spawn_app_with_breakable_database(|settings| {
+        // No sweep inside the counted window: only what the sends cause.
+        settings.idle_sweep = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let Some(_) = database.statements_sent() else {
+        eprintln!("statements are counted on the Postgres wire: set TEST_DATABASE_URL");
+        return;
+    };
+    let w = app.new_team_world().await;
+    let token = w.author.access_token.as_str();
+    let mut client = WsClient::connected(&app.ws_url(), Some(token)).await;
+    client
+        .subscribe("t", WATCH, json!({ "id": w.thread_id }))
+        .await;
+    client.ping().await;
+    let send = |content: String| {
+        let app = &app;
+        let thread = w.thread_id.clone();
+        async move {
+            let data = app
+                .gql_ok(
+                    Some(token),
+                    SEND,
+                    json!({ "input": { "threadId": thread, "content": content } }),
+                )
+                .await;
+            data["sendMessage"]["message"]["id"]
+                .as_str()
+                .expect("a message id")
+                .to_owned()
+        }
+    };
+    // Warm up: statements prepared, caches filled, the relay's first sweep done.
+    let first = send("warm-up".to_owned()).await;
+    assert_eq!(delivered_id(&client.next_payload("t").await), first);
+    // Each look at the relay's backlog is one statement of the test's own.
+    let polls = std::cell::Cell::new(0u64);
+    let settled = || {
+        polls.set(polls.get() + 1);
+        let db = app.services.db().clone();
+        async move { outbox::backlog(&db).await.expect("the backlog") == 0 }
+    };
+    eventually("the relay cleared its markers", settled).await;
+
+    let before = database.statements_sent().expect("counted");
+    let polls_before = polls.get();
+    for n in 0..SENDS {
+        let id = send(format!("message {n}")).await;
+        assert_eq!(delivered_id(&client.next_payload("t").await), id);
+    }
+    eventually("the relay cleared its markers", settled).await;
+    let made = database.statements_sent().expect("counted") - before - (polls.get() - polls_before);
+    let per_send = made as f64 / SENDS as f64;
+    assert!(
+        made <= SENDS * MOST_STATEMENTS_PER_SEND,
+        "{made} statements for {SENDS} sends: {per_send:.2} a send"
+    );
+    eprintln!("{made} statements for {SENDS} sends: {per_send:.2} a send");
+}
+
+fn delivered_id(payload: &Value) -> String {
+    payload["data"]["threadEvents"]["message"]["id"]
+        .as_str()
+        .expect("a message.created")
+        .to_owned()
+}

@@ -181,7 +181,7 @@ mod tests {
         // SSL request, then the startup message.
         stream.extend_from_slice(&8u32.to_be_bytes());
         stream.extend_from_slice(&80_877_103u32.to_be_bytes());
-        stream.extend_from_slice(&12u32.to_be_bytes());
+        stream.extend_from_slice(&11u32.to_be_bytes());
         stream.extend_from_slice(&PROTOCOL_3.to_be_bytes());
         stream.extend_from_slice(b"u\0\0");
         stream.extend(typed(b'Q', b"BEGIN\0"));

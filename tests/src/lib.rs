@@ -132,12 +132,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 /// when `TEST_DATABASE_URL` is set, else one SQLite file), one Redis at
 /// `redis_url`, nothing else shared. They share the test's clock.
 pub async fn spawn_cluster(redis_url: &str) -> (TestApp, TestApp) {
+    spawn_cluster_with(redis_url, |_| {}, |_| {}).await
+}
+
+/// [`spawn_cluster`], each server's settings changed by its own closure.
+pub async fn spawn_cluster_with(
+    redis_url: &str,
+    configure_first: impl FnOnce(&mut Settings),
+    configure_second: impl FnOnce(&mut Settings),
+) -> (TestApp, TestApp) {
     init_tracing();
     let database = Arc::new(TestDatabase::fresh(true).await);
     let mut settings = Settings::for_tests(database.url.clone());
     settings.redis_url = Some(orbit_api::config::Secret::new(redis_url.to_owned()));
     let clock = Arc::new(ManualClock::new(start_time()));
-    let first = start_server(settings.clone(), clock.clone(), database.clone()).await;
+    let mut first_settings = settings.clone();
+    configure_first(&mut first_settings);
+    let first = start_server(first_settings, clock.clone(), database.clone()).await;
+    configure_second(&mut settings);
     let second = start_server(settings, clock, database).await;
     (first, second)
 }

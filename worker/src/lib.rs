@@ -28,6 +28,9 @@ use tokio::task::JoinHandle;
 /// the server sets another interval.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a loop waits to claim again after a claim failed.
+pub const CLAIM_RETRY: Duration = Duration::from_millis(200);
+
 /// What the worker's loops share.
 #[derive(Clone)]
 pub struct WorkerContext {
@@ -85,6 +88,17 @@ impl Wake {
     /// `queue`'s loop looks for work (a slot of its came free).
     pub fn queue(&self, queue: Queue) {
         self.queues.wake_local(QueueSet::of(queue));
+    }
+
+    /// A claim failed (the database was busy or away): `queue`'s loop tries
+    /// again after [`CLAIM_RETRY`] rather than at the next idle sweep, as
+    /// the signal that announced the work was spent on the failed claim.
+    pub fn retry_soon(&self, queue: Queue) {
+        let queues = self.queues.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(CLAIM_RETRY).await;
+            queues.wake_local(QueueSet::of(queue));
+        });
     }
 
     /// Returns at the next [`Wake::now`]: work in progress listens for

@@ -78,7 +78,10 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                         );
                     }
                 }
-                Err(error) => tracing::warn!(?error, "could not claim routine runs"),
+                Err(error) => {
+                    tracing::warn!(?error, "could not claim routine runs");
+                    ctx.wake.retry_soon(Queue::RoutineRuns);
+                }
             }
         }
         if !ctx.wake.next(Queue::RoutineRuns, &mut shutdown).await {

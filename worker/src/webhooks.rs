@@ -75,7 +75,10 @@ pub async fn run(context: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                     continue;
                 }
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "could not claim webhook deliveries"),
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim webhook deliveries");
+                    context.wake.retry_soon(Queue::WebhookDeliveries);
+                }
             }
         }
         let keep_going = tokio::select! {

@@ -774,6 +774,25 @@ async fn two_processes_give_each_message_exactly_one_reply() {
     assert_eq!(sorted, expected, "one answer per question");
 }
 
+/// The process that takes a message has no worker; the one with a worker
+/// never sweeps (an hour between looks): only the commit's signal, which
+/// travels on the broker, can set it to work.
+#[tokio::test]
+async fn a_commit_that_queues_a_reply_wakes_the_reply_loop_of_another_process() {
+    let redis = orbit_tests::RedisServer::start().await;
+    let (api, _worker) = orbit_tests::spawn_cluster_with(
+        &redis.url(),
+        |api| api.run_worker = false,
+        |worker| worker.idle_sweep = std::time::Duration::from_secs(3600),
+    )
+    .await;
+    let aw = agent_world_on(api, scripted(), "ALWAYS").await;
+    let reply = aw.ask("anyone there?").await;
+    let ended = aw.ended(&reply).await;
+    assert_eq!(ended["status"], "COMPLETED");
+    assert_eq!(ended["message"]["content"], "You said: anyone there?");
+}
+
 #[tokio::test]
 async fn a_reply_whose_process_died_is_taken_over_after_its_lease() {
     // This process serves requests only; the "dead" one claims the reply.

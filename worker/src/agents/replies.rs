@@ -90,7 +90,10 @@ pub async fn run(ctx: WorkerContext, mut shutdown: watch::Receiver<bool>) {
                         );
                     }
                 }
-                Err(error) => tracing::warn!(?error, "could not claim agent replies"),
+                Err(error) => {
+                    tracing::warn!(?error, "could not claim agent replies");
+                    ctx.wake.retry_soon(Queue::AgentReplies);
+                }
             }
         }
         if !ctx.wake.next(Queue::AgentReplies, &mut shutdown).await {

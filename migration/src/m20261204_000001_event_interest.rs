@@ -77,6 +77,15 @@ impl MigrationTrait for Migration {
              FROM thread_agents ta JOIN threads t ON t.id = ta.thread_id",
         )
         .await?;
+        // Runs waiting for an agent's reply at the upgrade end with it.
+        db.execute_unprepared(
+            "INSERT INTO event_interest (app_id, event_type, reaction) \
+             SELECT DISTINCT r.app_id, e.event_type, 'routine_replies' \
+             FROM routine_runs r CROSS JOIN (SELECT 'agent_reply.completed' AS event_type \
+             UNION ALL SELECT 'agent_reply.failed' AS event_type) e \
+             WHERE r.reply_id IS NOT NULL",
+        )
+        .await?;
         Ok(())
     }
 

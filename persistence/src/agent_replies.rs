@@ -33,7 +33,7 @@ use crate::{Db, Page, PageArgs, db_error, keyset, leases};
 pub const REACTION: &str = "agent_replies";
 
 /// The queue's table, for [`leases`].
-pub const TABLE: &str = Queue::AgentReplies.table();
+pub const TABLE: &str = Queue::AgentReplies.as_str();
 
 fn new_reply(
     scope: AppScope,

@@ -203,7 +203,7 @@ pub async fn add_to_thread(
     )
     .await?;
     change.emit(participant_event(thread, agent, Event::ParticipantAdded));
-    change.commit().await.map(drop)
+    change.commit().await
 }
 
 /// Takes an agent out of a thread. Replies it already owes still come.
@@ -227,7 +227,7 @@ pub async fn remove_from_thread(
         return Err(DomainError::not_found("participant").with_field("agentId"));
     }
     change.emit(participant_event(thread, agent, Event::ParticipantRemoved));
-    change.commit().await.map(drop)
+    change.commit().await
 }
 
 /// The agents taking part in each of `threads`, in the order they joined.

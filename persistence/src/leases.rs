@@ -97,11 +97,9 @@ pub async fn claim(
     txn.execute(&claim).await.map_err(db_error)?;
     txn.commit().await.map_err(db_error)?;
     if takeovers > 0 {
-        let queue = Queue::ALL
-            .into_iter()
-            .find(|queue| queue.table() == table)
-            .map_or(table, Queue::as_str);
-        metrics::counter!("orbit_lease_takeovers_total", "queue" => queue).increment(takeovers);
+        // A queue is named after its table.
+        metrics::counter!("orbit_lease_takeovers_total", "queue" => table.to_owned())
+            .increment(takeovers);
     }
     Ok(ids)
 }
@@ -119,11 +117,12 @@ pub struct Depth {
 pub async fn depths(db: &Db) -> DomainResult<Vec<Depth>> {
     let mut depths = Vec::with_capacity(Queue::ALL.len() * 2);
     for queue in Queue::ALL {
-        let (queue, table) = (queue.as_str(), queue.table());
+        // A queue is named after its table.
+        let queue = queue.as_str();
         for status in [QUEUED, RUNNING] {
             let count = Query::select()
                 .expr_as(col("id").count(), Alias::new("n"))
-                .from(Alias::new(table))
+                .from(Alias::new(queue))
                 .and_where(col("status").eq(status))
                 .to_owned();
             let row = db.conn().query_one(&count).await.map_err(db_error)?;

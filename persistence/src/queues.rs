@@ -23,17 +23,9 @@ impl Queue {
         Queue::RoutineRuns,
     ];
 
-    /// Its name in `/metrics` and on the broker.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Queue::AgentReplies => "agent_replies",
-            Queue::WebhookDeliveries => "webhook_deliveries",
-            Queue::RoutineRuns => "routine_runs",
-        }
-    }
-
-    /// The table its items are kept in, claimed under a lease.
-    pub const fn table(self) -> &'static str {
+    /// Its name in `/metrics` and on the broker: the name of the table its
+    /// items are kept in, claimed under a lease.
+    pub const fn as_str(self) -> &'static str {
         match self {
             Queue::AgentReplies => "agent_replies",
             Queue::WebhookDeliveries => "webhook_deliveries",
@@ -46,11 +38,7 @@ impl Queue {
     }
 
     fn bit(self) -> u8 {
-        match self {
-            Queue::AgentReplies => 1,
-            Queue::WebhookDeliveries => 2,
-            Queue::RoutineRuns => 4,
-        }
+        1 << self.index()
     }
 
     fn index(self) -> usize {

@@ -14,19 +14,37 @@ use crate::{agent_replies, routine_runs, webhooks};
 /// messages, and routine runs that wait for a reply.
 pub fn standard() -> Reactions {
     Reactions::new(vec![
-        Arc::new(AgentReplies),
-        Arc::new(RoutineReplies),
-        Arc::new(RoutineTriggers),
-        Arc::new(WebhookDeliveries),
+        // A person's message asks the thread's agents for replies.
+        Arc::new(Named(agent_replies::REACTION, |change, happened| {
+            Box::pin(agent_replies::enqueue_for_messages(change, happened))
+        })),
+        // A reply ended: the routine run waiting for it ends.
+        Arc::new(Named(routine_runs::REPLY_REACTION, |change, happened| {
+            Box::pin(end_runs_waiting_on_replies(change, happened))
+        })),
+        // A routine's event trigger matches: a run is queued.
+        Arc::new(Named(routine_runs::TRIGGER_REACTION, |change, happened| {
+            Box::pin(async move {
+                routine_runs::queue_for_events(change, happened).await?;
+                Ok(())
+            })
+        })),
+        // A delivery per webhook subscribed to the change's type.
+        Arc::new(Named(webhooks::REACTION, |change, happened| {
+            Box::pin(webhooks::enqueue(change, happened))
+        })),
     ])
 }
 
-/// Queues a reply from each agent of the thread that a person's message asks.
-struct AgentReplies;
+/// A reaction that is its name and a function.
+struct Named(
+    &'static str,
+    for<'a> fn(&'a dyn InChange, &'a [Happened]) -> ReactionFuture<'a>,
+);
 
-impl Reaction for AgentReplies {
+impl Reaction for Named {
     fn name(&self) -> &'static str {
-        agent_replies::REACTION
+        self.0
     }
 
     fn react<'a>(
@@ -34,69 +52,20 @@ impl Reaction for AgentReplies {
         change: &'a dyn InChange,
         happened: &'a [Happened],
     ) -> ReactionFuture<'a> {
-        Box::pin(agent_replies::enqueue_for_messages(change, happened))
+        (self.1)(change, happened)
     }
 }
 
-/// Ends the routine run waiting for a reply when the reply ends.
-struct RoutineReplies;
-
-impl Reaction for RoutineReplies {
-    fn name(&self) -> &'static str {
-        routine_runs::REPLY_REACTION
+async fn end_runs_waiting_on_replies(
+    change: &dyn InChange,
+    happened: &[Happened],
+) -> orbit_domain::DomainResult<()> {
+    for happened in happened {
+        if let Event::AgentReplyCompleted(ended) | Event::AgentReplyFailed(ended) =
+            happened.event.as_ref()
+        {
+            routine_runs::reply_ended(change, ended).await?;
+        }
     }
-
-    fn react<'a>(
-        &'a self,
-        change: &'a dyn InChange,
-        happened: &'a [Happened],
-    ) -> ReactionFuture<'a> {
-        Box::pin(async move {
-            for happened in happened {
-                if let Event::AgentReplyCompleted(ended) | Event::AgentReplyFailed(ended) =
-                    happened.event.as_ref()
-                {
-                    routine_runs::reply_ended(change, ended).await?;
-                }
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Queues a run of each active routine whose event trigger a change matches.
-struct RoutineTriggers;
-
-impl Reaction for RoutineTriggers {
-    fn name(&self) -> &'static str {
-        routine_runs::TRIGGER_REACTION
-    }
-
-    fn react<'a>(
-        &'a self,
-        change: &'a dyn InChange,
-        happened: &'a [Happened],
-    ) -> ReactionFuture<'a> {
-        Box::pin(async move {
-            routine_runs::queue_for_events(change, happened).await?;
-            Ok(())
-        })
-    }
-}
-
-/// Queues a delivery of each change to each webhook subscribed to its type.
-struct WebhookDeliveries;
-
-impl Reaction for WebhookDeliveries {
-    fn name(&self) -> &'static str {
-        webhooks::REACTION
-    }
-
-    fn react<'a>(
-        &'a self,
-        change: &'a dyn InChange,
-        happened: &'a [Happened],
-    ) -> ReactionFuture<'a> {
-        Box::pin(webhooks::enqueue(change, happened))
-    }
+    Ok(())
 }

@@ -48,7 +48,7 @@ pub const TRIGGER_REACTION: &str = "routines";
 pub const REPLY_REACTION: &str = "routine_replies";
 
 /// The queue's table, for [`leases`].
-pub const TABLE: &str = Queue::RoutineRuns.table();
+pub const TABLE: &str = Queue::RoutineRuns.as_str();
 
 fn new_run(
     scope: AppScope,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{message, team_member, thread, thread_participant, thread_read};
-use orbit_domain::events::{Event, Participation, ReadMarker, ThreadSnapshot, Topic};
+use orbit_domain::events::{Event, Participation, ReadMarker, ThreadSnapshot};
 use orbit_domain::ids::{AppScope, MessageId, TeamId, ThreadId, UserId};
 use orbit_domain::policy::ThreadAccess;
 use orbit_domain::{DomainError, DomainResult};
@@ -32,14 +32,6 @@ impl ThreadOwner {
             (_, Some(team)) => Ok(ThreadOwner::Team(TeamId(team))),
             (Some(user), None) => Ok(ThreadOwner::User(UserId(user))),
             (None, None) => Err(DomainError::internal("thread without an owner")),
-        }
-    }
-
-    /// Where thread-level events (created, updated, deleted) are announced.
-    pub fn topic(self) -> Topic {
-        match self {
-            ThreadOwner::User(user) => Topic::User(user),
-            ThreadOwner::Team(team) => Topic::Team(team),
         }
     }
 }
@@ -206,32 +198,6 @@ pub async fn find_with_access(
     Ok(Some((thread, access)))
 }
 
-/// What `user` is to `thread`, or `None` when they may not see it at all.
-pub async fn access(
-    db: &Db,
-    scope: AppScope,
-    thread: &thread::Model,
-    user: UserId,
-) -> DomainResult<Option<ThreadAccess>> {
-    match ThreadOwner::of(thread)? {
-        ThreadOwner::User(owner) if owner == user => return Ok(Some(ThreadAccess::Owner)),
-        ThreadOwner::Team(team) => {
-            if let Some(role) = teams::member_role(db, scope, team, user).await? {
-                return Ok(Some(ThreadAccess::TeamMember {
-                    role,
-                    is_creator: thread.created_by == Some(user.uuid()),
-                }));
-            }
-        }
-        ThreadOwner::User(_) => {}
-    }
-    let participant = thread_participant::Entity::find_by_id((thread.id, user.uuid()))
-        .one(db.conn())
-        .await
-        .map_err(db_error)?;
-    Ok(participant.map(|_| ThreadAccess::Participant))
-}
-
 /// Threads `user` may see: their own, their teams', and those they were added to.
 fn visible_to(user: UserId) -> Condition {
     let my_teams = Query::select()
@@ -365,7 +331,7 @@ pub async fn add_participant(
     let txn = change.txn();
     insert_participant(txn, scope, thread, user, now).await?;
     change.emit(participant_event(thread, user, Event::ParticipantAdded));
-    change.commit().await.map(drop)
+    change.commit().await
 }
 
 pub async fn remove_participant(
@@ -388,7 +354,7 @@ pub async fn remove_participant(
         return Err(DomainError::not_found("participant").with_field("userId"));
     }
     change.emit(participant_event(thread, user, Event::ParticipantRemoved));
-    change.commit().await.map(drop)
+    change.commit().await
 }
 
 /// Records that `user` has read `thread` up to `message`. Read state only moves
@@ -461,7 +427,7 @@ pub async fn mark_read(
             message_id: message,
         }));
     }
-    change.commit().await.map(drop)
+    change.commit().await
 }
 
 /// Unread messages per thread for `user`, in one query for all of `threads`:

@@ -42,13 +42,6 @@ pub struct Change<'db> {
     queued: Mutex<QueueSet>,
 }
 
-/// What a committed change wrote besides its own rows.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Committed {
-    /// The queues its reactions (or the change itself) wrote to.
-    pub queued: QueueSet,
-}
-
 impl<'db> Change<'db> {
     pub async fn begin(db: &'db Db, scope: AppScope, now: DateTime<Utc>) -> DomainResult<Self> {
         let txn = db.conn().begin().await.map_err(db_error)?;
@@ -91,7 +84,7 @@ impl<'db> Change<'db> {
 
     /// Appends the events, runs the reactions that want them, commits, and
     /// tells the relay and the worker.
-    pub async fn commit(self) -> DomainResult<Committed> {
+    pub async fn commit(self) -> DomainResult<()> {
         let reactions = self.db.reactions().clone();
         let names = reactions.names();
         let mut appended: Vec<AppendedEvent> = Vec::new();
@@ -129,7 +122,7 @@ impl<'db> Change<'db> {
         let queued = *lock(&self.queued);
         self.txn.commit().await.map_err(db_error)?;
         self.db.committed(appended, queued);
-        Ok(Committed { queued })
+        Ok(())
     }
 }
 

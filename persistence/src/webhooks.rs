@@ -26,7 +26,7 @@ use crate::reaction::{Happened, InChange, declare_interest};
 use crate::{Db, Page, PageArgs, db_error, keyset, leases};
 
 /// The lease table of deliveries.
-pub const DELIVERIES: &str = Queue::WebhookDeliveries.table();
+pub const DELIVERIES: &str = Queue::WebhookDeliveries.as_str();
 
 /// Why a webhook is off when `updateWebhook` turned it off.
 pub const DISABLED_BY_UPDATE: &str = "turned off with updateWebhook";

@@ -5,17 +5,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orbit_domain::events::{Event, Topic};
+use orbit_domain::events::Event;
 use orbit_domain::ids::AppScope;
 
 #[async_trait]
 pub trait EphemeralEvents: Send + Sync + 'static {
-    /// Publishes `event` on `topic`, for subscribers only: never stored,
-    /// never replayed.
+    /// Publishes `event` on its topics, for subscribers only: never
+    /// stored, never replayed.
     async fn publish(
         &self,
         app: AppScope,
-        topic: Topic,
         event: Event,
         occurred_at: DateTime<Utc>,
     ) -> Result<(), String>;

@@ -62,12 +62,6 @@ pub struct Wake {
     idle_sweep: Duration,
 }
 
-impl Default for Wake {
-    fn default() -> Self {
-        Self::new(Arc::default(), POLL_INTERVAL)
-    }
-}
-
 impl Wake {
     /// Wakes on `queues`' signals (the database handle's), sweeping every
     /// `idle_sweep` when none comes.

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use orbit_domain::events::{Event, Topic};
+use orbit_domain::events::Event;
 use orbit_domain::ids::AppScope;
 use orbit_realtime::Broker;
 
@@ -17,12 +17,14 @@ impl orbit_worker::events::EphemeralEvents for BrokerEvents {
     async fn publish(
         &self,
         app: AppScope,
-        topic: Topic,
         event: Event,
         occurred_at: DateTime<Utc>,
     ) -> Result<(), String> {
-        Envelope::publish_ephemeral(&self.0, app, topic, event, occurred_at)
-            .await
-            .map_err(|error| error.to_string())
+        for topic in event.topics(app.app_id()) {
+            Envelope::publish_ephemeral(&self.0, app, topic, event.clone(), occurred_at)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok(())
     }
 }

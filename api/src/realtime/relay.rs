@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::future::join_all;
+use orbit_domain::DomainResult;
 use orbit_persistence::outbox;
 use orbit_realtime::Broker;
 use tokio::sync::watch;
@@ -81,12 +82,6 @@ pub async fn run(
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum RelayError {
-    #[error("reading unpublished events: {0}")]
-    Database(#[from] orbit_domain::DomainError),
-}
-
 struct Relay {
     services: Services,
     broker: Broker,
@@ -113,7 +108,7 @@ impl Relay {
     }
 
     /// Publishes leftovers: markers the last sweep saw too.
-    async fn sweep(&mut self) -> Result<(), RelayError> {
+    async fn sweep(&mut self) -> DomainResult<()> {
         let waiting = outbox::unpublished(self.services.db(), SWEEP_BATCH).await?;
         let seen_before = std::mem::take(&mut self.seen_at_last_sweep);
         let mut stale = Vec::new();
@@ -139,7 +134,7 @@ impl Relay {
 
     /// Publishes `events` in order and clears the markers of those the broker
     /// took, in one statement.
-    async fn publish(&self, events: &[(Uuid, Envelope)]) -> Result<(), RelayError> {
+    async fn publish(&self, events: &[(Uuid, Envelope)]) -> DomainResult<()> {
         let publishes = events
             .iter()
             .map(|(_, envelope)| self.broker.publish(&envelope.topic, envelope.encode()));

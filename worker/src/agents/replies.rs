@@ -25,7 +25,7 @@ use tracing::Instrument;
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{ProviderKind, ReplyStatus, Script};
 use orbit_domain::entities::{agent, agent_reply, model_provider};
-use orbit_domain::events::{Event, ReplyDelta, Topic};
+use orbit_domain::events::{Event, ReplyDelta};
 use orbit_domain::ids::{
     AgentId, AgentReplyId, AppId, AppScope, MessageId, ModelProviderId, ThreadId,
 };
@@ -438,12 +438,7 @@ impl Streamer<'_> {
         let published = self
             .ctx
             .events
-            .publish(
-                self.scope,
-                Topic::Thread(ThreadId(self.reply.thread_id)),
-                event,
-                self.ctx.clock.now(),
-            )
+            .publish(self.scope, event, self.ctx.clock.now())
             .await;
         if let Err(error) = published {
             // Deltas are a preview: the stored reply is what counts.

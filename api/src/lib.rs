@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+mod credentials;
 pub mod developer;
 pub mod graphql;
 pub mod http;

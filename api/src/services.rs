@@ -52,6 +52,7 @@ pub(crate) struct Inner {
     pub outbound: orbit_worker::outbound::Outbound,
     pub tokens: AccessTokenKeys,
     pub signing_key_cache: crate::signing_keys::SigningKeyCache,
+    pub credentials: Arc<crate::credentials::CredentialCache>,
     pub issuer: String,
     pub console: AppScope,
     pub console_signup: ConsoleSignup,
@@ -138,6 +139,11 @@ impl Services {
     /// What this process last read of apps' signing key versions.
     pub(crate) fn signing_key_cache(&self) -> &crate::signing_keys::SigningKeyCache {
         &self.0.signing_key_cache
+    }
+
+    /// Sessions and API keys this process found live, until they end.
+    pub(crate) fn credentials(&self) -> &crate::credentials::CredentialCache {
+        &self.0.credentials
     }
 
     pub(crate) fn issuer(&self) -> &str {

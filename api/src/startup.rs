@@ -93,6 +93,10 @@ impl Application {
             self.services.clone(),
             self.shutdown.subscribe(),
         ));
+        let credentials = tokio::spawn(crate::credentials::run(
+            self.services.clone(),
+            self.shutdown.subscribe(),
+        ));
         let worker = if self.run_worker {
             orbit_worker::spawn(self.services.worker_context(), self.shutdown.subscribe())
         } else {
@@ -116,6 +120,7 @@ impl Application {
         .context("serving");
         let _ = relay.await;
         let _ = work_signals.await;
+        let _ = credentials.await;
         for task in worker {
             let _ = task.await;
         }
@@ -203,6 +208,10 @@ pub(crate) async fn build_services(
     // Every app's signing keys derive from this one secret (see signing_keys).
     let tokens = AccessTokenKeys::new(secret.into_bytes())?;
     let worker_wake = orbit_worker::Wake::new(db.work().clone(), settings.idle_sweep);
+    let credentials = Arc::new(crate::credentials::CredentialCache::default());
+    let hears = credentials.clone();
+    db.committed_events()
+        .observe(move |events| hears.hear_committed(events));
     Ok(Services::new(Inner {
         mailer,
         db,
@@ -215,6 +224,7 @@ pub(crate) async fn build_services(
         outbound,
         tokens,
         signing_key_cache: Default::default(),
+        credentials,
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),
         console_signup: settings.console_signup,

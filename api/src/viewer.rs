@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use orbit_auth::{AccessTokenKeys, ApiKeyKind, parse_api_key, verify_api_key};
+use orbit_domain::entities::api_key;
 use orbit_domain::ids::{ApiKeyId, AppId, AppScope, SessionId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use orbit_persistence::{api_keys, apps, sessions};
@@ -143,15 +144,16 @@ pub async fn resolve_credential(
             api_key: None,
         });
     };
+    let now = services.clock().now();
     if let Some(parsed) = parse_api_key(credential) {
-        // Looked up on every request, so a revoked key stops at once.
-        let key = apps::find_key_by_prefix(services.db(), &parsed.lookup_prefix)
+        let key = live_key(services, &parsed.lookup_prefix, now)
             .await?
-            .filter(|key| key.revoked_at.is_none() && verify_api_key(credential, &key.secret_hash))
+            .filter(|key| verify_api_key(credential, &key.secret_hash))
             .ok_or_else(|| DomainError::unauthenticated("the API key is invalid or revoked"))?;
-        if let Err(error) = api_keys::touch(services.db(), &key, services.clock().now()).await {
+        match api_keys::touch(services.db(), &key, now).await {
+            Ok(()) => services.credentials().key_used(&parsed.lookup_prefix, now),
             // Bookkeeping: the request goes on without it.
-            tracing::warn!(error = ?error, "could not record an API key's use");
+            Err(error) => tracing::warn!(error = ?error, "could not record an API key's use"),
         }
         let app = AppScope::new(AppId(key.app_id));
         let viewer = match parsed.kind {
@@ -165,7 +167,6 @@ pub async fn resolve_credential(
         });
     }
     let invalid = || DomainError::unauthenticated("the access token is invalid or expired");
-    let now = services.clock().now();
     let kid = AccessTokenKeys::key_id(credential).map_err(|_| invalid())?;
     let status = signing_keys::status(services, &kid)
         .await?
@@ -177,12 +178,10 @@ pub async fn resolve_credential(
     let app: AppId = claims.aud.parse().map_err(|_| invalid())?;
     let user: UserId = claims.sub.parse().map_err(|_| invalid())?;
     let session: SessionId = claims.sid.parse().map_err(|_| invalid())?;
+    if !session_live(services, AppScope::new(app), session, user, now).await? {
+        return Err(invalid());
+    }
     let app = AppScope::new(app);
-    // One primary-key read per request makes logout and revocation take
-    // effect at once rather than when the token expires.
-    sessions::find_live(services.db(), app, session, user, now)
-        .await?
-        .ok_or_else(invalid)?;
     let viewer = Viewer::User {
         app,
         user,
@@ -194,4 +193,48 @@ pub async fn resolve_credential(
         expires_at: DateTime::from_timestamp(claims.exp, 0),
         api_key: None,
     })
+}
+
+/// Whether the session is live: from what this process knows (see
+/// `credentials`), else from the database, which it then remembers. Either
+/// way a logout or revocation takes effect at once, not when the token
+/// expires.
+async fn session_live(
+    services: &Services,
+    app: AppScope,
+    session: SessionId,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> DomainResult<bool> {
+    let cache = services.credentials();
+    if cache.session_live(app.app_id(), session, user, now) {
+        return Ok(true);
+    }
+    let read = cache.read_started();
+    let Some(live) = sessions::find_live(services.db(), app, session, user, now).await? else {
+        return Ok(false);
+    };
+    cache.keep_session(read, session, (app.app_id(), user), live.expires_at, now);
+    Ok(true)
+}
+
+/// The unrevoked key with this lookup prefix: from what this process knows,
+/// else from the database, which it then remembers.
+async fn live_key(
+    services: &Services,
+    lookup_prefix: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<api_key::Model>> {
+    let cache = services.credentials();
+    if let Some(key) = cache.key(lookup_prefix, now) {
+        return Ok(Some(key));
+    }
+    let read = cache.read_started();
+    let key = apps::find_key_by_prefix(services.db(), lookup_prefix)
+        .await?
+        .filter(|key| key.revoked_at.is_none());
+    if let Some(key) = &key {
+        cache.keep_key(read, lookup_prefix, key.clone(), now);
+    }
+    Ok(key)
 }

@@ -196,6 +196,16 @@ pub enum EventDecodeError {
 }
 
 impl Event {
+    /// Whether the event ends credentials (a session, an API key, a whole
+    /// app's): every process that trusts credentials it checked before
+    /// must hear of it.
+    pub fn ends_credentials(&self) -> bool {
+        matches!(
+            self,
+            Event::SessionRevoked(_) | Event::ApiKeyRevoked(_) | Event::AppDeleted(_)
+        )
+    }
+
     /// The user the event is about, when it is about one.
     pub fn user_id(&self) -> Option<UserId> {
         match self {

@@ -2,7 +2,8 @@
 //! that it publishes them without reading them back. The relay's sweep of
 //! `unpublished_events` still catches what a crash or another process left.
 
-use std::sync::{Arc, Mutex};
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use orbit_domain::events::Event;
@@ -20,17 +21,43 @@ pub struct AppendedEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// Sees each commit's events as the commit returns, before the relay does.
+type CommitObserver = Box<dyn Fn(&[AppendedEvent]) + Send + Sync>;
+
 /// Committed events waiting for the relay, oldest first.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CommittedEvents {
     waiting: Mutex<Vec<AppendedEvent>>,
     arrived: Notify,
+    observer: OnceLock<CommitObserver>,
+}
+
+impl fmt::Debug for CommittedEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommittedEvents")
+            .field("waiting", &self.lock().len())
+            .field("observed", &self.observer.get().is_some())
+            .finish()
+    }
 }
 
 impl CommittedEvents {
+    /// Runs `observer` on every commit's events, in the committing task,
+    /// before the commit returns: for what must not wait for the relay (a
+    /// credential cache forgetting a revoked session before the logout
+    /// answers). One observer per process; a second is ignored.
+    pub fn observe(&self, observer: impl Fn(&[AppendedEvent]) + Send + Sync + 'static) {
+        if self.observer.set(Box::new(observer)).is_err() {
+            tracing::warn!("a second commit observer was ignored");
+        }
+    }
+
     pub(crate) fn push(&self, events: Vec<AppendedEvent>) {
         if events.is_empty() {
             return;
+        }
+        if let Some(observer) = self.observer.get() {
+            observer(&events);
         }
         self.lock().extend(events);
         self.arrived.notify_one();

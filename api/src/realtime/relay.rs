@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::future::join_all;
 use orbit_domain::DomainResult;
 use orbit_persistence::outbox;
-use orbit_realtime::Broker;
+use orbit_realtime::{Broker, BrokerError};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -137,7 +137,7 @@ impl Relay {
     async fn publish(&self, events: &[(Uuid, Envelope)]) -> DomainResult<()> {
         let publishes = events
             .iter()
-            .map(|(_, envelope)| self.broker.publish(&envelope.topic, envelope.encode()));
+            .map(|(_, envelope)| self.publish_one(envelope));
         let results = join_all(publishes).await;
         // From commit to publication, on the injected clock (events carry its
         // time), so a test that moves the clock sees the lag it made.
@@ -159,6 +159,18 @@ impl Relay {
         metrics::counter!("orbit_relay_published_total").increment(published.len() as u64);
         outbox::mark_published(self.services.db(), &published).await?;
         Ok(())
+    }
+
+    /// On the event's topic and, for an end of credentials, on the topic
+    /// every process listens to for those.
+    async fn publish_one(&self, envelope: &Envelope) -> Result<(), BrokerError> {
+        let encoded = envelope.encode();
+        if envelope.event.ends_credentials() {
+            self.broker
+                .publish(crate::credentials::TOPIC, encoded.clone())
+                .await?;
+        }
+        self.broker.publish(&envelope.topic, encoded).await
     }
 
     async fn prune(&self, retention: ChronoDuration) {

@@ -7,6 +7,7 @@ mod auth;
 mod cluster;
 mod connections;
 mod control_plane;
+mod credentials;
 mod developer_cli;
 mod device_flow;
 mod errors_and_limits;

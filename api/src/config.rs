@@ -133,6 +133,79 @@ pub struct Settings {
     /// `ORBIT_OTLP_ENDPOINT`: an OTLP/HTTP collector (`http://host:4318`)
     /// that receives the server's spans; unset, spans are only logged.
     pub otlp_endpoint: Option<String>,
+    /// `ORBIT_CORS_ORIGINS`, `ORBIT_CORS_HEADERS`: which browser origins
+    /// may call, and the request headers they may send.
+    pub cors: CorsSettings,
+}
+
+/// What browsers of other origins may do (CORS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsSettings {
+    /// Origins (`https://app.example.com`) allowed to call; empty, any.
+    pub origins: Vec<String>,
+    /// Request headers a page may send: [`DEFAULT_CORS_HEADERS`] and
+    /// those `ORBIT_CORS_HEADERS` adds.
+    pub headers: Vec<String>,
+}
+
+/// The headers every page may send: the credential, the body's type, the
+/// request id, and the tracing headers of W3C Trace Context, W3C Baggage
+/// and Sentry, so front ends can tie their spans to the server's.
+pub const DEFAULT_CORS_HEADERS: [&str; 8] = [
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "sentry-trace",
+];
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        Self {
+            origins: Vec::new(),
+            headers: DEFAULT_CORS_HEADERS.map(str::to_owned).to_vec(),
+        }
+    }
+}
+
+impl CorsSettings {
+    /// Sets the allowed origins: `*` (or nothing) is any; otherwise each
+    /// must be a scheme, host and optional port, with nothing after.
+    fn set_origins<'a>(&mut self, origins: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
+        let mut allowed = Vec::new();
+        for origin in origins.map(str::trim).filter(|origin| !origin.is_empty()) {
+            if origin == "*" {
+                self.origins.clear();
+                return Ok(());
+            }
+            let parsed = url::Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+                .filter(|url| url.path() == "/" && url.query().is_none() && url.fragment().is_none())
+                .filter(|url| url.host_str().is_some() && !origin.ends_with('/'))
+                .with_context(|| {
+                    format!("ORBIT_CORS_ORIGINS: `{origin}` is not an origin like https://app.example.com")
+                })?;
+            allowed.push(parsed.origin().ascii_serialization());
+        }
+        self.origins = allowed;
+        Ok(())
+    }
+
+    /// Adds request headers pages may send, beyond the defaults.
+    fn add_headers<'a>(&mut self, headers: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
+        for header in headers.map(str::trim).filter(|header| !header.is_empty()) {
+            let name = axum::http::HeaderName::from_bytes(header.as_bytes())
+                .with_context(|| format!("ORBIT_CORS_HEADERS: `{header}` is not a header name"))?;
+            if !self.headers.iter().any(|known| known == name.as_str()) {
+                self.headers.push(name.as_str().to_owned());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Settings {
@@ -168,6 +241,7 @@ impl Default for Settings {
             metrics: true,
             metrics_token: None,
             otlp_endpoint: None,
+            cors: CorsSettings::default(),
         }
     }
 }
@@ -210,6 +284,8 @@ struct FileSettings {
     metrics: Option<bool>,
     metrics_token: Option<Secret>,
     otlp_endpoint: Option<String>,
+    cors_origins: Option<Vec<String>>,
+    cors_headers: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -301,6 +377,22 @@ impl Settings {
                     anyhow::bail!("ORBIT_CONSOLE_SIGNUP must be `open` or `closed`, not `{other}`")
                 }
             };
+        }
+        if let Some(origins) = &file.cors_origins {
+            settings
+                .cors
+                .set_origins(origins.iter().map(String::as_str))?;
+        }
+        if let Some(value) = env("ORBIT_CORS_ORIGINS") {
+            settings.cors.set_origins(value.split(','))?;
+        }
+        if let Some(headers) = &file.cors_headers {
+            settings
+                .cors
+                .add_headers(headers.iter().map(String::as_str))?;
+        }
+        if let Some(value) = env("ORBIT_CORS_HEADERS") {
+            settings.cors.add_headers(value.split(','))?;
         }
         if let Some(blocks) = file.trusted_proxies {
             settings.trusted_proxies = parse_proxies(blocks.iter().map(String::as_str))?;
@@ -506,5 +598,46 @@ mod tests {
     fn file_keys_are_checked() {
         assert!(toml::from_str::<FileSettings>("listen = \"0.0.0.0:80\"").is_ok());
         assert!(toml::from_str::<FileSettings>("lisen = \"0.0.0.0:80\"").is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_origins_and_a_star_is_any() {
+        let mut cors = CorsSettings::default();
+        cors.set_origins("https://app.example.com, http://localhost:5173".split(','))
+            .unwrap();
+        assert_eq!(
+            cors.origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        cors.set_origins(["*"].into_iter()).unwrap();
+        assert!(cors.origins.is_empty(), "any origin");
+        for not_an_origin in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "ftp://app.example.com",
+            "https://app.example.com?x=1",
+        ] {
+            assert!(
+                cors.set_origins([not_an_origin].into_iter()).is_err(),
+                "{not_an_origin}"
+            );
+        }
+    }
+
+    #[test]
+    fn cors_headers_add_to_the_defaults_once() {
+        let mut cors = CorsSettings::default();
+        cors.add_headers("X-App-Version, traceparent".split(','))
+            .unwrap();
+        assert!(cors.headers.iter().any(|header| header == "x-app-version"));
+        assert_eq!(
+            cors.headers
+                .iter()
+                .filter(|header| *header == "traceparent")
+                .count(),
+            1
+        );
+        assert!(cors.add_headers(["bad header"].into_iter()).is_err());
     }
 }

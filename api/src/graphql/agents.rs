@@ -4,7 +4,8 @@
 //! status), as they meet them in threads. Replies: `agentReply`,
 //! `cancelAgentReply`, and the replies a message asked for.
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use super::scalars::Json;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{
     self as rules, AgentStatus, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_REQUEST_TIMEOUT_SECS,
@@ -151,7 +152,7 @@ impl ModelProviderNode {
     async fn has_api_key(&self) -> bool {
         self.0.api_key_sealed.is_some()
     }
-    async fn script(&self) -> Option<Json<Value>> {
+    async fn script(&self) -> Option<Json> {
         self.0.script.clone().map(Json)
     }
     /// The longest one attempt of a reply may take.
@@ -519,7 +520,7 @@ pub struct CreateModelProviderInput {
     /// Sent as `Authorization: Bearer <apiKey>`. Stored encrypted; never returned.
     api_key: Option<String>,
     /// SCRIPTED: `{"rules": [{"when", "reply"}], "default", "chunkChars", "fail"}`.
-    script: Option<Json<Value>>,
+    script: Option<Json>,
     /// Default 300.
     request_timeout_seconds: Option<i32>,
     /// Default 60.
@@ -539,7 +540,7 @@ pub struct UpdateModelProviderInput {
     base_url: Option<String>,
     /// A new key; an empty string removes the key. Omitted keeps it.
     api_key: Option<String>,
-    script: Option<Json<Value>>,
+    script: Option<Json>,
     request_timeout_seconds: Option<i32>,
     idle_timeout_seconds: Option<i32>,
 }

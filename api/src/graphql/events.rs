@@ -27,6 +27,7 @@ use orbit_persistence::outbox;
 
 use super::agents::{AgentNode, AgentReplyStatus, TokenUsage, load_agent};
 use super::loaders::ThreadLoader;
+use super::matched::Matched;
 use super::routines::{RoutineRunCause, RoutineRunStatus};
 use super::types::{MessageNode, TeamRole, ThreadNode, UserNode, load_user};
 use super::{GqlResult, access, loader, loader_error, services, viewer};
@@ -423,11 +424,11 @@ macro_rules! event_union {
         }
 
         impl $union {
-            fn select(base: EventBase) -> Option<Self> {
+            fn select(base: EventBase) -> Option<Matched<Self>> {
                 let event_type = base.event_type();
                 $(
                     if $object::TYPES.contains(&event_type) {
-                        return Some($union::$object($object(base)));
+                        return Some(Matched($union::$object($object(base))));
                     }
                 )+
                 None
@@ -499,7 +500,7 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<UserEvent>>, DomainError> {
+    ) -> Result<BoxStream<'static, GqlResult<Matched<UserEvent>>>, DomainError> {
         if let Some(rendered) = render_one(ctx, UserEvent::select) {
             return Ok(rendered);
         }
@@ -515,7 +516,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         team_id: ID,
         after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<TeamEvent>>, DomainError> {
+    ) -> Result<BoxStream<'static, GqlResult<Matched<TeamEvent>>>, DomainError> {
         if let Some(rendered) = render_one(ctx, TeamEvent::select) {
             return Ok(rendered);
         }
@@ -536,7 +537,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         thread_id: ID,
         after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<ThreadEvent>>, DomainError> {
+    ) -> Result<BoxStream<'static, GqlResult<Matched<ThreadEvent>>>, DomainError> {
         if let Some(rendered) = render_one(ctx, ThreadEvent::select) {
             return Ok(rendered);
         }
@@ -558,7 +559,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         app_id: Option<ID>,
         after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<AppEvent>>, DomainError> {
+    ) -> Result<BoxStream<'static, GqlResult<Matched<AppEvent>>>, DomainError> {
         if let Some(rendered) = render_one(ctx, AppEvent::select) {
             return Ok(rendered);
         }

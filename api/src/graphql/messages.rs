@@ -1,6 +1,7 @@
 //! Message mutations.
 
-use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
+use super::scalars::Json;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use orbit_domain::ids::{MessageId, ThreadId, UserId};
 use orbit_domain::policy::{MessageAction, ThreadAction, authorize_message, authorize_thread};
 use orbit_domain::{DomainError, validation};
@@ -16,7 +17,7 @@ pub struct SendMessageInput {
     thread_id: ID,
     content: String,
     /// A JSON object of at most 8 KiB, stored with the message.
-    metadata: Option<Json<serde_json::Value>>,
+    metadata: Option<Json>,
     /// Retrying with the same key returns the first message instead of a second one.
     idempotency_key: Option<String>,
     /// With a secret key: the user the message is from.

@@ -9,12 +9,14 @@ mod app_settings;
 mod apps;
 pub(crate) mod auth;
 mod device;
+pub(crate) mod documents;
 mod errors;
 pub(crate) mod events;
 mod identity_providers;
 mod input_text;
 mod limits;
 mod loaders;
+mod matched;
 mod messages;
 mod oauth_login;
 pub(crate) mod observed;
@@ -23,6 +25,7 @@ mod passwordless;
 mod presence;
 mod query;
 mod routines;
+mod scalars;
 mod teams;
 mod threads;
 mod types;
@@ -90,6 +93,9 @@ fn schema_builder(
         events::SubscriptionRoot,
     )
     .register_output_type::<events::Event>()
+    .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+        scalars::DATE_TIME_DESCRIPTION,
+    )
     .limit_recursive_depth(32)
     .limit_directives(16)
     .extension(limits)
@@ -116,7 +122,7 @@ pub fn schema_sdl() -> String {
         introspection: true,
     })
     .finish()
-    .sdl()
+    .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// Attaches per-request data: the caller, the request id, and per-request

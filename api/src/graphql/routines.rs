@@ -3,9 +3,9 @@
 //! run). Users of the app never see routines; they meet what routines do
 //! in their threads (the agent's messages, `routine_run.*` events).
 
-use async_graphql::{
-    Context, Enum, ID, InputObject, Json, Object, OneofObject, SimpleObject, Union,
-};
+use super::matched::Matched;
+use super::scalars::Json;
+use async_graphql::{Context, Enum, ID, InputObject, Object, OneofObject, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 use orbit_domain::entities::{routine, routine_run};
 use orbit_domain::ids::{
@@ -19,7 +19,6 @@ use orbit_domain::routines::{
 use orbit_domain::{DomainError, validation};
 use orbit_persistence::routines::{NewRoutine, RoutineChanges};
 use orbit_persistence::{agents, routine_runs, routines, teams, threads};
-use serde_json::Value;
 
 use super::agents::AgentNode;
 use super::pagination::{Conn, CursorList, OrAll};
@@ -278,11 +277,11 @@ impl RoutineNode {
                 .map(|model| AgentNode { model, full: true }),
         )
     }
-    async fn trigger(&self) -> GqlResult<RoutineTrigger> {
-        Ok(routines::trigger_of(&self.0)?.into())
+    async fn trigger(&self) -> GqlResult<Matched<RoutineTrigger>> {
+        Ok(Matched(routines::trigger_of(&self.0)?.into()))
     }
-    async fn action(&self) -> GqlResult<RoutineAction> {
-        Ok(routines::action_of(&self.0)?.into())
+    async fn action(&self) -> GqlResult<Matched<RoutineAction>> {
+        Ok(Matched(routines::action_of(&self.0)?.into()))
     }
     /// The longest a run may take.
     async fn timeout_seconds(&self) -> i32 {
@@ -372,7 +371,7 @@ impl RoutineRunNode {
         self.0.reply_id.map(|r| ID(AgentReplyId(r).to_string()))
     }
     /// The event that started it: `{"type", "data"}`, as webhooks carry it.
-    async fn event(&self) -> Option<Json<Value>> {
+    async fn event(&self) -> Option<Json> {
         self.0.event.clone().map(Json)
     }
     async fn created_at(&self) -> DateTime<Utc> {

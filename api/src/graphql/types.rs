@@ -1,6 +1,8 @@
 //! The API's object types, mapped from domain models.
 
-use async_graphql::{Context, Enum, ID, Interface, Json, Object, Union};
+use super::matched::Matched;
+use super::scalars::Json;
+use async_graphql::{Context, Enum, ID, Interface, Object, Union};
 use chrono::{DateTime, Utc};
 use orbit_domain::DomainError;
 use orbit_domain::entities::{
@@ -545,20 +547,24 @@ impl MessageNode {
             .ok_or_else(|| DomainError::not_found("thread"))
     }
     /// A user, or an agent for its replies; null when the author was deleted.
-    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<MessageAuthor>> {
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<Matched<MessageAuthor>>> {
         if let Some(agent) = self.0.author_agent_id {
-            return Ok(load_agent(ctx, agent).await?.map(MessageAuthor::Agent));
+            return Ok(load_agent(ctx, agent)
+                .await?
+                .map(|agent| Matched(MessageAuthor::Agent(agent))));
         }
         let Some(author) = self.0.author_user_id else {
             return Ok(None);
         };
-        Ok(load_user(ctx, author).await?.map(MessageAuthor::User))
+        Ok(load_user(ctx, author)
+            .await?
+            .map(|user| Matched(MessageAuthor::User(user))))
     }
     /// Null once the message is deleted.
     async fn content(&self) -> Option<&str> {
         self.0.content.as_deref()
     }
-    async fn metadata(&self) -> Option<Json<serde_json::Value>> {
+    async fn metadata(&self) -> Option<Json> {
         self.0.metadata.clone().map(Json)
     }
     async fn status(&self) -> GqlResult<MessageStatus> {

@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use super::scalars::Json;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use orbit_auth::generate_token;
 use orbit_domain::entities::{webhook, webhook_delivery, webhook_delivery_attempt};
@@ -174,7 +175,7 @@ impl WebhookDeliveryNode {
         &self.delivery.event_type
     }
     /// The JSON body sent: `{id, type, createdAt, appId, data}`.
-    async fn payload(&self) -> Json<serde_json::Value> {
+    async fn payload(&self) -> Json {
         Json(rules::delivery_payload(
             EventId(self.delivery.event_id),
             &self.delivery.event_type,

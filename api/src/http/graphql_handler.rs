@@ -1,8 +1,9 @@
-//! `POST /graphql` and GraphiQL on `GET /graphql`.
+//! `POST /graphql`, queries by `GET /graphql`, and GraphiQL on a bare `GET /graphql`.
 
 use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 
@@ -13,6 +14,7 @@ use orbit_domain::{DomainError, ErrorCode};
 use serde_json::json;
 
 use super::HttpState;
+use crate::graphql::documents::{self, DocumentError};
 use crate::graphql::{
     OperationSlot, RequestId, RequestedName, attach_request_data, internal_message, present_errors,
     unavailable_retry_after,
@@ -55,6 +57,7 @@ fn credential(headers: &HeaderMap) -> Result<Option<&str>, DomainError> {
     }
 }
 
+/// `POST /graphql`: one operation or a batch, as JSON.
 pub(super) async fn graphql(
     State(state): State<HttpState>,
     client_addr: ClientAddr,
@@ -62,14 +65,129 @@ pub(super) async fn graphql(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let request_id = RequestId(
+    let request_id = request_id(&headers);
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            let error = DomainError::bad_input("body", format!("not a GraphQL request: {error}"));
+            return refused(StatusCode::BAD_REQUEST, &error, &request_id, started);
+        }
+    };
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > MAX_BATCH_SIZE
+    {
+        let error = DomainError::bad_input(
+            "body",
+            format!("a batch may hold at most {MAX_BATCH_SIZE} operations"),
+        );
+        return refused(StatusCode::BAD_REQUEST, &error, &request_id, started);
+    }
+    answer(&state, client_addr, &headers, batch, request_id, started).await
+}
+
+/// `GET /graphql?query=…&variables=…&operationName=…&extensions=…`: a query
+/// (never a mutation or a subscription, which change or hold state and go
+/// by `POST` and WebSocket), as the GraphQL over HTTP spec has it; this is
+/// also how Apollo's clients send persisted queries by hash.
+pub(super) async fn graphql_get(
+    state: &HttpState,
+    client_addr: ClientAddr,
+    headers: &HeaderMap,
+    query_string: &str,
+) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(headers);
+    let mut request = match request_from_query_string(query_string) {
+        Ok(request) => request,
+        Err(error) => return refused(StatusCode::BAD_REQUEST, &error, &request_id, started),
+    };
+    // The document is found (or parsed) here, to see what it would run.
+    let runs = match state.documents.prepare(&mut request) {
+        Ok(runs) => runs,
+        Err(error) => {
+            let requested = request.operation_name.as_deref();
+            let response = unknown_document(error, requested, started, &request_id);
+            return json_response(StatusCode::OK, &response);
+        }
+    };
+    if runs.is_some_and(|kind| kind != OperationType::Query) {
+        let error = DomainError::bad_input(
+            "query",
+            "only queries may be sent with GET; send mutations with POST and subscriptions over WebSocket",
+        );
+        let mut response = refused(StatusCode::METHOD_NOT_ALLOWED, &error, &request_id, started);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+        return response;
+    }
+    let mut response = answer(
+        state,
+        client_addr,
+        headers,
+        BatchRequest::Single(request),
+        request_id,
+        started,
+    )
+    .await;
+    // The answer depends on the caller's credential: no shared cache may keep it.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    response
+}
+
+fn request_id(headers: &HeaderMap) -> RequestId {
+    RequestId(
         headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
-    );
-    let credential = match credential(&headers) {
+    )
+}
+
+/// A GraphQL request from a URL's query string: `query`, `operationName`,
+/// and `variables` and `extensions` as JSON.
+fn request_from_query_string(query_string: &str) -> Result<async_graphql::Request, DomainError> {
+    let mut request = async_graphql::Request::new("");
+    for (name, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+        match name.as_ref() {
+            "query" => request.query = value.into_owned(),
+            "operationName" => request.operation_name = Some(value.into_owned()),
+            "variables" => request.variables = json_parameter("variables", &value)?,
+            "extensions" => request.extensions = json_parameter("extensions", &value)?,
+            _ => {}
+        }
+    }
+    if request.query.is_empty() && !request.extensions.contains_key("persistedQuery") {
+        return Err(DomainError::bad_input(
+            "query",
+            "a GET request needs a query (or a persisted query's hash)",
+        ));
+    }
+    Ok(request)
+}
+
+fn json_parameter<T: serde::de::DeserializeOwned>(
+    field: &str,
+    value: &str,
+) -> Result<T, DomainError> {
+    serde_json::from_str(value)
+        .map_err(|error| DomainError::bad_input(field, format!("must be a JSON object: {error}")))
+}
+
+/// Runs what a `POST` or a `GET` asked, once its caller is known.
+async fn answer(
+    state: &HttpState,
+    client_addr: ClientAddr,
+    headers: &HeaderMap,
+    batch: BatchRequest,
+    request_id: RequestId,
+    started: Instant,
+) -> Response {
+    let credential = match credential(headers) {
         Ok(credential) => credential,
         Err(error) => return refused(StatusCode::UNAUTHORIZED, &error, &request_id, started),
     };
@@ -87,29 +205,14 @@ pub(super) async fn graphql(
             return refused(status, &error, &request_id, started);
         }
     };
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(batch) => batch,
-        Err(error) => {
-            let error = DomainError::bad_input("body", format!("not a GraphQL request: {error}"));
-            return refused(StatusCode::BAD_REQUEST, &error, &request_id, started);
-        }
-    };
-    if let BatchRequest::Batch(requests) = &batch
-        && requests.len() > MAX_BATCH_SIZE
-    {
-        let error = DomainError::bad_input(
-            "body",
-            format!("a batch may hold at most {MAX_BATCH_SIZE} operations"),
-        );
-        return refused(StatusCode::BAD_REQUEST, &error, &request_id, started);
-    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(|host| RequestHost(host.to_owned()));
     let schema = &state.schema;
     let request_id_ref = &request_id;
-    let execute = |request: async_graphql::Request| {
+    let execute = |mut request: async_graphql::Request| {
+        let document = state.documents.prepare(&mut request);
         // The operation's type and name, as the `Observe` extension finds
         // them in the parsed document.
         let slot = OperationSlot::default();
@@ -123,6 +226,9 @@ pub(super) async fn graphql(
         }
         async move {
             let started = Instant::now();
+            if let Err(error) = document {
+                return unknown_document(error, requested.as_deref(), started, request_id_ref);
+            }
             let mut response = schema.execute(request).await;
             let code = present_errors(&mut response.errors, request_id_ref);
             observe(
@@ -162,6 +268,33 @@ pub(super) async fn graphql(
         );
     }
     json_response(StatusCode::OK, &response)
+}
+
+/// A request whose document could not be had (a persisted query's hash
+/// not known here, or a malformed persisted query): answered without
+/// running, and counted like any operation.
+fn unknown_document(
+    error: DocumentError,
+    requested: Option<&str>,
+    started: Instant,
+    request_id: &RequestId,
+) -> async_graphql::Response {
+    let code = match &error {
+        DocumentError::PersistedQueryNotFound => documents::PERSISTED_QUERY_NOT_FOUND,
+        DocumentError::Refused(domain) => domain.code.as_str(),
+    };
+    let refused = matches!(error, DocumentError::Refused(_));
+    let mut errors = vec![error.into_server_error()];
+    if refused {
+        present_errors(&mut errors, request_id);
+    }
+    observe(
+        &OperationSlot::default().get(requested),
+        code,
+        started.elapsed(),
+        request_id,
+    );
+    async_graphql::Response::from_errors(errors)
 }
 
 fn with_retry_after(mut response: Response, seconds: i64) -> Response {

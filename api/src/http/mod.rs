@@ -16,10 +16,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -44,6 +44,8 @@ pub(crate) struct HttpState {
     pub trusted_proxies: std::sync::Arc<TrustedProxies>,
     /// `ORBIT_METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<std::sync::Arc<str>>,
+    /// Parsed documents and persisted queries, kept for the process.
+    pub documents: std::sync::Arc<crate::graphql::documents::Documents>,
 }
 
 pub(crate) fn router(
@@ -63,6 +65,7 @@ pub(crate) fn router(
             .metrics_token
             .as_ref()
             .map(|token| std::sync::Arc::from(token.expose())),
+        documents: Default::default(),
     };
     let metrics_route = if settings.metrics {
         // Installs the recorder (once per process) before the first request.
@@ -72,15 +75,7 @@ pub(crate) fn router(
         get(|| async { StatusCode::NOT_FOUND })
     };
     let request_id = HeaderName::from_static("x-request-id");
-    // Credentials travel in headers, never cookies, so any origin may call.
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-api-key"),
-        ]);
+    let cors = cors(&settings.cors);
     Router::new()
         .route(
             "/graphql",
@@ -117,18 +112,53 @@ pub(crate) fn router(
         .with_state(state)
 }
 
-/// `GET /graphql`: a WebSocket upgrade for subscriptions, else GraphiQL.
+/// Which origins may call from a browser, with which headers. Credentials
+/// travel in headers, never cookies, so by default any origin may call:
+/// a page of another origin can only send what its own user gave it.
+/// The settings were checked when loaded; a value that still does not
+/// convert is left out rather than stop the server.
+fn cors(settings: &crate::config::CorsSettings) -> CorsLayer {
+    let origins = if settings.origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            settings
+                .origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    let headers: Vec<HeaderName> = settings
+        .headers
+        .iter()
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(headers)
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600))
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions; a query when the
+/// URL carries one; else GraphiQL.
 async fn graphql_get(State(state): State<HttpState>, request: Request) -> Response {
     let wants_socket = request
         .headers()
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    if !wants_socket {
-        return graphql_handler::graphiql(State(state)).await;
-    }
     let (parts, body) = request.into_parts();
     let client_addr = client_addr::client_addr(&parts, &state);
+    if !wants_socket {
+        return match parts.uri.query().filter(|query| !query.is_empty()) {
+            Some(query) => {
+                graphql_handler::graphql_get(&state, client_addr, &parts.headers, query).await
+            }
+            None => graphql_handler::graphiql(State(state)).await,
+        };
+    }
     let request = Request::from_parts(parts, body);
     match WebSocketUpgrade::from_request(request, &state).await {
         Ok(upgrade) => ws::upgrade(state, upgrade, Some(client_addr)),

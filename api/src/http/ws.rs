@@ -514,12 +514,18 @@ impl Connection {
     fn start(
         &self,
         id: String,
-        request: GraphqlRequest,
+        mut request: GraphqlRequest,
         viewer: Viewer,
         outbox: Outbox,
         finished: mpsc::UnboundedSender<String>,
     ) -> AbortHandle {
         let request_id = RequestId(format!("{}/{id}", self.connection_id));
+        // Parsed once per distinct document. Persisted queries are an HTTP
+        // protocol (Apollo's link sends them by POST and GET); a socket
+        // sends its documents, which a subscription's shared rendering
+        // keys on, so a hash here is ignored.
+        request.extensions.remove("persistedQuery");
+        let document = self.state.documents.prepare(&mut request);
         let source = (
             request.query.clone(),
             request.operation_name.clone(),
@@ -545,7 +551,13 @@ impl Connection {
         }
         // Made here, not in the task: the task then holds the stream, not
         // the request it was made from, for as long as it runs.
-        let mut responses = self.state.schema.execute_stream(request);
+        let mut responses = match document {
+            Ok(_) => self.state.schema.execute_stream(request),
+            Err(error) => {
+                let refused = async_graphql::Response::from_errors(vec![error.into_server_error()]);
+                futures::stream::once(async move { refused }).boxed()
+            }
+        };
         let state = self.state.clone();
         let protocol = self.protocol;
         let started = std::time::Instant::now();

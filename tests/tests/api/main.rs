@@ -14,6 +14,7 @@ mod errors_and_limits;
 mod event_core;
 mod fuzz;
 mod health;
+mod http_clients;
 mod input_text;
 mod jwt_attacks;
 mod login_methods;

@@ -76,7 +76,7 @@ pub struct Settings {
     /// `ORBIT_TRUSTED_PROXIES`: addresses or CIDR blocks of the proxies in
     /// front of the server, whose `X-Forwarded-For` names the client for the
     /// per-address limits. Empty: the TCP peer is the client.
-    pub trusted_proxies: Vec<crate::http::IpBlock>,
+    pub trusted_proxies: Vec<crate::ip_block::IpBlock>,
     /// `ORBIT_WEBHOOK_ALLOW_PRIVATE`: let calls to URLs apps configure
     /// (webhooks, model providers, routines' `callUrl`, OAuth providers)
     /// reach loopback and private addresses. Off: public addresses only.
@@ -106,7 +106,7 @@ pub struct Settings {
     /// `_MAX_ROOT_FIELDS`, `_INTROSPECTION_MAX_DEPTH`,
     /// `_INTROSPECTION_MAX_FIELDS`: what one GraphQL document may cost, with
     /// fragments counted where they are spread.
-    pub query_limits: crate::graphql::QueryLimits,
+    pub query_limits: QueryLimits,
     /// `ORBIT_DATABASE_ACQUIRE_TIMEOUT` (seconds): how long a request waits
     /// for a database connection; while the database is down, how long it
     /// takes to answer `UNAVAILABLE`.
@@ -136,6 +136,46 @@ pub struct Settings {
     /// `ORBIT_CORS_ORIGINS`, `ORBIT_CORS_HEADERS`: which browser origins
     /// may call, and the request headers they may send.
     pub cors: CorsSettings,
+}
+
+/// Frames waiting to be written to one socket (`ORBIT_WS_SEND_QUEUE`). A
+/// client this far behind has stopped reading.
+pub const DEFAULT_WS_SEND_QUEUE: usize = 512;
+/// Without `connection_init` within this time a socket closes with 4408.
+pub const DEFAULT_WS_INIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The limits on one document; settings (`ORBIT_GRAPHQL_*`, docs/operations.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Nesting of fields, outside introspection.
+    pub max_depth: usize,
+    /// Fields as executed (each fragment counted where it is spread),
+    /// outside introspection.
+    pub max_fields: usize,
+    /// Aliased fields as executed: each may be another call of an
+    /// expensive or rate-limited field.
+    pub max_aliases: usize,
+    /// Fields at the root of one operation, as executed.
+    pub max_root_fields: usize,
+    /// Nesting of fields below `__schema` and `__type`.
+    pub introspection_max_depth: usize,
+    /// Fields below `__schema` and `__type`, as executed.
+    pub introspection_max_fields: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_fields: 1_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            // graphql-js's getIntrospectionQuery() nests 15 deep and selects
+            // about 230 fields; later versions may ask `ofType` a few more times.
+            introspection_max_depth: 24,
+            introspection_max_fields: 1_000,
+        }
+    }
 }
 
 /// What browsers of other origins may do (CORS).
@@ -230,9 +270,9 @@ impl Default for Settings {
             run_worker: true,
             introspection: true,
             log_format: LogFormat::Text,
-            ws_init_timeout: crate::http::ws::DEFAULT_INIT_TIMEOUT,
-            ws_send_queue: crate::http::ws::DEFAULT_SEND_QUEUE,
-            query_limits: crate::graphql::QueryLimits::default(),
+            ws_init_timeout: DEFAULT_WS_INIT_TIMEOUT,
+            ws_send_queue: DEFAULT_WS_SEND_QUEUE,
+            query_limits: QueryLimits::default(),
             database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
             idle_sweep: orbit_worker::POLL_INTERVAL,
             http_header_timeout: std::time::Duration::from_secs(30),
@@ -555,10 +595,10 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
 
 fn parse_proxies<'a>(
     blocks: impl Iterator<Item = &'a str>,
-) -> anyhow::Result<Vec<crate::http::IpBlock>> {
+) -> anyhow::Result<Vec<crate::ip_block::IpBlock>> {
     blocks
         .map(|block| {
-            crate::http::IpBlock::parse(block)
+            crate::ip_block::IpBlock::parse(block)
                 .map_err(|why| anyhow::anyhow!("ORBIT_TRUSTED_PROXIES: {why}"))
         })
         .collect()

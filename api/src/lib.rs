@@ -2,12 +2,14 @@
 //! command line. Tests build [`Application`] on port 0 and talk to it over HTTP.
 
 pub mod admin;
+pub mod application;
 pub mod cli;
 pub mod config;
 mod credentials;
 pub mod developer;
 pub mod graphql;
 pub mod http;
+pub mod ip_block;
 pub mod limits;
 pub mod login;
 pub mod mail;

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::http::oauth::{CLI_CLIENT_ID, DEVICE_CODE_GRANT};
+use crate::application::device::{CLI_CLIENT_ID, DEVICE_CODE_GRANT};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 const CREDENTIALS_FILE: &str = "credentials.json";

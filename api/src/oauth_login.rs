@@ -116,8 +116,12 @@ pub async fn start(
     let provider = identity_providers::find_by_slug(services.db(), scope, request.provider)
         .await?
         .ok_or_else(|| DomainError::not_found("identity provider").with_field("provider"))?;
-    let settings =
-        crate::graphql::require_login_method(services, scope, LoginMethod::OAuth).await?;
+    let settings = crate::application::login_methods::require_login_method(
+        services,
+        scope,
+        LoginMethod::OAuth,
+    )
+    .await?;
     let redirect = validation::redirect_url(
         "redirectUrl",
         request.redirect_url,

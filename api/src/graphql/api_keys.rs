@@ -14,7 +14,7 @@ use orbit_persistence::{api_keys, signing_keys};
 use super::apps::viewable;
 use super::pagination::{Conn, CursorList};
 use super::{GqlResult, access, services, viewer};
-use crate::admin::new_api_key;
+use crate::application::apps::new_api_key;
 
 /// Characters of a key shown in lists: its kind, environment and four
 /// random characters, enough to tell keys apart and nothing to use.

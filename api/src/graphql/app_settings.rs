@@ -3,13 +3,11 @@
 //! check every way of signing in makes against them.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use orbit_domain::ids::AppScope;
 use orbit_domain::policy::AppAction;
-use orbit_domain::{DomainError, DomainResult, validation};
-use orbit_persistence::app_settings::{self, AppSettings, LoginMethod, SettingsChanges};
+use orbit_domain::validation;
+use orbit_persistence::app_settings::{self, AppSettings, SettingsChanges};
 
 use super::{GqlResult, access, services, viewer};
-use crate::Services;
 
 pub struct AppSettingsNode(pub AppSettings);
 
@@ -68,35 +66,6 @@ pub struct UpdateAppSettingsInput {
 #[derive(SimpleObject)]
 pub struct UpdateAppSettingsPayload {
     settings: AppSettingsNode,
-}
-
-/// The setting that switches `method`, as the API names it (the `field` of
-/// the error when it is off).
-pub(crate) fn login_setting(method: LoginMethod) -> &'static str {
-    match method {
-        LoginMethod::Password => "passwordLogin",
-        LoginMethod::EmailCode => "emailCodeLogin",
-        LoginMethod::MagicLink => "magicLinkLogin",
-        LoginMethod::OAuth => "oauthLogin",
-    }
-}
-
-/// The app's settings, once `method` is on for it; FORBIDDEN (on the
-/// setting's name) when the app switched it off.
-pub(crate) async fn require_login_method(
-    services: &Services,
-    scope: AppScope,
-    method: LoginMethod,
-) -> DomainResult<AppSettings> {
-    let settings = app_settings::get(services.db(), scope).await?;
-    if !settings.allows(method) {
-        let setting = login_setting(method);
-        return Err(DomainError::forbidden(format!(
-            "this app does not let users sign in this way ({setting} is off)"
-        ))
-        .with_field(setting));
-    }
-    Ok(settings)
 }
 
 #[derive(Default)]

@@ -13,7 +13,7 @@ use orbit_persistence::apps::{self, NewAppOwner};
 use super::pagination::{Conn, CursorList};
 use super::types::{AppNode, UserNode};
 use super::{GqlResult, access, services, viewer};
-use crate::admin::create_app_with_keys;
+use crate::application::apps::create_app_with_keys;
 use crate::viewer::Viewer;
 
 /// A developer's role on an app.

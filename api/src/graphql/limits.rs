@@ -22,39 +22,7 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Name, Request, ServerError, ServerResult, Value};
 
-/// The limits on one document; settings (`ORBIT_GRAPHQL_*`, docs/operations.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryLimits {
-    /// Nesting of fields, outside introspection.
-    pub max_depth: usize,
-    /// Fields as executed (each fragment counted where it is spread),
-    /// outside introspection.
-    pub max_fields: usize,
-    /// Aliased fields as executed: each may be another call of an
-    /// expensive or rate-limited field.
-    pub max_aliases: usize,
-    /// Fields at the root of one operation, as executed.
-    pub max_root_fields: usize,
-    /// Nesting of fields below `__schema` and `__type`.
-    pub introspection_max_depth: usize,
-    /// Fields below `__schema` and `__type`, as executed.
-    pub introspection_max_fields: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            max_depth: 12,
-            max_fields: 1_000,
-            max_aliases: 30,
-            max_root_fields: 20,
-            // graphql-js's getIntrospectionQuery() nests 15 deep and selects
-            // about 230 fields; later versions may ask `ofType` a few more times.
-            introspection_max_depth: 24,
-            introspection_max_fields: 1_000,
-        }
-    }
-}
+use crate::config::QueryLimits;
 
 /// The extension that applies [`QueryLimits`] to every parsed document:
 /// HTTP, each entry of a batch, and WebSocket `subscribe`.

@@ -39,7 +39,6 @@ use crate::Services;
 use crate::config::Settings;
 use crate::viewer::Viewer;
 
-pub(crate) use app_settings::require_login_method;
 pub(crate) use errors::{internal_message, present_errors, unavailable_retry_after};
 pub use pagination::CursorList;
 
@@ -77,7 +76,7 @@ pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-pub use limits::QueryLimits;
+pub use crate::config::QueryLimits;
 pub(crate) use observed::{OperationSlot, RequestedName};
 
 /// Depth, fields and aliases are limited by [`limits::QueryShapeLimits`],

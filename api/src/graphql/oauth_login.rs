@@ -10,9 +10,10 @@ use orbit_domain::entities::user_identity;
 use orbit_domain::ids::{AppScope, UserId};
 use orbit_persistence::{oauth_logins, users};
 
-use super::auth::{AuthPayload, login_app, start_session};
+use super::auth::AuthPayload;
 use super::{GqlResult, client_address, services, viewer};
 use crate::Services;
+use crate::application::sessions::{login_app, start_session};
 use crate::limits;
 use crate::oauth_login::{self, RequestHost, StartRequest, callback_url};
 use crate::services::OAUTH_LOGIN_TTL;
@@ -151,6 +152,6 @@ impl OAuthLoginMutation {
         let user = users::find(services.db(), scope, user_id)
             .await?
             .ok_or_else(invalid_code)?;
-        start_session(services, scope, user).await
+        Ok(start_session(services, scope, user).await?.into())
     }
 }

@@ -17,9 +17,10 @@ use orbit_persistence::app_settings::{self, AppSettings, LoginMethod};
 use orbit_persistence::users::{self, NewUser};
 use orbit_persistence::{apps, passwordless};
 
-use super::app_settings::require_login_method;
-use super::auth::{AuthPayload, login_app, start_session};
+use super::auth::AuthPayload;
 use super::{GqlResult, client_address, services, viewer};
+use crate::application::login_methods::require_login_method;
+use crate::application::sessions::{login_app, start_session};
 use crate::mail::Email;
 use crate::services::{LOGIN_CODE_TTL, MAGIC_LINK_TTL};
 use crate::{Services, limits};
@@ -178,7 +179,7 @@ async fn sign_in_verified(
             create_user(services, scope, email_normalized, invalid).await?
         }
     };
-    start_session(services, scope, user).await
+    Ok(start_session(services, scope, user).await?.into())
 }
 
 /// An account without a password, named after the email's local part.

@@ -28,7 +28,7 @@ use crate::Services;
 use crate::config::Settings;
 use crate::graphql::OrbitSchema;
 
-pub use client_addr::{IpBlock, TrustedProxies};
+pub use client_addr::TrustedProxies;
 pub use graphql_handler::{MAX_BATCH_SIZE, MAX_BODY_BYTES};
 pub use ws::MAX_OPERATIONS;
 

@@ -15,26 +15,22 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use orbit_auth::{
-    ApiKeyKind, DeviceGrant, DeviceStatus, Poll, display_user_code, generate_device_code,
-    generate_user_code, hash_token, parse_api_key,
+    ApiKeyKind, display_user_code, generate_device_code, generate_user_code, hash_token,
+    parse_api_key,
 };
-use orbit_domain::entities::device_authorization;
-use orbit_domain::ids::{AppScope, UserId};
+use orbit_domain::ids::AppScope;
 use orbit_domain::{DomainError, ErrorCode};
 use orbit_persistence::device_flow::{self, NewDeviceAuthorization};
-use orbit_persistence::users;
 use serde_json::json;
 
 use super::HttpState;
 use crate::Services;
-use crate::graphql::auth::{AuthPayload, refresh, start_session};
+use crate::application::device::{self, CLI_CLIENT_ID, DEVICE_CODE_GRANT, NotYet};
+use crate::application::sessions::{SignedIn, refresh};
 use crate::limits::{self, ClientAddr};
 use crate::services::{DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL_SECS};
 use crate::viewer::{self, Viewer};
 
-/// The built-in public client of the `orbit` CLI: it signs developers in.
-pub const CLI_CLIENT_ID: &str = "orbit-cli";
-pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const MAX_SCOPE_CHARS: usize = 256;
 /// User codes drawn again when one is taken, before giving up.
 const USER_CODE_TRIES: usize = 5;
@@ -397,79 +393,34 @@ pub(crate) async fn token(
     let body = json!({
         "access_token": payload.access_token,
         "token_type": "Bearer",
-        "expires_in": payload.expires_in,
+        "expires_in": payload.expires_in.num_seconds(),
         "refresh_token": payload.refresh_token,
     });
     Ok((no_store(), Json(body)).into_response())
 }
 
-/// One poll of a device code; tokens once it is approved, exactly once.
+/// One poll of a device code, answered as RFC 8628 names its outcomes.
 async fn device_code_grant(
     services: &Services,
     scope: AppScope,
     client_id: &str,
     device_code: &str,
-) -> Result<AuthPayload, OAuthError> {
-    let db = services.db();
-    let authorization = device_flow::find_by_device_code(db, scope, &hash_token(device_code))
-        .await?
-        .filter(|found| found.client_hash == hash_token(client_id))
-        .ok_or_else(OAuthError::invalid_grant)?;
-    let status = DeviceStatus::parse(&authorization.status)
-        .ok_or_else(|| DomainError::internal("unknown device authorization status"))?;
-    let grant = DeviceGrant {
-        status,
-        expires_at: authorization.expires_at,
-        interval_secs: authorization.interval_secs,
-        last_polled_at: authorization.last_polled_at,
-    };
-    let now = services.clock().now();
-    let (error, description, interval_secs) = match grant.poll(now) {
-        Poll::Spent => return Err(OAuthError::invalid_grant()),
-        Poll::Expired => {
-            return Err(OAuthError::new(
-                "expired_token",
-                "the device code expired: start again",
-            ));
-        }
-        Poll::Approved => return exchange(services, scope, &authorization, now).await,
-        Poll::Pending => (
-            "authorization_pending",
-            "waiting for the user to approve".to_owned(),
-            grant.interval_secs,
-        ),
-        Poll::SlowDown { interval_secs } => (
-            "slow_down",
-            format!("polling too fast: wait {interval_secs} s between requests"),
-            interval_secs,
-        ),
-        Poll::Denied => (
-            "access_denied",
-            "the user denied the request".to_owned(),
-            grant.interval_secs,
-        ),
-    };
-    device_flow::record_poll(db, scope, authorization.id, now, interval_secs).await?;
-    Err(OAuthError::new(error, description))
-}
-
-/// Spends an approved authorization and signs its user in. Of two polls at
-/// once, one gets the tokens; the other is refused.
-async fn exchange(
-    services: &Services,
-    scope: AppScope,
-    authorization: &device_authorization::Model,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<AuthPayload, OAuthError> {
-    let db = services.db();
-    if !device_flow::claim(db, scope, authorization.id, now).await? {
-        return Err(OAuthError::invalid_grant());
-    }
-    let user_id = authorization
-        .user_id
-        .ok_or_else(|| DomainError::internal("approved without a user"))?;
-    let user = users::find(db, scope, UserId(user_id))
-        .await?
-        .ok_or_else(OAuthError::invalid_grant)?;
-    Ok(start_session(services, scope, user).await?)
+) -> Result<SignedIn, OAuthError> {
+    device::poll(services, scope, client_id, device_code)
+        .await
+        .map_err(|not_yet| match not_yet {
+            NotYet::InvalidGrant => OAuthError::invalid_grant(),
+            NotYet::Expired => {
+                OAuthError::new("expired_token", "the device code expired: start again")
+            }
+            NotYet::Pending => {
+                OAuthError::new("authorization_pending", "waiting for the user to approve")
+            }
+            NotYet::SlowDown { interval_secs } => OAuthError::new(
+                "slow_down",
+                format!("polling too fast: wait {interval_secs} s between requests"),
+            ),
+            NotYet::Denied => OAuthError::new("access_denied", "the user denied the request"),
+            NotYet::Failed(error) => error.into(),
+        })
 }

@@ -47,14 +47,9 @@ pub const MAX_OPERATIONS: usize = 100;
 /// How long an answer to the client's own message waits for room in the
 /// send queue before the client counts as not reading.
 const REPLY_WAIT: Duration = Duration::from_secs(10);
-/// Frames waiting to be written to one socket (`ORBIT_WS_SEND_QUEUE`). A
-/// client this far behind has stopped reading.
-pub const DEFAULT_SEND_QUEUE: usize = 512;
 /// How long a `subscribe` may hold up the socket's next frame while its
 /// feed starts listening (see `SubscriptionReady`).
 const READY_WAIT: Duration = Duration::from_secs(5);
-/// Without `connection_init` within this time the socket closes with 4408.
-pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read buffer per socket: axum's default of 128 KiB costs ~135 KB per
 /// idle socket, 4 KiB costs ~7.5 KB.
 const READ_BUFFER: usize = 4 * 1024;

@@ -365,7 +365,8 @@ async fn authorize_device_from(app: &orbit_tests::TestApp, forwarded_for: &str) 
 #[tokio::test]
 async fn behind_a_trusted_proxy_clients_are_counted_apart() {
     let app = orbit_tests::spawn_app_with(|settings| {
-        settings.trusted_proxies = vec![orbit_api::http::IpBlock::parse("127.0.0.0/8").unwrap()];
+        settings.trusted_proxies =
+            vec![orbit_api::ip_block::IpBlock::parse("127.0.0.0/8").unwrap()];
     })
     .await;
     let max = DEVICE_AUTHORIZATIONS_PER_ADDRESS.max;

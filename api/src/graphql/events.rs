@@ -1,5 +1,5 @@
-//! Subscriptions: `userEvents`, `teamEvents`, `threadEvents`, `appEvents`.
-//! Each returns a union of typed events; every event implements `Event`,
+//! The events subscriptions stream (`subscriptions.rs`): each topic's
+//! union of typed events; every event implements `Event`,
 //! whose `cursor` resumes the subscription behind it (`after:`).
 //!
 //! Each GraphQL event object reads one payload type of
@@ -10,52 +10,24 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, Interface, Object, Subscription, Union};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use async_graphql::{Context, Enum, ID, Interface, Object, Union};
 use chrono::{DateTime, Utc};
-use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
+use orbit_domain::DomainError;
 use orbit_domain::entities::message;
 use orbit_domain::events::{
     Event as DomainEvent, EventType, Membership, MessageSnapshot, Participation, Presence,
-    ReadMarker, ReplyDelta, ReplyEnded, RunSnapshot, ThreadSnapshot, Topic, Typing,
+    ReadMarker, ReplyDelta, ReplyEnded, RunSnapshot, ThreadSnapshot, Typing,
 };
-use orbit_domain::ids::{AppScope, TeamId, ThreadId};
-use orbit_domain::{DomainError, DomainResult};
-use orbit_persistence::outbox;
+use orbit_domain::ids::ThreadId;
 
 use super::agents::{AgentNode, AgentReplyStatus, TokenUsage, load_agent};
 use super::loaders::ThreadLoader;
 use super::matched::Matched;
 use super::routines::{RoutineRunCause, RoutineRunStatus};
 use super::types::{MessageNode, TeamRole, ThreadNode, UserNode, load_user};
-use super::{GqlResult, access, loader, loader_error, services, viewer};
-use crate::Services;
+use super::{GqlResult, loader, loader_error};
 use crate::realtime::envelope::Envelope;
-use crate::realtime::feed::{AccessCheck, AccessWatch, Feed, FeedItem};
-use crate::viewer::Viewer;
-use orbit_domain::policy::AppAction;
-
-/// A cursor names its topic and a position in it, so it cannot be replayed
-/// against another topic by mistake.
-fn encode_cursor(topic: &str, seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{topic}#{seq}"))
-}
-
-fn decode_cursor(topic: &str, cursor: &str) -> DomainResult<i64> {
-    let invalid = || DomainError::bad_input("after", "not a cursor of this subscription");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (cursor_topic, seq) = text.rsplit_once('#').ok_or_else(invalid)?;
-    if cursor_topic != topic {
-        return Err(invalid());
-    }
-    seq.parse::<i64>()
-        .ok()
-        .filter(|s| *s >= 0)
-        .ok_or_else(invalid)
-}
+use crate::realtime::subscribe::encode_cursor;
 
 /// What every event carries. The envelope is shared with every other local
 /// subscriber of the topic.
@@ -67,7 +39,7 @@ pub struct EventBase {
 }
 
 impl EventBase {
-    fn new(envelope: Arc<Envelope>, position: i64) -> Self {
+    pub(super) fn new(envelope: Arc<Envelope>, position: i64) -> Self {
         Self { envelope, position }
     }
 
@@ -424,7 +396,7 @@ macro_rules! event_union {
         }
 
         impl $union {
-            fn select(base: EventBase) -> Option<Matched<Self>> {
+            pub(super) fn select(base: EventBase) -> Option<Matched<Self>> {
                 let event_type = base.event_type();
                 $(
                     if $object::TYPES.contains(&event_type) {
@@ -489,308 +461,3 @@ event_union!(
     MemberRoleChangedEvent,
     ThreadReadEvent,
 });
-
-#[derive(Default)]
-pub struct SubscriptionRoot;
-
-#[Subscription]
-impl SubscriptionRoot {
-    /// The viewer's own events. Needs a user's access token.
-    async fn user_events(
-        &self,
-        ctx: &Context<'_>,
-        after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<Matched<UserEvent>>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, UserEvent::select) {
-            return Ok(rendered);
-        }
-        let viewer = *viewer(ctx);
-        let user = viewer.require_user()?;
-        let feed = open_feed(ctx, &viewer, viewer.app(), Topic::User(user), after, None).await?;
-        Ok(stream_or_hand_off(ctx, feed, UserEvent::select))
-    }
-
-    /// A team's events: members, threads, presence. Members and the secret key.
-    async fn team_events(
-        &self,
-        ctx: &Context<'_>,
-        team_id: ID,
-        after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<Matched<TeamEvent>>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, TeamEvent::select) {
-            return Ok(rendered);
-        }
-        let viewer = *viewer(ctx);
-        let team = TeamId::parse_field(&team_id, "teamId")?;
-        let may_read = move |services: Services| async move {
-            access::team(&services, &viewer, team, "teamId")
-                .await
-                .map(drop)
-        };
-        let feed = guarded_feed(ctx, &viewer, Topic::Team(team), after, may_read).await?;
-        Ok(stream_or_hand_off(ctx, feed, TeamEvent::select))
-    }
-
-    /// A thread's messages, participants and typing. Whoever may read the thread.
-    async fn thread_events(
-        &self,
-        ctx: &Context<'_>,
-        thread_id: ID,
-        after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<Matched<ThreadEvent>>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, ThreadEvent::select) {
-            return Ok(rendered);
-        }
-        let viewer = *viewer(ctx);
-        let thread = ThreadId::parse_field(&thread_id, "threadId")?;
-        let may_read = move |services: Services| async move {
-            access::thread(&services, &viewer, thread, "threadId")
-                .await
-                .map(drop)
-        };
-        let feed = guarded_feed(ctx, &viewer, Topic::Thread(thread), after, may_read).await?;
-        Ok(stream_or_hand_off(ctx, feed, ThreadEvent::select))
-    }
-
-    /// The app's routine runs as they start and end: for its secret key
-    /// and developers, who name the app in `appId`.
-    async fn app_events(
-        &self,
-        ctx: &Context<'_>,
-        app_id: Option<ID>,
-        after: Option<String>,
-    ) -> Result<BoxStream<'static, GqlResult<Matched<AppEvent>>>, DomainError> {
-        if let Some(rendered) = render_one(ctx, AppEvent::select) {
-            return Ok(rendered);
-        }
-        let viewer = *viewer(ctx);
-        let (scope, _) = access::managed_app(
-            services(ctx),
-            &viewer,
-            app_id.as_ref().map(|id| id.as_str()),
-            AppAction::View,
-        )
-        .await?;
-        let feed = open_feed(
-            ctx,
-            &viewer,
-            scope,
-            Topic::Builders(scope.app_id()),
-            after,
-            None,
-        )
-        .await?;
-        Ok(stream_or_hand_off(ctx, feed, AppEvent::select))
-    }
-}
-
-/// Put in a subscription's request by the WebSocket handler, which delivers
-/// the feed itself so that subscribers who ask the same share each event's
-/// rendering (`http::shared_delivery`): the resolver checks access, opens
-/// the feed, and leaves it here instead of streaming it.
-#[derive(Default)]
-pub(crate) struct FeedHandoff(std::sync::Mutex<Option<HandedFeed>>);
-
-pub(crate) struct HandedFeed {
-    pub feed: Feed,
-    pub shows: ShowsEvent,
-}
-
-/// Whether the subscription's union shows an event of this type.
-pub(crate) type ShowsEvent = Box<dyn Fn(&Arc<Envelope>) -> bool + Send + Sync>;
-
-impl FeedHandoff {
-    pub(crate) fn take(&self) -> Option<HandedFeed> {
-        self.0.lock().ok().and_then(|mut handed| handed.take())
-    }
-}
-
-/// Put in a request that renders one event of a handed-off feed: the
-/// subscription field yields just that event, with the feed's position.
-pub(crate) struct RenderEvent(std::sync::Mutex<Option<(Arc<Envelope>, i64)>>);
-
-impl RenderEvent {
-    pub(crate) fn new(envelope: Arc<Envelope>, position: i64) -> Self {
-        Self(std::sync::Mutex::new(Some((envelope, position))))
-    }
-}
-
-fn render_one<T: Send + 'static>(
-    ctx: &Context<'_>,
-    select: fn(EventBase) -> Option<T>,
-) -> Option<BoxStream<'static, GqlResult<T>>> {
-    let event = ctx
-        .data_opt::<RenderEvent>()?
-        .0
-        .lock()
-        .ok()
-        .and_then(|mut event| event.take());
-    let rendered =
-        event.and_then(|(envelope, position)| select(EventBase::new(envelope, position)));
-    Some(futures::stream::iter(rendered.map(Ok)).boxed())
-}
-
-fn stream_or_hand_off<T: Send + 'static>(
-    ctx: &Context<'_>,
-    feed: Feed,
-    select: fn(EventBase) -> Option<T>,
-) -> BoxStream<'static, GqlResult<T>> {
-    let Some(handoff) = ctx.data_opt::<Arc<FeedHandoff>>() else {
-        return typed(feed, select).boxed();
-    };
-    let shows = Box::new(move |envelope: &Arc<Envelope>| {
-        select(EventBase::new(envelope.clone(), 0)).is_some()
-    });
-    if let Ok(mut handed) = handoff.0.lock() {
-        *handed = Some(HandedFeed { feed, shows });
-    }
-    futures::stream::empty().boxed()
-}
-
-/// A team's or thread's feed: `may_read` is checked at subscribe time, and
-/// again whenever the feed learns that access may have changed, where a
-/// failure ends the feed.
-async fn guarded_feed<Check>(
-    ctx: &Context<'_>,
-    viewer: &Viewer,
-    topic: Topic,
-    after: Option<String>,
-    may_read: impl Fn(Services) -> Check + Send + Sync + 'static,
-) -> GqlResult<Feed>
-where
-    Check: Future<Output = DomainResult<()>> + Send + 'static,
-{
-    let services = services(ctx).clone();
-    may_read(services.clone()).await?;
-    let recheck: AccessCheck = Box::new(move || {
-        let checked = may_read(services.clone());
-        Box::pin(async move { checked.await.map_err(lost_access) })
-    });
-    open_feed(ctx, viewer, viewer.app(), topic, after, Some(recheck)).await
-}
-
-fn lost_access(error: DomainError) -> DomainError {
-    match error.code {
-        orbit_domain::ErrorCode::NotFound => DomainError::forbidden("access to this topic ended")
-            .with_field(error.field.unwrap_or_default()),
-        _ => error,
-    }
-}
-
-/// Put in a subscription's request by the WebSocket handler; fired once the
-/// feed listens, so that the socket handles its next frame (a `ping`, say)
-/// only after that: a client's pong then means "subscribed".
-pub(crate) struct SubscriptionReady(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
-
-impl SubscriptionReady {
-    pub(crate) fn new(ready: tokio::sync::oneshot::Sender<()>) -> Self {
-        Self(std::sync::Mutex::new(Some(ready)))
-    }
-
-    fn fire(&self) {
-        let sender = self.0.lock().ok().and_then(|mut sender| sender.take());
-        if let Some(sender) = sender {
-            let _ = sender.send(());
-        }
-    }
-}
-
-/// Subscribes to the broker first, then reads where the topic stands, so
-/// that nothing committed in between falls through.
-async fn open_feed(
-    ctx: &Context<'_>,
-    viewer: &Viewer,
-    scope: AppScope,
-    topic: Topic,
-    after: Option<String>,
-    check: Option<AccessCheck>,
-) -> GqlResult<Feed> {
-    let services = services(ctx);
-    let key = topic.key();
-    let live = services.broker().subscribe(&key).await;
-    let position = outbox::position(services.db(), &key).await?;
-    let (start_after, replay) = match after {
-        Some(cursor) => {
-            let after_seq = decode_cursor(&key, &cursor)?;
-            if after_seq > position.last_seq {
-                return Err(DomainError::bad_input(
-                    "after",
-                    "not a cursor of this subscription",
-                ));
-            }
-            if !position.can_resume_after(after_seq) {
-                return Err(DomainError::bad_input(
-                    "after",
-                    "this cursor is older than the event retention: resubscribe without `after` and refetch",
-                ));
-            }
-            (after_seq, true)
-        }
-        None => (position.last_seq, false),
-    };
-    // Team and thread feeds also watch the viewer's own topic, where a
-    // removal that ends their access is announced.
-    let access = match (viewer.user(), check) {
-        (Some(user), Some(check)) if !matches!(topic, Topic::User(_)) => Some(AccessWatch {
-            user,
-            user_topic: services.broker().subscribe(&Topic::User(user).key()).await,
-            check,
-        }),
-        _ => None,
-    };
-    if let Some(ready) = ctx.data_opt::<SubscriptionReady>() {
-        ready.fire();
-    }
-    Ok(Feed::new(
-        services.clone(),
-        scope,
-        live,
-        start_after,
-        replay,
-        access,
-    ))
-}
-
-fn typed<T: Send + 'static>(
-    feed: Feed,
-    select: fn(EventBase) -> Option<T>,
-) -> impl Stream<Item = GqlResult<T>> + Send + use<T> {
-    feed.into_stream().filter_map(move |item: FeedItem| {
-        let out = match item {
-            Ok((envelope, position)) => select(EventBase::new(envelope, position)).map(Ok),
-            Err(error) => Some(Err(error)),
-        };
-        std::future::ready(out)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn cursors_belong_to_their_topic() {
-        let cursor = encode_cursor("thread:thr_a", 42);
-        assert_eq!(decode_cursor("thread:thr_a", &cursor).unwrap(), 42);
-        assert!(decode_cursor("thread:thr_b", &cursor).is_err());
-        assert!(decode_cursor("thread:thr_a", "garbage!").is_err());
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn event_cursors_never_panic_and_belong_to_their_topic(
-            text in "\\PC{0,60}",
-            seq in proptest::prelude::any::<i64>(),
-            topic in "[a-z]{1,8}:[a-z0-9_#]{1,20}",
-        ) {
-            let _ = decode_cursor(&topic, &text);
-            let cursor = encode_cursor(&topic, seq);
-            if seq >= 0 {
-                proptest::prop_assert_eq!(decode_cursor(&topic, &cursor).unwrap(), seq);
-            }
-            let other = format!("{topic}x");
-            proptest::prop_assert!(decode_cursor(&other, &cursor).is_err());
-        }
-    }
-}

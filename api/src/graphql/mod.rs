@@ -26,6 +26,7 @@ mod presence;
 mod query;
 mod routines;
 mod scalars;
+mod subscriptions;
 mod teams;
 mod threads;
 mod types;
@@ -70,7 +71,7 @@ pub struct Query(
     routines::RoutineQuery,
 );
 
-pub type OrbitSchema = Schema<Query, Mutation, events::SubscriptionRoot>;
+pub type OrbitSchema = Schema<Query, Mutation, subscriptions::Subscription>;
 
 /// The id of the HTTP request, for logs that tie an internal error to it.
 #[derive(Debug, Clone)]
@@ -85,11 +86,11 @@ pub(crate) use observed::{OperationSlot, RequestedName};
 /// where it is spread, so they are not used.
 fn schema_builder(
     limits: limits::QueryShapeLimits,
-) -> async_graphql::SchemaBuilder<Query, Mutation, events::SubscriptionRoot> {
+) -> async_graphql::SchemaBuilder<Query, Mutation, subscriptions::Subscription> {
     Schema::build(
         Query::default(),
         Mutation::default(),
-        events::SubscriptionRoot,
+        subscriptions::Subscription::default(),
     )
     .register_output_type::<events::Event>()
     .override_output_type_description::<chrono::DateTime<chrono::Utc>>(

@@ -29,12 +29,12 @@ use tokio::task::AbortHandle;
 
 use super::HttpState;
 use super::shared_delivery::{Render, Selection, SharedDeliveries};
-use crate::graphql::events::{FeedHandoff, HandedFeed, RenderEvent, SubscriptionReady};
 use crate::graphql::{
     OperationSlot, RequestId, RequestedName, ViewerReads, attach_request_data, present_errors,
 };
 use crate::limits::ClientAddr;
 use crate::realtime::envelope::Envelope;
+use crate::realtime::subscribe::{FeedHandoff, HandedFeed, RenderEvent, SubscriptionReady};
 use crate::viewer::{self, Viewer};
 
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";

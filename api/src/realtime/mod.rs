@@ -7,5 +7,6 @@ pub(crate) mod ephemeral;
 pub(crate) mod feed;
 pub(crate) mod presence;
 pub(crate) mod relay;
+pub(crate) mod subscribe;
 pub(crate) mod typing;
 pub(crate) mod work_signals;

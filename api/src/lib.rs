@@ -13,7 +13,6 @@ pub mod ip_block;
 pub mod limits;
 pub mod login;
 pub mod mail;
-pub mod oauth_login;
 mod password_work;
 mod realtime;
 mod sealing;

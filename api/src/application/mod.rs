@@ -6,10 +6,12 @@
 //! GraphQL payload, an OAuth token response, a line of JSON).
 //!
 //! Areas come here as their logic leaves the resolvers: sign-in and
-//! sessions, the device flow's exchange, apps and their keys, and the
+//! sessions, emailed codes and magic links, the device flow's exchange, apps and their keys, and the
 //! login methods an app allows.
 
 pub mod apps;
 pub mod device;
 pub mod login_methods;
+pub mod oauth_login;
+pub mod passwordless;
 pub mod sessions;

@@ -17,7 +17,7 @@ use orbit_persistence::identity_providers::{self, ProviderFields, scope_list};
 
 use super::{GqlResult, access, services, viewer};
 use crate::Services;
-use crate::oauth_login::{RequestHost, callback_url, secret_context};
+use crate::application::oauth_login::{RequestHost, callback_url, secret_context};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "IdentityProviderPreset")]

@@ -1,21 +1,20 @@
 //! Login with an app's outside OAuth providers, as the app's front end sees
 //! it: `startOAuthLogin` gives the provider's authorization URL, the browser
 //! comes back to the app's `redirectUrl` with a one-time `code`, and
-//! `completeOAuthLogin` exchanges it for tokens. See `crate::oauth_login`.
+//! `completeOAuthLogin` exchanges it for tokens. See `crate::application::oauth_login`.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use orbit_domain::DomainError;
 use orbit_domain::entities::user_identity;
 use orbit_domain::ids::{AppScope, UserId};
-use orbit_persistence::{oauth_logins, users};
+use orbit_persistence::oauth_logins;
 
 use super::auth::AuthPayload;
 use super::{GqlResult, client_address, services, viewer};
 use crate::Services;
-use crate::application::sessions::{login_app, start_session};
-use crate::limits;
-use crate::oauth_login::{self, RequestHost, StartRequest, callback_url};
+use crate::application::oauth_login::{self, RequestHost, StartRequest, callback_url};
+use crate::application::sessions::login_app;
 use crate::services::OAUTH_LOGIN_TTL;
 use crate::viewer::Viewer;
 
@@ -81,11 +80,6 @@ pub(super) async fn identities(
     Ok(found.into_iter().map(UserIdentityNode).collect())
 }
 
-fn invalid_code() -> DomainError {
-    DomainError::unauthenticated("the code is invalid, used or expired: sign in again")
-        .with_field("code")
-}
-
 #[derive(Default)]
 pub struct OAuthLoginMutation;
 
@@ -140,18 +134,10 @@ impl OAuthLoginMutation {
         ctx: &Context<'_>,
         input: CompleteOAuthLoginInput,
     ) -> GqlResult<AuthPayload> {
-        let services = services(ctx);
-        let scope = login_app(services, viewer(ctx), false)?;
         let address = client_address(ctx);
-        let failed = limits::FAILED_OAUTH_COMPLETIONS_PER_ADDRESS;
-        failed.check_opt(services, address.as_deref()).await?;
-        let Some(user_id) = oauth_login::claim_code(services, scope, &input.code).await? else {
-            failed.hit_opt(services, address.as_deref()).await?;
-            return Err(invalid_code());
-        };
-        let user = users::find(services.db(), scope, user_id)
-            .await?
-            .ok_or_else(invalid_code)?;
-        Ok(start_session(services, scope, user).await?.into())
+        let signed_in =
+            oauth_login::complete(services(ctx), viewer(ctx), address.as_deref(), &input.code)
+                .await?;
+        Ok(signed_in.into())
     }
 }

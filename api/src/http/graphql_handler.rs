@@ -14,13 +14,13 @@ use orbit_domain::{DomainError, ErrorCode};
 use serde_json::json;
 
 use super::HttpState;
+use crate::application::oauth_login::RequestHost;
 use crate::graphql::documents::{self, DocumentError};
 use crate::graphql::{
     OperationSlot, RequestId, RequestedName, attach_request_data, internal_message, present_errors,
     unavailable_retry_after,
 };
 use crate::limits::ClientAddr;
-use crate::oauth_login::RequestHost;
 use crate::viewer;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -89,7 +89,7 @@ pub(crate) fn router(
         )
         .route("/device", get(device_page::page))
         .route("/oauth/authorize/{provider}", get(oauth_login::authorize))
-        .route(crate::oauth_login::CALLBACK_PATH, get(oauth_login::callback))
+        .route(crate::application::oauth_login::CALLBACK_PATH, get(oauth_login::callback))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", metrics_route)

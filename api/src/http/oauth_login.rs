@@ -2,7 +2,7 @@
 //! `GET /oauth/authorize/{provider}` starts one from a plain link (the
 //! GraphQL `startOAuthLogin` does the same for scripts), and
 //! `GET /oauth/callback` is where providers send the browser back (the
-//! `redirect_uri` to register at them). See `crate::oauth_login`.
+//! `redirect_uri` to register at them). See `crate::application::oauth_login`.
 
 use std::collections::HashMap;
 
@@ -13,8 +13,10 @@ use orbit_domain::ErrorCode;
 
 use super::HttpState;
 use super::oauth::{OAuthError, client_app, no_store, refuse_nul};
+use crate::application::oauth_login::{
+    self, CallbackAnswer, CallbackParams, StartRequest, callback_url,
+};
 use crate::limits::{self, ClientAddr};
-use crate::oauth_login::{self, CallbackAnswer, CallbackParams, StartRequest, callback_url};
 
 /// A `302` to `location`. The page it leaves carries a code or state in
 /// its URL, so it is neither cached nor named in a `Referer`.

@@ -583,3 +583,29 @@ pub async fn claim_code(
     )
     .await
 }
+
+fn invalid_code() -> DomainError {
+    DomainError::unauthenticated("the code is invalid, used or expired: sign in again")
+        .with_field("code")
+}
+
+/// Exchanges the one-time code of a finished provider login for tokens,
+/// with a key of the same app. Failures are counted per address.
+pub async fn complete(
+    services: &Services,
+    viewer: &crate::viewer::Viewer,
+    client_address: Option<&str>,
+    code: &str,
+) -> DomainResult<super::sessions::SignedIn> {
+    let scope = super::sessions::login_app(services, viewer, false)?;
+    let failed = limits::FAILED_OAUTH_COMPLETIONS_PER_ADDRESS;
+    failed.check_opt(services, client_address).await?;
+    let Some(user_id) = claim_code(services, scope, code).await? else {
+        failed.hit_opt(services, client_address).await?;
+        return Err(invalid_code());
+    };
+    let user = orbit_persistence::users::find(services.db(), scope, user_id)
+        .await?
+        .ok_or_else(invalid_code)?;
+    super::sessions::start_session(services, scope, user).await
+}

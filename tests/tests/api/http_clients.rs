@@ -355,3 +355,29 @@ async fn scalars_say_what_they_are() {
         assert!(description.contains("RFC"), "{scalar}: {description}");
     }
 }
+
+#[tokio::test]
+async fn an_event_no_fragment_of_a_subscription_selects_arrives_as_an_empty_object() {
+    let app = spawn_app().await;
+    let keys = app.create_app("Union events").await;
+    let user = app
+        .sign_up(&keys.publishable_key, &email("unionev"), "Author")
+        .await;
+    let thread = app
+        .create_thread(&user.access_token, "Union events", None)
+        .await;
+    let mut client =
+        orbit_tests::ws::WsClient::connected(&app.ws_url(), Some(&user.access_token)).await;
+    client
+        .subscribe(
+            "edits",
+            "subscription($id: ID!) { threadEvents(threadId: $id) { ... on MessageEditedEvent { message { id } } } }",
+            json!({ "id": thread }),
+        )
+        .await;
+    client.ping().await;
+    app.send_message(&user.access_token, &thread, "not an edit")
+        .await;
+    let payload = client.next_payload("edits").await;
+    assert_eq!(payload["data"]["threadEvents"], json!({}), "{payload}");
+}

@@ -9,6 +9,7 @@
 //! sessions, emailed codes and magic links, the device flow's exchange, apps and their keys, and the
 //! login methods an app allows.
 
+pub mod access;
 pub mod apps;
 pub mod device;
 pub mod login_methods;

@@ -25,8 +25,9 @@ use serde_json::Value;
 use super::loaders::{AgentLoader, ThreadLoader};
 use super::pagination::{Conn, CursorList};
 use super::types::{MessageNode, ThreadNode};
-use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
+use super::{GqlResult, loader, loader_error, scope, services, viewer};
 use crate::Services;
+use crate::application::access;
 use crate::viewer::{Actor, Viewer};
 
 const API_KEY_PURPOSE: &str = "model_provider.api_key";

@@ -13,7 +13,8 @@ use orbit_persistence::{api_keys, signing_keys};
 
 use super::apps::viewable;
 use super::pagination::{Conn, CursorList};
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
+use crate::application::access;
 use crate::application::apps::new_api_key;
 
 /// Characters of a key shown in lists: its kind, environment and four

@@ -7,7 +7,8 @@ use orbit_domain::policy::AppAction;
 use orbit_domain::validation;
 use orbit_persistence::app_settings::{self, AppSettings, SettingsChanges};
 
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
+use crate::application::access;
 
 pub struct AppSettingsNode(pub AppSettings);
 

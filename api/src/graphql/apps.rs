@@ -12,7 +12,8 @@ use orbit_persistence::apps::{self, NewAppOwner};
 
 use super::pagination::{Conn, CursorList};
 use super::types::{AppNode, UserNode};
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
+use crate::application::access;
 use crate::application::apps::create_app_with_keys;
 use crate::viewer::Viewer;
 

@@ -15,8 +15,9 @@ use orbit_domain::validation;
 use orbit_domain::{DomainError, DomainResult};
 use orbit_persistence::identity_providers::{self, ProviderFields, scope_list};
 
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
 use crate::Services;
+use crate::application::access;
 use crate::application::oauth_login::{RequestHost, callback_url, secret_context};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]

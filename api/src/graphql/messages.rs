@@ -9,7 +9,8 @@ use orbit_persistence::messages::{self, NewMessage};
 use orbit_persistence::threads;
 
 use super::types::{MessageNode, ThreadNode};
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
+use crate::application::access;
 use crate::viewer::Actor;
 
 #[derive(InputObject)]

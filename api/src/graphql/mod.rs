@@ -2,7 +2,6 @@
 //! so the schema never follows the table layout by accident. Resolvers are
 //! split by area and merged.
 
-mod access;
 pub(crate) mod agents;
 mod api_keys;
 mod app_settings;
@@ -143,6 +142,23 @@ pub(crate) fn attach_request_data(
 pub(crate) fn client_address(ctx: &Context<'_>) -> Option<String> {
     ctx.data_opt::<crate::limits::ClientAddr>()
         .map(|addr| crate::limits::address(*addr))
+}
+
+/// `access::managed_app`'s scope, for resolvers that take `appId` as an argument
+/// or input field.
+pub(crate) async fn managed_scope(
+    ctx: &async_graphql::Context<'_>,
+    app_id: Option<&async_graphql::ID>,
+    action: orbit_domain::policy::AppAction,
+) -> orbit_domain::DomainResult<orbit_domain::ids::AppScope> {
+    let (scope, _) = crate::application::access::managed_app(
+        services(ctx),
+        viewer(ctx),
+        app_id.map(|id| id.as_str()),
+        action,
+    )
+    .await?;
+    Ok(scope)
 }
 
 pub(crate) fn services<'a>(ctx: &Context<'a>) -> &'a Services {

@@ -9,7 +9,8 @@ use orbit_persistence::{apps, messages, sessions, teams, threads, users};
 use super::auth::SessionNode;
 use super::pagination::{Conn, CursorList, OrAll};
 use super::types::{AppNode, MessageNode, Node, TeamNode, ThreadNode, UserNode, ViewerNode};
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
+use crate::application::access;
 use crate::viewer::{Actor, Viewer};
 
 #[derive(Default)]

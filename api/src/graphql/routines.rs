@@ -22,7 +22,7 @@ use orbit_persistence::{agents, routine_runs, routines, teams, threads};
 
 use super::agents::AgentNode;
 use super::pagination::{Conn, CursorList, OrAll};
-use super::{GqlResult, access, services};
+use super::{GqlResult, services};
 use crate::Services;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -651,7 +651,7 @@ impl RoutineQuery {
         id: ID,
         app_id: Option<ID>,
     ) -> GqlResult<Option<RoutineNode>> {
-        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = super::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         Ok(Some(RoutineNode(
             existing(services(ctx), scope, &id).await?,
         )))
@@ -667,7 +667,7 @@ impl RoutineQuery {
         after: Option<String>,
         app_id: Option<ID>,
     ) -> GqlResult<Conn<RoutineNode>> {
-        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = super::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let services = services(ctx);
         let agent = match &agent_id {
             Some(id) => {
@@ -700,7 +700,7 @@ impl RoutineQuery {
         id: ID,
         app_id: Option<ID>,
     ) -> GqlResult<Option<RoutineRunNode>> {
-        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = super::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let id = RoutineRunId::parse_field(&id, "id")?;
         let run = routine_runs::find(services(ctx).db(), scope, id)
             .await?
@@ -721,7 +721,7 @@ impl RoutineMutation {
         input: CreateRoutineInput,
     ) -> GqlResult<CreateRoutinePayload> {
         let services = services(ctx);
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let agent = AgentId::parse_field(&input.agent_id, "agentId")?;
         agents::find(services.db(), scope, agent)
             .await?
@@ -746,7 +746,7 @@ impl RoutineMutation {
         input: UpdateRoutineInput,
     ) -> GqlResult<UpdateRoutinePayload> {
         let services = services(ctx);
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let changes = RoutineChanges {
             name: input
@@ -779,7 +779,7 @@ impl RoutineMutation {
         input: RoutineIdInput,
     ) -> GqlResult<ActivateRoutinePayload> {
         let services = services(ctx);
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let routine = routines::activate(services.db(), found, services.clock().now()).await?;
         Ok(ActivateRoutinePayload {
@@ -794,7 +794,7 @@ impl RoutineMutation {
         input: RoutineIdInput,
     ) -> GqlResult<PauseRoutinePayload> {
         let services = services(ctx);
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let routine = routines::pause(services.db(), found, services.clock().now()).await?;
         Ok(PauseRoutinePayload {
@@ -808,7 +808,7 @@ impl RoutineMutation {
         ctx: &Context<'_>,
         input: RoutineIdInput,
     ) -> GqlResult<DeleteRoutinePayload> {
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let id = RoutineId::parse_field(&input.id, "id")?;
         routines::delete(services(ctx).db(), scope, id).await?;
         Ok(DeleteRoutinePayload {
@@ -824,7 +824,7 @@ impl RoutineMutation {
         input: RunRoutineInput,
     ) -> GqlResult<RunRoutinePayload> {
         let services = services(ctx);
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let found = existing(services, scope, &input.id).await?;
         let key = input
             .idempotency_key

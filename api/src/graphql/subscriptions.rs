@@ -18,8 +18,9 @@ use orbit_domain::{DomainError, DomainResult};
 
 use super::events::{AppEvent, EventBase, TeamEvent, ThreadEvent, UserEvent};
 use super::matched::Matched;
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
 use crate::Services;
+use crate::application::access;
 use crate::realtime::envelope::Envelope;
 use crate::realtime::feed::{Feed, FeedItem};
 use crate::realtime::subscribe::{self, FeedHandoff, RenderEvent, SubscriptionReady};

@@ -10,7 +10,8 @@ use orbit_persistence::teams::{self, NewInvitation};
 use orbit_persistence::users;
 
 use super::types::{TeamInvitationNode, TeamMemberNode, TeamNode, TeamRole};
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
+use crate::application::access;
 use crate::services::INVITATION_TTL;
 use crate::viewer::Actor;
 

@@ -8,8 +8,9 @@ use orbit_persistence::threads::{self, ThreadOwner};
 use orbit_persistence::{agents, users};
 
 use super::types::ThreadNode;
-use super::{GqlResult, access, services, viewer};
+use super::{GqlResult, services, viewer};
 use crate::Services;
+use crate::application::access;
 use crate::viewer::{Actor, Viewer};
 
 /// At most this many users can be named when a thread is created.

@@ -23,7 +23,8 @@ use super::loaders::{
     TeamLoader, TeamRoleLoader, ThreadLoader, UnreadLoader, UserLoader,
 };
 use super::pagination::{Conn, CursorList};
-use super::{GqlResult, access, loader, loader_error, scope, services, viewer};
+use super::{GqlResult, loader, loader_error, scope, services, viewer};
+use crate::application::access;
 use crate::viewer::Viewer;
 
 #[derive(Interface)]

@@ -20,7 +20,7 @@ use orbit_persistence::webhooks::{self, NewWebhook, WebhookChanges};
 use uuid::Uuid;
 
 use super::pagination::{Conn, CursorList};
-use super::{GqlResult, access, services};
+use super::{GqlResult, services};
 use crate::Services;
 
 async fn find_webhook(services: &Services, scope: AppScope, id: &ID) -> GqlResult<webhook::Model> {
@@ -265,7 +265,7 @@ impl WebhookQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Conn<WebhookNode>> {
-        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = super::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let list = CursorList::new("webhooks", scope.app_id());
         let page =
             webhooks::list(services(ctx).db(), scope, list.forward_args(first, after)?).await?;
@@ -279,7 +279,7 @@ impl WebhookQuery {
         id: ID,
         app_id: Option<ID>,
     ) -> GqlResult<Option<WebhookNode>> {
-        let scope = access::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
+        let scope = super::managed_scope(ctx, app_id.as_ref(), AppAction::View).await?;
         let found = find_webhook(services(ctx), scope, &id).await?;
         Ok(Some(WebhookNode(found)))
     }
@@ -370,7 +370,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: CreateWebhookInput,
     ) -> GqlResult<CreateWebhookPayload> {
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let url = callable_url(services, &input.url)?;
         let event_types = rules::event_types("eventTypes", &input.event_types)?;
@@ -400,7 +400,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: UpdateWebhookInput,
     ) -> GqlResult<UpdateWebhookPayload> {
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookId::parse_field(&input.id, "id")?;
         let changes = WebhookChanges {
@@ -433,7 +433,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: DeleteWebhookInput,
     ) -> GqlResult<DeleteWebhookPayload> {
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookId::parse_field(&input.id, "id")?;
         if !webhooks::delete(services.db(), scope, id).await? {
@@ -452,7 +452,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: RotateWebhookSecretInput,
     ) -> GqlResult<RotateWebhookSecretPayload> {
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookId::parse_field(&input.id, "id")?;
         let validity = rules::previous_secret_validity(
@@ -479,7 +479,7 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         input: RedeliverWebhookDeliveryInput,
     ) -> GqlResult<RedeliverWebhookDeliveryPayload> {
-        let scope = access::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
+        let scope = super::managed_scope(ctx, input.app_id.as_ref(), AppAction::Build).await?;
         let services = services(ctx);
         let id = WebhookDeliveryId::parse_field(&input.id, "id")?;
         let delivery =

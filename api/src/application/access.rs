@@ -125,20 +125,3 @@ pub async fn managed_app(
     authorize_app(access, action)?;
     Ok((scope, access))
 }
-
-/// [`managed_app`]'s scope, for resolvers that take `appId` as an argument
-/// or input field.
-pub async fn managed_scope(
-    ctx: &async_graphql::Context<'_>,
-    app_id: Option<&async_graphql::ID>,
-    action: AppAction,
-) -> DomainResult<AppScope> {
-    let (scope, _) = managed_app(
-        super::services(ctx),
-        super::viewer(ctx),
-        app_id.map(|id| id.as_str()),
-        action,
-    )
-    .await?;
-    Ok(scope)
-}

@@ -23,6 +23,7 @@
 #   PGL_AS_ROLE      1: PostGraphile runs each request as a read-only role
 #                    (pgSettings, a transaction per request); 0: as the
 #                    connecting superuser, one statement per page  default 1
+#   PGL_WORKERS      PostGraphile processes sharing the port (node:cluster)  default 1
 #   PERF_DATA        when set, `perf record -F 499 -g` samples Orbit during
 #                    its first measured round into this file
 #   KEEP_LOGS        when set, the servers' logs stay in the temp dir
@@ -44,6 +45,7 @@ DURATION="${DURATION:-20}"
 WARMUP="${WARMUP:-5}"
 ROUNDS="${ROUNDS:-2}"
 PGL_AS_ROLE="${PGL_AS_ROLE:-1}"
+PGL_WORKERS="${PGL_WORKERS:-1}"
 OHA_VERSION=1.16.0
 
 say() { echo "# $*" >&2; }
@@ -189,7 +191,7 @@ say "PostGraphile on 127.0.0.1:$PGL_PORT"
 PGL_ROLE=""
 if [[ "$PGL_AS_ROLE" == 1 ]]; then PGL_ROLE="$READER"; fi
 (cd "$HERE" && exec env NODE_ENV=production DATABASE_URL="$DB_URL" PG_SCHEMA=public PG_ROLE="$PGL_ROLE" \
-  HOST=127.0.0.1 PORT="$PGL_PORT" "$NODE" server.mjs > "$WORK/postgraphile.log" 2>&1) &
+  WORKERS="$PGL_WORKERS" HOST=127.0.0.1 PORT="$PGL_PORT" "$NODE" server.mjs > "$WORK/postgraphile.log" 2>&1) &
 PGL_PID=$!
 for _ in $(seq 300); do
   kill -0 "$PGL_PID" 2> /dev/null || die "PostGraphile exited; its log is in $WORK"
@@ -218,6 +220,12 @@ say "both pages hold the same 50 messages ($(printf %s "$orbit_page" | wc -c) an
 # --- load ---------------------------------------------------------------------
 # CPU ticks (user + system) of one process, and of every Postgres process.
 ticks_of() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2> /dev/null || echo 0; }
+tree_ticks() { # a process and its children (PostGraphile's cluster workers)
+  local total pid
+  total="$(ticks_of "$1")"
+  for pid in $(pgrep -P "$1" || true); do total=$((total + $(ticks_of "$pid"))); done
+  echo "$total"
+}
 postgres_ticks() { # pid:ticks lines of the Postgres server's processes
   local pid
   for pid in $(pgrep -x postgres || true); do echo "$pid:$(ticks_of "$pid")"; done
@@ -242,7 +250,7 @@ ROWS=()
 PERF_PID=""
 measure() { # round name url body pid [token]
   local out="$WORK/$2-$1.json" before after pg_before="$WORK/pg-before" pg_after="$WORK/pg-after"
-  before="$(ticks_of "$5")"
+  before="$(tree_ticks "$5")"
   postgres_ticks > "$pg_before"
   read -r busy_before total_before < <(machine_jiffies)
   if [[ -n "${PERF_DATA:-}" && "$2" == orbit && "$1" == 1 ]]; then
@@ -250,7 +258,7 @@ measure() { # round name url body pid [token]
     PERF_PID=$!
   fi
   load "$2" "$3" "$4" "$DURATION" "$out" "${6:-}"
-  after="$(ticks_of "$5")"
+  after="$(tree_ticks "$5")"
   postgres_ticks > "$pg_after"
   read -r busy_after total_after < <(machine_jiffies)
   if [[ -n "$PERF_PID" ]]; then wait "$PERF_PID" || true; PERF_PID=""; fi
@@ -304,7 +312,8 @@ echo "Orbit $(cd "$ROOT" && git rev-parse --short HEAD 2> /dev/null || echo '?')
   "PostGraphile $pgl_version on Node $("$NODE" --version);" \
   "Postgres $pg_version; $("$OHA" --version | head -1);" \
   "$CONNECTIONS connections, ${DURATION}s per server and round, $MESSAGES messages in the thread;" \
-  "PostGraphile $(if [[ -n "$PGL_ROLE" ]]; then echo "as a read-only role (pgSettings)"; else echo "as the connecting superuser (no pgSettings)"; fi)"
+  "PostGraphile in $PGL_WORKERS process(es)," \
+  "$(if [[ -n "$PGL_ROLE" ]]; then echo "as a read-only role (pgSettings)"; else echo "as the connecting superuser (no pgSettings)"; fi)"
 echo
 echo "| round | server | pages/s | p50 ms | p99 ms | server CPU ms/page | Postgres CPU ms/page | oha CPU ms/page | machine busy % | others % | pages |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -3,7 +3,7 @@
 # Postgres database, loaded by the same tool (oha) in one run.
 #
 # It builds nothing of Orbit's: build first with
-#   cargo build --release -p orbit-api -p orbit-bench
+#   cargo build --release -p orbit-api
 # then run
 #   bench/postgraphile/run.sh
 #
@@ -51,7 +51,7 @@ OHA_VERSION=1.16.0
 say() { echo "# $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
-[[ -x "$ORBIT_BIN" ]] || die "no orbit binary at $ORBIT_BIN (cargo build --release -p orbit-api -p orbit-bench, or set ORBIT_BIN)"
+[[ -x "$ORBIT_BIN" ]] || die "no orbit binary at $ORBIT_BIN (cargo build --release -p orbit-api, or set ORBIT_BIN)"
 for tool in psql curl jq; do
   command -v "$tool" > /dev/null || die "$tool is required"
 done
@@ -308,7 +308,7 @@ done
 pg_version="$(psql -X -t -A "$PG_ADMIN_URL" -c 'SHOW server_version')"
 pgl_version="$(jq -r .version "$HERE/node_modules/postgraphile/package.json")"
 echo
-echo "Orbit $(cd "$ROOT" && git rev-parse --short HEAD 2> /dev/null || echo '?') ($ORBIT_BIN);" \
+echo "Orbit $ORBIT_BIN (checkout $(cd "$ROOT" && git rev-parse --short HEAD 2> /dev/null || echo '?'));" \
   "PostGraphile $pgl_version on Node $("$NODE" --version);" \
   "Postgres $pg_version; $("$OHA" --version | head -1);" \
   "$CONNECTIONS connections, ${DURATION}s per server and round, $MESSAGES messages in the thread;" \

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # $variables in GraphQL documents are meant literally
 # Orbit against PostGraphile 5: the same page of messages, from the same
 # Postgres database, loaded by the same tool (oha) in one run.
 #

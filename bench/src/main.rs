@@ -5,6 +5,7 @@
 //! starts the server in-process on a fresh Postgres database per size, fills
 //! one thread, and times `Thread.messages` pages at the start, middle and end.
 
+mod credentials;
 mod fanout;
 mod graphql_ws;
 mod login_storm;
@@ -109,6 +110,25 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         pgbench_clients: usize,
     },
+    /// What checking a credential costs: `{ __typename }` with no
+    /// credential, the publishable key, the secret key and a user's access
+    /// token, then `{ me { id } }` with the token, one phase after the
+    /// other; requests a second, latency, server CPU per request, and each
+    /// phase's throughput over the one without a credential. Starts `orbit
+    /// serve` as a child process; DATABASE_URL and REDIS_URL in the
+    /// environment pass through to it (with DATABASE_URL, on a fresh
+    /// database of that Postgres server).
+    Credentials {
+        /// The `orbit` binary (default: beside this one).
+        #[arg(long)]
+        orbit_bin: Option<std::path::PathBuf>,
+        /// Concurrent keep-alive HTTP clients.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Seconds each phase lasts (after one second of warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -169,6 +189,18 @@ async fn main() -> anyhow::Result<()> {
                 threads,
                 seconds,
                 pgbench_clients,
+            })
+            .await
+        }
+        Command::Credentials {
+            orbit_bin,
+            connections,
+            seconds,
+        } => {
+            credentials::run(credentials::CredentialsOptions {
+                orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
+                seconds,
+                connections,
             })
             .await
         }

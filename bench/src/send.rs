@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::graphql_ws;
-use crate::server_process::{OrbitCommand, Server};
+use crate::server_process::{self, OrbitCommand, Server};
 use crate::{ms, percentile};
 
 const SEND_MESSAGE: &str =
@@ -52,13 +52,8 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
     );
     // With DATABASE_URL the server is on Postgres: the run gets a database
     // of its own on that Postgres server, dropped afterwards.
-    let Some(postgres_server) = options.orbit.env_var("DATABASE_URL").map(str::to_owned) else {
-        return measure(&options, &options.orbit, None).await;
-    };
-    crate::in_fresh_database(&postgres_server, async |url| {
-        let mut orbit = options.orbit.clone();
-        orbit.set_env("DATABASE_URL", url);
-        measure(&options, &orbit, Some(url)).await
+    server_process::on_own_database(&options.orbit, async |orbit, postgres| {
+        measure(&options, orbit, postgres).await
     })
     .await
 }

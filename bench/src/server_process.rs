@@ -61,9 +61,30 @@ impl OrbitCommand {
     }
 }
 
+/// Runs `bench` against the database the server is to use. With
+/// DATABASE_URL (Postgres), that is a fresh database of its own on that
+/// server, dropped afterwards whatever the outcome: the server's
+/// environment points at it, and `bench` gets its URL. Without, it is the
+/// SQLite file in the server's data dir, and `bench` gets `None`.
+pub async fn on_own_database(
+    orbit: &OrbitCommand,
+    bench: impl AsyncFnOnce(&OrbitCommand, Option<&str>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let Some(postgres_server) = orbit.env_var("DATABASE_URL").map(str::to_owned) else {
+        return bench(orbit, None).await;
+    };
+    crate::in_fresh_database(&postgres_server, async |url| {
+        let mut orbit = orbit.clone();
+        orbit.set_env("DATABASE_URL", url);
+        bench(&orbit, Some(url)).await
+    })
+    .await
+}
+
 /// An app made with `orbit admin create-app`, and one user of it who
 /// writes the messages.
 pub struct BenchApp {
+    pub publishable_key: String,
     pub secret_key: String,
     pub author_token: String,
     pub author_id: String,
@@ -126,16 +147,17 @@ impl Server {
     /// An app, and its author signed up with the app's publishable key.
     pub async fn create_app_with_author(&self) -> anyhow::Result<BenchApp> {
         let keys = self.create_app()?;
-        let publishable = keys["publishableKey"]
+        let publishable_key = keys["publishableKey"]
             .as_str()
-            .context("no publishable key")?;
+            .context("no publishable key")?
+            .to_owned();
         let secret_key = keys["secretKey"]
             .as_str()
             .context("no secret key")?
             .to_owned();
         let signed_up = self
             .gql(
-                publishable,
+                &publishable_key,
                 "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }",
                 json!({ "input": { "email": "author@example.com", "password": "bench-password-123", "displayName": "Author" } }),
             )
@@ -148,6 +170,7 @@ impl Server {
                 .with_context(|| format!("no {path} in {signed_up}"))
         };
         Ok(BenchApp {
+            publishable_key,
             secret_key,
             author_token: field("/signUp/accessToken")?,
             author_id: field("/signUp/user/id")?,
@@ -190,6 +213,11 @@ impl Server {
             .context("VmRSS without a number")?
             .parse()?;
         Ok(kb * 1024)
+    }
+
+    /// The server's process id, for `perf record -p`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// CPU time the server process has used (user and system).

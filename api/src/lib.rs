@@ -20,6 +20,7 @@ mod services;
 mod signing_keys;
 mod startup;
 pub mod telemetry;
+mod verified_tokens;
 pub mod viewer;
 
 pub use config::Settings;

@@ -53,6 +53,7 @@ pub(crate) struct Inner {
     pub tokens: AccessTokenKeys,
     pub signing_key_cache: crate::signing_keys::SigningKeyCache,
     pub credentials: Arc<crate::credentials::CredentialCache>,
+    pub verified_tokens: crate::verified_tokens::VerifiedTokens,
     pub issuer: String,
     pub console: AppScope,
     pub console_signup: ConsoleSignup,
@@ -139,6 +140,11 @@ impl Services {
     /// What this process last read of apps' signing key versions.
     pub(crate) fn signing_key_cache(&self) -> &crate::signing_keys::SigningKeyCache {
         &self.0.signing_key_cache
+    }
+
+    /// Access tokens this process verified, until they expire.
+    pub(crate) fn verified_tokens(&self) -> &crate::verified_tokens::VerifiedTokens {
+        &self.0.verified_tokens
     }
 
     /// Sessions and API keys this process found live, until they end.

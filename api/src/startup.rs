@@ -225,6 +225,7 @@ pub(crate) async fn build_services(
         tokens,
         signing_key_cache: Default::default(),
         credentials,
+        verified_tokens: Default::default(),
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),
         console_signup: settings.console_signup,

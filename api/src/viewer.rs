@@ -1,6 +1,8 @@
 //! Who is calling: resolved once per request from its credential, then read
 //! by every resolver.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use orbit_auth::{AccessTokenKeys, ApiKeyKind, parse_api_key, verify_api_key};
 use orbit_domain::entities::api_key;
@@ -8,6 +10,7 @@ use orbit_domain::ids::{ApiKeyId, AppId, AppScope, SessionId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use orbit_persistence::{api_keys, apps, sessions};
 
+use crate::verified_tokens::{TokenDigest, VerifiedToken};
 use crate::{Services, signing_keys};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,32 +170,69 @@ pub async fn resolve_credential(
         });
     }
     let invalid = || DomainError::unauthenticated("the access token is invalid or expired");
-    let kid = AccessTokenKeys::key_id(credential).map_err(|_| invalid())?;
-    let status = signing_keys::status(services, &kid)
+    let token = verified_token(services, credential, now)
         .await?
         .ok_or_else(invalid)?;
-    let claims = services
-        .tokens()
-        .verify(credential, &kid, status, services.issuer(), now)
-        .map_err(|_| invalid())?;
-    let app: AppId = claims.aud.parse().map_err(|_| invalid())?;
-    let user: UserId = claims.sub.parse().map_err(|_| invalid())?;
-    let session: SessionId = claims.sid.parse().map_err(|_| invalid())?;
-    if !session_live(services, AppScope::new(app), session, user, now).await? {
+    let app = AppScope::new(token.app);
+    if !session_live(services, app, token.session, token.user, now).await? {
         return Err(invalid());
     }
-    let app = AppScope::new(app);
     let viewer = Viewer::User {
         app,
-        user,
-        session,
+        user: token.user,
+        session: token.session,
         developer: app == services.console(),
     };
     Ok(Resolved {
         viewer,
-        expires_at: DateTime::from_timestamp(claims.exp, 0),
+        expires_at: token.expiry(),
         api_key: None,
     })
+}
+
+/// The access token, verified: its signature and claims once per process
+/// (remembered until it expires, see `verified_tokens`), its expiry and
+/// its signing key's standing on every call. `None` when it is not valid.
+async fn verified_token(
+    services: &Services,
+    token: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<Arc<VerifiedToken>>> {
+    let digest = TokenDigest::of(token);
+    if let Some(known) = services.verified_tokens().get(&digest, now) {
+        let standing = signing_keys::status(services, &known.kid).await?;
+        return Ok(standing
+            .is_some_and(|status| status.admits(known.issued_at))
+            .then_some(known));
+    }
+    let Ok(kid) = AccessTokenKeys::key_id(token) else {
+        return Ok(None);
+    };
+    let Some(status) = signing_keys::status(services, &kid).await? else {
+        return Ok(None);
+    };
+    let Ok(claims) = services
+        .tokens()
+        .verify(token, &kid, status, services.issuer(), now)
+    else {
+        return Ok(None);
+    };
+    let (Ok(app), Ok(user), Ok(session)) = (
+        claims.aud.parse::<AppId>(),
+        claims.sub.parse::<UserId>(),
+        claims.sid.parse::<SessionId>(),
+    ) else {
+        return Ok(None);
+    };
+    let verified = VerifiedToken {
+        kid,
+        app,
+        user,
+        session,
+        issued_at: claims.iat,
+        expires_at: claims.exp,
+    };
+    Ok(Some(services.verified_tokens().keep(digest, verified)))
 }
 
 /// Whether the session is live: from what this process knows (see

@@ -71,6 +71,18 @@ pub enum KeyStatus {
     Retired { at: DateTime<Utc> },
 }
 
+impl KeyStatus {
+    /// Whether a token this version signed at `issued_at` (seconds, the
+    /// token's `iat`) still stands: always for the current version; for a
+    /// retired one, only if issued no later than its retirement.
+    pub fn admits(self, issued_at: i64) -> bool {
+        match self {
+            KeyStatus::Current => true,
+            KeyStatus::Retired { at } => issued_at <= at.timestamp(),
+        }
+    }
+}
+
 /// The claims of an Orbit access token.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct AccessClaims {
@@ -269,9 +281,7 @@ impl AccessTokenKeys {
         if now.timestamp() >= claims.exp {
             return Err(TokenError::Expired);
         }
-        if let KeyStatus::Retired { at } = status
-            && claims.iat > at.timestamp()
-        {
+        if !status.admits(claims.iat) {
             return Err(TokenError::RetiredKey);
         }
         Ok(claims)

@@ -66,8 +66,9 @@ else
   OHA="$HERE/.tools/bin/oha"
   if [[ ! -x "$OHA" ]]; then
     say "installing oha $OHA_VERSION into $HERE/.tools (once)"
-    cargo install oha --version "$OHA_VERSION" --locked --no-default-features \
-      --root "$HERE/.tools" >&2
+    # Its default features are its TLS stack (rustls); without one it does
+    # not build.
+    cargo install oha --version "$OHA_VERSION" --locked --root "$HERE/.tools" >&2
   fi
 fi
 

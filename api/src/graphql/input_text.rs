@@ -13,14 +13,12 @@
 //! unnecessary for NUL, including in inputs no resolver validates.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
 };
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
-use async_graphql::{Name, Pos, Positioned, ServerResult, Variables};
+use async_graphql::{Name, Pos, Positioned, ServerError, Variables};
 // The parser's values: arguments may still hold variables.
 use async_graphql_value::{ConstValue, Value};
 use orbit_domain::DomainError;
@@ -31,37 +29,23 @@ const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
 /// (validation, which runs later, refuses cycles).
 const MAX_FRAGMENT_DEPTH: usize = 64;
 
-pub struct NulFreeInput;
-
-impl ExtensionFactory for NulFreeInput {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(NulFreeInputExtension)
+/// Refuses a request whose inputs hold a NUL, with `BAD_USER_INPUT` and
+/// the input in `details.field`. `registry` gives the arguments' types:
+/// input objects are walked field by field, a JSON scalar is one input.
+pub(crate) fn refuse_nul(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    variables: &Variables,
+) -> Result<(), ServerError> {
+    let Some((field, pos)) = find_nul(registry, document, variables) else {
+        return Ok(());
+    };
+    let mut error = async_graphql::Error::new_with_source(DomainError::bad_input(field, NUL_MESSAGE))
+        .into_server_error(pos.unwrap_or_default());
+    if pos.is_none() {
+        error.locations.clear();
     }
-}
-
-struct NulFreeInputExtension;
-
-#[async_trait::async_trait]
-impl Extension for NulFreeInputExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Some((field, pos)) = find_nul(&ctx.schema_env.registry, &document, variables) {
-            let mut error =
-                async_graphql::Error::new_with_source(DomainError::bad_input(field, NUL_MESSAGE))
-                    .into_server_error(pos.unwrap_or_default());
-            if pos.is_none() {
-                error.locations.clear();
-            }
-            return Err(error);
-        }
-        Ok(document)
-    }
+    Err(error)
 }
 
 /// The first input holding a NUL: its field, and the argument's position

@@ -14,19 +14,19 @@
 //! than any query of the API needs, and is answered from memory.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, Name, Request, ServerError, ServerResult, Value};
+use async_graphql::{ErrorExtensionValues, Name, ServerError, Value};
 
 use crate::config::QueryLimits;
 
-/// The extension that applies [`QueryLimits`] to every parsed document:
-/// HTTP, each entry of a batch, and WebSocket `subscribe`.
-#[derive(Clone, Copy)]
+/// The limits every parsed document is held to (HTTP, each entry of a
+/// batch, and WebSocket `subscribe`), checked by the handlers before the
+/// document reaches async-graphql: its own walks (recursion depth,
+/// directives, validation) expand every fragment where it is spread,
+/// which is exponential in the size of the document until these limits
+/// have bounded it.
+#[derive(Debug, Clone, Copy)]
 pub struct QueryShapeLimits {
     pub limits: QueryLimits,
     /// `ORBIT_INTROSPECTION`: off, a document that introspects is refused
@@ -34,40 +34,18 @@ pub struct QueryShapeLimits {
     pub introspection: bool,
 }
 
-impl ExtensionFactory for QueryShapeLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryShapeLimitsExtension(*self))
-    }
-}
-
-struct QueryShapeLimitsExtension(QueryShapeLimits);
-
-#[async_trait::async_trait]
-impl Extension for QueryShapeLimitsExtension {
-    /// Parses the document and checks it here, before async-graphql's own
-    /// parse step: that step walks every fragment where it is spread
-    /// (recursion depth, directives), which is exponential in the size of
-    /// the document until the limits here have bounded it. The parsed
-    /// document is handed on, so it is parsed once; one that does not parse
-    /// is left for async-graphql to report.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
-            let QueryShapeLimits {
-                mut limits,
-                introspection,
-            } = self.0;
-            if !introspection {
-                limits.introspection_max_fields = 0;
-            }
-            check(&document, &limits).map_err(LimitExceeded::into_server_error)?;
-            request.set_parsed_query(document);
+impl QueryShapeLimits {
+    /// Refuses a document over a limit with `BAD_USER_INPUT` and the limit
+    /// in `extensions.details`.
+    pub fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
+        let QueryShapeLimits {
+            mut limits,
+            introspection,
+        } = *self;
+        if !introspection {
+            limits.introspection_max_fields = 0;
         }
-        next.run(ctx, request).await
+        check(document, &limits).map_err(LimitExceeded::into_server_error)
     }
 }
 

@@ -77,15 +77,17 @@ pub type OrbitSchema = Schema<Query, Mutation, subscriptions::Subscription>;
 pub struct RequestId(pub String);
 
 pub use crate::config::QueryLimits;
-pub(crate) use observed::{OperationSlot, RequestedName};
 
-/// Depth, fields and aliases are limited by [`limits::QueryShapeLimits`],
-/// which counts fragments as executed in linear time, before validation;
+/// The schema registers no extension: with one, async-graphql resolves
+/// every field through the extension chain, at a cost on each field of
+/// every response. What extensions did runs in the handlers instead, on
+/// the parsed document: the shape limits ([`limits::QueryShapeLimits`],
+/// which count fragments as executed in linear time, before validation;
 /// async-graphql's own depth and complexity checks expand every fragment
-/// where it is spread, so they are not used.
-fn schema_builder(
-    limits: limits::QueryShapeLimits,
-) -> async_graphql::SchemaBuilder<Query, Mutation, subscriptions::Subscription> {
+/// where it is spread, so they are not used), the NUL check
+/// ([`input_text`]) and naming the operation for `/metrics`
+/// ([`observed`]); see [`documents::Documents::prepare`].
+fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscriptions::Subscription> {
     Schema::build(
         Query::default(),
         Mutation::default(),
@@ -97,31 +99,51 @@ fn schema_builder(
     )
     .limit_recursive_depth(32)
     .limit_directives(16)
-    .extension(limits)
-    .extension(input_text::NulFreeInput)
-    .extension(observed::Observe)
 }
 
 pub(crate) fn build_schema(services: Services, settings: &Settings) -> OrbitSchema {
-    let mut builder = schema_builder(limits::QueryShapeLimits {
-        limits: settings.query_limits,
-        introspection: settings.introspection,
-    })
-    .data(services);
+    let mut builder = schema_builder().data(services);
     if !settings.introspection {
         builder = builder.disable_introspection();
     }
     builder.finish()
 }
 
+/// The store of parsed documents, with the checks each request's document
+/// passes before it runs.
+pub(crate) fn document_store(settings: &Settings) -> documents::Documents {
+    documents::Documents::new(documents::DocumentChecks {
+        limits: limits::QueryShapeLimits {
+            limits: settings.query_limits,
+            introspection: settings.introspection,
+        },
+        registry: input_registry(),
+    })
+}
+
+/// The schema's types as async-graphql registers them, for the types of
+/// arguments and input fields.
+fn input_registry() -> async_graphql::registry::Registry {
+    use async_graphql::{OutputType, SubscriptionType};
+    let mut registry = async_graphql::registry::Registry {
+        query_type: <Query as OutputType>::type_name().into_owned(),
+        mutation_type: Some(<Mutation as OutputType>::type_name().into_owned()),
+        subscription_type: Some(
+            <subscriptions::Subscription as SubscriptionType>::type_name().into_owned(),
+        ),
+        ..Default::default()
+    };
+    <Query as OutputType>::create_type_info(&mut registry);
+    <Mutation as OutputType>::create_type_info(&mut registry);
+    <subscriptions::Subscription as SubscriptionType>::create_type_info(&mut registry);
+    registry
+}
+
 /// The SDL the code serves; `schema.graphql` must equal it (a test checks).
 pub fn schema_sdl() -> String {
-    schema_builder(limits::QueryShapeLimits {
-        limits: QueryLimits::default(),
-        introspection: true,
-    })
-    .finish()
-    .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+    schema_builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// Attaches per-request data: the caller, the request id, and per-request

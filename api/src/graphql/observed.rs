@@ -1,12 +1,7 @@
 //! Which operation a request ran, for `/metrics` and the access log: its
-//! type and name, read from the document async-graphql parsed (once, by
-//! the limits extension) rather than parsing it again.
+//! type and name, read from the document the handler already holds parsed.
 
-use std::sync::{Arc, OnceLock};
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{ServerResult, Variables};
 use metrics::SharedString;
 
 /// The type and label of the operation a request ran.
@@ -19,59 +14,19 @@ pub struct Operation {
     pub name: SharedString,
 }
 
-/// Where [`Observe`] leaves the operation; the handler keeps a clone and
-/// reads it after execution.
-#[derive(Debug, Clone, Default)]
-pub struct OperationSlot(Arc<OnceLock<Operation>>);
-
-impl OperationSlot {
-    /// What was observed; a request that stopped before parsing is
-    /// `unknown`, named as the request named it.
-    pub fn get(&self, requested_name: Option<&str>) -> Operation {
-        match self.0.get() {
-            Some(operation) => operation.clone(),
-            None => Operation {
-                kind: "unknown",
-                name: crate::telemetry::operation_label(requested_name),
-            },
+impl Operation {
+    /// A request whose document could not be had or did not parse, named
+    /// as the request named it.
+    pub fn unknown(requested: Option<&str>) -> Self {
+        Operation {
+            kind: "unknown",
+            name: crate::telemetry::operation_label(requested),
         }
     }
 }
 
-pub struct Observe;
-
-impl ExtensionFactory for Observe {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ObserveExtension)
-    }
-}
-
-struct ObserveExtension;
-
-#[async_trait::async_trait]
-impl Extension for ObserveExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Some(slot) = ctx.data_opt::<OperationSlot>() {
-            let requested = ctx.data_opt::<RequestedName>().and_then(|n| n.0.as_deref());
-            let _ = slot.0.set(operation(&document, requested));
-        }
-        Ok(document)
-    }
-}
-
-/// The request's `operationName`, handed to the extension (which sees the
-/// document but not the request).
-#[derive(Debug, Clone)]
-pub struct RequestedName(pub Option<String>);
-
-fn operation(document: &ExecutableDocument, requested: Option<&str>) -> Operation {
+/// The operation `document` runs for a request that names `requested`.
+pub fn operation(document: &ExecutableDocument, requested: Option<&str>) -> Operation {
     let found = match (&document.operations, requested) {
         (DocumentOperations::Single(operation), None) => Some((None, &operation.node)),
         (DocumentOperations::Multiple(operations), Some(name)) => operations
@@ -93,10 +48,7 @@ fn operation(document: &ExecutableDocument, requested: Option<&str>) -> Operatio
             },
             name: crate::telemetry::operation_label(name),
         },
-        None => Operation {
-            kind: "unknown",
-            name: crate::telemetry::operation_label(requested),
-        },
+        None => Operation::unknown(requested),
     }
 }
 

@@ -16,8 +16,9 @@ use serde_json::json;
 use super::HttpState;
 use crate::application::oauth_login::RequestHost;
 use crate::graphql::documents::{self, DocumentError};
+use crate::graphql::observed::Operation;
 use crate::graphql::{
-    OperationSlot, RequestId, RequestedName, attach_request_data, internal_message, present_errors,
+    RequestId, attach_request_data, internal_message, present_errors,
     unavailable_retry_after,
 };
 use crate::limits::ClientAddr;
@@ -103,7 +104,7 @@ pub(super) async fn graphql_get(
     };
     // The document is found (or parsed) here, to see what it would run.
     let runs = match state.documents.prepare(&mut request) {
-        Ok(runs) => runs,
+        Ok(prepared) => prepared.runs,
         Err(error) => {
             let requested = request.operation_name.as_deref();
             let response = unknown_document(error, requested, started, &request_id);
@@ -212,27 +213,25 @@ async fn answer(
     let schema = &state.schema;
     let request_id_ref = &request_id;
     let execute = |mut request: async_graphql::Request| {
-        let document = state.documents.prepare(&mut request);
-        // The operation's type and name, as the `Observe` extension finds
-        // them in the parsed document.
-        let slot = OperationSlot::default();
+        let prepared = state.documents.prepare(&mut request);
         let requested = request.operation_name.clone();
         let mut request = attach_request_data(request, &state.services, viewer, request_id.clone())
-            .data(client_addr)
-            .data(slot.clone())
-            .data(RequestedName(requested.clone()));
+            .data(client_addr);
         if let Some(host) = &host {
             request = request.data(host.clone());
         }
         async move {
             let started = Instant::now();
-            if let Err(error) = document {
-                return unknown_document(error, requested.as_deref(), started, request_id_ref);
-            }
+            let operation = match prepared {
+                Ok(prepared) => prepared.operation,
+                Err(error) => {
+                    return unknown_document(error, requested.as_deref(), started, request_id_ref);
+                }
+            };
             let mut response = schema.execute(request).await;
             let code = present_errors(&mut response.errors, request_id_ref);
             observe(
-                &slot.get(requested.as_deref()),
+                &operation,
                 code.map_or(OK, ErrorCode::as_str),
                 started.elapsed(),
                 request_id_ref,
@@ -271,7 +270,8 @@ async fn answer(
 }
 
 /// A request whose document could not be had (a persisted query's hash
-/// not known here, or a malformed persisted query): answered without
+/// not known here, or a malformed persisted query) or was refused before
+/// it ran (over a shape limit, NUL in its input): answered without
 /// running, and counted like any operation.
 fn unknown_document(
     error: DocumentError,
@@ -279,17 +279,16 @@ fn unknown_document(
     started: Instant,
     request_id: &RequestId,
 ) -> async_graphql::Response {
-    let code = match &error {
-        DocumentError::PersistedQueryNotFound => documents::PERSISTED_QUERY_NOT_FOUND,
-        DocumentError::Refused(domain) => domain.code.as_str(),
-    };
-    let refused = matches!(error, DocumentError::Refused(_));
+    let not_found = matches!(error, DocumentError::PersistedQueryNotFound);
     let mut errors = vec![error.into_server_error()];
-    if refused {
-        present_errors(&mut errors, request_id);
-    }
+    // Apollo's clients look for this code and message exactly as they are.
+    let code = if not_found {
+        documents::PERSISTED_QUERY_NOT_FOUND
+    } else {
+        present_errors(&mut errors, request_id).map_or(OK, ErrorCode::as_str)
+    };
     observe(
-        &OperationSlot::default().get(requested),
+        &Operation::unknown(requested),
         code,
         started.elapsed(),
         request_id,
@@ -328,7 +327,7 @@ pub(super) const OK: &str = "OK";
 /// Labels are static or shared strings: nothing is formatted per request
 /// but the log line itself.
 pub(super) fn observe(
-    operation: &crate::graphql::observed::Operation,
+    operation: &Operation,
     code: &'static str,
     elapsed: Duration,
     request_id: &RequestId,

@@ -65,7 +65,7 @@ pub(crate) fn router(
             .metrics_token
             .as_ref()
             .map(|token| std::sync::Arc::from(token.expose())),
-        documents: Default::default(),
+        documents: std::sync::Arc::new(crate::graphql::document_store(settings)),
     };
     let metrics_route = if settings.metrics {
         // Installs the recorder (once per process) before the first request.

@@ -29,9 +29,8 @@ use tokio::task::AbortHandle;
 
 use super::HttpState;
 use super::shared_delivery::{Render, Selection, SharedDeliveries};
-use crate::graphql::{
-    OperationSlot, RequestId, RequestedName, ViewerReads, attach_request_data, present_errors,
-};
+use crate::graphql::observed::Operation;
+use crate::graphql::{RequestId, ViewerReads, attach_request_data, present_errors};
 use crate::limits::ClientAddr;
 use crate::realtime::envelope::Envelope;
 use crate::realtime::subscribe::{FeedHandoff, HandedFeed, RenderEvent, SubscriptionReady};
@@ -520,7 +519,7 @@ impl Connection {
         // sends its documents, which a subscription's shared rendering
         // keys on, so a hash here is ignored.
         request.extensions.remove("persistedQuery");
-        let document = self.state.documents.prepare(&mut request);
+        let prepared = self.state.documents.prepare(&mut request);
         let source = (
             request.query.clone(),
             request.operation_name.clone(),
@@ -530,13 +529,12 @@ impl Connection {
         // Counted in `/metrics` and the access log like an operation over
         // HTTP, once its GraphQL part is over (a subscription's, when its
         // feed is handed to the socket or it is refused).
-        let slot = OperationSlot::default();
-        let requested = request.operation_name.clone();
+        let operation = match &prepared {
+            Ok(prepared) => prepared.operation.clone(),
+            Err(_) => Operation::unknown(request.operation_name.as_deref()),
+        };
         let mut request = attach_request_data(
-            request
-                .data(handoff.clone())
-                .data(slot.clone())
-                .data(RequestedName(requested.clone())),
+            request.data(handoff.clone()),
             &self.state.services,
             viewer,
             request_id.clone(),
@@ -546,7 +544,7 @@ impl Connection {
         }
         // Made here, not in the task: the task then holds the stream, not
         // the request it was made from, for as long as it runs.
-        let mut responses = match document {
+        let mut responses = match prepared {
             Ok(_) => self.state.schema.execute_stream(request),
             Err(error) => {
                 let refused = async_graphql::Response::from_errors(vec![error.into_server_error()]);
@@ -581,7 +579,7 @@ impl Connection {
             }
             drop(responses);
             super::graphql_handler::observe(
-                &slot.get(requested.as_deref()),
+                &operation,
                 outcome.map_or(super::graphql_handler::OK, orbit_domain::ErrorCode::as_str),
                 started.elapsed(),
                 &request_id,

@@ -305,6 +305,9 @@ async fn a_retired_key_checks_what_it_signed_until_expiry_and_nothing_newer() {
 #[tokio::test]
 async fn a_key_retired_twice_checks_nothing() {
     let (f, developer) = with_owner().await;
+    // Verified (and remembered) while its key was current.
+    let data = f.app.gql_ok(f.session.token(), ME, json!({})).await;
+    assert_eq!(data["me"]["id"], f.session.user_id.as_str());
     rotate(&f, &developer).await;
     rotate(&f, &developer).await;
     // Version 1 is no longer the version the current one replaced.
@@ -332,6 +335,10 @@ async fn claims_changed_without_re_signing_are_refused() {
 #[tokio::test]
 async fn an_expired_token_is_refused() {
     let f = fixture().await;
+    // Accepted once first, so the server has it remembered as verified:
+    // that memory must not outlive the token's `exp`.
+    let data = f.app.gql_ok(f.session.token(), ME, json!({})).await;
+    assert_eq!(data["me"]["id"], f.session.user_id.as_str());
     f.app.clock.advance(chrono::Duration::minutes(16));
     assert_refused(&f.app, &f.session.access_token, "expired").await;
 

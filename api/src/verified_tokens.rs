@@ -116,7 +116,9 @@ mod tests {
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(seconds, 0).single().expect("a valid time")
+        Utc.timestamp_opt(seconds, 0)
+            .single()
+            .expect("a valid time")
     }
 
     #[test]

@@ -18,6 +18,20 @@ pub const MAX_REQUEST_TIMEOUT_SECS: i32 = 3_600;
 pub const MAX_IDLE_TIMEOUT_SECS: i32 = 600;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: i32 = 300;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: i32 = 60;
+/// Model turns a reply may take: each may call tools, the last answers.
+pub const DEFAULT_MAX_STEPS: i32 = 8;
+pub const MAX_MAX_STEPS: i32 = 32;
+
+/// An agent's `maxSteps`: 1 to [`MAX_MAX_STEPS`].
+pub fn max_steps(field: &str, value: i32) -> DomainResult<i32> {
+    if !(1..=MAX_MAX_STEPS).contains(&value) {
+        return Err(DomainError::bad_input(
+            field,
+            format!("must be 1 to {MAX_MAX_STEPS}"),
+        ));
+    }
+    Ok(value)
+}
 
 macro_rules! stored_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {

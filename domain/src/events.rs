@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::ids::{
     AgentId, AgentReplyId, ApiKeyId, AppId, MessageId, RoutineId, RoutineRunId, SessionId, TeamId,
-    ThreadId, UserId,
+    ThreadId, ToolId, UserId,
 };
 use crate::roles::TeamRole;
 
@@ -111,6 +111,12 @@ define_events! {
     AgentReplyCompleted = "agent_reply.completed", ReplyEnded, Stored;
     /// An agent's reply ended without an answer: failed or cancelled.
     AgentReplyFailed = "agent_reply.failed", ReplyEnded, Stored;
+    /// An agent's reply is calling a tool.
+    AgentToolCallStarted = "agent_reply.tool_call.started", ToolCallStep, Stored;
+    /// A tool call answered; `result` holds what it said.
+    AgentToolCallCompleted = "agent_reply.tool_call.completed", ToolCallStep, Stored;
+    /// A tool call failed; `error` says why, as the model was told.
+    AgentToolCallFailed = "agent_reply.tool_call.failed", ToolCallStep, Stored;
     /// A routine's run began (again, for a retried run).
     RoutineRunStarted = "routine_run.started", RunSnapshot, Stored;
     /// A routine's run did what it was for.
@@ -180,6 +186,9 @@ pub const WEBHOOK_EVENT_TYPES: &[EventType] = &[
     EventType::ThreadRead,
     EventType::AgentReplyCompleted,
     EventType::AgentReplyFailed,
+    EventType::AgentToolCallStarted,
+    EventType::AgentToolCallCompleted,
+    EventType::AgentToolCallFailed,
     EventType::RoutineRunStarted,
     EventType::RoutineRunSucceeded,
     EventType::RoutineRunFailed,
@@ -253,6 +262,9 @@ impl Event {
             Event::AgentReplyCompleted(ended) | Event::AgentReplyFailed(ended) => {
                 vec![Topic::Thread(ended.thread_id)]
             }
+            Event::AgentToolCallStarted(step)
+            | Event::AgentToolCallCompleted(step)
+            | Event::AgentToolCallFailed(step) => vec![Topic::Thread(step.thread_id)],
             Event::RoutineRunStarted(run)
             | Event::RoutineRunSucceeded(run)
             | Event::RoutineRunFailed(run) => {
@@ -355,6 +367,27 @@ pub struct ReplyEnded {
     /// The reply's message; for a failed reply, what the agent said before
     /// it failed, if anything.
     pub message: Option<MessageSnapshot>,
+}
+
+/// One tool call of an agent's reply, as it started or ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCallStep {
+    pub reply_id: AgentReplyId,
+    pub agent_id: AgentId,
+    pub thread_id: ThreadId,
+    pub trigger_message_id: Option<MessageId>,
+    pub attempt: i32,
+    /// The model's id for the call.
+    pub call_id: String,
+    /// The model turn that asked for it, from 0.
+    pub step: i32,
+    pub tool_name: String,
+    /// `None` when the model named no tool of the agent's.
+    pub tool_id: Option<ToolId>,
+    pub arguments: Value,
+    pub result: Option<Value>,
+    pub error: Option<String>,
 }
 
 /// A routine's run as it stood.

@@ -102,6 +102,11 @@ public_id!(RoutineRunId, "run");
 public_id!(WebhookId, "whk");
 public_id!(WebhookDeliveryId, "dlv");
 public_id!(
+    /// A tool an app's agents may call.
+    ToolId,
+    "tol"
+);
+public_id!(
     /// One reply an agent owes a thread (`agent_replies`).
     AgentReplyId,
     "rpl"

@@ -15,6 +15,7 @@ pub mod roles;
 pub mod routines;
 pub mod schedule;
 pub mod sealed;
+pub mod tools;
 pub mod validation;
 pub mod webhooks;
 

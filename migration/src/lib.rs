@@ -16,6 +16,7 @@ mod m20261203_000003_agents;
 mod m20261203_000004_webhooks;
 mod m20261203_000005_routines;
 mod m20261204_000001_event_interest;
+mod m20261205_000001_tools;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_webhooks::Migration),
             Box::new(m20261203_000005_routines::Migration),
             Box::new(m20261204_000001_event_interest::Migration),
+            Box::new(m20261205_000001_tools::Migration),
         ]
     }
 }

@@ -42,6 +42,8 @@ pub struct NewAgent {
     pub model: ModelSettings,
     pub reply_mode: ReplyMode,
     pub status: AgentStatus,
+    /// The most model turns a reply may take.
+    pub max_steps: i32,
 }
 
 /// What an update changes; `None` keeps the value.
@@ -53,6 +55,7 @@ pub struct AgentChanges {
     pub model: Option<ModelSettings>,
     pub reply_mode: Option<ReplyMode>,
     pub status: Option<AgentStatus>,
+    pub max_steps: Option<i32>,
 }
 
 fn set_model(active: &mut agent::ActiveModel, model: ModelSettings) {
@@ -76,6 +79,7 @@ pub async fn create(
         instructions: Set(new.instructions),
         reply_mode: Set(new.reply_mode.as_str().to_owned()),
         status: Set(new.status.as_str().to_owned()),
+        max_steps: Set(new.max_steps),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -126,6 +130,9 @@ pub async fn update(
     }
     if let Some(status) = changes.status {
         active.status = Set(status.as_str().to_owned());
+    }
+    if let Some(steps) = changes.max_steps {
+        active.max_steps = Set(steps);
     }
     active.updated_at = Set(now);
     active.update(db.conn()).await.map_err(handle_taken)

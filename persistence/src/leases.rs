@@ -177,14 +177,20 @@ pub async fn renew(
     owner: &str,
     until: DateTime<Utc>,
 ) -> DomainResult<bool> {
-    update_held(
-        db.conn(),
-        table,
-        id,
-        owner,
-        vec![("lease_until", until.into())],
-    )
-    .await
+    renew_in(db.conn(), table, id, owner, until).await
+}
+
+/// [`renew`] inside a transaction: what the transaction writes about the
+/// item then stands only if `owner` still holds it (the row stays locked
+/// until the commit, so no one takes it over meanwhile).
+pub async fn renew_in<C: ConnectionTrait>(
+    conn: &C,
+    table: &'static str,
+    id: Uuid,
+    owner: &str,
+    until: DateTime<Utc>,
+) -> DomainResult<bool> {
+    update_held(conn, table, id, owner, vec![("lease_until", until.into())]).await
 }
 
 /// Ends `owner`'s lease with a terminal `status`, inside the transaction

@@ -31,6 +31,8 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod teams;
 pub mod threads;
+pub mod tool_calls;
+pub mod tools;
 pub mod unit_of_work;
 pub mod users;
 pub mod webhooks;

@@ -35,6 +35,43 @@ pub enum Behaviour {
     /// Streams these pieces, then sends nothing until [`FakeLlm::release`],
     /// then `[DONE]`.
     StallAfter { pieces: Vec<String> },
+    /// The n-th request gets the n-th turn (the last one again once they
+    /// run out): a model that calls tools, then answers.
+    Turns(Vec<FakeTurn>),
+}
+
+/// One answer of a model that may call tools.
+#[derive(Debug, Clone)]
+pub enum FakeTurn {
+    /// Text in these pieces.
+    Text {
+        pieces: Vec<String>,
+        usage: (i32, i32),
+    },
+    /// Calls of tools: (the call's id, the tool's name, the arguments' JSON
+    /// text), streamed as OpenAI does: the id and name first, then the
+    /// arguments in fragments, then `finish_reason: "tool_calls"`.
+    ToolCalls {
+        calls: Vec<(String, String, String)>,
+        usage: (i32, i32),
+    },
+}
+
+impl FakeTurn {
+    pub fn text(text: &str) -> Self {
+        FakeTurn::Text {
+            pieces: vec![text.to_owned()],
+            usage: (10, 5),
+        }
+    }
+
+    /// One call of `name` with `arguments`.
+    pub fn call(id: &str, name: &str, arguments: Value) -> Self {
+        FakeTurn::ToolCalls {
+            calls: vec![(id.to_owned(), name.to_owned(), arguments.to_string())],
+            usage: (20, 8),
+        }
+    }
 }
 
 /// One request the fake received.
@@ -68,6 +105,60 @@ fn sse(data: &Value) -> Bytes {
     Bytes::from(format!("data: {data}\n\n"))
 }
 
+fn chunk(delta: Value, finish_reason: Option<&str>) -> Bytes {
+    sse(&json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "model": FAKE_MODEL,
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }],
+    }))
+}
+
+fn usage_chunk(usage: (i32, i32)) -> Bytes {
+    sse(&json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "model": FAKE_MODEL,
+        "choices": [],
+        "usage": { "prompt_tokens": usage.0, "completion_tokens": usage.1, "total_tokens": usage.0 + usage.1 },
+    }))
+}
+
+/// A turn as the events OpenAI streams for it.
+fn turn_events(turn: &FakeTurn) -> Vec<Bytes> {
+    let mut events = Vec::new();
+    match turn {
+        FakeTurn::Text { pieces, usage } => {
+            events.extend(pieces.iter().map(|p| piece(p)));
+            events.push(chunk(json!({}), Some("stop")));
+            events.push(usage_chunk(*usage));
+        }
+        FakeTurn::ToolCalls { calls, usage } => {
+            for (index, (id, name, arguments)) in calls.iter().enumerate() {
+                events.push(chunk(
+                    json!({ "role": "assistant", "content": null, "tool_calls": [{
+                        "index": index, "id": id, "type": "function",
+                        "function": { "name": name, "arguments": "" },
+                    }] }),
+                    None,
+                ));
+                let chars: Vec<char> = arguments.chars().collect();
+                for fragment in chars.chunks(7) {
+                    let fragment: String = fragment.iter().collect();
+                    events.push(chunk(
+                        json!({ "tool_calls": [{ "index": index, "function": { "arguments": fragment } }] }),
+                        None,
+                    ));
+                }
+            }
+            events.push(chunk(json!({}), Some("tool_calls")));
+            events.push(usage_chunk(*usage));
+        }
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    events
+}
+
 fn piece(text: &str) -> Bytes {
     sse(&json!({
         "id": "chatcmpl-fake",
@@ -89,7 +180,11 @@ async fn completions(
             .map(str::to_owned),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
-    shared.received.lock().unwrap().push(received);
+    let turn_index = {
+        let mut all = shared.received.lock().unwrap();
+        all.push(received);
+        all.len() - 1
+    };
     shared.arrived.notify_waiters();
     let behaviour = shared.behaviour.lock().unwrap().clone();
     let events = |pieces: &[String]| -> Vec<Result<Bytes, std::io::Error>> {
@@ -121,6 +216,14 @@ async fn completions(
             }))));
             all.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
             futures::stream::iter(all).boxed()
+        }
+        Behaviour::Turns(turns) => {
+            let turn = turns
+                .get(turn_index)
+                .or(turns.last())
+                .cloned()
+                .unwrap_or_else(|| FakeTurn::text(""));
+            futures::stream::iter(turn_events(&turn).into_iter().map(Ok)).boxed()
         }
         Behaviour::StallAfter { pieces } => {
             let released = shared.clone();

@@ -1,6 +1,6 @@
-//! A plain HTTP endpoint on loopback for routines' `callUrl`: it records
-//! every request (method, path, headers, body) and answers as the test
-//! says, or holds the answer back until released.
+//! A plain HTTP endpoint on loopback for routines' `callUrl` and agents'
+//! HTTP tools: it records every request (method, path, headers, body) and
+//! answers as the test says, or holds the answer back until released.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

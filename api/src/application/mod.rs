@@ -14,5 +14,7 @@ pub mod apps;
 pub mod device;
 pub mod login_methods;
 pub mod oauth_login;
+pub mod outbound;
 pub mod passwordless;
 pub mod sessions;
+pub mod tools;

@@ -24,10 +24,11 @@ use serde_json::Value;
 
 use super::loaders::{AgentLoader, ThreadLoader};
 use super::pagination::{Conn, CursorList};
+use super::tools::{AgentToolCallNode, ToolNode};
 use super::types::{MessageNode, ThreadNode};
 use super::{GqlResult, loader, loader_error, scope, services, viewer};
 use crate::Services;
-use crate::application::access;
+use crate::application::{access, tools};
 use crate::viewer::{Actor, Viewer};
 
 const API_KEY_PURPOSE: &str = "model_provider.api_key";
@@ -224,6 +225,11 @@ impl AgentNode {
         self.managed(ctx)
             .then_some(self.model.instructions.as_str())
     }
+    /// The most model turns one reply may take (each may call tools): for
+    /// the app's secret key and developers; null for users.
+    async fn max_steps(&self, ctx: &Context<'_>) -> Option<i32> {
+        self.managed(ctx).then_some(self.model.max_steps)
+    }
     /// For the app's secret key and developers; null for users.
     async fn model(&self, ctx: &Context<'_>) -> Option<AgentModel> {
         self.managed(ctx).then(|| AgentModel(self.model.clone()))
@@ -249,6 +255,15 @@ impl AgentNode {
         )
         .await?;
         Ok(Some(list.connection(page, |r| r.id, AgentReplyNode)))
+    }
+    /// The tools the agent may call, by name: for the app's secret key and
+    /// developers; null for users.
+    async fn tools(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<ToolNode>>> {
+        if !self.managed(ctx) {
+            return Ok(None);
+        }
+        let tools = tools::of_agent(services(ctx), &self.model).await?;
+        Ok(Some(tools.into_iter().map(ToolNode).collect()))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.model.created_at
@@ -300,6 +315,13 @@ impl AgentReplyNode {
     /// the process streaming it stopped, each count one.
     async fn attempts(&self) -> i32 {
         self.0.attempts
+    }
+    /// The tools the reply called, in the order the model asked: each call
+    /// with its arguments, its result or error, and its timing.
+    async fn steps(&self, ctx: &Context<'_>) -> GqlResult<Vec<AgentToolCallNode>> {
+        let scope = AppScope::new(AppId(self.0.app_id));
+        let calls = tools::calls_of_reply(services(ctx), scope, AgentReplyId(self.0.id)).await?;
+        Ok(calls.into_iter().map(AgentToolCallNode).collect())
     }
     /// Null if the agent was deleted.
     async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> {
@@ -563,6 +585,19 @@ pub struct DeleteModelProviderPayload {
 }
 
 #[derive(InputObject)]
+pub struct SetAgentToolsInput {
+    app_id: Option<ID>,
+    agent_id: ID,
+    /// Tools of the agent's app; repeats count once.
+    tool_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct SetAgentToolsPayload {
+    agent: AgentNode,
+}
+
+#[derive(InputObject)]
 pub struct AgentModelInput {
     /// A model provider of the app.
     provider: ID,
@@ -587,6 +622,9 @@ pub struct CreateAgentInput {
     reply_mode: Option<AgentReplyMode>,
     /// Default ACTIVE.
     status: Option<AgentStatusValue>,
+    /// The most model turns one reply may take, each of which may call
+    /// tools: 1 to 32, default 8.
+    max_steps: Option<i32>,
 }
 
 #[derive(SimpleObject)]
@@ -605,6 +643,7 @@ pub struct UpdateAgentInput {
     model: Option<AgentModelInput>,
     reply_mode: Option<AgentReplyMode>,
     status: Option<AgentStatusValue>,
+    max_steps: Option<i32>,
 }
 
 #[derive(SimpleObject)]
@@ -849,6 +888,30 @@ impl AgentMutation {
         })
     }
 
+    /// Gives the agent exactly these tools of its app (an empty list takes
+    /// them all away); at most 32.
+    async fn set_agent_tools(
+        &self,
+        ctx: &Context<'_>,
+        input: SetAgentToolsInput,
+    ) -> GqlResult<SetAgentToolsPayload> {
+        let tool_ids: Vec<String> = input.tool_ids.into_iter().map(|id| id.0).collect();
+        let agent = tools::set_for_agent(
+            services(ctx),
+            viewer(ctx),
+            input.app_id.as_deref().map(String::as_str),
+            &input.agent_id,
+            &tool_ids,
+        )
+        .await?;
+        Ok(SetAgentToolsPayload {
+            agent: AgentNode {
+                model: agent,
+                full: true,
+            },
+        })
+    }
+
     /// Deletes a provider no agent uses (CONFLICT otherwise).
     async fn delete_model_provider(
         &self,
@@ -882,6 +945,10 @@ impl AgentMutation {
             model: model_settings(services, scope, input.model).await?,
             reply_mode: input.reply_mode.unwrap_or(AgentReplyMode::Always).into(),
             status: input.status.unwrap_or(AgentStatusValue::Active).into(),
+            max_steps: rules::max_steps(
+                "maxSteps",
+                input.max_steps.unwrap_or(rules::DEFAULT_MAX_STEPS),
+            )?,
         };
         let created = agents::create(services.db(), scope, services.clock().now(), new).await?;
         Ok(CreateAgentPayload {
@@ -926,6 +993,10 @@ impl AgentMutation {
             },
             reply_mode: input.reply_mode.map(Into::into),
             status: input.status.map(Into::into),
+            max_steps: input
+                .max_steps
+                .map(|steps| rules::max_steps("maxSteps", steps))
+                .transpose()?,
         };
         let updated =
             agents::update(services.db(), existing, services.clock().now(), changes).await?;

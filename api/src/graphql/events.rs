@@ -16,16 +16,18 @@ use orbit_domain::DomainError;
 use orbit_domain::entities::message;
 use orbit_domain::events::{
     Event as DomainEvent, EventType, Membership, MessageSnapshot, Participation, Presence,
-    ReadMarker, ReplyDelta, ReplyEnded, RunSnapshot, ThreadSnapshot, Typing,
+    ReadMarker, ReplyDelta, ReplyEnded, RunSnapshot, ThreadSnapshot, ToolCallStep, Typing,
 };
-use orbit_domain::ids::ThreadId;
+use orbit_domain::ids::{AppId, AppScope, ThreadId};
+use orbit_persistence::agent_replies;
 
-use super::agents::{AgentNode, AgentReplyStatus, TokenUsage, load_agent};
+use super::agents::{AgentNode, AgentReplyNode, AgentReplyStatus, TokenUsage, load_agent};
 use super::loaders::ThreadLoader;
 use super::matched::Matched;
 use super::routines::{RoutineRunCause, RoutineRunStatus};
+use super::scalars::Json;
 use super::types::{MessageNode, TeamRole, ThreadNode, UserNode, load_user};
-use super::{GqlResult, loader, loader_error};
+use super::{GqlResult, loader, loader_error, services};
 use crate::realtime::envelope::Envelope;
 use crate::realtime::subscribe::encode_cursor;
 
@@ -238,6 +240,55 @@ event_object!(
         Ok(self.data()?.message.as_ref().map(|message| self.0.message(message)))
     }
 });
+/// The fields every `agent_reply.tool_call.*` event carries: the call as it
+/// stood.
+macro_rules! tool_call_event {
+    ($(#[$doc:meta])* $name:ident, $graphql_name:literal, $variant:ident) => {
+        event_object!(
+            $(#[$doc])*
+            $name, $graphql_name, ToolCallStep, [$variant] {
+            async fn reply_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.reply_id)) }
+            /// The reply making the call; null once it is gone (its agent deleted).
+            async fn reply(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentReplyNode>> {
+                let scope = AppScope::new(AppId(self.0.envelope.app));
+                let reply = agent_replies::find(services(ctx).db(), scope, self.data()?.reply_id).await?;
+                Ok(reply.map(AgentReplyNode))
+            }
+            async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+            async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+            async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
+            async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
+            /// The model's id for the call: `AgentReply.steps` has it too.
+            async fn call_id(&self) -> GqlResult<&str> { Ok(self.data()?.call_id.as_str()) }
+            /// The model turn that asked for it, from 0.
+            async fn step(&self) -> GqlResult<i32> { Ok(self.data()?.step) }
+            async fn tool_name(&self) -> GqlResult<&str> { Ok(self.data()?.tool_name.as_str()) }
+            async fn tool_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.tool_id.map(id)) }
+            /// As the model sent them (a string when they were not JSON).
+            async fn arguments(&self) -> GqlResult<Json> { Ok(Json(self.data()?.arguments.clone())) }
+            /// What the tool answered: set on `agent_reply.tool_call.completed`.
+            async fn result(&self) -> GqlResult<Option<Json>> { Ok(self.data()?.result.clone().map(Json)) }
+            /// Why it failed: set on `agent_reply.tool_call.failed`.
+            async fn error(&self) -> GqlResult<Option<&str>> { Ok(self.data()?.error.as_deref()) }
+        });
+    };
+}
+
+tool_call_event!(
+    /// `agent_reply.tool_call.started`: an agent's reply is calling a tool.
+    AgentToolCallStartedEvent, "AgentToolCallStartedEvent", AgentToolCallStarted
+);
+tool_call_event!(
+    /// `agent_reply.tool_call.completed`: the tool answered (`result`).
+    AgentToolCallCompletedEvent, "AgentToolCallCompletedEvent", AgentToolCallCompleted
+);
+tool_call_event!(
+    /// `agent_reply.tool_call.failed`: the call failed (`error`, as the
+    /// model was told): the tool failed or timed out, or the model named a
+    /// tool the agent lacks or sent arguments that do not fit.
+    AgentToolCallFailedEvent, "AgentToolCallFailedEvent", AgentToolCallFailed
+);
+
 /// The fields every `routine_run.*` event carries: the run as it stood.
 macro_rules! routine_run_event {
     ($(#[$doc:meta])* $name:ident, $graphql_name:literal, $variant:ident) => {
@@ -377,6 +428,9 @@ pub enum Event {
     AgentReplyDelta(AgentReplyDeltaEvent),
     AgentReplyCompleted(AgentReplyCompletedEvent),
     AgentReplyFailed(AgentReplyFailedEvent),
+    AgentToolCallStarted(AgentToolCallStartedEvent),
+    AgentToolCallCompleted(AgentToolCallCompletedEvent),
+    AgentToolCallFailed(AgentToolCallFailedEvent),
     RoutineRunStarted(RoutineRunStartedEvent),
     RoutineRunSucceeded(RoutineRunSucceededEvent),
     RoutineRunFailed(RoutineRunFailedEvent),
@@ -423,6 +477,9 @@ event_union!(
     AgentReplyDeltaEvent,
     AgentReplyCompletedEvent,
     AgentReplyFailedEvent,
+    AgentToolCallStartedEvent,
+    AgentToolCallCompletedEvent,
+    AgentToolCallFailedEvent,
     RoutineRunStartedEvent,
     RoutineRunSucceededEvent,
     RoutineRunFailedEvent,

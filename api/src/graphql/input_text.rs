@@ -40,8 +40,9 @@ pub(crate) fn refuse_nul(
     let Some((field, pos)) = find_nul(registry, document, variables) else {
         return Ok(());
     };
-    let mut error = async_graphql::Error::new_with_source(DomainError::bad_input(field, NUL_MESSAGE))
-        .into_server_error(pos.unwrap_or_default());
+    let mut error =
+        async_graphql::Error::new_with_source(DomainError::bad_input(field, NUL_MESSAGE))
+            .into_server_error(pos.unwrap_or_default());
     if pos.is_none() {
         error.locations.clear();
     }

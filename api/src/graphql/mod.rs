@@ -28,6 +28,7 @@ mod scalars;
 mod subscriptions;
 mod teams;
 mod threads;
+mod tools;
 mod types;
 mod webhooks;
 
@@ -59,6 +60,7 @@ pub struct Mutation(
     oauth_login::OAuthLoginMutation,
     webhooks::WebhookMutation,
     routines::RoutineMutation,
+    tools::ToolMutation,
 );
 
 /// The root query: the reads in `query.rs`, and those of areas with their own module.
@@ -68,6 +70,7 @@ pub struct Query(
     agents::AgentQuery,
     webhooks::WebhookQuery,
     routines::RoutineQuery,
+    tools::ToolQuery,
 );
 
 pub type OrbitSchema = Schema<Query, Mutation, subscriptions::Subscription>;

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::pagination::{Conn, CursorList};
 use super::{GqlResult, services};
 use crate::Services;
+use crate::application::outbound;
 
 async fn find_webhook(services: &Services, scope: AppScope, id: &ID) -> GqlResult<webhook::Model> {
     let id = WebhookId::parse_field(id, "id")?;
@@ -30,17 +31,8 @@ async fn find_webhook(services: &Services, scope: AppScope, id: &ID) -> GqlResul
         .ok_or_else(|| DomainError::not_found("webhook").with_field("id"))
 }
 
-/// A URL the worker may call: see `rules::url`, and the outbound address
-/// rule for hosts written as IP addresses (names are checked when sending).
 fn callable_url(services: &Services, value: &str) -> GqlResult<String> {
-    let url = rules::url("url", value)?;
-    services.outbound().check(&url).map_err(|refused| {
-        DomainError::bad_input(
-            "url",
-            format!("cannot be called from this server: {refused}"),
-        )
-    })?;
-    Ok(url.to_string())
+    Ok(outbound::callable_url(services, "url", value)?.to_string())
 }
 
 /// A new secret, shown once, and its sealed form for the webhook's row.

@@ -18,8 +18,7 @@ use crate::application::oauth_login::RequestHost;
 use crate::graphql::documents::{self, DocumentError};
 use crate::graphql::observed::Operation;
 use crate::graphql::{
-    RequestId, attach_request_data, internal_message, present_errors,
-    unavailable_retry_after,
+    RequestId, attach_request_data, internal_message, present_errors, unavailable_retry_after,
 };
 use crate::limits::ClientAddr;
 use crate::viewer;

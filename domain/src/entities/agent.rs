@@ -21,6 +21,8 @@ pub struct Model {
     pub reply_mode: String,
     /// `active` or `paused`.
     pub status: String,
+    /// The most model turns a reply may take (each may call tools).
+    pub max_steps: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

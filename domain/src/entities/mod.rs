@@ -4,6 +4,8 @@
 
 pub mod agent;
 pub mod agent_reply;
+pub mod agent_tool;
+pub mod agent_tool_call;
 pub mod api_key;
 pub mod app;
 pub mod app_member;
@@ -30,6 +32,7 @@ pub mod thread;
 pub mod thread_agent;
 pub mod thread_participant;
 pub mod thread_read;
+pub mod tool;
 pub mod topic_sequence;
 pub mod user;
 pub mod user_identity;

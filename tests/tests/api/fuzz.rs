@@ -346,10 +346,15 @@ async fn generated_documents_never_break_the_server() {
         }
     }
     // What the run reached, for whoever reads the log: a run that only
-    // ever hit validation errors would exercise little.
+    // ever hit validation errors would exercise little. A document refused
+    // as BAD_USER_INPUT may not have reached a resolver; every other
+    // outcome (data, or a refusal by access or lookup) ran one. (Counting
+    // only data made the check hang on how many operations the schema
+    // has: each new one shifts what the seed generates.)
     println!("fuzz outcomes (seed {seed}, {cases} cases): {outcomes:?}");
+    let refused_as_input = outcomes.get("BAD_USER_INPUT").copied().unwrap_or(0);
     assert!(
-        outcomes.get("ok").copied().unwrap_or(0) >= cases / 20,
+        cases - refused_as_input >= cases / 4 && outcomes.get("ok").copied().unwrap_or(0) > 0,
         "too few documents ran: {outcomes:?}"
     );
     let alive: Value = app.gql(None, "{ __typename }", json!({})).await;

@@ -2,6 +2,7 @@
 //! End-to-end tests of the GraphQL API: one binary, one server per test.
 
 mod abuse_limits;
+mod agent_tools;
 mod agents;
 mod auth;
 mod cluster;
@@ -37,6 +38,7 @@ mod subscriptions;
 mod teams;
 mod tenant_isolation;
 mod threads;
+mod tools;
 mod viewer;
 mod webhooks;
 mod ws_protocol;

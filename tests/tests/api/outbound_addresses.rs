@@ -169,3 +169,41 @@ async fn identity_providers_refuse_every_spelling_of_a_private_address() {
         }
     }
 }
+
+#[tokio::test]
+async fn tools_refuse_every_spelling_of_a_private_address() {
+    let (app, sk) = strict_app().await;
+    let tool = |url: &str| {
+        json!({ "input": {
+            "name": "lookup",
+            "description": "Looks something up.",
+            "inputSchema": { "type": "object" },
+            "http": { "url": url },
+        } })
+    };
+    for (form, url) in PRIVATE_FORMS {
+        let response = app
+            .gql(Some(&sk), crate::tools::CREATE_TOOL, tool(url))
+            .await;
+        assert_refused(&response, "http.url", form);
+    }
+    let created = app
+        .gql_ok(
+            Some(&sk),
+            crate::tools::CREATE_TOOL,
+            tool("https://tools.example.com/lookup"),
+        )
+        .await["createTool"]["tool"]["id"]
+        .clone();
+    // Changing the call goes through the same rule.
+    for (form, url) in PRIVATE_FORMS {
+        let response = app
+            .gql(
+                Some(&sk),
+                crate::tools::UPDATE_TOOL,
+                json!({ "input": { "id": created, "http": { "url": url } } }),
+            )
+            .await;
+        assert_refused(&response, "http.url", form);
+    }
+}

@@ -23,14 +23,9 @@ pub fn build(
     prompt: Option<&str>,
     budget: i32,
 ) -> Vec<ChatMessage> {
-    let system = (!instructions.trim().is_empty()).then(|| ChatMessage {
-        role: Role::System,
-        content: instructions.to_owned(),
-    });
-    let last = prompt.map(|prompt| ChatMessage {
-        role: Role::User,
-        content: prompt.to_owned(),
-    });
+    let system =
+        (!instructions.trim().is_empty()).then(|| ChatMessage::text(Role::System, instructions));
+    let last = prompt.map(|prompt| ChatMessage::text(Role::User, prompt));
     let mut left = budget
         - system.as_ref().map_or(0, estimate_message_tokens)
         - last.as_ref().map_or(0, estimate_message_tokens);
@@ -39,14 +34,12 @@ pub fn build(
         let Some(content) = message.content.as_deref() else {
             continue;
         };
-        let turn = ChatMessage {
-            role: if message.author_agent_id == Some(agent) {
-                Role::Assistant
-            } else {
-                Role::User
-            },
-            content: content.to_owned(),
+        let role = if message.author_agent_id == Some(agent) {
+            Role::Assistant
+        } else {
+            Role::User
         };
+        let turn = ChatMessage::text(role, content);
         let cost = estimate_message_tokens(&turn);
         // The newest turn is what is being answered: always kept.
         if cost > left && !(turns.is_empty() && last.is_none()) {

@@ -8,3 +8,4 @@
 pub mod context;
 pub mod providers;
 pub mod replies;
+pub mod tools;

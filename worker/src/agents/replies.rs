@@ -24,14 +24,15 @@ use tracing::Instrument;
 
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{ProviderKind, ReplyStatus, Script};
-use orbit_domain::entities::{agent, agent_reply, model_provider};
+use orbit_domain::entities::{agent, agent_reply, agent_tool_call, model_provider, tool};
 use orbit_domain::events::{Event, ReplyDelta};
 use orbit_domain::ids::{
-    AgentId, AgentReplyId, AppId, AppScope, MessageId, ModelProviderId, ThreadId,
+    AgentId, AgentReplyId, AppId, AppScope, MessageId, ModelProviderId, ThreadId, ToolId,
 };
 use orbit_domain::{DomainResult, SealContext};
 use orbit_persistence::agent_replies::{self, Outcome};
 use orbit_persistence::queues::Queue;
+use orbit_persistence::tool_calls::{self, AskedCall, CallEnd, CallStatus};
 use orbit_persistence::{agents, model_providers};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -41,9 +42,10 @@ use super::context;
 use super::providers::openai::OpenAiCompatible;
 use super::providers::scripted::Scripted;
 use super::providers::{
-    ChatProvider, ChatRequest, ChatStream, ProviderError, Retry, Usage, estimate_message_tokens,
-    estimate_tokens,
+    ChatMessage, ChatProvider, ChatRequest, ChatStream, ProviderError, Retry, Role, ToolCall,
+    ToolCallPiece, ToolSpec, Usage, estimate_message_tokens, estimate_tokens,
 };
+use super::tools;
 use crate::WorkerContext;
 
 /// How long a claim holds a reply without renewal (by the clock).
@@ -203,6 +205,7 @@ async fn attempt(
         context::CONTEXT_MESSAGES,
     )
     .await?;
+    let tools = orbit_persistence::tools::of_agent(&ctx.db, scope, AgentId(agent.id)).await?;
     let request = ChatRequest {
         model: agent.model.clone(),
         messages: context::build(
@@ -214,6 +217,14 @@ async fn attempt(
         ),
         temperature: agent.temperature,
         max_tokens: agent.max_tokens,
+        tools: tools
+            .iter()
+            .map(|tool| ToolSpec {
+                name: tool.name.clone(),
+                description: tool.description.clone(),
+                parameters: tool.input_schema.clone(),
+            })
+            .collect(),
     };
     let limits = Limits {
         idle: Duration::from_secs(u64::try_from(provider.idle_timeout_secs).unwrap_or(60)),
@@ -223,6 +234,7 @@ async fn attempt(
         ctx,
         reply,
         agent: &agent,
+        tools: &tools,
         scope,
         text: String::new(),
         sequence: 0,
@@ -230,7 +242,7 @@ async fn attempt(
         model: None,
     };
     streamer
-        .stream(chat.as_ref(), &request, limits, shutdown)
+        .stream(chat.as_ref(), request, limits, shutdown)
         .await
 }
 
@@ -295,11 +307,24 @@ struct Streamer<'a> {
     ctx: &'a WorkerContext,
     reply: &'a agent_reply::Model,
     agent: &'a agent::Model,
+    /// The agent's tools, offered to the model on every turn but the last.
+    tools: &'a [tool::Model],
     scope: AppScope,
     text: String,
     sequence: i64,
+    /// Summed over the attempt's model turns.
     usage: Option<Usage>,
     model: Option<String>,
+}
+
+/// How one model turn ended.
+enum Turn {
+    /// It answered: the reply is complete.
+    Answered,
+    /// It asked for these tools.
+    Called(Vec<ToolCall>),
+    Failed(ProviderError),
+    Interrupted(Interrupt),
 }
 
 /// What interrupted a wait for the provider.
@@ -310,10 +335,15 @@ enum Interrupt {
 }
 
 impl Streamer<'_> {
+    /// The attempt: model turns, each of which may call tools, up to the
+    /// agent's `max_steps`; the last turn is offered no tools, so it
+    /// answers. Calls an earlier attempt recorded are replayed to the
+    /// model, not made again (one it left running is made again, with the
+    /// same idempotency key).
     async fn stream(
         mut self,
         chat: &dyn ChatProvider,
-        request: &ChatRequest,
+        mut request: ChatRequest,
         limits: Limits,
         mut shutdown: watch::Receiver<bool>,
     ) -> DomainResult<Attempt> {
@@ -321,28 +351,103 @@ impl Streamer<'_> {
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         beat.tick().await;
-        let started = self
-            .wait(
-                chat.start(request),
-                limits,
-                deadline,
-                &mut beat,
-                &mut shutdown,
+        let offered = std::mem::take(&mut request.tools);
+        let max_steps = self.agent.max_steps.max(1);
+        let mut step = 0;
+        let earlier = tool_calls::of_reply(&self.ctx.db, self.scope, self.reply.id).await?;
+        for (turn, calls) in by_step(earlier) {
+            let calls = match self
+                .run_calls(calls, limits, deadline, &mut beat, &mut shutdown)
+                .await?
+            {
+                Ok(calls) => calls,
+                Err(interrupt) => return Ok(self.interrupted(interrupt)),
+            };
+            request.messages.extend(turn_messages(&calls));
+            step = turn + 1;
+        }
+        loop {
+            request.tools = if step + 1 < max_steps {
+                offered.clone()
+            } else {
+                Vec::new()
+            };
+            let calls = match self
+                .turn(chat, &request, limits, deadline, &mut beat, &mut shutdown)
+                .await?
+            {
+                Turn::Answered => return Ok(self.completed(&request)),
+                Turn::Failed(error) => return Ok(self.provider_failed(error)),
+                Turn::Interrupted(interrupt) => return Ok(self.interrupted(interrupt)),
+                Turn::Called(calls) => calls,
+            };
+            if step + 1 >= max_steps {
+                return Ok(failed(format!(
+                    "the agent asked for tools on its last step ({max_steps}, its maxSteps) instead of answering"
+                )));
+            }
+            let asked = calls.into_iter().map(|call| self.asked(call)).collect();
+            let until = self.ctx.clock.now() + LEASE;
+            let now = self.ctx.clock.now();
+            let Some(recorded) = tool_calls::record(
+                &self.ctx.db,
+                self.reply,
+                &self.ctx.process_id,
+                step,
+                asked,
+                until,
+                now,
             )
+            .await?
+            else {
+                return Ok(Attempt::Lost);
+            };
+            let calls = match self
+                .run_calls(recorded, limits, deadline, &mut beat, &mut shutdown)
+                .await?
+            {
+                Ok(calls) => calls,
+                Err(interrupt) => return Ok(self.interrupted(interrupt)),
+            };
+            request.messages.extend(turn_messages(&calls));
+            step += 1;
+        }
+    }
+
+    /// One model turn: streams its text to subscribers, and gathers the
+    /// tool calls it asks for.
+    async fn turn(
+        &mut self,
+        chat: &dyn ChatProvider,
+        request: &ChatRequest,
+        limits: Limits,
+        deadline: tokio::time::Instant,
+        beat: &mut tokio::time::Interval,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> DomainResult<Turn> {
+        let started = self
+            .wait(chat.start(request), limits, deadline, beat, shutdown)
             .await?;
         let mut stream: Box<dyn ChatStream> = match started {
             Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => return Ok(self.provider_failed(error)),
-            Err(interrupt) => return Ok(self.interrupted(interrupt)),
+            Ok(Err(error)) => return Ok(Turn::Failed(error)),
+            Err(interrupt) => return Ok(Turn::Interrupted(interrupt)),
         };
+        let mut pieces: Vec<ToolCallPiece> = Vec::new();
         loop {
             let next = self
-                .wait(stream.next(), limits, deadline, &mut beat, &mut shutdown)
+                .wait(stream.next(), limits, deadline, beat, shutdown)
                 .await?;
             match next {
                 Ok(Ok(Some(chunk))) => {
-                    if chunk.usage.is_some() {
-                        self.usage = chunk.usage;
+                    if let Some(usage) = chunk.usage {
+                        let sum = self.usage.unwrap_or_default();
+                        self.usage = Some(Usage {
+                            prompt_tokens: sum.prompt_tokens.saturating_add(usage.prompt_tokens),
+                            completion_tokens: sum
+                                .completion_tokens
+                                .saturating_add(usage.completion_tokens),
+                        });
                     }
                     if chunk.model.is_some() {
                         self.model = chunk.model;
@@ -351,11 +456,125 @@ impl Streamer<'_> {
                         self.publish_delta(&chunk.text).await;
                         self.text.push_str(&chunk.text);
                     }
+                    pieces.extend(chunk.tool_calls);
                 }
-                Ok(Ok(None)) => return Ok(self.completed(request)),
-                Ok(Err(error)) => return Ok(self.provider_failed(error)),
-                Err(interrupt) => return Ok(self.interrupted(interrupt)),
+                Ok(Ok(None)) => {
+                    let calls = assemble(pieces);
+                    return Ok(if calls.is_empty() {
+                        Turn::Answered
+                    } else {
+                        Turn::Called(calls)
+                    });
+                }
+                Ok(Err(error)) => return Ok(Turn::Failed(error)),
+                Err(interrupt) => return Ok(Turn::Interrupted(interrupt)),
             }
+        }
+    }
+
+    /// A call as it is recorded: the agent's tool of that name, and the
+    /// arguments as JSON (text that is not JSON is kept as a string, and
+    /// the call then fails saying so).
+    fn asked(&self, call: ToolCall) -> AskedCall {
+        let tool = self
+            .tools
+            .iter()
+            .find(|tool| tool.name == call.name)
+            .map(|tool| ToolId(tool.id));
+        let arguments = if call.arguments.trim().is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::from_str(&call.arguments)
+                .unwrap_or(serde_json::Value::String(call.arguments))
+        };
+        AskedCall {
+            call_id: call.id,
+            tool,
+            tool_name: call.name,
+            arguments,
+        }
+    }
+
+    /// Runs the calls still running, one after another, storing each end.
+    async fn run_calls(
+        &self,
+        calls: Vec<agent_tool_call::Model>,
+        limits: Limits,
+        deadline: tokio::time::Instant,
+        beat: &mut tokio::time::Interval,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> DomainResult<Result<Vec<agent_tool_call::Model>, Interrupt>> {
+        let mut ended = Vec::with_capacity(calls.len());
+        for call in calls {
+            if call.status != CallStatus::Running.as_str() {
+                ended.push(call);
+                continue;
+            }
+            let tool_limits = Limits {
+                idle: tools::CALL_TIMEOUT + Duration::from_secs(5),
+                total: limits.total,
+            };
+            let work = async { Ok::<_, ProviderError>(self.call(&call).await) };
+            let end = match self
+                .wait(work, tool_limits, deadline, beat, shutdown)
+                .await?
+            {
+                Ok(Ok(end)) => end,
+                Ok(Err(timed_out)) => CallEnd::Failed(timed_out.message),
+                Err(interrupt) => return Ok(Err(interrupt)),
+            };
+            let mut stored = call.clone();
+            match &end {
+                CallEnd::Completed(result) => {
+                    stored.status = CallStatus::Completed.as_str().to_owned();
+                    stored.result = Some(result.clone());
+                }
+                CallEnd::Failed(error) => {
+                    stored.status = CallStatus::Failed.as_str().to_owned();
+                    stored.error = Some(error.clone());
+                }
+            }
+            let until = self.ctx.clock.now() + LEASE;
+            let now = self.ctx.clock.now();
+            let finished = tool_calls::finish(
+                &self.ctx.db,
+                self.reply,
+                &self.ctx.process_id,
+                call,
+                end,
+                until,
+                now,
+            )
+            .await?;
+            if !finished {
+                return Ok(Err(Interrupt::Lost));
+            }
+            ended.push(stored);
+        }
+        Ok(Ok(ended))
+    }
+
+    /// One call: its tool, if the agent still has it, with its arguments.
+    async fn call(&self, call: &agent_tool_call::Model) -> CallEnd {
+        let Some(tool) = call
+            .tool_id
+            .and_then(|id| self.tools.iter().find(|tool| tool.id == id))
+        else {
+            return CallEnd::Failed(format!(
+                "the agent has no tool named \"{}\"",
+                call.tool_name
+            ));
+        };
+        if !call.arguments.is_object() {
+            return CallEnd::Failed(
+                "the arguments are not a JSON object: call the tool again with a JSON object"
+                    .to_owned(),
+            );
+        }
+        let key = call.id.to_string();
+        match tools::call(self.ctx, self.scope, tool, &call.arguments, &key).await {
+            Ok(result) => CallEnd::Completed(result),
+            Err(error) => CallEnd::Failed(error),
         }
     }
 
@@ -512,6 +731,84 @@ impl Streamer<'_> {
             error: None,
         }
     }
+}
+
+/// Recorded calls grouped by the model turn that asked for them, in order.
+fn by_step(calls: Vec<agent_tool_call::Model>) -> Vec<(i32, Vec<agent_tool_call::Model>)> {
+    let mut turns: Vec<(i32, Vec<agent_tool_call::Model>)> = Vec::new();
+    for call in calls {
+        match turns.last_mut() {
+            Some((step, calls)) if *step == call.step => calls.push(call),
+            _ => turns.push((call.step, vec![call])),
+        }
+    }
+    turns
+}
+
+/// What a turn of calls adds to the conversation: the assistant's turn
+/// asking for them, then each call's result (or its error) as a tool turn.
+fn turn_messages(calls: &[agent_tool_call::Model]) -> Vec<ChatMessage> {
+    let asking = ChatMessage {
+        role: Role::Assistant,
+        content: String::new(),
+        tool_calls: calls
+            .iter()
+            .map(|call| ToolCall {
+                id: call.call_id.clone(),
+                name: call.tool_name.clone(),
+                arguments: match &call.arguments {
+                    serde_json::Value::String(raw) => raw.clone(),
+                    other => other.to_string(),
+                },
+            })
+            .collect(),
+        tool_call_id: None,
+    };
+    let answers = calls.iter().map(|call| {
+        let content = match (&call.result, &call.error) {
+            (Some(result), _) => result.to_string(),
+            (None, Some(error)) => format!("error: {error}"),
+            (None, None) => "error: the call did not finish".to_owned(),
+        };
+        ChatMessage {
+            role: Role::Tool,
+            content,
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call.call_id.clone()),
+        }
+    });
+    std::iter::once(asking).chain(answers).collect()
+}
+
+/// Whole calls from the pieces a turn streamed, by their index; a call
+/// without an id gets one (some local servers send none), and one without
+/// a name is dropped.
+fn assemble(pieces: Vec<ToolCallPiece>) -> Vec<ToolCall> {
+    let mut calls: std::collections::BTreeMap<usize, ToolCall> = Default::default();
+    for piece in pieces {
+        let call = calls.entry(piece.index).or_insert_with(|| ToolCall {
+            id: String::new(),
+            name: String::new(),
+            arguments: String::new(),
+        });
+        if let Some(id) = piece.id {
+            call.id = id;
+        }
+        if let Some(name) = piece.name {
+            call.name.push_str(&name);
+        }
+        call.arguments.push_str(&piece.arguments);
+    }
+    calls
+        .into_iter()
+        .filter(|(_, call)| !call.name.is_empty())
+        .map(|(index, mut call)| {
+            if call.id.is_empty() {
+                call.id = format!("call_{index}");
+            }
+            call
+        })
+        .collect()
 }
 
 /// The wait before attempt `attempt + 1`: the provider's `Retry-After` when

@@ -16,6 +16,8 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool call's result, answering the assistant turn that asked.
+    Tool,
 }
 
 impl Role {
@@ -24,6 +26,7 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
@@ -32,6 +35,40 @@ impl Role {
 pub struct ChatMessage {
     pub role: Role,
     pub content: String,
+    /// An assistant turn's calls of tools.
+    pub tool_calls: Vec<ToolCall>,
+    /// A tool turn: the call it answers.
+    pub tool_call_id: Option<String>,
+}
+
+impl ChatMessage {
+    pub fn text(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+}
+
+/// A call of a tool, as the model asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The model's id for the call.
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them: JSON text, not yet checked.
+    pub arguments: String,
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// A JSON Schema of the arguments.
+    pub parameters: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +77,19 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<i32>,
+    /// Tools the model may call; none sends no `tools`.
+    pub tools: Vec<ToolSpec>,
+}
+
+/// A piece of a tool call as it streams: OpenAI-compatible servers send the
+/// id and the name first, then the arguments' text in fragments, all under
+/// the call's index in the turn.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolCallPiece {
+    pub index: usize,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub arguments: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,6 +105,7 @@ pub struct Chunk {
     pub text: String,
     pub usage: Option<Usage>,
     pub model: Option<String>,
+    pub tool_calls: Vec<ToolCallPiece>,
 }
 
 /// Why a provider did not answer, in words a developer can act on (never
@@ -113,5 +164,10 @@ pub fn estimate_tokens(text: &str) -> i32 {
 /// What a message costs in the prompt: its words plus the few tokens chat
 /// formats spend on each message's role and separators.
 pub fn estimate_message_tokens(message: &ChatMessage) -> i32 {
-    estimate_tokens(&message.content).saturating_add(4)
+    message
+        .tool_calls
+        .iter()
+        .map(|call| estimate_tokens(&call.name).saturating_add(estimate_tokens(&call.arguments)))
+        .fold(estimate_tokens(&message.content), i32::saturating_add)
+        .saturating_add(4)
 }

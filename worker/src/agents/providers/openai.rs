@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{ChatProvider, ChatRequest, ChatStream, Chunk, ProviderError, Usage};
+use super::{
+    ChatMessage, ChatProvider, ChatRequest, ChatStream, Chunk, ProviderError, ToolCallPiece, Usage,
+};
 use crate::outbound::Outbound;
 
 /// How much of an error body is kept in the stored error.
@@ -101,6 +103,45 @@ fn error_detail(body: &str) -> String {
     detail.chars().take(MAX_ERROR_DETAIL).collect()
 }
 
+/// A message as chat completions take it: an assistant turn with its tool
+/// calls (`content` null when it said nothing), a tool turn with the call
+/// it answers.
+fn message_json(message: &ChatMessage) -> Value {
+    let mut value = json!({ "role": message.role.as_str(), "content": message.content });
+    if !message.tool_calls.is_empty() {
+        if message.content.is_empty() {
+            value["content"] = Value::Null;
+        }
+        value["tool_calls"] = message
+            .tool_calls
+            .iter()
+            .map(|call| {
+                json!({ "id": call.id, "type": "function", "function": {
+                    "name": call.name, "arguments": call.arguments,
+                } })
+            })
+            .collect();
+    }
+    if let Some(id) = &message.tool_call_id {
+        value["tool_call_id"] = json!(id);
+    }
+    value
+}
+
+/// One `delta.tool_calls` entry: `{index, id?, function: {name?, arguments?}}`.
+fn tool_call_piece(piece: &Value) -> Option<ToolCallPiece> {
+    let index = usize::try_from(piece["index"].as_u64()?).ok()?;
+    Some(ToolCallPiece {
+        index,
+        id: piece["id"].as_str().map(str::to_owned),
+        name: piece["function"]["name"].as_str().map(str::to_owned),
+        arguments: piece["function"]["arguments"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
 #[async_trait]
 impl ChatProvider for OpenAiCompatible {
     async fn start(&self, request: &ChatRequest) -> Result<Box<dyn ChatStream>, ProviderError> {
@@ -108,17 +149,27 @@ impl ChatProvider for OpenAiCompatible {
         self.outbound
             .check(&url)
             .map_err(|refused| self.unreachable(refused))?;
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .map(|m| json!({ "role": m.role.as_str(), "content": m.content }))
-            .collect();
+        let messages: Vec<Value> = request.messages.iter().map(message_json).collect();
         let mut body = json!({
             "model": request.model,
             "messages": messages,
             "stream": true,
             "stream_options": { "include_usage": true },
         });
+        if !request.tools.is_empty() {
+            let tools: Vec<Value> = request
+                .tools
+                .iter()
+                .map(|tool| {
+                    json!({ "type": "function", "function": {
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    } })
+                })
+                .collect();
+            body["tools"] = Value::Array(tools);
+        }
         if let Some(temperature) = request.temperature {
             body["temperature"] = json!(temperature);
         }
@@ -228,10 +279,15 @@ impl EventStream {
             }),
             _ => None,
         };
+        let tool_calls = value["choices"][0]["delta"]["tool_calls"]
+            .as_array()
+            .map(|pieces| pieces.iter().filter_map(tool_call_piece).collect())
+            .unwrap_or_default();
         Ok(Chunk {
             text,
             usage,
             model: value["model"].as_str().map(str::to_owned),
+            tool_calls,
         })
     }
 }

@@ -72,9 +72,9 @@ impl ChatStream for ScriptedStream {
             }));
         }
         Ok(self.usage.take().map(|usage| Chunk {
-            text: String::new(),
             usage: Some(usage),
             model: Some(self.model.clone()),
+            ..Chunk::default()
         }))
     }
 }
@@ -94,12 +94,10 @@ mod tests {
         .unwrap();
         let request = ChatRequest {
             model: "demo".into(),
-            messages: vec![ChatMessage {
-                role: Role::User,
-                content: "Ping?".into(),
-            }],
+            messages: vec![ChatMessage::text(Role::User, "Ping?")],
             temperature: None,
             max_tokens: None,
+            tools: Vec::new(),
         };
         let mut stream = Scripted::new(script).start(&request).await.unwrap();
         let mut pieces = Vec::new();

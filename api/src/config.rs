@@ -130,6 +130,11 @@ pub struct Settings {
     /// `ORBIT_METRICS_TOKEN`: when set, `/metrics` answers only a request
     /// with `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
+    /// `ORBIT_TOOL_TIMEOUT` (seconds, default 30): the longest one call of
+    /// an agent's tool may take; `ORBIT_TOOL_RESULT_MAX_BYTES` (default
+    /// 65536): the most a tool may answer. Past either, the call fails and
+    /// the model is told why.
+    pub tool_limits: orbit_worker::agents::tools::ToolLimits,
     /// `ORBIT_OTLP_ENDPOINT`: an OTLP/HTTP collector (`http://host:4318`)
     /// that receives the server's spans; unset, spans are only logged.
     pub otlp_endpoint: Option<String>,
@@ -281,6 +286,7 @@ impl Default for Settings {
             metrics: true,
             metrics_token: None,
             otlp_endpoint: None,
+            tool_limits: Default::default(),
             cors: CorsSettings::default(),
         }
     }
@@ -313,6 +319,8 @@ struct FileSettings {
     database_acquire_timeout: Option<u64>,
     idle_sweep_ms: Option<u64>,
     http_header_timeout: Option<u64>,
+    tool_timeout: Option<u64>,
+    tool_result_max_bytes: Option<usize>,
     password_threads: Option<usize>,
     password_queue: Option<usize>,
     graphql_max_depth: Option<usize>,
@@ -525,6 +533,20 @@ impl Settings {
         if let Some(value) = env("ORBIT_IDLE_SWEEP") {
             let millis = parse_positive("ORBIT_IDLE_SWEEP", &value)?;
             settings.idle_sweep = std::time::Duration::from_millis(millis as u64);
+        }
+        if let Some(seconds) = file.tool_timeout {
+            settings.tool_limits.timeout = std::time::Duration::from_secs(seconds.max(1));
+        }
+        if let Some(value) = env("ORBIT_TOOL_TIMEOUT") {
+            let seconds = parse_positive("ORBIT_TOOL_TIMEOUT", &value)?;
+            settings.tool_limits.timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        if let Some(bytes) = file.tool_result_max_bytes {
+            settings.tool_limits.max_result_bytes = bytes.max(1);
+        }
+        if let Some(value) = env("ORBIT_TOOL_RESULT_MAX_BYTES") {
+            settings.tool_limits.max_result_bytes =
+                parse_positive("ORBIT_TOOL_RESULT_MAX_BYTES", &value)?;
         }
         if let Some(seconds) = file.http_header_timeout {
             settings.http_header_timeout = std::time::Duration::from_secs(seconds);

@@ -54,6 +54,7 @@ pub(crate) struct Inner {
     pub signing_key_cache: crate::signing_keys::SigningKeyCache,
     pub credentials: Arc<crate::credentials::CredentialCache>,
     pub verified_tokens: crate::verified_tokens::VerifiedTokens,
+    pub tool_limits: orbit_worker::agents::tools::ToolLimits,
     pub issuer: String,
     pub console: AppScope,
     pub console_signup: ConsoleSignup,
@@ -130,6 +131,7 @@ impl Services {
             events: std::sync::Arc::new(crate::realtime::ephemeral::BrokerEvents(
                 self.0.broker.clone(),
             )),
+            tool_limits: self.0.tool_limits,
         }
     }
 

@@ -47,6 +47,8 @@ pub struct WorkerContext {
     pub wake: Wake,
     /// Publishes what subscribers see but nothing stores (reply deltas).
     pub events: Arc<dyn events::EphemeralEvents>,
+    /// How long an agent's tool call may take, and how much it may answer.
+    pub tool_limits: agents::tools::ToolLimits,
 }
 
 /// Wakes the worker's loops. Each queue's loop wakes when a commit wrote

@@ -509,3 +509,48 @@ async fn a_failed_call_is_an_event_with_its_error() {
         "{failed}"
     );
 }
+
+#[tokio::test]
+async fn a_tool_that_does_not_answer_in_time_fails_its_call() {
+    let app = orbit_tests::spawn_app_with(|s| {
+        s.tool_limits.timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let tw = tool_world(
+        app,
+        vec![
+            FakeTurn::call("call_1", "get_weather", json!({ "city": "Oslo" })),
+            FakeTurn::text("The weather service is slow."),
+        ],
+        8,
+    )
+    .await;
+    tw.tool.set(Answer::Hold);
+    let reply = tw.ask("Weather?").await;
+    let ended = tw.ended(&reply).await;
+    tw.tool.release();
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    let error = ended["steps"][0]["error"].as_str().unwrap();
+    assert!(error.contains("did not answer within 1 s"), "{error}");
+    assert_eq!(ended["message"]["content"], "The weather service is slow.");
+}
+
+#[tokio::test]
+async fn a_tool_that_answers_too_much_fails_its_call() {
+    let app = orbit_tests::spawn_app_with(|s| s.tool_limits.max_result_bytes = 64).await;
+    let tw = tool_world(
+        app,
+        vec![
+            FakeTurn::call("call_1", "get_weather", json!({ "city": "Oslo" })),
+            FakeTurn::text("Too much to read."),
+        ],
+        8,
+    )
+    .await;
+    tw.tool.set(Answer::Status(200, "x".repeat(65)));
+    let reply = tw.ask("Weather?").await;
+    let ended = tw.ended(&reply).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    let error = ended["steps"][0]["error"].as_str().unwrap();
+    assert!(error.contains("more than 64 bytes"), "{error}");
+}

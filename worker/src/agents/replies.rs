@@ -511,7 +511,7 @@ impl Streamer<'_> {
                 continue;
             }
             let tool_limits = Limits {
-                idle: tools::CALL_TIMEOUT + Duration::from_secs(5),
+                idle: self.ctx.tool_limits.timeout + Duration::from_secs(5),
                 total: limits.total,
             };
             let work = async { Ok::<_, ProviderError>(self.call(&call).await) };

@@ -18,10 +18,24 @@ use url::Url;
 
 use crate::WorkerContext;
 
-/// The longest one call of a tool may take.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most of a tool's answer kept and shown to the model.
-pub const MAX_RESULT_BYTES: usize = 64 * 1024;
+/// What one call of a tool may take (`ORBIT_TOOL_TIMEOUT`,
+/// `ORBIT_TOOL_RESULT_MAX_BYTES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolLimits {
+    /// The longest one call may take, answer included.
+    pub timeout: Duration,
+    /// The most of an answer kept and shown to the model; more fails the call.
+    pub max_result_bytes: usize,
+}
+
+impl Default for ToolLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_result_bytes: 64 * 1024,
+        }
+    }
+}
 /// How much of a failed answer's body goes into the error.
 const MAX_ERROR_DETAIL: usize = 300;
 
@@ -114,10 +128,11 @@ async fn http(
     }
     request = request
         .header("idempotency-key", idempotency_key)
-        .timeout(CALL_TIMEOUT);
+        .timeout(ctx.tool_limits.timeout);
+    let limits = ctx.tool_limits;
     let response = request.send().await.map_err(|error| {
         let why = if error.is_timeout() {
-            format!("it did not answer within {} s", CALL_TIMEOUT.as_secs())
+            format!("it did not answer within {} s", limits.timeout.as_secs())
         } else if error.is_connect() {
             "could not connect".to_owned()
         } else {
@@ -126,7 +141,7 @@ async fn http(
         format!("tool \"{}\": {why}", tool.name)
     })?;
     let status = response.status();
-    let body = read_capped(response, &tool.name).await?;
+    let body = read_capped(response, &tool.name, limits).await?;
     let text = String::from_utf8_lossy(&body);
     if !status.is_success() {
         let detail: String = text.trim().chars().take(MAX_ERROR_DETAIL).collect();
@@ -139,17 +154,21 @@ async fn http(
     Ok(serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(text.into_owned())))
 }
 
-/// The body, refused past [`MAX_RESULT_BYTES`] (read as it arrives, so a
-/// tool that sends without end costs no more than that).
-async fn read_capped(mut response: reqwest::Response, name: &str) -> Result<Vec<u8>, String> {
+/// The body, refused past the limit (read as it arrives, so a tool that
+/// sends without end costs no more than that).
+async fn read_capped(
+    mut response: reqwest::Response,
+    name: &str,
+    limits: ToolLimits,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(bytes)) => {
-                if body.len() + bytes.len() > MAX_RESULT_BYTES {
+                if body.len() + bytes.len() > limits.max_result_bytes {
                     return Err(format!(
-                        "tool \"{name}\" answered more than {} KiB",
-                        MAX_RESULT_BYTES / 1024
+                        "tool \"{name}\" answered more than {} bytes (ORBIT_TOOL_RESULT_MAX_BYTES)",
+                        limits.max_result_bytes
                     ));
                 }
                 body.extend_from_slice(&bytes);
@@ -158,7 +177,7 @@ async fn read_capped(mut response: reqwest::Response, name: &str) -> Result<Vec<
             Err(error) if error.is_timeout() => {
                 return Err(format!(
                     "tool \"{name}\": it did not answer within {} s",
-                    CALL_TIMEOUT.as_secs()
+                    limits.timeout.as_secs()
                 ));
             }
             Err(_) => return Err(format!("tool \"{name}\": the connection dropped")),

@@ -4,6 +4,7 @@
 //! and store can share it.
 
 pub mod agents;
+pub mod app_vars;
 pub mod clock;
 pub mod entities;
 pub mod error;

@@ -17,6 +17,7 @@ mod m20261203_000004_webhooks;
 mod m20261203_000005_routines;
 mod m20261204_000001_event_interest;
 mod m20261205_000001_tools;
+mod m20261205_000002_app_vars;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_routines::Migration),
             Box::new(m20261204_000001_event_interest::Migration),
             Box::new(m20261205_000001_tools::Migration),
+            Box::new(m20261205_000002_app_vars::Migration),
         ]
     }
 }

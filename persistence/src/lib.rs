@@ -8,6 +8,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod app_members;
 pub mod app_settings;
+pub mod app_vars;
 pub mod apps;
 pub mod committed;
 mod db;

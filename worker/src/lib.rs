@@ -12,6 +12,7 @@ pub mod agents;
 pub mod events;
 pub mod outbound;
 pub mod routines;
+pub mod vars;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -10,6 +10,7 @@
 //! login methods an app allows.
 
 pub mod access;
+pub mod app_vars;
 pub mod apps;
 pub mod device;
 pub mod login_methods;

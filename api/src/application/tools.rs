@@ -22,6 +22,7 @@ use orbit_persistence::{Page, PageArgs, agents, tool_calls};
 use serde_json::Value;
 
 use super::access;
+use super::app_vars::Vars;
 use super::outbound::callable_url;
 use crate::Services;
 use crate::viewer::Viewer;
@@ -71,12 +72,13 @@ pub async fn create(
 ) -> DomainResult<tool::Model> {
     let (scope, _) = access::managed_app(services, viewer, app_id, AppAction::Build).await?;
     let id = ToolId::generate();
+    let vars = Vars::of(services, scope).await?;
     let new = NewTool {
         id,
         name: rules::tool_name("name", &input.name)?,
         description: rules::tool_description("description", &input.description)?,
         input_schema: checked_schema(input.input_schema)?,
-        http: http_call(services, scope, id, input.http, &[])?,
+        http: http_call(services, scope, id, input.http, &[], &vars)?,
     };
     tools::create(services.db(), scope, services.clock().now(), new).await
 }
@@ -94,7 +96,8 @@ pub async fn update(
     let http = match input.http {
         Some(http) => {
             let saved = StoredHeader::read_all(existing.http_headers.as_ref())?;
-            Some(http_call(services, scope, tool_id, http, &saved)?)
+            let vars = Vars::of(services, scope).await?;
+            Some(http_call(services, scope, tool_id, http, &saved, &vars)?)
         }
         None => None,
     };
@@ -229,18 +232,27 @@ fn checked_schema(schema: Value) -> DomainResult<Value> {
     Ok(schema)
 }
 
-/// The call as stored: the URL checked against the outbound address rules,
-/// header names and values checked, secret values sealed. `saved` are the
-/// tool's headers before this change, whose secret values a header given
-/// without a value keeps.
+/// The call as stored: the URL checked against the outbound address rules
+/// (with the app's variables put in), header names and values checked,
+/// secret values sealed; `{{vars.NAME}}` in the URL and the values must
+/// name variables the app has, and stays as written, to be put in at each
+/// call. `saved` are the tool's headers before this change, whose secret
+/// values a header given without a value keeps.
 fn http_call(
     services: &Services,
     scope: AppScope,
     tool: ToolId,
     http: HttpInput,
     saved: &[StoredHeader],
+    vars: &Vars,
 ) -> DomainResult<HttpCall> {
-    let url = callable_url(services, "http.url", &http.url)?;
+    vars.check("http.url", &http.url)?;
+    let checked = callable_url(services, "http.url", &vars.put_in(&http.url))?;
+    let url = if orbit_domain::app_vars::referenced(&http.url).is_empty() {
+        checked.to_string()
+    } else {
+        http.url.trim().to_owned()
+    };
     if http.headers.len() > MAX_TOOL_HEADERS {
         return Err(DomainError::bad_input(
             "http.headers",
@@ -260,11 +272,14 @@ fn http_call(
             ));
         }
         let stored = match (header.secret, header.value) {
-            (false, Some(value)) => StoredHeader {
-                value: Some(rules::header_value(&field("value"), &value)?),
-                sealed: None,
-                name,
-            },
+            (false, Some(value)) => {
+                vars.check(&field("value"), &value)?;
+                StoredHeader {
+                    value: Some(rules::header_value(&field("value"), &value)?),
+                    sealed: None,
+                    name,
+                }
+            }
             (false, None) => {
                 return Err(DomainError::bad_input(
                     field("value"),
@@ -272,6 +287,7 @@ fn http_call(
                 ));
             }
             (true, Some(value)) => {
+                vars.check(&field("value"), &value)?;
                 let value = rules::header_value(&field("value"), &value)?;
                 let context = SealContext::new(
                     scope.app_id(),
@@ -304,7 +320,7 @@ fn http_call(
         headers.push(stored);
     }
     Ok(HttpCall {
-        url: url.to_string(),
+        url,
         method: http.method,
         headers,
     })

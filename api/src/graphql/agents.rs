@@ -28,6 +28,7 @@ use super::tools::{AgentToolCallNode, ToolNode};
 use super::types::{MessageNode, ThreadNode};
 use super::{GqlResult, loader, loader_error, scope, services, viewer};
 use crate::Services;
+use crate::application::app_vars::Vars;
 use crate::application::{access, tools};
 use crate::viewer::{Actor, Viewer};
 
@@ -950,6 +951,9 @@ impl AgentMutation {
                 input.max_steps.unwrap_or(rules::DEFAULT_MAX_STEPS),
             )?,
         };
+        Vars::of(services, scope)
+            .await?
+            .check("instructions", &new.instructions)?;
         let created = agents::create(services.db(), scope, services.clock().now(), new).await?;
         Ok(CreateAgentPayload {
             agent: AgentNode {
@@ -998,6 +1002,11 @@ impl AgentMutation {
                 .map(|steps| rules::max_steps("maxSteps", steps))
                 .transpose()?,
         };
+        if let Some(instructions) = &changes.instructions {
+            Vars::of(services, scope)
+                .await?
+                .check("instructions", instructions)?;
+        }
         let updated =
             agents::update(services.db(), existing, services.clock().now(), changes).await?;
         Ok(UpdateAgentPayload {

@@ -5,6 +5,7 @@
 pub(crate) mod agents;
 mod api_keys;
 mod app_settings;
+mod app_vars;
 mod apps;
 pub(crate) mod auth;
 mod device;
@@ -61,6 +62,7 @@ pub struct Mutation(
     webhooks::WebhookMutation,
     routines::RoutineMutation,
     tools::ToolMutation,
+    app_vars::AppVarMutation,
 );
 
 /// The root query: the reads in `query.rs`, and those of areas with their own module.
@@ -71,6 +73,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     routines::RoutineQuery,
     tools::ToolQuery,
+    app_vars::AppVarQuery,
 );
 
 pub type OrbitSchema = Schema<Query, Mutation, subscriptions::Subscription>;

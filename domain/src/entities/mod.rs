@@ -10,6 +10,7 @@ pub mod api_key;
 pub mod app;
 pub mod app_member;
 pub mod app_setting;
+pub mod app_var;
 pub mod device_authorization;
 pub mod device_code_failure;
 pub mod event;

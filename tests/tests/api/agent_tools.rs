@@ -28,6 +28,7 @@ struct ToolWorld {
     llm: FakeLlm,
     tool: UrlReceiver,
     tool_id: String,
+    agent: String,
 }
 
 impl ToolWorld {
@@ -149,6 +150,7 @@ async fn tool_world(app: TestApp, turns: Vec<FakeTurn>, max_steps: i32) -> ToolW
         llm,
         tool,
         tool_id,
+        agent: agent.as_str().unwrap().to_owned(),
     }
 }
 
@@ -553,4 +555,83 @@ async fn a_tool_that_answers_too_much_fails_its_call() {
     assert_eq!(ended["status"], "COMPLETED", "{ended}");
     let error = ended["steps"][0]["error"].as_str().unwrap();
     assert!(error.contains("more than 64 bytes"), "{error}");
+}
+
+const SET_VAR: &str = "mutation($input: SetAppVarInput!) { setAppVar(input: $input) { appVar { name value secret } } }";
+
+#[tokio::test]
+async fn app_variables_are_put_in_when_the_agent_runs() {
+    // Two replies, each a call and an answer.
+    let tw = tool_world(
+        spawn_app().await,
+        vec![
+            FakeTurn::call("call_1", "get_weather", json!({ "city": "Oslo" })),
+            FakeTurn::text("Sunny."),
+            FakeTurn::call("call_2", "get_weather", json!({ "city": "Oslo" })),
+            FakeTurn::text("I could not check."),
+        ],
+        8,
+    )
+    .await;
+    for (name, value, secret) in [
+        ("TOOL_BASE", tw.tool.url.as_str(), false),
+        ("TOKEN", "s3cret-value", true),
+        ("LANG", "Norwegian", false),
+    ] {
+        tw.app
+            .gql_ok(
+                tw.sk(),
+                SET_VAR,
+                json!({ "input": { "name": name, "value": value, "secret": secret } }),
+            )
+            .await;
+    }
+    tw.app
+        .gql_ok(
+            tw.sk(),
+            "mutation($input: UpdateToolInput!) { updateTool(input: $input) { tool { http { url headers { name value } } } } }",
+            json!({ "input": { "id": tw.tool_id, "http": {
+                "url": "{{vars.TOOL_BASE}}/tool",
+                "headers": [{ "name": "Authorization", "value": "Bearer {{ vars.TOKEN }}", "secret": true }],
+            } } }),
+        )
+        .await;
+    tw.app
+        .gql_ok(
+            tw.sk(),
+            "mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { agent { instructions } } }",
+            json!({ "input": { "id": tw.agent, "instructions": "Answer in {{vars.LANG}}." } }),
+        )
+        .await;
+    let reply = tw.ask("Weather?").await;
+    let ended = tw.ended(&reply).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    assert_eq!(ended["steps"][0]["status"], "COMPLETED", "{ended}");
+    let calls = tw.tool.calls();
+    assert_eq!(calls[0].path, "/tool");
+    assert_eq!(
+        calls[0].headers.get("authorization").map(String::as_str),
+        Some("Bearer s3cret-value")
+    );
+    let system = &tw.llm.received()[0].body["messages"][0];
+    assert_eq!(system["role"], "system");
+    assert_eq!(system["content"], "Answer in Norwegian.");
+
+    // A variable deleted afterwards: the call that needs it fails, saying which.
+    tw.app
+        .gql_ok(
+            tw.sk(),
+            "mutation($input: DeleteAppVarInput!) { deleteAppVar(input: $input) { deletedAppVarName } }",
+            json!({ "input": { "name": "TOKEN" } }),
+        )
+        .await;
+    let reply = tw.ask("Weather again?").await;
+    let ended = tw.ended(&reply).await;
+    let error = ended["steps"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("{{vars.TOKEN}}"), "{ended}");
+    assert_eq!(
+        tw.tool.calls().len(),
+        1,
+        "the call without its key was not made"
+    );
 }

@@ -4,6 +4,7 @@
 mod abuse_limits;
 mod agent_tools;
 mod agents;
+mod app_vars;
 mod auth;
 mod cluster;
 mod connections;

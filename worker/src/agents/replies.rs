@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 use chrono::{DateTime, Utc};
 use orbit_domain::agents::{ProviderKind, ReplyStatus, Script};
+use orbit_domain::app_vars::substitute;
 use orbit_domain::entities::{agent, agent_reply, agent_tool_call, model_provider, tool};
 use orbit_domain::events::{Event, ReplyDelta};
 use orbit_domain::ids::{
@@ -206,10 +207,19 @@ async fn attempt(
     )
     .await?;
     let tools = orbit_persistence::tools::of_agent(&ctx.db, scope, AgentId(agent.id)).await?;
+    let vars = crate::vars::values(&ctx.db, ctx.sealer.as_ref(), scope).await?;
+    let instructions = match substitute(&agent.instructions, |name| vars.get(name).cloned()) {
+        Ok(instructions) => instructions,
+        Err(name) => {
+            return Ok(failed(format!(
+                "the agent's instructions refer to {{{{vars.{name}}}}}, which the app no longer has"
+            )));
+        }
+    };
     let request = ChatRequest {
         model: agent.model.clone(),
         messages: context::build(
-            &agent.instructions,
+            &instructions,
             agent.id,
             &history,
             reply.prompt.as_deref(),
@@ -235,6 +245,7 @@ async fn attempt(
         reply,
         agent: &agent,
         tools: &tools,
+        vars: &vars,
         scope,
         text: String::new(),
         sequence: 0,
@@ -309,6 +320,8 @@ struct Streamer<'a> {
     agent: &'a agent::Model,
     /// The agent's tools, offered to the model on every turn but the last.
     tools: &'a [tool::Model],
+    /// The app's variables, put into the tools' URLs and headers.
+    vars: &'a std::collections::HashMap<String, String>,
     scope: AppScope,
     text: String,
     sequence: i64,
@@ -572,7 +585,7 @@ impl Streamer<'_> {
             );
         }
         let key = call.id.to_string();
-        match tools::call(self.ctx, self.scope, tool, &call.arguments, &key).await {
+        match tools::call(self.ctx, self.scope, tool, &call.arguments, &key, self.vars).await {
             Ok(result) => CallEnd::Completed(result),
             Err(error) => CallEnd::Failed(error),
         }

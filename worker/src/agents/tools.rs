@@ -6,9 +6,11 @@
 //! happens ends in a result or in an error the model reads and a developer
 //! can act on; nothing here fails the reply itself.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use orbit_domain::SealContext;
+use orbit_domain::app_vars::substitute;
 use orbit_domain::entities::tool;
 use orbit_domain::ids::{AppScope, ToolId};
 use orbit_domain::routines::HttpMethod;
@@ -47,11 +49,12 @@ pub async fn call(
     tool: &tool::Model,
     arguments: &Value,
     idempotency_key: &str,
+    vars: &HashMap<String, String>,
 ) -> Result<Value, String> {
     check_arguments(&tool.input_schema, arguments)
         .map_err(|misfit| format!("the arguments do not fit the tool's input schema: {misfit}"))?;
     match tool.kind.parse::<ToolKind>() {
-        Ok(ToolKind::Http) => http(ctx, scope, tool, arguments, idempotency_key).await,
+        Ok(ToolKind::Http) => http(ctx, scope, tool, arguments, idempotency_key, vars).await,
         Err(_) => Err(format!(
             "tool \"{}\" is of a kind this server cannot call",
             tool.name
@@ -65,13 +68,18 @@ async fn http(
     tool: &tool::Model,
     arguments: &Value,
     idempotency_key: &str,
+    vars: &HashMap<String, String>,
 ) -> Result<Value, String> {
     let broken = |what: &str| format!("tool \"{}\" is misconfigured: {what}", tool.name);
-    let mut url = tool
-        .http_url
-        .as_deref()
-        .and_then(|url| Url::parse(url).ok())
-        .ok_or_else(|| broken("no URL"))?;
+    let put_in = |text: &str| {
+        substitute(text, |name| vars.get(name).cloned()).map_err(|name| {
+            broken(&format!(
+                "it refers to {{{{vars.{name}}}}}, which the app no longer has"
+            ))
+        })
+    };
+    let url = put_in(tool.http_url.as_deref().ok_or_else(|| broken("no URL"))?)?;
+    let mut url = Url::parse(&url).map_err(|_| broken("its URL is not a URL"))?;
     let method: HttpMethod = tool
         .http_method
         .as_deref()
@@ -124,7 +132,7 @@ async fn http(
             }
             (None, None) => continue,
         };
-        request = request.header(header.name.as_str(), value);
+        request = request.header(header.name.as_str(), put_in(&value)?);
     }
     request = request
         .header("idempotency-key", idempotency_key)

@@ -1,0 +1,31 @@
+//! An app's variables as values, secret ones opened: what `{{vars.NAME}}`
+//! becomes when an agent's instructions or a tool's call are put together.
+//! The API checks text against them when it is saved with the same values.
+
+use std::collections::HashMap;
+
+use orbit_domain::app_vars::VAR_SEAL_PURPOSE;
+use orbit_domain::ids::AppScope;
+use orbit_domain::{DomainResult, SealContext, Sealer};
+use orbit_persistence::{Db, app_vars};
+
+/// The app's variables by name, secret values opened.
+pub async fn values(
+    db: &Db,
+    sealer: &dyn Sealer,
+    scope: AppScope,
+) -> DomainResult<HashMap<String, String>> {
+    let mut values = HashMap::new();
+    for var in app_vars::all(db, scope).await? {
+        let value = match (var.value, var.value_sealed) {
+            (Some(value), _) => value,
+            (None, Some(sealed)) => {
+                let context = SealContext::new(scope.app_id(), VAR_SEAL_PURPOSE, &var.name);
+                sealer.open(&sealed, &context)?
+            }
+            (None, None) => String::new(),
+        };
+        values.insert(var.name, value);
+    }
+    Ok(values)
+}

@@ -134,6 +134,27 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action with `{{vars.NAME}}` put in from `value_of` (in a prompt,
+    /// a message, a URL and a body); `Err` names the first variable it lacks.
+    pub fn with_vars(self, value_of: impl Fn(&str) -> Option<String>) -> Result<Action, String> {
+        let put_in = |text: &str| crate::app_vars::substitute(text, &value_of);
+        Ok(match self {
+            Action::PromptAgent { thread_id, prompt } => Action::PromptAgent {
+                thread_id,
+                prompt: put_in(&prompt)?,
+            },
+            Action::PostMessage { thread_id, content } => Action::PostMessage {
+                thread_id,
+                content: put_in(&content)?,
+            },
+            Action::CallUrl { url, method, body } => Action::CallUrl {
+                url: put_in(&url)?,
+                method,
+                body: body.as_deref().map(put_in).transpose()?,
+            },
+        })
+    }
+
     /// The thread the action writes into.
     pub fn thread(&self) -> Option<ThreadId> {
         match self {

@@ -183,7 +183,18 @@ async fn run_one(
         .await?;
         return Ok(());
     }
-    match routines::action_of(&routine)? {
+    let vars = crate::vars::values(&ctx.db, ctx.sealer.as_ref(), scope).await?;
+    let action = match routines::action_of(&routine)?.with_vars(|name| vars.get(name).cloned()) {
+        Ok(action) => action,
+        Err(name) => {
+            fail(format!(
+                "the routine refers to {{{{vars.{name}}}}}, which the app no longer has"
+            ))
+            .await?;
+            return Ok(());
+        }
+    };
+    match action {
         Action::PostMessage { thread_id, content } => {
             let now = ctx.clock.now();
             routine_runs::post_message(&ctx.db, &run, &routine, owner, thread_id, &content, now)

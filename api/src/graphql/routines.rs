@@ -24,6 +24,7 @@ use super::agents::AgentNode;
 use super::pagination::{Conn, CursorList, OrAll};
 use super::{GqlResult, services};
 use crate::Services;
+use crate::application::app_vars::Vars;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "RoutineStatus")]
@@ -584,6 +585,7 @@ async fn action_from(
     scope: AppScope,
     input: RoutineActionInput,
 ) -> GqlResult<Action> {
+    let vars = Vars::of(services, scope).await?;
     match input {
         RoutineActionInput::PromptAgent(prompt) => Ok(Action::PromptAgent {
             thread_id: app_thread(
@@ -593,7 +595,10 @@ async fn action_from(
                 "action.promptAgent.threadId",
             )
             .await?,
-            prompt: rules::prompt("action.promptAgent.prompt", &prompt.prompt)?,
+            prompt: {
+                vars.check("action.promptAgent.prompt", &prompt.prompt)?;
+                rules::prompt("action.promptAgent.prompt", &prompt.prompt)?
+            },
         }),
         RoutineActionInput::PostMessage(post) => Ok(Action::PostMessage {
             thread_id: app_thread(
@@ -603,11 +608,17 @@ async fn action_from(
                 "action.postMessage.threadId",
             )
             .await?,
-            content: validation::message_content("action.postMessage.content", &post.content)?,
+            content: {
+                vars.check("action.postMessage.content", &post.content)?;
+                validation::message_content("action.postMessage.content", &post.content)?
+            },
         }),
         RoutineActionInput::CallUrl(call) => {
             let field = "action.callUrl.url";
-            let url = validation::http_url(field, &call.url)?;
+            vars.check(field, &call.url)?;
+            // Checked with the variables as they are now; kept as written.
+            let written = call.url.trim().to_owned();
+            let url = validation::http_url(field, &vars.put_in(&call.url))?;
             let parsed = url::Url::parse(&url)
                 .map_err(|_| DomainError::bad_input(field, "must be an http(s) URL"))?;
             services.outbound().check(&parsed).map_err(|refused| {
@@ -617,6 +628,9 @@ async fn action_from(
                 )
             })?;
             let method: HttpMethod = call.method.unwrap_or(HttpMethodValue::Post).into();
+            if let Some(body) = &call.body {
+                vars.check("action.callUrl.body", body)?;
+            }
             let body = call
                 .body
                 .as_deref()
@@ -628,6 +642,11 @@ async fn action_from(
                     "a GET request carries no body",
                 ));
             }
+            let url = if orbit_domain::app_vars::referenced(&written).is_empty() {
+                url
+            } else {
+                written
+            };
             Ok(Action::CallUrl { url, method, body })
         }
     }

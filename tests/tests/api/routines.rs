@@ -1296,3 +1296,51 @@ async fn webhooks_receive_each_run_event_once() {
     let second = rw.run_now(routine["id"].as_str().unwrap(), None).await;
     assert_eq!(receiver.next().await.json()["data"]["runId"], second["id"]);
 }
+
+#[tokio::test]
+async fn a_routine_puts_the_apps_variables_into_its_action_when_it_runs() {
+    let rw = RoutineWorld::new(spawn_app().await).await;
+    let set = "mutation($input: SetAppVarInput!) { setAppVar(input: $input) { appVar { name } } }";
+    rw.app
+        .gql_ok(
+            rw.sk(),
+            set,
+            json!({ "input": { "name": "GREETING", "value": "Stand-up in five minutes!" } }),
+        )
+        .await;
+    // A name the app lacks is refused when the routine is saved.
+    let refused = rw
+        .create_response(every_minute(), post(&rw.w.thread_id, "{{vars.NOPE}}"))
+        .await;
+    assert_error(
+        &refused,
+        "BAD_USER_INPUT",
+        Some("action.postMessage.content"),
+    );
+
+    let (id, _) = rw
+        .active(every_minute(), post(&rw.w.thread_id, "{{ vars.GREETING }}"))
+        .await;
+    let run = rw.run_now(&id, None).await;
+    let ended = rw.ended(run["id"].as_str().unwrap()).await;
+    assert_eq!(ended["status"], "SUCCEEDED", "{ended}");
+    assert_eq!(ended["output"], "Stand-up in five minutes!");
+
+    // Deleted since: the run fails, saying which variable is missing.
+    rw.app
+        .gql_ok(
+            rw.sk(),
+            "mutation($input: DeleteAppVarInput!) { deleteAppVar(input: $input) { deletedAppVarName } }",
+            json!({ "input": { "name": "GREETING" } }),
+        )
+        .await;
+    let run = rw.run_now(&id, Some("again")).await;
+    let ended = rw.ended(run["id"].as_str().unwrap()).await;
+    assert_eq!(ended["status"], "FAILED", "{ended}");
+    assert!(
+        ended["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("{{vars.GREETING}}")),
+        "{ended}"
+    );
+}

@@ -235,6 +235,7 @@ async fn attempt(
                 parameters: tool.input_schema.clone(),
             })
             .collect(),
+        may_call_tools: true,
     };
     let limits = Limits {
         idle: Duration::from_secs(u64::try_from(provider.idle_timeout_secs).unwrap_or(60)),
@@ -318,7 +319,7 @@ struct Streamer<'a> {
     ctx: &'a WorkerContext,
     reply: &'a agent_reply::Model,
     agent: &'a agent::Model,
-    /// The agent's tools, offered to the model on every turn but the last.
+    /// The agent's tools, callable on every turn but the last.
     tools: &'a [tool::Model],
     /// The app's variables, put into the tools' URLs and headers.
     vars: &'a std::collections::HashMap<String, String>,
@@ -349,8 +350,8 @@ enum Interrupt {
 
 impl Streamer<'_> {
     /// The attempt: model turns, each of which may call tools, up to the
-    /// agent's `max_steps`; the last turn is offered no tools, so it
-    /// answers. Calls an earlier attempt recorded are replayed to the
+    /// agent's `max_steps`; on the last turn the model may call no tool
+    /// (`tool_choice: "none"`), so it answers. Calls an earlier attempt recorded are replayed to the
     /// model, not made again (one it left running is made again, with the
     /// same idempotency key).
     async fn stream(
@@ -364,7 +365,6 @@ impl Streamer<'_> {
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         beat.tick().await;
-        let offered = std::mem::take(&mut request.tools);
         let max_steps = self.agent.max_steps.max(1);
         let mut step = 0;
         let earlier = tool_calls::of_reply(&self.ctx.db, self.scope, self.reply.id).await?;
@@ -380,11 +380,10 @@ impl Streamer<'_> {
             step = turn + 1;
         }
         loop {
-            request.tools = if step + 1 < max_steps {
-                offered.clone()
-            } else {
-                Vec::new()
-            };
+            // The last turn still lists the tools (the conversation may
+            // hold calls of them, which some servers refuse without their
+            // definitions) but may not call one: it answers.
+            request.may_call_tools = step + 1 < max_steps;
             let calls = match self
                 .turn(chat, &request, limits, deadline, &mut beat, &mut shutdown)
                 .await?

@@ -79,6 +79,9 @@ pub struct ChatRequest {
     pub max_tokens: Option<i32>,
     /// Tools the model may call; none sends no `tools`.
     pub tools: Vec<ToolSpec>,
+    /// `false`: the tools are listed but the model must answer in words
+    /// (`tool_choice: "none"`).
+    pub may_call_tools: bool,
 }
 
 /// A piece of a tool call as it streams: OpenAI-compatible servers send the

@@ -169,6 +169,9 @@ impl ChatProvider for OpenAiCompatible {
                 })
                 .collect();
             body["tools"] = Value::Array(tools);
+            if !request.may_call_tools {
+                body["tool_choice"] = json!("none");
+            }
         }
         if let Some(temperature) = request.temperature {
             body["temperature"] = json!(temperature);

@@ -98,6 +98,7 @@ mod tests {
             temperature: None,
             max_tokens: None,
             tools: Vec::new(),
+            may_call_tools: true,
         };
         let mut stream = Scripted::new(script).start(&request).await.unwrap();
         let mut pieces = Vec::new();

@@ -183,7 +183,13 @@ async fn run_one(
         .await?;
         return Ok(());
     }
-    let vars = crate::vars::values(&ctx.db, ctx.sealer.as_ref(), scope).await?;
+    let vars = match crate::vars::for_run(&ctx.db, ctx.sealer.as_ref(), scope).await? {
+        Ok(vars) => vars,
+        Err(unreadable) => {
+            fail(unreadable.to_owned()).await?;
+            return Ok(());
+        }
+    };
     let action = match routines::action_of(&routine)?.with_vars(|name| vars.get(name).cloned()) {
         Ok(action) => action,
         Err(name) => {

@@ -29,3 +29,25 @@ pub async fn values(
     }
     Ok(values)
 }
+
+/// Why a run fails when a secret variable does not open.
+pub const UNREADABLE: &str =
+    "an app variable cannot be read (was ORBIT_SECRETS_KEY changed?): set it again";
+
+/// [`values`] for a run: a secret that does not open is `Ok(Err(..))`, the
+/// run's failure, since it will not open on a retry either; a database
+/// that cannot be reached stays an error, to try again.
+pub async fn for_run(
+    db: &Db,
+    sealer: &dyn Sealer,
+    scope: AppScope,
+) -> DomainResult<Result<HashMap<String, String>, &'static str>> {
+    match values(db, sealer, scope).await {
+        Ok(values) => Ok(Ok(values)),
+        Err(error) if error.code == orbit_domain::ErrorCode::Internal => {
+            tracing::error!(?error, "an app variable does not open");
+            Ok(Err(UNREADABLE))
+        }
+        Err(error) => Err(error),
+    }
+}

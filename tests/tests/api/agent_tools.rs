@@ -636,3 +636,45 @@ async fn app_variables_are_put_in_when_the_agent_runs() {
         "the call without its key was not made"
     );
 }
+
+#[tokio::test]
+async fn a_secret_variable_that_no_longer_opens_fails_the_reply_at_once() {
+    use orbit_domain::entities::app_var;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let tw = tool_world(spawn_app().await, vec![FakeTurn::text("never")], 8).await;
+    tw.app
+        .gql_ok(
+            tw.sk(),
+            SET_VAR,
+            json!({ "input": { "name": "PERSONA", "value": "a pirate", "secret": true } }),
+        )
+        .await;
+    tw.app
+        .gql_ok(
+            tw.sk(),
+            "mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { agent { id } } }",
+            json!({ "input": { "id": tw.agent, "instructions": "Speak as {{vars.PERSONA}}." } }),
+        )
+        .await;
+    // As if the server's ORBIT_SECRETS_KEY had changed under it.
+    app_var::Entity::update_many()
+        .col_expr(
+            app_var::Column::ValueSealed,
+            Expr::value("not-a-sealed-value"),
+        )
+        .filter(app_var::Column::Name.eq("PERSONA"))
+        .exec(tw.app.services.db().conn())
+        .await
+        .unwrap();
+    let reply = tw.ask("Ahoy?").await;
+    let ended = tw.ended(&reply).await;
+    assert_eq!(ended["status"], "FAILED", "{ended}");
+    assert_eq!(ended["attempts"], 1, "failed at once, not retried: {ended}");
+    assert!(
+        ended["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("cannot be read")),
+        "{ended}"
+    );
+    assert!(tw.llm.received().is_empty(), "the model was not asked");
+}

@@ -207,7 +207,10 @@ async fn attempt(
     )
     .await?;
     let tools = orbit_persistence::tools::of_agent(&ctx.db, scope, AgentId(agent.id)).await?;
-    let vars = crate::vars::values(&ctx.db, ctx.sealer.as_ref(), scope).await?;
+    let vars = match crate::vars::for_run(&ctx.db, ctx.sealer.as_ref(), scope).await? {
+        Ok(vars) => vars,
+        Err(unreadable) => return Ok(failed(unreadable)),
+    };
     let instructions = match substitute(&agent.instructions, |name| vars.get(name).cloned()) {
         Ok(instructions) => instructions,
         Err(name) => {

@@ -133,7 +133,9 @@ pub struct Settings {
     /// `ORBIT_TOOL_TIMEOUT` (seconds, default 30): the longest one call of
     /// an agent's tool may take; `ORBIT_TOOL_RESULT_MAX_BYTES` (default
     /// 65536): the most a tool may answer. Past either, the call fails and
-    /// the model is told why.
+    /// the model is told why. `ORBIT_TOOL_APPROVAL_TIMEOUT` (seconds,
+    /// default 900): how long a call of a tool that requires approval waits
+    /// for a decision before it counts as refused.
     pub tool_limits: orbit_worker::agents::tools::ToolLimits,
     /// `ORBIT_OTLP_ENDPOINT`: an OTLP/HTTP collector (`http://host:4318`)
     /// that receives the server's spans; unset, spans are only logged.
@@ -321,6 +323,7 @@ struct FileSettings {
     http_header_timeout: Option<u64>,
     tool_timeout: Option<u64>,
     tool_result_max_bytes: Option<usize>,
+    tool_approval_timeout: Option<u64>,
     password_threads: Option<usize>,
     password_queue: Option<usize>,
     graphql_max_depth: Option<usize>,
@@ -547,6 +550,13 @@ impl Settings {
         if let Some(value) = env("ORBIT_TOOL_RESULT_MAX_BYTES") {
             settings.tool_limits.max_result_bytes =
                 parse_positive("ORBIT_TOOL_RESULT_MAX_BYTES", &value)?;
+        }
+        if let Some(seconds) = file.tool_approval_timeout {
+            settings.tool_limits.approval_timeout = std::time::Duration::from_secs(seconds.max(1));
+        }
+        if let Some(value) = env("ORBIT_TOOL_APPROVAL_TIMEOUT") {
+            let seconds = parse_positive("ORBIT_TOOL_APPROVAL_TIMEOUT", &value)?;
+            settings.tool_limits.approval_timeout = std::time::Duration::from_secs(seconds as u64);
         }
         if let Some(seconds) = file.http_header_timeout {
             settings.http_header_timeout = std::time::Duration::from_secs(seconds);

@@ -117,6 +117,9 @@ define_events! {
     AgentToolCallCompleted = "agent_reply.tool_call.completed", ToolCallStep, Stored;
     /// A tool call failed; `error` says why, as the model was told.
     AgentToolCallFailed = "agent_reply.tool_call.failed", ToolCallStep, Stored;
+    /// A tool call waits for a person to approve it (`decideToolCall`)
+    /// before `approvalExpiresAt`; the reply pauses meanwhile.
+    AgentApprovalRequested = "agent_reply.approval_requested", ToolCallStep, Stored;
     /// A routine's run began (again, for a retried run).
     RoutineRunStarted = "routine_run.started", RunSnapshot, Stored;
     /// A routine's run did what it was for.
@@ -189,6 +192,7 @@ pub const WEBHOOK_EVENT_TYPES: &[EventType] = &[
     EventType::AgentToolCallStarted,
     EventType::AgentToolCallCompleted,
     EventType::AgentToolCallFailed,
+    EventType::AgentApprovalRequested,
     EventType::RoutineRunStarted,
     EventType::RoutineRunSucceeded,
     EventType::RoutineRunFailed,
@@ -264,7 +268,8 @@ impl Event {
             }
             Event::AgentToolCallStarted(step)
             | Event::AgentToolCallCompleted(step)
-            | Event::AgentToolCallFailed(step) => vec![Topic::Thread(step.thread_id)],
+            | Event::AgentToolCallFailed(step)
+            | Event::AgentApprovalRequested(step) => vec![Topic::Thread(step.thread_id)],
             Event::RoutineRunStarted(run)
             | Event::RoutineRunSucceeded(run)
             | Event::RoutineRunFailed(run) => {
@@ -388,6 +393,9 @@ pub struct ToolCallStep {
     pub arguments: Value,
     pub result: Option<Value>,
     pub error: Option<String>,
+    /// For a call that waits for approval: when it counts as refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_expires_at: Option<DateTime<Utc>>,
 }
 
 /// A routine's run as it stood.

@@ -134,6 +134,22 @@ pub fn authorize_message(
     }
 }
 
+/// Who may approve or refuse a tool call an agent's reply waits on: the
+/// same people who may stop the reply (the thread's managers, the app, and
+/// the person whose message asked for it).
+pub fn authorize_decide_tool_call(
+    thread_access: ThreadAccess,
+    is_requester: bool,
+) -> DomainResult<()> {
+    if is_requester || can_manage_thread(thread_access) {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden(
+            "only the thread's managers and the person who asked may approve or refuse the reply's tool calls",
+        ))
+    }
+}
+
 /// Who may stop an agent's reply: whoever manages the thread (the app
 /// included), and the person whose message asked for it.
 pub fn authorize_cancel_reply(thread_access: ThreadAccess, is_requester: bool) -> DomainResult<()> {

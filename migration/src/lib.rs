@@ -18,6 +18,7 @@ mod m20261203_000005_routines;
 mod m20261204_000001_event_interest;
 mod m20261205_000001_tools;
 mod m20261205_000002_app_vars;
+mod m20261206_000001_tool_approvals;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_event_interest::Migration),
             Box::new(m20261205_000001_tools::Migration),
             Box::new(m20261205_000002_app_vars::Migration),
+            Box::new(m20261206_000001_tool_approvals::Migration),
         ]
     }
 }

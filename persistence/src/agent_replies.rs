@@ -55,6 +55,7 @@ fn new_reply(
         lease_owner: Set(None),
         lease_until: Set(None),
         attempts: Set(0),
+        pauses: Set(0),
         model: Set(None),
         prompt_tokens: Set(None),
         completion_tokens: Set(None),
@@ -355,6 +356,32 @@ pub async fn retry_later(
         .exec(&txn)
         .await
         .map_err(db_error)?;
+    db.commit(txn).await?;
+    Ok(true)
+}
+
+/// Gives back a reply whose run waits for approval of a tool call: it is
+/// due when the first waiting call expires, or at once if every call was
+/// decided meanwhile. The claim that goes on counts as an attempt (its
+/// deltas start afresh) but not against the retry budget: `pauses` counts
+/// it. `false`: the lease was lost.
+pub async fn pause(db: &Db, id: Uuid, owner: &str, now: DateTime<Utc>) -> DomainResult<bool> {
+    let txn = db.conn().begin().await.map_err(db_error)?;
+    // Requeued first, due now: that locks the row, so a decision that
+    // commits meanwhile either is read below or makes the reply due after.
+    if !leases::requeue(&txn, TABLE, id, owner, now).await? {
+        return Ok(false);
+    }
+    let mut resume = agent_reply::Entity::update_many()
+        .col_expr(
+            agent_reply::Column::Pauses,
+            Expr::col(agent_reply::Column::Pauses).add(1),
+        )
+        .filter(agent_reply::Column::Id.eq(id));
+    if let Some(expires) = crate::tool_calls::first_expiry(&txn, id).await? {
+        resume = resume.col_expr(agent_reply::Column::DueAt, Expr::value(expires));
+    }
+    resume.exec(&txn).await.map_err(db_error)?;
     db.commit(txn).await?;
     Ok(true)
 }

@@ -6,16 +6,22 @@
 //! finds still `running` (its process stopped mid-call) it calls again
 //! with the same idempotency key (the call's row id), so the tool can tell
 //! it is the same call.
+//!
+//! A call of a tool that requires approval is recorded `awaiting_approval`
+//! with the time it counts as refused; [`decide`] approves it (it becomes
+//! `running`, to be made) or refuses it (`failed`), and makes the paused
+//! reply due at once.
 
 use chrono::{DateTime, Utc};
+use orbit_domain::agents::ReplyStatus;
 use orbit_domain::entities::{agent_reply, agent_tool_call};
 use orbit_domain::events::{Event, ToolCallStep};
-use orbit_domain::ids::{AgentId, AgentReplyId, AppScope, MessageId, ThreadId, ToolId};
+use orbit_domain::ids::{AgentId, AgentReplyId, AppScope, MessageId, ThreadId, ToolId, UserId};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -26,6 +32,8 @@ use crate::{Db, db_error, leases};
 /// How a call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallStatus {
+    /// Waits for a person to approve it; not made yet.
+    AwaitingApproval,
     Running,
     Completed,
     Failed,
@@ -34,6 +42,7 @@ pub enum CallStatus {
 impl CallStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            CallStatus::AwaitingApproval => "awaiting_approval",
             CallStatus::Running => "running",
             CallStatus::Completed => "completed",
             CallStatus::Failed => "failed",
@@ -42,6 +51,7 @@ impl CallStatus {
 
     pub fn parse(value: &str) -> DomainResult<Self> {
         match value {
+            "awaiting_approval" => Ok(CallStatus::AwaitingApproval),
             "running" => Ok(CallStatus::Running),
             "completed" => Ok(CallStatus::Completed),
             "failed" => Ok(CallStatus::Failed),
@@ -61,6 +71,9 @@ pub struct AskedCall {
     pub tool: Option<ToolId>,
     pub tool_name: String,
     pub arguments: serde_json::Value,
+    /// Set when the tool requires approval: the call waits for a decision
+    /// until then.
+    pub approval_expires_at: Option<DateTime<Utc>>,
 }
 
 /// How a call ended.
@@ -98,21 +111,31 @@ pub async fn record(
     let rows = calls
         .into_iter()
         .enumerate()
-        .map(|(position, call)| agent_tool_call::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            app_id: Set(reply.app_id),
-            reply_id: Set(reply.id),
-            step: Set(step),
-            position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-            call_id: Set(call.call_id),
-            tool_id: Set(call.tool.map(ToolId::uuid)),
-            tool_name: Set(call.tool_name),
-            arguments: Set(call.arguments),
-            status: Set(CallStatus::Running.as_str().to_owned()),
-            result: Set(None),
-            error: Set(None),
-            started_at: Set(now),
-            finished_at: Set(None),
+        .map(|(position, call)| {
+            let status = if call.approval_expires_at.is_some() {
+                CallStatus::AwaitingApproval
+            } else {
+                CallStatus::Running
+            };
+            agent_tool_call::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                app_id: Set(reply.app_id),
+                reply_id: Set(reply.id),
+                step: Set(step),
+                position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+                call_id: Set(call.call_id),
+                tool_id: Set(call.tool.map(ToolId::uuid)),
+                tool_name: Set(call.tool_name),
+                arguments: Set(call.arguments),
+                status: Set(status.as_str().to_owned()),
+                result: Set(None),
+                error: Set(None),
+                started_at: Set(now),
+                finished_at: Set(None),
+                approval_expires_at: Set(call.approval_expires_at),
+                decided_at: Set(None),
+                decided_by_user_id: Set(None),
+            }
         })
         .collect::<Vec<_>>();
     if !rows.is_empty() {
@@ -140,7 +163,14 @@ pub async fn record(
         recorded
             .iter()
             .filter(|call| !known.contains(&call.call_id))
-            .map(|call| Event::AgentToolCallStarted(step_event(reply, call))),
+            .map(|call| {
+                let event = step_event(reply, call);
+                if call.status == CallStatus::AwaitingApproval.as_str() {
+                    Event::AgentApprovalRequested(event)
+                } else {
+                    Event::AgentToolCallStarted(event)
+                }
+            }),
     );
     change.commit().await?;
     Ok(Some(recorded))
@@ -200,7 +230,151 @@ fn step_event(reply: &agent_reply::Model, call: &agent_tool_call::Model) -> Tool
         arguments: call.arguments.clone(),
         result: call.result.clone(),
         error: call.error.clone(),
+        approval_expires_at: call.approval_expires_at,
     }
+}
+
+/// A person's answer to a call that waits for approval.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    pub approve: bool,
+    /// `None` for the app's secret key.
+    pub by_user: Option<UserId>,
+}
+
+/// What the model is told of a refused call.
+pub const REFUSED: &str = "a person refused this call: it was not made";
+
+/// Approves or refuses call `call_id` of `reply`, which waits for approval:
+/// approved, it becomes `running` (`agent_reply.tool_call.started`) and
+/// is made when the reply goes on; refused, it fails
+/// (`agent_reply.tool_call.failed`). Either way the paused reply is due at
+/// once. NOT_FOUND for a call the reply does not have; CONFLICT once it
+/// was decided or expired, or once the reply ended.
+pub async fn decide(
+    db: &Db,
+    scope: AppScope,
+    reply: &agent_reply::Model,
+    call_id: &str,
+    decision: Decision,
+    now: DateTime<Utc>,
+) -> DomainResult<agent_tool_call::Model> {
+    let change = Change::begin(db, scope, now).await?;
+    let txn = change.txn();
+    let call = agent_tool_call::Entity::find()
+        .filter(agent_tool_call::Column::AppId.eq(scope.uuid()))
+        .filter(agent_tool_call::Column::ReplyId.eq(reply.id))
+        .filter(agent_tool_call::Column::CallId.eq(call_id))
+        .one(txn)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| DomainError::not_found("tool call").with_field("callId"))?;
+    let not_waiting = || {
+        DomainError::conflict(
+            "this call is not waiting for approval (it was decided, or it expired)",
+        )
+        .with_field("callId")
+    };
+    if call.status != CallStatus::AwaitingApproval.as_str() {
+        return Err(not_waiting());
+    }
+    if call
+        .approval_expires_at
+        .is_some_and(|expires| expires <= now)
+    {
+        return Err(DomainError::conflict(
+            "the approval request expired: the call counts as refused",
+        )
+        .with_field("callId"));
+    }
+    // The reply waits, queued, for this decision; one that ended (say,
+    // cancelled meanwhile) takes none.
+    let woken = agent_reply::Entity::update_many()
+        .col_expr(agent_reply::Column::DueAt, Expr::value(now))
+        .filter(agent_reply::Column::Id.eq(reply.id))
+        .filter(
+            agent_reply::Column::Status
+                .is_in([ReplyStatus::Queued.as_str(), ReplyStatus::Running.as_str()]),
+        )
+        .exec(txn)
+        .await
+        .map_err(db_error)?
+        .rows_affected;
+    if woken == 0 {
+        return Err(DomainError::conflict("this reply has already ended").with_field("replyId"));
+    }
+    let (status, error, finished_at) = if decision.approve {
+        (CallStatus::Running, None, None)
+    } else {
+        (CallStatus::Failed, Some(REFUSED.to_owned()), Some(now))
+    };
+    // Only while it still waits: two deciders at once, one wins.
+    let decided = agent_tool_call::Entity::update_many()
+        .col_expr(
+            agent_tool_call::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(agent_tool_call::Column::Error, Expr::value(error))
+        .col_expr(agent_tool_call::Column::StartedAt, Expr::value(now))
+        .col_expr(
+            agent_tool_call::Column::FinishedAt,
+            Expr::value(finished_at),
+        )
+        .col_expr(agent_tool_call::Column::DecidedAt, Expr::value(now))
+        .col_expr(
+            agent_tool_call::Column::DecidedByUserId,
+            Expr::value(decision.by_user.map(UserId::uuid)),
+        )
+        .filter(agent_tool_call::Column::Id.eq(call.id))
+        .filter(agent_tool_call::Column::Status.eq(CallStatus::AwaitingApproval.as_str()))
+        .exec(txn)
+        .await
+        .map_err(db_error)?
+        .rows_affected;
+    if decided == 0 {
+        return Err(not_waiting());
+    }
+    let call = agent_tool_call::Entity::find_by_id(call.id)
+        .one(txn)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| DomainError::internal("a decided call vanished"))?;
+    let event = step_event(reply, &call);
+    change.emit(if decision.approve {
+        Event::AgentToolCallStarted(event)
+    } else {
+        Event::AgentToolCallFailed(event)
+    });
+    change.commit().await?;
+    Ok(call)
+}
+
+/// The earliest time a call of the reply that waits for approval expires:
+/// `None` when none waits.
+pub(crate) async fn first_expiry<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    reply: Uuid,
+) -> DomainResult<Option<DateTime<Utc>>> {
+    let waiting = agent_tool_call::Entity::find()
+        .filter(agent_tool_call::Column::ReplyId.eq(reply))
+        .filter(agent_tool_call::Column::Status.eq(CallStatus::AwaitingApproval.as_str()))
+        .order_by_asc(agent_tool_call::Column::ApprovalExpiresAt)
+        .one(conn)
+        .await
+        .map_err(db_error)?;
+    Ok(waiting.and_then(|call| call.approval_expires_at))
+}
+
+/// Whether a call of the reply waits for approval.
+pub async fn awaits_approval(db: &Db, scope: AppScope, reply: Uuid) -> DomainResult<bool> {
+    let waiting = agent_tool_call::Entity::find()
+        .filter(agent_tool_call::Column::AppId.eq(scope.uuid()))
+        .filter(agent_tool_call::Column::ReplyId.eq(reply))
+        .filter(agent_tool_call::Column::Status.eq(CallStatus::AwaitingApproval.as_str()))
+        .count(db.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(waiting > 0)
 }
 
 /// The calls of a reply of `scope`'s app, in the order the model asked

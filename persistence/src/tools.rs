@@ -38,6 +38,7 @@ pub struct NewTool {
     pub description: String,
     pub input_schema: serde_json::Value,
     pub http: HttpCall,
+    pub requires_approval: bool,
 }
 
 fn headers_json(headers: &[StoredHeader]) -> DomainResult<serde_json::Value> {
@@ -60,6 +61,7 @@ pub async fn create(
         http_url: Set(Some(new.http.url)),
         http_method: Set(Some(new.http.method.as_str().to_owned())),
         http_headers: Set(Some(headers_json(&new.http.headers)?)),
+        requires_approval: Set(new.requires_approval),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -83,6 +85,7 @@ pub struct ToolChanges {
     pub description: Option<String>,
     pub input_schema: Option<serde_json::Value>,
     pub http: Option<HttpCall>,
+    pub requires_approval: Option<bool>,
 }
 
 /// Changes `existing` (a tool the caller found in its app).
@@ -106,6 +109,9 @@ pub async fn update(
         active.http_url = Set(Some(http.url));
         active.http_method = Set(Some(http.method.as_str().to_owned()));
         active.http_headers = Set(Some(headers_json(&http.headers)?));
+    }
+    if let Some(requires_approval) = changes.requires_approval {
+        active.requires_approval = Set(requires_approval);
     }
     active.updated_at = Set(now);
     active.update(db.conn()).await.map_err(name_taken)

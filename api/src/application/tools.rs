@@ -47,6 +47,8 @@ pub struct CreateTool {
     pub description: String,
     pub input_schema: Value,
     pub http: HttpInput,
+    /// Each call waits for a person's approval before it is made.
+    pub requires_approval: bool,
 }
 
 /// `None` keeps the value; `http` replaces the call as a whole.
@@ -55,6 +57,7 @@ pub struct UpdateTool {
     pub description: Option<String>,
     pub input_schema: Option<Value>,
     pub http: Option<HttpInput>,
+    pub requires_approval: Option<bool>,
 }
 
 /// A header as shown: a secret one without its value.
@@ -79,6 +82,7 @@ pub async fn create(
         description: rules::tool_description("description", &input.description)?,
         input_schema: checked_schema(input.input_schema)?,
         http: http_call(services, scope, id, input.http, &[], &vars)?,
+        requires_approval: input.requires_approval,
     };
     tools::create(services.db(), scope, services.clock().now(), new).await
 }
@@ -112,6 +116,7 @@ pub async fn update(
             .transpose()?,
         input_schema: input.input_schema.map(checked_schema).transpose()?,
         http,
+        requires_approval: input.requires_approval,
     };
     tools::update(services.db(), existing, services.clock().now(), changes).await
 }

@@ -15,11 +15,13 @@ use orbit_domain::entities::{agent, agent_reply, model_provider};
 use orbit_domain::ids::{
     AgentId, AgentReplyId, AppId, AppScope, MessageId, ModelProviderId, ThreadId,
 };
-use orbit_domain::policy::{AppAction, authorize_cancel_reply};
-use orbit_domain::{DomainError, SealContext, validation};
+use orbit_domain::policy::{
+    AppAction, ThreadAccess, authorize_cancel_reply, authorize_decide_tool_call,
+};
+use orbit_domain::{DomainError, DomainResult, SealContext, validation};
 use orbit_persistence::agents::{AgentChanges, ModelSettings, NewAgent};
 use orbit_persistence::model_providers::{self, NewProvider, ProviderChanges};
-use orbit_persistence::{agent_replies, agents, messages};
+use orbit_persistence::{agent_replies, agents, messages, tool_calls};
 use serde_json::Value;
 
 use super::loaders::{AgentLoader, ThreadLoader};
@@ -94,6 +96,9 @@ impl From<AgentStatusValue> for AgentStatus {
 pub enum AgentReplyStatus {
     Queued,
     Running,
+    /// Paused: a tool call waits for `decideToolCall` (see the reply's
+    /// `steps`).
+    AwaitingApproval,
     Completed,
     Failed,
     Cancelled,
@@ -309,11 +314,21 @@ impl AgentReplyNode {
     async fn id(&self) -> ID {
         ID(AgentReplyId(self.0.id).to_string())
     }
-    async fn status(&self) -> GqlResult<AgentReplyStatus> {
-        Ok(self.0.status.parse::<ReplyStatus>()?.into())
+    async fn status(&self, ctx: &Context<'_>) -> GqlResult<AgentReplyStatus> {
+        let status = self.0.status.parse::<ReplyStatus>()?;
+        // A paused reply is queued again, having run: only such a one may
+        // wait on a call.
+        if status == ReplyStatus::Queued && self.0.attempts > 0 {
+            let scope = AppScope::new(AppId(self.0.app_id));
+            if tool_calls::awaits_approval(services(ctx).db(), scope, self.0.id).await? {
+                return Ok(AgentReplyStatus::AwaitingApproval);
+            }
+        }
+        Ok(status.into())
     }
-    /// Claims so far: a retry after a provider error, or a takeover after
-    /// the process streaming it stopped, each count one.
+    /// Claims so far: a retry after a provider error, a takeover after the
+    /// process streaming it stopped, and going on after a pause for a tool
+    /// call's approval each count one (deltas start afresh with each).
     async fn attempts(&self) -> i32 {
         self.0.attempts
     }
@@ -673,6 +688,24 @@ pub struct CancelAgentReplyInput {
 #[derive(SimpleObject)]
 pub struct CancelAgentReplyPayload {
     reply: AgentReplyNode,
+}
+
+#[derive(InputObject)]
+pub struct DecideToolCallInput {
+    reply_id: ID,
+    /// The model's id for the call (`AgentToolCall.callId`).
+    call_id: String,
+    /// true makes the call; false refuses it (the model is told).
+    approve: bool,
+    /// For developers: the app of the reply.
+    app_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct DecideToolCallPayload {
+    reply: AgentReplyNode,
+    /// The call as decided: RUNNING when approved, FAILED when refused.
+    call: AgentToolCallNode,
 }
 
 fn timeout(field: &str, value: Option<i32>, default: i32, max: i32) -> GqlResult<i32> {
@@ -1043,34 +1076,13 @@ impl AgentMutation {
         input: CancelAgentReplyInput,
     ) -> GqlResult<CancelAgentReplyPayload> {
         let services = services(ctx);
-        let viewer = viewer(ctx);
-        let id = AgentReplyId::parse_field(&input.reply_id, "replyId")?;
-        let developer = matches!(
-            viewer,
-            Viewer::User {
-                developer: true,
-                ..
-            }
-        );
-        let (scope, reply) = if developer || input.app_id.is_some() {
-            let scope = builder(services, viewer, input.app_id.as_ref()).await?;
-            let reply = agent_replies::find(services.db(), scope, id)
-                .await?
-                .ok_or_else(|| DomainError::not_found("agent reply").with_field("replyId"))?;
-            (scope, reply)
-        } else {
-            let (reply, thread_access) = visible_reply(ctx, id, "replyId").await?;
-            let is_requester = match (viewer.actor()?, reply.trigger_message_id) {
-                (Actor::User(user), Some(trigger)) => {
-                    messages::find(services.db(), scope(ctx), MessageId(trigger))
-                        .await?
-                        .is_some_and(|m| m.author_user_id == Some(user.uuid()))
-                }
-                _ => false,
-            };
-            authorize_cancel_reply(thread_access, is_requester)?;
-            (scope(ctx), reply)
-        };
+        let (scope, reply) = reply_to_control(
+            ctx,
+            &input.reply_id,
+            input.app_id.as_ref(),
+            authorize_cancel_reply,
+        )
+        .await?;
         let reply =
             agent_replies::request_cancel(services.db(), scope, &reply, services.clock().now())
                 .await?;
@@ -1080,4 +1092,93 @@ impl AgentMutation {
             reply: AgentReplyNode(reply),
         })
     }
+
+    /// Approves or refuses a tool call a reply waits on (its tool requires
+    /// approval; `agent_reply.approval_requested` announced it). Those who
+    /// may cancel the reply may decide. Approved, the call is made
+    /// (`agent_reply.tool_call.started`); refused, it fails
+    /// (`agent_reply.tool_call.failed`) and the model is told so; either
+    /// way the reply goes on at once. NOT_FOUND for a call the reply does
+    /// not have; CONFLICT once the call was decided or expired, or the
+    /// reply ended.
+    async fn decide_tool_call(
+        &self,
+        ctx: &Context<'_>,
+        input: DecideToolCallInput,
+    ) -> GqlResult<DecideToolCallPayload> {
+        let services = services(ctx);
+        let (scope, reply) = reply_to_control(
+            ctx,
+            &input.reply_id,
+            input.app_id.as_ref(),
+            authorize_decide_tool_call,
+        )
+        .await?;
+        let by_user = match viewer(ctx).actor()? {
+            Actor::User(user) => Some(user),
+            _ => None,
+        };
+        let decision = tool_calls::Decision {
+            approve: input.approve,
+            by_user,
+        };
+        let call = tool_calls::decide(
+            services.db(),
+            scope,
+            &reply,
+            &input.call_id,
+            decision,
+            services.clock().now(),
+        )
+        .await?;
+        // The reply is due: let this process's worker take it now.
+        services.wake_worker();
+        let reply = agent_replies::find(services.db(), scope, AgentReplyId(reply.id))
+            .await?
+            .ok_or_else(|| DomainError::not_found("agent reply").with_field("replyId"))?;
+        Ok(DecideToolCallPayload {
+            reply: AgentReplyNode(reply),
+            call: AgentToolCallNode(call),
+        })
+    }
+}
+
+/// A reply the caller may act on, and its app. The secret key and
+/// developers (with `appId`) reach any reply of an app they build; anyone
+/// else, one of a thread they see, if `authorize` lets them (given their
+/// access to the thread and whether their message asked for the reply).
+async fn reply_to_control(
+    ctx: &Context<'_>,
+    reply_id: &ID,
+    app_id: Option<&ID>,
+    authorize: fn(ThreadAccess, bool) -> DomainResult<()>,
+) -> GqlResult<(AppScope, agent_reply::Model)> {
+    let services = services(ctx);
+    let viewer = viewer(ctx);
+    let id = AgentReplyId::parse_field(reply_id, "replyId")?;
+    let developer = matches!(
+        viewer,
+        Viewer::User {
+            developer: true,
+            ..
+        }
+    );
+    if developer || app_id.is_some() {
+        let scope = builder(services, viewer, app_id).await?;
+        let reply = agent_replies::find(services.db(), scope, id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("agent reply").with_field("replyId"))?;
+        return Ok((scope, reply));
+    }
+    let (reply, thread_access) = visible_reply(ctx, id, "replyId").await?;
+    let is_requester = match (viewer.actor()?, reply.trigger_message_id) {
+        (Actor::User(user), Some(trigger)) => {
+            messages::find(services.db(), scope(ctx), MessageId(trigger))
+                .await?
+                .is_some_and(|m| m.author_user_id == Some(user.uuid()))
+        }
+        _ => false,
+    };
+    authorize(thread_access, is_requester)?;
+    Ok((scope(ctx), reply))
 }

@@ -270,6 +270,9 @@ macro_rules! tool_call_event {
             async fn result(&self) -> GqlResult<Option<Json>> { Ok(self.data()?.result.clone().map(Json)) }
             /// Why it failed: set on `agent_reply.tool_call.failed`.
             async fn error(&self) -> GqlResult<Option<&str>> { Ok(self.data()?.error.as_deref()) }
+            /// For a call that waits for approval: when it counts as
+            /// refused if no one decided (`decideToolCall`).
+            async fn approval_expires_at(&self) -> GqlResult<Option<DateTime<Utc>>> { Ok(self.data()?.approval_expires_at) }
         });
     };
 }
@@ -287,6 +290,12 @@ tool_call_event!(
     /// model was told): the tool failed or timed out, or the model named a
     /// tool the agent lacks or sent arguments that do not fit.
     AgentToolCallFailedEvent, "AgentToolCallFailedEvent", AgentToolCallFailed
+);
+tool_call_event!(
+    /// `agent_reply.approval_requested`: the call's tool requires approval.
+    /// The reply pauses until someone answers with `decideToolCall` or
+    /// `approvalExpiresAt` passes (then the call counts as refused).
+    AgentApprovalRequestedEvent, "AgentApprovalRequestedEvent", AgentApprovalRequested
 );
 
 /// The fields every `routine_run.*` event carries: the run as it stood.
@@ -431,6 +440,7 @@ pub enum Event {
     AgentToolCallStarted(AgentToolCallStartedEvent),
     AgentToolCallCompleted(AgentToolCallCompletedEvent),
     AgentToolCallFailed(AgentToolCallFailedEvent),
+    AgentApprovalRequested(AgentApprovalRequestedEvent),
     RoutineRunStarted(RoutineRunStartedEvent),
     RoutineRunSucceeded(RoutineRunSucceededEvent),
     RoutineRunFailed(RoutineRunFailedEvent),
@@ -480,6 +490,7 @@ event_union!(
     AgentToolCallStartedEvent,
     AgentToolCallCompletedEvent,
     AgentToolCallFailedEvent,
+    AgentApprovalRequestedEvent,
     RoutineRunStartedEvent,
     RoutineRunSucceededEvent,
     RoutineRunFailedEvent,

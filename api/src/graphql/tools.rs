@@ -67,6 +67,11 @@ impl ToolNode {
             headers,
         }))
     }
+    /// Each call waits for a person to approve it (`decideToolCall`)
+    /// before it is made; the reply pauses meanwhile.
+    async fn requires_approval(&self) -> bool {
+        self.0.requires_approval
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -142,6 +147,10 @@ pub struct CreateToolInput {
     /// A JSON Schema of an object: the arguments.
     input_schema: Json,
     http: ToolHttpInput,
+    /// Each call waits for a person's approval (`decideToolCall`) before
+    /// it is made. Default false.
+    #[graphql(default)]
+    requires_approval: bool,
 }
 
 #[derive(SimpleObject)]
@@ -158,6 +167,7 @@ pub struct UpdateToolInput {
     input_schema: Option<Json>,
     /// Replaces how the tool is called, headers included.
     http: Option<ToolHttpInput>,
+    requires_approval: Option<bool>,
 }
 
 #[derive(SimpleObject)]
@@ -178,6 +188,9 @@ pub struct DeleteToolPayload {
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum AgentToolCallStatus {
+    /// Its tool requires approval: it waits for `decideToolCall` until
+    /// `approvalExpiresAt`, and is not made until approved.
+    AwaitingApproval,
     /// Called, not yet answered.
     Running,
     Completed,
@@ -213,6 +226,7 @@ impl AgentToolCallNode {
     }
     async fn status(&self) -> GqlResult<AgentToolCallStatus> {
         Ok(match CallStatus::parse(&self.0.status)? {
+            CallStatus::AwaitingApproval => AgentToolCallStatus::AwaitingApproval,
             CallStatus::Running => AgentToolCallStatus::Running,
             CallStatus::Completed => AgentToolCallStatus::Completed,
             CallStatus::Failed => AgentToolCallStatus::Failed,
@@ -226,8 +240,24 @@ impl AgentToolCallNode {
     async fn error(&self) -> Option<&str> {
         self.0.error.as_deref()
     }
+    /// When it was made (for an approved call, when it was approved).
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
+    }
+    /// For a tool that requires approval: when an undecided call counts as
+    /// refused.
+    async fn approval_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.approval_expires_at
+    }
+    /// When someone approved or refused it.
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+    /// The user who decided; null when the app's secret key did, or no one.
+    async fn decided_by_user_id(&self) -> Option<ID> {
+        self.0
+            .decided_by_user_id
+            .map(|id| ID(orbit_domain::ids::UserId(id).to_string()))
     }
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.0.finished_at
@@ -296,6 +326,7 @@ impl ToolMutation {
             description: input.description,
             input_schema: input.input_schema.0,
             http: input.http.into(),
+            requires_approval: input.requires_approval,
         };
         let tool = tools::create(
             services(ctx),
@@ -320,6 +351,7 @@ impl ToolMutation {
             description: input.description,
             input_schema: input.input_schema.map(|Json(schema)| schema),
             http: input.http.map(Into::into),
+            requires_approval: input.requires_approval,
         };
         let tool = tools::update(
             services(ctx),

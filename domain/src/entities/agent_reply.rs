@@ -23,6 +23,9 @@ pub struct Model {
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
     pub attempts: i32,
+    /// Times the reply paused for a tool call's approval: each going on
+    /// after one is a claim (counted in `attempts`) but no failed attempt.
+    pub pauses: i32,
     pub model: Option<String>,
     pub prompt_tokens: Option<i32>,
     pub completion_tokens: Option<i32>,

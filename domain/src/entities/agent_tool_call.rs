@@ -21,12 +21,19 @@ pub struct Model {
     pub tool_id: Option<Uuid>,
     pub tool_name: String,
     pub arguments: Json,
-    /// `running`, `completed` or `failed`.
+    /// `awaiting_approval`, `running`, `completed` or `failed`.
     pub status: String,
     pub result: Option<Json>,
     pub error: Option<String>,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// For a tool that requires approval: when the call counts as refused
+    /// if no one decided.
+    pub approval_expires_at: Option<DateTimeUtc>,
+    /// When someone approved or refused it.
+    pub decided_at: Option<DateTimeUtc>,
+    /// The user who decided (`None` for the app's secret key).
+    pub decided_by_user_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

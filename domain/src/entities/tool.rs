@@ -20,6 +20,8 @@ pub struct Model {
     pub http_url: Option<String>,
     pub http_method: Option<String>,
     pub http_headers: Option<Json>,
+    /// A call waits for a person to approve it before it runs.
+    pub requires_approval: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -22,22 +22,22 @@ const CREATE_TOOL: &str =
 const SET_TOOLS: &str =
     "mutation($input: SetAgentToolsInput!) { setAgentTools(input: $input) { agent { id } } }";
 
-struct ToolWorld {
-    app: TestApp,
-    w: TeamWorld,
-    llm: FakeLlm,
-    tool: UrlReceiver,
-    tool_id: String,
-    agent: String,
+pub(crate) struct ToolWorld {
+    pub(crate) app: TestApp,
+    pub(crate) w: TeamWorld,
+    pub(crate) llm: FakeLlm,
+    pub(crate) tool: UrlReceiver,
+    pub(crate) tool_id: String,
+    pub(crate) agent: String,
 }
 
 impl ToolWorld {
-    fn sk(&self) -> Option<&str> {
+    pub(crate) fn sk(&self) -> Option<&str> {
         Some(self.w.keys.secret_key.as_str())
     }
 
     /// Sends a message and returns the id of the reply it asked for.
-    async fn ask(&self, content: &str) -> String {
+    pub(crate) async fn ask(&self, content: &str) -> String {
         let data = self
             .app
             .gql_ok(
@@ -52,12 +52,12 @@ impl ToolWorld {
             .to_owned()
     }
 
-    async fn reply(&self, id: &str) -> Value {
+    pub(crate) async fn reply(&self, id: &str) -> Value {
         self.app.gql_ok(self.sk(), REPLY, json!({ "id": id })).await["agentReply"].clone()
     }
 
     /// A member's socket subscribed to the thread's events as `t`, live.
-    async fn watch(&self) -> orbit_tests::ws::WsClient {
+    pub(crate) async fn watch(&self) -> orbit_tests::ws::WsClient {
         let mut client =
             orbit_tests::ws::WsClient::connected(&self.app.ws_url(), self.w.member.token()).await;
         client
@@ -67,10 +67,13 @@ impl ToolWorld {
         client
     }
 
-    async fn ended(&self, id: &str) -> Value {
+    pub(crate) async fn ended(&self, id: &str) -> Value {
         eventually("the reply ends", || async {
             let status = self.reply(id).await["status"].clone();
-            !matches!(status.as_str(), Some("QUEUED" | "RUNNING"))
+            !matches!(
+                status.as_str(),
+                Some("QUEUED" | "RUNNING" | "AWAITING_APPROVAL")
+            )
         })
         .await;
         self.reply(id).await
@@ -80,7 +83,7 @@ impl ToolWorld {
 /// An agent with one tool (`get_weather`, at the fake tool, with a secret
 /// `Authorization` header) in the world's thread, speaking to a fake model
 /// that takes `turns`.
-async fn tool_world(app: TestApp, turns: Vec<FakeTurn>, max_steps: i32) -> ToolWorld {
+pub(crate) async fn tool_world(app: TestApp, turns: Vec<FakeTurn>, max_steps: i32) -> ToolWorld {
     let llm = FakeLlm::start(Behaviour::Turns(turns)).await;
     let tool = UrlReceiver::start(Answer::Status(
         200,
@@ -364,6 +367,7 @@ async fn a_call_a_dead_process_left_is_made_again_with_the_same_key() {
             tool: Some(ToolId::parse_field(&tw.tool_id, "id").unwrap()),
             tool_name: "get_weather".into(),
             arguments: json!({ "city": "Oslo" }),
+            approval_expires_at: None,
         }],
         now + Span::seconds(60),
         now,
@@ -408,11 +412,14 @@ async fn a_call_a_dead_process_left_is_made_again_with_the_same_key() {
     assert_eq!(ended["steps"][0]["status"], "COMPLETED", "{id}");
 }
 
-const EVENTS: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { __typename ... on Event { cursor type } ... on AgentToolCallStartedEvent { callId step toolName toolId arguments reply { id } } ... on AgentToolCallCompletedEvent { callId toolName result } ... on AgentToolCallFailedEvent { callId error } ... on MessageCreatedEvent { message { id content } } } }";
+pub(crate) const EVENTS: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { __typename ... on Event { cursor type } ... on AgentToolCallStartedEvent { callId step toolName toolId arguments reply { id } } ... on AgentToolCallCompletedEvent { callId toolName result } ... on AgentToolCallFailedEvent { callId error } ... on AgentApprovalRequestedEvent { callId toolName arguments approvalExpiresAt } ... on MessageCreatedEvent { message { id content } } } }";
 
 /// The stored events of the subscription until the reply ends (deltas,
 /// which are never stored, left out).
-async fn stored_events_until_end(client: &mut orbit_tests::ws::WsClient, id: &str) -> Vec<Value> {
+pub(crate) async fn stored_events_until_end(
+    client: &mut orbit_tests::ws::WsClient,
+    id: &str,
+) -> Vec<Value> {
     let mut events = Vec::new();
     loop {
         let event = client.next_payload(id).await["data"]["threadEvents"].clone();
@@ -427,7 +434,7 @@ async fn stored_events_until_end(client: &mut orbit_tests::ws::WsClient, id: &st
     }
 }
 
-fn types(events: &[Value]) -> Vec<&str> {
+pub(crate) fn types(events: &[Value]) -> Vec<&str> {
     events.iter().filter_map(|e| e["type"].as_str()).collect()
 }
 

@@ -39,6 +39,7 @@ mod subscriptions;
 mod teams;
 mod tenant_isolation;
 mod threads;
+mod tool_approvals;
 mod tools;
 mod viewer;
 mod webhooks;

@@ -115,6 +115,9 @@ enum Attempt {
     Lost,
     /// The server is stopping: give the reply back to the queue.
     Stopping,
+    /// A tool call waits for a person's approval: give the reply back until
+    /// it is decided or expires.
+    AwaitingApproval,
 }
 
 async fn run_one(
@@ -136,6 +139,10 @@ async fn run_one(
             let now = ctx.clock.now();
             let why = "the server stopped during the reply; it starts over";
             agent_replies::retry_later(&ctx.db, id, owner, now, why).await?;
+            return Ok(());
+        }
+        Attempt::AwaitingApproval => {
+            agent_replies::pause(&ctx.db, id, owner, ctx.clock.now()).await?;
             return Ok(());
         }
         Attempt::Lost => return Ok(()),
@@ -175,7 +182,7 @@ async fn attempt(
             Some("cancelled".to_owned()),
         ));
     }
-    if reply.attempts > MAX_ATTEMPTS {
+    if tries(reply) > MAX_ATTEMPTS {
         let last = reply
             .error
             .as_deref()
@@ -344,11 +351,13 @@ enum Turn {
     Interrupted(Interrupt),
 }
 
-/// What interrupted a wait for the provider.
+/// What interrupted a wait for the provider, or the run of a turn's calls.
 enum Interrupt {
     Lost,
     Cancelled,
     Stopping,
+    /// A call waits for approval; the others of its turn were made.
+    AwaitingApproval,
 }
 
 impl Streamer<'_> {
@@ -487,15 +496,18 @@ impl Streamer<'_> {
         }
     }
 
-    /// A call as it is recorded: the agent's tool of that name, and the
+    /// A call as it is recorded: the agent's tool of that name, the
     /// arguments as JSON (text that is not JSON is kept as a string, and
-    /// the call then fails saying so).
+    /// the call then fails saying so), and, for a tool that requires
+    /// approval, when the wait for it ends.
     fn asked(&self, call: ToolCall) -> AskedCall {
-        let tool = self
-            .tools
-            .iter()
-            .find(|tool| tool.name == call.name)
-            .map(|tool| ToolId(tool.id));
+        let tool = self.tools.iter().find(|tool| tool.name == call.name);
+        let approval_expires_at = tool.filter(|tool| tool.requires_approval).map(|_| {
+            self.ctx.clock.now()
+                + chrono::Duration::from_std(self.ctx.tool_limits.approval_timeout)
+                    .unwrap_or(chrono::Duration::MAX)
+        });
+        let tool = tool.map(|tool| ToolId(tool.id));
         let arguments = if call.arguments.trim().is_empty() {
             serde_json::json!({})
         } else {
@@ -507,10 +519,14 @@ impl Streamer<'_> {
             tool,
             tool_name: call.name,
             arguments,
+            approval_expires_at,
         }
     }
 
-    /// Runs the calls still running, one after another, storing each end.
+    /// Runs the calls still running, one after another, storing each end;
+    /// a call whose wait for approval expired fails as refused. When a
+    /// call still waits for approval, the others made, the turn is
+    /// interrupted: the reply pauses.
     async fn run_calls(
         &self,
         calls: Vec<agent_tool_call::Model>,
@@ -520,8 +536,17 @@ impl Streamer<'_> {
         shutdown: &mut watch::Receiver<bool>,
     ) -> DomainResult<Result<Vec<agent_tool_call::Model>, Interrupt>> {
         let mut ended = Vec::with_capacity(calls.len());
+        let mut waiting = false;
         for call in calls {
-            if call.status != CallStatus::Running.as_str() {
+            let expired = call.status == CallStatus::AwaitingApproval.as_str()
+                && call
+                    .approval_expires_at
+                    .is_none_or(|expires| expires <= self.ctx.clock.now());
+            if call.status == CallStatus::AwaitingApproval.as_str() && !expired {
+                waiting = true;
+                continue;
+            }
+            if call.status != CallStatus::Running.as_str() && !expired {
                 ended.push(call);
                 continue;
             }
@@ -529,7 +554,13 @@ impl Streamer<'_> {
                 idle: self.ctx.tool_limits.timeout + Duration::from_secs(5),
                 total: limits.total,
             };
-            let work = async { Ok::<_, ProviderError>(self.call(&call).await) };
+            let work = async {
+                Ok::<_, ProviderError>(if expired {
+                    CallEnd::Failed(self.expired())
+                } else {
+                    self.call(&call).await
+                })
+            };
             let end = match self
                 .wait(work, tool_limits, deadline, beat, shutdown)
                 .await?
@@ -566,7 +597,18 @@ impl Streamer<'_> {
             }
             ended.push(stored);
         }
+        if waiting {
+            return Ok(Err(Interrupt::AwaitingApproval));
+        }
         Ok(Ok(ended))
+    }
+
+    /// What the model is told of a call no one decided on in time.
+    fn expired(&self) -> String {
+        format!(
+            "no one approved this call within {} s (ORBIT_TOOL_APPROVAL_TIMEOUT): it was not made",
+            self.ctx.tool_limits.approval_timeout.as_secs()
+        )
     }
 
     /// One call: its tool, if the agent still has it, with its arguments.
@@ -701,17 +743,17 @@ impl Streamer<'_> {
 
     fn provider_failed(self, error: ProviderError) -> Attempt {
         let retry = match error.retry {
-            Retry::Later(after) if self.text.is_empty() && self.reply.attempts < MAX_ATTEMPTS => {
+            Retry::Later(after) if self.text.is_empty() && tries(self.reply) < MAX_ATTEMPTS => {
                 Some(after)
             }
             _ => None,
         };
         if let Some(after) = retry {
-            let due = self.ctx.clock.now() + backoff(self.reply.attempts, after);
+            let due = self.ctx.clock.now() + backoff(tries(self.reply), after);
             return Attempt::RetryAt(due, error.message);
         }
-        let message = if self.reply.attempts > 1 && matches!(error.retry, Retry::Later(_)) {
-            format!("{} (after {} attempts)", error.message, self.reply.attempts)
+        let message = if tries(self.reply) > 1 && matches!(error.retry, Retry::Later(_)) {
+            format!("{} (after {} attempts)", error.message, tries(self.reply))
         } else {
             error.message
         };
@@ -725,6 +767,7 @@ impl Streamer<'_> {
         match interrupt {
             Interrupt::Lost => Attempt::Lost,
             Interrupt::Stopping => Attempt::Stopping,
+            Interrupt::AwaitingApproval => Attempt::AwaitingApproval,
             Interrupt::Cancelled => {
                 let mut outcome = self.partial();
                 outcome.status = ReplyStatus::Cancelled;
@@ -746,6 +789,12 @@ impl Streamer<'_> {
             error: None,
         }
     }
+}
+
+/// Claims of the reply that count against [`MAX_ATTEMPTS`]: going on after
+/// a pause for approval does not.
+fn tries(reply: &agent_reply::Model) -> i32 {
+    reply.attempts - reply.pauses
 }
 
 /// Recorded calls grouped by the model turn that asked for them, in order.

@@ -25,9 +25,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::agent_replies::TABLE as REPLIES;
+use crate::queues::Queue;
 use crate::unit_of_work::Change;
 use crate::{Db, db_error, leases};
+
+/// The replies' table, whose leases a reply's calls are written under
+/// (named through the queue, so this module and `agent_replies`, which
+/// reads the calls when a reply pauses, do not import each other).
+const REPLIES: &str = Queue::AgentReplies.as_str();
 
 /// How a call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

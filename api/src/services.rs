@@ -135,6 +135,12 @@ impl Services {
         }
     }
 
+    /// What one call of an agent's tool may take; a look at an MCP
+    /// server is held to the same.
+    pub fn tool_limits(&self) -> orbit_worker::agents::tools::ToolLimits {
+        self.0.tool_limits
+    }
+
     pub(crate) fn tokens(&self) -> &AccessTokenKeys {
         &self.0.tokens
     }

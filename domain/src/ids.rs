@@ -107,6 +107,11 @@ public_id!(
     "tol"
 );
 public_id!(
+    /// An MCP server an app registered; its tools are tools of the app.
+    McpServerId,
+    "mcp"
+);
+public_id!(
     /// One reply an agent owes a thread (`agent_replies`).
     AgentReplyId,
     "rpl"

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod identity_providers;
 pub mod ids;
+pub mod mcp;
 pub mod policy;
 pub mod roles;
 pub mod routines;

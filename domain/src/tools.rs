@@ -29,8 +29,9 @@ pub const MAX_AGENT_TOOLS: usize = 32;
 pub const HEADER_SEAL_PURPOSE: &str = "tool.header";
 
 stored_enum!(
-    /// How a tool is called.
-    ToolKind { Http => "http" }
+    /// How a tool is called: a URL of the app's, or a tool of one of its
+    /// MCP servers.
+    ToolKind { Http => "http", Mcp => "mcp" }
 );
 
 /// Headers the server sets itself, or that would change how the request

@@ -19,6 +19,7 @@ mod m20261204_000001_event_interest;
 mod m20261205_000001_tools;
 mod m20261205_000002_app_vars;
 mod m20261206_000001_tool_approvals;
+mod m20261206_000002_mcp_servers;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_tools::Migration),
             Box::new(m20261205_000002_app_vars::Migration),
             Box::new(m20261206_000001_tool_approvals::Migration),
+            Box::new(m20261206_000002_mcp_servers::Migration),
         ]
     }
 }

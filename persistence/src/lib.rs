@@ -17,6 +17,7 @@ mod error;
 pub mod identity_providers;
 pub mod keyset;
 pub mod leases;
+pub mod mcp_servers;
 pub mod messages;
 pub mod model_providers;
 pub mod oauth_logins;

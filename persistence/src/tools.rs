@@ -62,6 +62,8 @@ pub async fn create(
         http_method: Set(Some(new.http.method.as_str().to_owned())),
         http_headers: Set(Some(headers_json(&new.http.headers)?)),
         requires_approval: Set(new.requires_approval),
+        mcp_server_id: Set(None),
+        mcp_tool_name: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

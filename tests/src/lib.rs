@@ -5,6 +5,7 @@
 //! a manual clock, so tests run in parallel and never sleep.
 
 pub mod llm;
+pub mod mcp_server;
 pub mod oauth_provider;
 pub mod smtp;
 pub mod tcp_proxy;

@@ -10,8 +10,10 @@
 
 pub mod agents;
 pub mod events;
+pub mod mcp;
 pub mod outbound;
 pub mod routines;
+pub mod tool_limits;
 pub mod vars;
 pub mod webhooks;
 

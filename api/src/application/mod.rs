@@ -14,6 +14,7 @@ pub mod app_vars;
 pub mod apps;
 pub mod device;
 pub mod login_methods;
+pub mod mcp_servers;
 pub mod oauth_login;
 pub mod outbound;
 pub mod passwordless;

@@ -96,6 +96,20 @@ pub async fn update(
 ) -> DomainResult<tool::Model> {
     let (scope, _) = access::managed_app(services, viewer, app_id, AppAction::Build).await?;
     let existing = find_in(services, scope, id).await?;
+    if existing.mcp_server_id.is_some() {
+        let listed = [
+            ("name", input.name.is_some()),
+            ("description", input.description.is_some()),
+            ("inputSchema", input.input_schema.is_some()),
+            ("http", input.http.is_some()),
+        ];
+        if let Some((field, _)) = listed.into_iter().find(|(_, given)| *given) {
+            return Err(DomainError::bad_input(
+                field,
+                "a tool of an MCP server is as its server lists it (change it there and refreshMcpServer); only requiresApproval is set here",
+            ));
+        }
+    }
     let tool_id = ToolId(existing.id);
     let http = match input.http {
         Some(http) => {
@@ -129,7 +143,14 @@ pub async fn delete(
     id: &str,
 ) -> DomainResult<ToolId> {
     let (scope, _) = access::managed_app(services, viewer, app_id, AppAction::Build).await?;
-    let id = ToolId::parse_field(id, "id")?;
+    let existing = find_in(services, scope, id).await?;
+    if existing.mcp_server_id.is_some() {
+        return Err(DomainError::bad_input(
+            "id",
+            "a tool of an MCP server goes when its server stops listing it, or with deleteMcpServer",
+        ));
+    }
+    let id = ToolId(existing.id);
     tools::delete(services.db(), scope, id).await?;
     Ok(id)
 }
@@ -211,18 +232,25 @@ pub async fn calls_of_reply(
 
 /// The tool's headers as its managers see them.
 pub fn shown_headers(tool: &tool::Model) -> DomainResult<Vec<ShownHeader>> {
-    Ok(StoredHeader::read_all(tool.http_headers.as_ref())?
-        .into_iter()
-        .map(|header| ShownHeader {
-            secret: header.is_secret(),
-            value: if header.is_secret() {
-                None
-            } else {
-                header.value
-            },
-            name: header.name,
-        })
-        .collect())
+    ShownHeader::all(tool.http_headers.as_ref())
+}
+
+impl ShownHeader {
+    /// Stored headers as their managers see them: secret values left out.
+    pub fn all(stored: Option<&Value>) -> DomainResult<Vec<ShownHeader>> {
+        Ok(StoredHeader::read_all(stored)?
+            .into_iter()
+            .map(|header| ShownHeader {
+                secret: header.is_secret(),
+                value: if header.is_secret() {
+                    None
+                } else {
+                    header.value
+                },
+                name: header.name,
+            })
+            .collect())
+    }
 }
 
 async fn find_in(services: &Services, scope: AppScope, id: &str) -> DomainResult<tool::Model> {
@@ -251,23 +279,74 @@ fn http_call(
     saved: &[StoredHeader],
     vars: &Vars,
 ) -> DomainResult<HttpCall> {
-    vars.check("http.url", &http.url)?;
-    let checked = callable_url(services, "http.url", &vars.put_in(&http.url))?;
-    let url = if orbit_domain::app_vars::referenced(&http.url).is_empty() {
+    let url = stored_url(services, "http.url", &http.url, vars)?;
+    let headers = stored_headers(
+        services,
+        scope,
+        "http.headers",
+        SealedTo {
+            purpose: HEADER_SEAL_PURPOSE,
+            owner: tool.to_string(),
+        },
+        http.headers,
+        saved,
+        vars,
+    )?;
+    Ok(HttpCall {
+        url,
+        method: http.method,
+        headers,
+    })
+}
+
+/// A URL to call as stored: checked against the outbound address rule with
+/// the app's variables put in; kept as written when it names variables (they
+/// are put in at each call), else in its normal form.
+pub(super) fn stored_url(
+    services: &Services,
+    field: &str,
+    url: &str,
+    vars: &Vars,
+) -> DomainResult<String> {
+    vars.check(field, url)?;
+    let checked = callable_url(services, field, &vars.put_in(url))?;
+    Ok(if orbit_domain::app_vars::referenced(url).is_empty() {
         checked.to_string()
     } else {
-        http.url.trim().to_owned()
-    };
-    if http.headers.len() > MAX_TOOL_HEADERS {
+        url.trim().to_owned()
+    })
+}
+
+/// Where a header's secret value is sealed: the purpose, and the owner the
+/// row is named after (`<owner>/<header name, lowercase>`).
+pub(super) struct SealedTo {
+    pub purpose: &'static str,
+    pub owner: String,
+}
+
+/// Headers as stored: names and values checked, `{{vars.NAME}}` in values
+/// known to the app (kept as written, put in at each call), secret values
+/// sealed; a secret header given without a value keeps the value `saved`
+/// before. `field` is the input list's name, for errors.
+pub(super) fn stored_headers(
+    services: &Services,
+    scope: AppScope,
+    field: &str,
+    sealed_to: SealedTo,
+    given: Vec<HeaderInput>,
+    saved: &[StoredHeader],
+    vars: &Vars,
+) -> DomainResult<Vec<StoredHeader>> {
+    if given.len() > MAX_TOOL_HEADERS {
         return Err(DomainError::bad_input(
-            "http.headers",
+            field,
             format!("at most {MAX_TOOL_HEADERS} headers"),
         ));
     }
     let mut seen = HashSet::new();
-    let mut headers = Vec::with_capacity(http.headers.len());
-    for (index, header) in http.headers.into_iter().enumerate() {
-        let field = |part: &str| format!("http.headers.{index}.{part}");
+    let mut headers = Vec::with_capacity(given.len());
+    for (index, header) in given.into_iter().enumerate() {
+        let field = |part: &str| format!("{field}.{index}.{part}");
         let name = rules::header_name(&field("name"), &header.name)?;
         let key = name.to_ascii_lowercase();
         if !seen.insert(key.clone()) {
@@ -296,8 +375,8 @@ fn http_call(
                 let value = rules::header_value(&field("value"), &value)?;
                 let context = SealContext::new(
                     scope.app_id(),
-                    HEADER_SEAL_PURPOSE,
-                    StoredHeader::seal_row(tool, &name),
+                    sealed_to.purpose,
+                    StoredHeader::seal_row(&sealed_to.owner, &name),
                 );
                 StoredHeader {
                     sealed: Some(services.sealer().seal(&value, &context)),
@@ -324,9 +403,5 @@ fn http_call(
         };
         headers.push(stored);
     }
-    Ok(HttpCall {
-        url,
-        method: http.method,
-        headers,
-    })
+    Ok(headers)
 }

@@ -17,6 +17,7 @@ mod input_text;
 mod limits;
 mod loaders;
 mod matched;
+mod mcp_servers;
 mod messages;
 mod oauth_login;
 pub(crate) mod observed;
@@ -62,6 +63,7 @@ pub struct Mutation(
     webhooks::WebhookMutation,
     routines::RoutineMutation,
     tools::ToolMutation,
+    mcp_servers::McpServerMutation,
     app_vars::AppVarMutation,
 );
 
@@ -73,6 +75,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     routines::RoutineQuery,
     tools::ToolQuery,
+    mcp_servers::McpServerQuery,
     app_vars::AppVarQuery,
 );
 

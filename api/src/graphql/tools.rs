@@ -8,11 +8,15 @@ use orbit_domain::routines::HttpMethod;
 use orbit_domain::tools::ToolKind;
 use orbit_persistence::tool_calls::CallStatus;
 
+use super::mcp_servers::McpServerNode;
 use super::pagination::{Conn, CursorList};
 use super::routines::HttpMethodValue;
 use super::scalars::Json;
 use super::{GqlResult, services, viewer};
-use crate::application::tools::{self, CreateTool, HeaderInput, HttpInput, UpdateTool};
+use crate::application::mcp_servers;
+use crate::application::tools::{
+    self, CreateTool, HeaderInput, HttpInput, ShownHeader, UpdateTool,
+};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(name = "ToolKind")]
@@ -20,6 +24,8 @@ pub enum ToolKindValue {
     /// Called over HTTP: the model's arguments as the JSON body (as query
     /// parameters for GET).
     Http,
+    /// A tool one of the app's MCP servers lists, called on that server.
+    Mcp,
 }
 
 /// A tool an app's agents may call.
@@ -44,8 +50,20 @@ impl ToolNode {
     }
     async fn kind(&self) -> ToolKindValue {
         match self.0.kind.parse::<ToolKind>() {
+            Ok(ToolKind::Mcp) => ToolKindValue::Mcp,
             Ok(ToolKind::Http) | Err(_) => ToolKindValue::Http,
         }
+    }
+    /// For a tool of an MCP server: the server (its name, description and
+    /// schema are as the server lists them).
+    async fn mcp_server(&self, ctx: &Context<'_>) -> GqlResult<Option<McpServerNode>> {
+        Ok(mcp_servers::of_tool(services(ctx), &self.0)
+            .await?
+            .map(McpServerNode))
+    }
+    /// For a tool of an MCP server: the server's own name for it.
+    async fn mcp_tool_name(&self) -> Option<&str> {
+        self.0.mcp_tool_name.as_deref()
     }
     /// How an HTTP tool is called.
     async fn http(&self) -> GqlResult<Option<ToolHttp>> {
@@ -55,11 +73,7 @@ impl ToolNode {
         let method: HttpMethod = method.parse()?;
         let headers = tools::shown_headers(&self.0)?
             .into_iter()
-            .map(|header| ToolHeader {
-                name: header.name,
-                value: header.value,
-                secret: header.secret,
-            })
+            .map(ToolHeader::from)
             .collect();
         Ok(Some(ToolHttp {
             url: url.clone(),
@@ -97,6 +111,16 @@ pub struct ToolHeader {
     secret: bool,
 }
 
+impl From<ShownHeader> for ToolHeader {
+    fn from(header: ShownHeader) -> Self {
+        ToolHeader {
+            name: header.name,
+            value: header.value,
+            secret: header.secret,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct ToolHeaderInput {
     name: String,
@@ -124,15 +148,17 @@ impl From<ToolHttpInput> for HttpInput {
         HttpInput {
             url: input.url,
             method: input.method.into(),
-            headers: input
-                .headers
-                .into_iter()
-                .map(|header| HeaderInput {
-                    name: header.name,
-                    value: header.value,
-                    secret: header.secret,
-                })
-                .collect(),
+            headers: input.headers.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<ToolHeaderInput> for HeaderInput {
+    fn from(header: ToolHeaderInput) -> Self {
+        HeaderInput {
+            name: header.name,
+            value: header.value,
+            secret: header.secret,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod event;
 pub mod identity_provider;
 pub mod login_code;
 pub mod magic_link;
+pub mod mcp_server;
 pub mod message;
 pub mod model_provider;
 pub mod oauth_login;

@@ -1,4 +1,5 @@
-//! A tool an app's agents may call. `http_headers` is a JSON list of
+//! A tool an app's agents may call: `http` (a URL) or `mcp` (a tool an MCP
+//! server of the app listed). `http_headers` is a JSON list of
 //! `{"name", "value"}` (a plain value) or `{"name", "sealed"}` (a secret
 //! value, sealed with `SealContext::new(app, "tool.header", "<tool id>/<name>")`).
 
@@ -22,6 +23,10 @@ pub struct Model {
     pub http_headers: Option<Json>,
     /// A call waits for a person to approve it before it runs.
     pub requires_approval: bool,
+    /// For a tool of an MCP server (`mcp`): the server, and its own name
+    /// for the tool (what a call sends).
+    pub mcp_server_id: Option<Uuid>,
+    pub mcp_tool_name: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

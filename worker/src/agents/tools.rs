@@ -1,4 +1,5 @@
-//! Running the tools a model calls. An HTTP tool gets the model's arguments
+//! Running the tools a model calls. A tool of an MCP server is called on
+//! that server (`crate::mcp`). An HTTP tool gets the model's arguments
 //! as its JSON body (as query parameters for GET), its headers (secret
 //! values opened here, never logged), and `Idempotency-Key`: the call's
 //! row id, the same on every attempt of that call, so a tool that a
@@ -7,41 +8,22 @@
 //! can act on; nothing here fails the reply itself.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use orbit_domain::SealContext;
 use orbit_domain::app_vars::substitute;
 use orbit_domain::entities::tool;
-use orbit_domain::ids::{AppScope, ToolId};
+use orbit_domain::ids::{AppScope, McpServerId, ToolId};
 use orbit_domain::routines::HttpMethod;
 use orbit_domain::tools::{HEADER_SEAL_PURPOSE, StoredHeader, ToolKind, check_arguments};
+use orbit_persistence::mcp_servers;
 use serde_json::Value;
 use url::Url;
 
 use crate::WorkerContext;
+use crate::mcp::Endpoint;
 
-/// What one call of a tool may take (`ORBIT_TOOL_TIMEOUT`,
-/// `ORBIT_TOOL_RESULT_MAX_BYTES`, `ORBIT_TOOL_APPROVAL_TIMEOUT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ToolLimits {
-    /// The longest one call may take, answer included.
-    pub timeout: Duration,
-    /// The most of an answer kept and shown to the model; more fails the call.
-    pub max_result_bytes: usize,
-    /// How long a call of a tool that requires approval waits for a
-    /// decision before it counts as refused.
-    pub approval_timeout: Duration,
-}
+pub use crate::tool_limits::ToolLimits;
 
-impl Default for ToolLimits {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(30),
-            max_result_bytes: 64 * 1024,
-            approval_timeout: Duration::from_secs(15 * 60),
-        }
-    }
-}
 /// How much of a failed answer's body goes into the error.
 const MAX_ERROR_DETAIL: usize = 300;
 
@@ -59,6 +41,7 @@ pub async fn call(
         .map_err(|misfit| format!("the arguments do not fit the tool's input schema: {misfit}"))?;
     match tool.kind.parse::<ToolKind>() {
         Ok(ToolKind::Http) => http(ctx, scope, tool, arguments, idempotency_key, vars).await,
+        Ok(ToolKind::Mcp) => mcp(ctx, scope, tool, arguments, idempotency_key, vars).await,
         Err(_) => Err(format!(
             "tool \"{}\" is of a kind this server cannot call",
             tool.name
@@ -164,6 +147,42 @@ async fn http(
     }
     // JSON as it came; anything else as text.
     Ok(serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(text.into_owned())))
+}
+
+/// Calls the tool on the MCP server it came from, as the server calls it.
+async fn mcp(
+    ctx: &WorkerContext,
+    scope: AppScope,
+    tool: &tool::Model,
+    arguments: &Value,
+    idempotency_key: &str,
+    vars: &HashMap<String, String>,
+) -> Result<Value, String> {
+    let named = |why: String| format!("tool \"{}\": {why}", tool.name);
+    let (Some(server_id), Some(server_tool)) = (tool.mcp_server_id, &tool.mcp_tool_name) else {
+        return Err(named("its MCP server is not recorded".to_owned()));
+    };
+    let server = mcp_servers::find(&ctx.db, scope, McpServerId(server_id))
+        .await
+        .map_err(|_| named("its MCP server could not be read".to_owned()))?
+        .ok_or_else(|| named("its MCP server was deleted".to_owned()))?;
+    let endpoint =
+        Endpoint::of(&server, ctx.sealer.as_ref(), &ctx.outbound, vars).map_err(|why| {
+            named(format!(
+                "MCP server \"{}\" is misconfigured: {why}",
+                server.name
+            ))
+        })?;
+    crate::mcp::call(
+        &ctx.outbound,
+        ctx.tool_limits,
+        endpoint,
+        server_tool,
+        arguments,
+        idempotency_key,
+    )
+    .await
+    .map_err(|why| named(format!("MCP server \"{}\": {why}", server.name)))
 }
 
 /// The body, refused past the limit (read as it arrives, so a tool that

@@ -1,0 +1,27 @@
+//! What one call of an agent's tool may take, shared by HTTP tools and
+//! MCP servers (a look at a server is held to the same).
+
+use std::time::Duration;
+
+/// What one call of a tool may take (`ORBIT_TOOL_TIMEOUT`,
+/// `ORBIT_TOOL_RESULT_MAX_BYTES`, `ORBIT_TOOL_APPROVAL_TIMEOUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolLimits {
+    /// The longest one call may take, answer included.
+    pub timeout: Duration,
+    /// The most of an answer kept and shown to the model; more fails the call.
+    pub max_result_bytes: usize,
+    /// How long a call of a tool that requires approval waits for a
+    /// decision before it counts as refused.
+    pub approval_timeout: Duration,
+}
+
+impl Default for ToolLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_result_bytes: 64 * 1024,
+            approval_timeout: Duration::from_secs(15 * 60),
+        }
+    }
+}

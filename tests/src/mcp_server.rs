@@ -66,9 +66,10 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let mut listed = ListToolsResult::default();
-        listed.tools = self.0.tools.lock().expect("tools").clone();
-        Ok(listed)
+        Ok(ListToolsResult {
+            tools: self.0.tools.lock().expect("tools").clone(),
+            ..Default::default()
+        })
     }
 
     async fn call_tool(

@@ -37,7 +37,7 @@ pub(super) async fn graphiql(State(state): State<HttpState>) -> Response {
 /// The credential of a request. A malformed `Authorization` header is an
 /// error rather than no credential: treating it as anonymous would hide the
 /// client's mistake behind the console app.
-fn credential(headers: &HeaderMap) -> Result<Option<&str>, DomainError> {
+pub(super) fn credential(headers: &HeaderMap) -> Result<Option<&str>, DomainError> {
     let malformed =
         || DomainError::unauthenticated("the Authorization header must be `Bearer <key or token>`");
     if let Some(value) = headers.get(header::AUTHORIZATION) {

@@ -5,6 +5,7 @@
 mod client_addr;
 mod device_page;
 mod graphql_handler;
+mod mcp;
 pub(crate) mod oauth;
 mod oauth_login;
 pub(crate) mod serve;
@@ -93,6 +94,14 @@ pub(crate) fn router(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", metrics_route)
+        .merge(
+            Router::new()
+                .route_service("/mcp", mcp::service(&state))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    mcp::authenticate,
+                )),
+        )
         // A route layer: it runs once the route is known, so the route's
         // pattern (not the raw path) is the label.
         .route_layer(axum::middleware::from_fn(count_request))

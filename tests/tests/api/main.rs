@@ -22,6 +22,7 @@ mod jwt_attacks;
 mod login_methods;
 mod mail;
 mod mailing;
+mod mcp_endpoint;
 mod mcp_servers;
 mod messages;
 mod oauth_login;

@@ -321,7 +321,7 @@ async fn a_server_that_cannot_be_reached_is_stored_failed_with_why() {
     assert_eq!(server["syncedAt"], Value::Null);
     mcp.restart();
     let id = server["id"].as_str().unwrap();
-    let up = refresh(&tw, &id).await;
+    let up = refresh(&tw, id).await;
     assert_eq!(up["status"], "READY", "{up}");
     assert_eq!(up["tools"].as_array().unwrap().len(), 3);
 }

@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod app_vars;
+pub mod builtin_tools;
 pub mod clock;
 pub mod entities;
 pub mod error;

@@ -20,6 +20,7 @@ mod m20261205_000001_tools;
 mod m20261205_000002_app_vars;
 mod m20261206_000001_tool_approvals;
 mod m20261206_000002_mcp_servers;
+mod m20261206_000003_builtin_tools;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_app_vars::Migration),
             Box::new(m20261206_000001_tool_approvals::Migration),
             Box::new(m20261206_000002_mcp_servers::Migration),
+            Box::new(m20261206_000003_builtin_tools::Migration),
         ]
     }
 }

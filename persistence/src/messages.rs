@@ -215,6 +215,58 @@ pub(crate) async fn insert_agent_message<C: ConnectionTrait>(
     Ok(message)
 }
 
+/// A message an agent posts through its `orbit_post_message` tool, with
+/// its `message.created`, in one change. `key` is the tool call's: a call
+/// made again after a takeover finds the message the first one posted and
+/// writes nothing (only the reply's lease holder calls, so the two never
+/// run at once).
+pub async fn post_as_agent(
+    db: &Db,
+    scope: AppScope,
+    thread: ThreadId,
+    agent: AgentId,
+    content: String,
+    key: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<message::Model> {
+    let posted = message::Entity::find()
+        .filter(message::Column::AppId.eq(scope.uuid()))
+        .filter(message::Column::ThreadId.eq(thread.uuid()))
+        .filter(message::Column::AuthorAgentId.eq(agent.uuid()))
+        .filter(message::Column::IdempotencyKey.eq(key))
+        .one(db.conn())
+        .await
+        .map_err(db_error)?;
+    if let Some(posted) = posted {
+        return Ok(posted);
+    }
+    let change = Change::begin(db, scope, now).await?;
+    let new_message = AgentMessage {
+        id: MessageId::generate(),
+        thread,
+        agent,
+        content,
+        status: MessageStatus::Sent,
+        model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+    };
+    let mut message = insert_agent_message(change.txn(), scope, new_message, now).await?;
+    message::Entity::update_many()
+        .col_expr(
+            message::Column::IdempotencyKey,
+            sea_orm::sea_query::Expr::value(key),
+        )
+        .filter(message::Column::Id.eq(message.id))
+        .exec(change.txn())
+        .await
+        .map_err(db_error)?;
+    message.idempotency_key = Some(key.to_owned());
+    change.emit(created_event(&message));
+    change.commit().await?;
+    Ok(message)
+}
+
 /// `message.created` for `message`.
 pub(crate) fn created_event(message: &message::Model) -> Event {
     Event::MessageCreated(snapshot(message))

@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use orbit_domain::entities::{message, team_member, thread, thread_participant, thread_read};
+use orbit_domain::entities::{
+    message, team_member, thread, thread_agent, thread_participant, thread_read,
+};
 use orbit_domain::events::{Event, Participation, ReadMarker, ThreadSnapshot};
-use orbit_domain::ids::{AppScope, MessageId, TeamId, ThreadId, UserId};
+use orbit_domain::ids::{AgentId, AppScope, MessageId, TeamId, ThreadId, UserId};
 use orbit_domain::policy::ThreadAccess;
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
@@ -494,4 +496,22 @@ pub async fn unread_counts(
         counts.insert(thread, unread);
     }
     Ok(counts)
+}
+
+/// Whether `agent` takes part in `thread` (both of the app): what an
+/// agent's built-in tools may touch.
+pub async fn agent_takes_part(
+    db: &Db,
+    scope: AppScope,
+    thread: ThreadId,
+    agent: AgentId,
+) -> DomainResult<bool> {
+    let found = thread_agent::Entity::find()
+        .filter(thread_agent::Column::AppId.eq(scope.uuid()))
+        .filter(thread_agent::Column::ThreadId.eq(thread.uuid()))
+        .filter(thread_agent::Column::AgentId.eq(agent.uuid()))
+        .one(db.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(found.is_some())
 }

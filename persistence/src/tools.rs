@@ -2,6 +2,7 @@
 //! arrive sealed: this module stores what it is given.
 
 use chrono::{DateTime, Utc};
+use orbit_domain::builtin_tools::BuiltinTool;
 use orbit_domain::entities::{agent, agent_tool, tool};
 use orbit_domain::ids::{AgentId, AppScope, ToolId};
 use orbit_domain::routines::HttpMethod;
@@ -172,12 +173,14 @@ pub async fn of_agent(db: &Db, scope: AppScope, agent: AgentId) -> DomainResult<
 
 /// Gives `agent` exactly `tools` (all of the app; checked by the caller,
 /// and here again in the transaction, so a tool deleted meanwhile is
-/// NOT_FOUND rather than a dangling row).
+/// NOT_FOUND rather than a dangling row) and, when given, exactly these
+/// built-in tools.
 pub async fn set_for_agent(
     db: &Db,
     scope: AppScope,
     agent: AgentId,
     tools: &[ToolId],
+    builtins: Option<&[BuiltinTool]>,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     let txn = db.conn().begin().await.map_err(db_error)?;
@@ -198,6 +201,22 @@ pub async fn set_for_agent(
         .map_err(db_error)?;
     if found != ids.len() as u64 {
         return Err(DomainError::not_found("tool").with_field("toolIds"));
+    }
+    if let Some(builtins) = builtins {
+        agent::Entity::update_many()
+            .col_expr(
+                agent::Column::BuiltinTools,
+                sea_orm::sea_query::Expr::value(BuiltinTool::store(builtins)),
+            )
+            .col_expr(
+                agent::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now),
+            )
+            .filter(agent::Column::AppId.eq(scope.uuid()))
+            .filter(agent::Column::Id.eq(agent.uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_error)?;
     }
     agent_tool::Entity::delete_many()
         .filter(agent_tool::Column::AppId.eq(scope.uuid()))

@@ -35,8 +35,8 @@ pub enum Behaviour {
     /// Streams these pieces, then sends nothing until [`FakeLlm::release`],
     /// then `[DONE]`.
     StallAfter { pieces: Vec<String> },
-    /// The n-th request gets the n-th turn (the last one again once they
-    /// run out): a model that calls tools, then answers.
+    /// The n-th request (since it was set) gets the n-th turn (the last
+    /// one again once they run out): a model that calls tools, then answers.
     Turns(Vec<FakeTurn>),
 }
 
@@ -84,6 +84,9 @@ pub struct Received {
 struct Shared {
     behaviour: Mutex<Behaviour>,
     received: Mutex<Vec<Received>>,
+    /// How many requests came before the behaviour was last set: turns
+    /// count from there.
+    turns_from: Mutex<usize>,
     arrived: Notify,
     release: Notify,
 }
@@ -183,7 +186,7 @@ async fn completions(
     let turn_index = {
         let mut all = shared.received.lock().unwrap();
         all.push(received);
-        all.len() - 1
+        all.len() - 1 - *shared.turns_from.lock().unwrap()
     };
     shared.arrived.notify_waiters();
     let behaviour = shared.behaviour.lock().unwrap().clone();
@@ -246,6 +249,7 @@ impl FakeLlm {
         let shared = Arc::new(Shared {
             behaviour: Mutex::new(behaviour),
             received: Mutex::new(Vec::new()),
+            turns_from: Mutex::new(0),
             arrived: Notify::new(),
             release: Notify::new(),
         });
@@ -276,7 +280,9 @@ impl FakeLlm {
     }
 
     /// Changes what later requests get.
+    /// Answers from now on as `behaviour`; `Turns` start again from the first.
     pub fn set(&self, behaviour: Behaviour) {
+        *self.shared.turns_from.lock().unwrap() = self.shared.received.lock().unwrap().len();
         *self.shared.behaviour.lock().unwrap() = behaviour;
     }
 

@@ -38,6 +38,7 @@ pub async fn create(
 ) -> DomainResult<mcp_server::Model> {
     let (scope, _) = access::managed_app(services, viewer, app_id, AppAction::Build).await?;
     let id = McpServerId::generate();
+    orbit_domain::builtin_tools::not_reserved("name", &input.name)?;
     let name = rules::server_name("name", &input.name)?;
     let vars = Vars::of(services, scope).await?;
     let url = stored_url(services, "url", &input.url, &vars)?;

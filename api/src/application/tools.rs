@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 
+use orbit_domain::builtin_tools::BuiltinTool;
 use orbit_domain::entities::{agent, agent_tool_call, tool};
 use orbit_domain::ids::{AgentId, AgentReplyId, AppScope, ToolId};
 use orbit_domain::policy::AppAction;
@@ -78,7 +79,7 @@ pub async fn create(
     let vars = Vars::of(services, scope).await?;
     let new = NewTool {
         id,
-        name: rules::tool_name("name", &input.name)?,
+        name: app_tool_name(&input.name)?,
         description: rules::tool_description("description", &input.description)?,
         input_schema: checked_schema(input.input_schema)?,
         http: http_call(services, scope, id, input.http, &[], &vars)?,
@@ -120,10 +121,7 @@ pub async fn update(
         None => None,
     };
     let changes = ToolChanges {
-        name: input
-            .name
-            .map(|name| rules::tool_name("name", &name))
-            .transpose()?,
+        name: input.name.as_deref().map(app_tool_name).transpose()?,
         description: input
             .description
             .map(|text| rules::tool_description("description", &text))
@@ -185,13 +183,15 @@ pub async fn list(
     tools::list(services.db(), scope, args).await
 }
 
-/// Gives the agent exactly these tools (none clears them).
+/// Gives the agent exactly these tools (none clears them) and, when
+/// `builtins` is given, exactly these built-in tools.
 pub async fn set_for_agent(
     services: &Services,
     viewer: &Viewer,
     app_id: Option<&str>,
     agent_id: &str,
     tool_ids: &[String],
+    builtins: Option<&[BuiltinTool]>,
 ) -> DomainResult<agent::Model> {
     let (scope, _) = access::managed_app(services, viewer, app_id, AppAction::Build).await?;
     let agent = AgentId::parse_field(agent_id, "agentId")?;
@@ -208,7 +208,15 @@ pub async fn set_for_agent(
             format!("an agent may have at most {MAX_AGENT_TOOLS} tools"),
         ));
     }
-    tools::set_for_agent(services.db(), scope, agent, &ids, services.clock().now()).await?;
+    tools::set_for_agent(
+        services.db(),
+        scope,
+        agent,
+        &ids,
+        builtins,
+        services.clock().now(),
+    )
+    .await?;
     agents::find(services.db(), scope, agent)
         .await?
         .ok_or_else(|| DomainError::not_found("agent").with_field("agentId"))
@@ -258,6 +266,13 @@ async fn find_in(services: &Services, scope: AppScope, id: &str) -> DomainResult
     tools::find(services.db(), scope, id)
         .await?
         .ok_or_else(|| DomainError::not_found("tool").with_field("id"))
+}
+
+/// A name for a tool the app makes: a name models accept, not one of the
+/// built-in tools' (`orbit_...`).
+fn app_tool_name(name: &str) -> DomainResult<String> {
+    orbit_domain::builtin_tools::not_reserved("name", name)?;
+    rules::tool_name("name", name)
 }
 
 fn checked_schema(schema: Value) -> DomainResult<Value> {

@@ -11,6 +11,7 @@ use orbit_domain::agents::{
     self as rules, AgentStatus, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_REQUEST_TIMEOUT_SECS,
     MAX_IDLE_TIMEOUT_SECS, MAX_REQUEST_TIMEOUT_SECS, ProviderKind, ReplyMode, ReplyStatus, Script,
 };
+use orbit_domain::builtin_tools::BuiltinTool;
 use orbit_domain::entities::{agent, agent_reply, model_provider};
 use orbit_domain::ids::{
     AgentId, AgentReplyId, AppId, AppScope, MessageId, ModelProviderId, ThreadId,
@@ -270,6 +271,18 @@ impl AgentNode {
         }
         let tools = tools::of_agent(services(ctx), &self.model).await?;
         Ok(Some(tools.into_iter().map(ToolNode).collect()))
+    }
+    /// Orbit's own tools it may call (null for users of the app).
+    async fn builtin_tools(&self, ctx: &Context<'_>) -> GqlResult<Option<Vec<BuiltinToolValue>>> {
+        if !self.managed(ctx) {
+            return Ok(None);
+        }
+        Ok(Some(
+            BuiltinTool::read(&self.model.builtin_tools)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.model.created_at
@@ -606,6 +619,42 @@ pub struct SetAgentToolsInput {
     agent_id: ID,
     /// Tools of the agent's app; repeats count once.
     tool_ids: Vec<ID>,
+    /// Orbit's own tools the agent may call (they act with the agent's
+    /// access: threads it takes part in, its own routines); omitted, the
+    /// ones it has stay.
+    builtin_tools: Option<Vec<BuiltinToolValue>>,
+}
+
+/// A tool Orbit itself offers agents, called as `orbit_<name>`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "BuiltinTool")]
+pub enum BuiltinToolValue {
+    /// `orbit_read_thread`: the latest messages of a thread the agent takes part in.
+    ReadThread,
+    /// `orbit_post_message`: a message as the agent in a thread it takes part in.
+    PostMessage,
+    /// `orbit_run_routine`: runs one of the agent's routines now.
+    RunRoutine,
+}
+
+impl From<BuiltinToolValue> for BuiltinTool {
+    fn from(value: BuiltinToolValue) -> Self {
+        match value {
+            BuiltinToolValue::ReadThread => BuiltinTool::ReadThread,
+            BuiltinToolValue::PostMessage => BuiltinTool::PostMessage,
+            BuiltinToolValue::RunRoutine => BuiltinTool::RunRoutine,
+        }
+    }
+}
+
+impl From<BuiltinTool> for BuiltinToolValue {
+    fn from(value: BuiltinTool) -> Self {
+        match value {
+            BuiltinTool::ReadThread => BuiltinToolValue::ReadThread,
+            BuiltinTool::PostMessage => BuiltinToolValue::PostMessage,
+            BuiltinTool::RunRoutine => BuiltinToolValue::RunRoutine,
+        }
+    }
 }
 
 #[derive(SimpleObject)]
@@ -930,12 +979,16 @@ impl AgentMutation {
         input: SetAgentToolsInput,
     ) -> GqlResult<SetAgentToolsPayload> {
         let tool_ids: Vec<String> = input.tool_ids.into_iter().map(|id| id.0).collect();
+        let builtins: Option<Vec<BuiltinTool>> = input
+            .builtin_tools
+            .map(|tools| tools.into_iter().map(Into::into).collect());
         let agent = tools::set_for_agent(
             services(ctx),
             viewer(ctx),
             input.app_id.as_deref().map(String::as_str),
             &input.agent_id,
             &tool_ids,
+            builtins.as_deref(),
         )
         .await?;
         Ok(SetAgentToolsPayload {

@@ -23,6 +23,9 @@ pub struct Model {
     pub status: String,
     /// The most model turns a reply may take (each may call tools).
     pub max_steps: i32,
+    /// The built-in tools it has: `read_thread,post_message,run_routine`,
+    /// any of them (`BuiltinTool::read`).
+    pub builtin_tools: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

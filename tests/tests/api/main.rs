@@ -6,6 +6,7 @@ mod agent_tools;
 mod agents;
 mod app_vars;
 mod auth;
+mod builtin_tools;
 mod cluster;
 mod connections;
 mod control_plane;

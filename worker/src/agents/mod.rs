@@ -5,6 +5,7 @@
 //! streams each from its agent's model provider to the thread's subscribers
 //! and stores the result.
 
+pub mod builtins;
 pub mod context;
 pub mod providers;
 pub mod replies;

@@ -39,6 +39,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use super::builtins::Caller;
 use super::context;
 use super::providers::openai::OpenAiCompatible;
 use super::providers::scripted::Scripted;
@@ -213,7 +214,12 @@ async fn attempt(
         context::CONTEXT_MESSAGES,
     )
     .await?;
-    let tools = orbit_persistence::tools::of_agent(&ctx.db, scope, AgentId(agent.id)).await?;
+    let mut tools = orbit_persistence::tools::of_agent(&ctx.db, scope, AgentId(agent.id)).await?;
+    tools.extend(super::builtins::offered(
+        scope,
+        &agent.builtin_tools,
+        agent.updated_at,
+    )?);
     let vars = match crate::vars::for_run(&ctx.db, ctx.sealer.as_ref(), scope).await? {
         Ok(vars) => vars,
         Err(unreadable) => return Ok(failed(unreadable)),
@@ -629,7 +635,21 @@ impl Streamer<'_> {
             );
         }
         let key = call.id.to_string();
-        match tools::call(self.ctx, self.scope, tool, &call.arguments, &key, self.vars).await {
+        let caller = Caller {
+            agent: AgentId(self.agent.id),
+            thread: ThreadId(self.reply.thread_id),
+        };
+        match tools::call(
+            self.ctx,
+            self.scope,
+            caller,
+            tool,
+            &call.arguments,
+            &key,
+            self.vars,
+        )
+        .await
+        {
             Ok(result) => CallEnd::Completed(result),
             Err(error) => CallEnd::Failed(error),
         }

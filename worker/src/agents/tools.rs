@@ -1,4 +1,5 @@
-//! Running the tools a model calls. A tool of an MCP server is called on
+//! Running the tools a model calls. A built-in tool acts on Orbit's own
+//! data (`super::builtins`). A tool of an MCP server is called on
 //! that server (`crate::mcp`). An HTTP tool gets the model's arguments
 //! as its JSON body (as query parameters for GET), its headers (secret
 //! values opened here, never logged), and `Idempotency-Key`: the call's
@@ -19,6 +20,7 @@ use orbit_persistence::mcp_servers;
 use serde_json::Value;
 use url::Url;
 
+use super::builtins::{self, Caller};
 use crate::WorkerContext;
 use crate::mcp::Endpoint;
 
@@ -32,6 +34,7 @@ const MAX_ERROR_DETAIL: usize = 300;
 pub async fn call(
     ctx: &WorkerContext,
     scope: AppScope,
+    caller: Caller,
     tool: &tool::Model,
     arguments: &Value,
     idempotency_key: &str,
@@ -39,6 +42,9 @@ pub async fn call(
 ) -> Result<Value, String> {
     check_arguments(&tool.input_schema, arguments)
         .map_err(|misfit| format!("the arguments do not fit the tool's input schema: {misfit}"))?;
+    if let Some(builtin) = builtins::builtin_of(tool) {
+        return builtins::call(ctx, scope, caller, builtin, arguments, idempotency_key).await;
+    }
     match tool.kind.parse::<ToolKind>() {
         Ok(ToolKind::Http) => http(ctx, scope, tool, arguments, idempotency_key, vars).await,
         Ok(ToolKind::Mcp) => mcp(ctx, scope, tool, arguments, idempotency_key, vars).await,

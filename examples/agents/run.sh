@@ -2,7 +2,8 @@
 # Starts `orbit serve` (the debug build, on a free port, with a throwaway
 # data dir, allowed to call loopback for the webhook receiver), makes an app,
 # and runs guide.mjs: docs/agents.md and docs/webhooks.md as a newcomer
-# follows them. Used by .ci/run; needs node and npm. Takes about a minute:
+# follows them; then tools.mjs (tools, approvals, app variables, MCP) in a
+# second app. Used by .ci/run; needs node and npm. Takes about a minute:
 # the routine waits for a real minute to start.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,3 +27,9 @@ keys="$(ORBIT_DATA_DIR="$data" "$orbit" admin create-app --name "Demo" \
   --owner-email you@example.com --owner-password 'a long owner password')"
 field() { printf '%s' "$keys" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 ORBIT_URL="http://127.0.0.1:$port" PK="$(field publishableKey)" SK="$(field secretKey)" node "$here/guide.mjs"
+
+# docs/agents.md "Tools": a second app, so the first one's webhook and
+# routine stay out of it.
+keys="$(ORBIT_DATA_DIR="$data" "$orbit" admin create-app --name "Tools demo" \
+  --owner-email tools@example.com --owner-password 'a long owner password')"
+ORBIT_URL="http://127.0.0.1:$port" PK="$(field publishableKey)" SK="$(field secretKey)" node "$here/tools.mjs"

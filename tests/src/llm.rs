@@ -38,6 +38,14 @@ pub enum Behaviour {
     /// The n-th request (since it was set) gets the n-th turn (the last
     /// one again once they run out): a model that calls tools, then answers.
     Turns(Vec<FakeTurn>),
+    /// Whatever the order of requests (replies running side by side): a
+    /// conversation with no tool result yet gets the call (its id made
+    /// from the request's number), one with a result gets the text.
+    CallThenAnswer {
+        name: String,
+        arguments: Value,
+        text: String,
+    },
 }
 
 /// One answer of a model that may call tools.
@@ -183,6 +191,7 @@ async fn completions(
             .map(str::to_owned),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
+    let received_body = received.body.clone();
     let turn_index = {
         let mut all = shared.received.lock().unwrap();
         all.push(received);
@@ -226,6 +235,21 @@ async fn completions(
                 .or(turns.last())
                 .cloned()
                 .unwrap_or_else(|| FakeTurn::text(""));
+            futures::stream::iter(turn_events(&turn).into_iter().map(Ok)).boxed()
+        }
+        Behaviour::CallThenAnswer {
+            name,
+            arguments,
+            text,
+        } => {
+            let answered = received_body["messages"]
+                .as_array()
+                .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"));
+            let turn = if answered {
+                FakeTurn::text(&text)
+            } else {
+                FakeTurn::call(&format!("call_{turn_index}"), &name, arguments)
+            };
             futures::stream::iter(turn_events(&turn).into_iter().map(Ok)).boxed()
         }
         Behaviour::StallAfter { pieces } => {

@@ -43,6 +43,7 @@ mod teams;
 mod tenant_isolation;
 mod threads;
 mod tool_approvals;
+mod tool_processes;
 mod tools;
 mod viewer;
 mod webhooks;

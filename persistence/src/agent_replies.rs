@@ -250,6 +250,8 @@ pub async fn request_cancel(
             error: Some("cancelled before it started".to_owned()),
             message: None,
         };
+        // A reply paused for an approval is queued: what it waited on ends too.
+        crate::tool_calls::fail_waiting(&change, reply, now).await?;
         change.emit(ended.event(reply));
     } else {
         let marked = agent_reply::Entity::update_many()

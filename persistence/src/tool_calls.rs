@@ -220,6 +220,35 @@ pub async fn finish(
     Ok(true)
 }
 
+/// What a call that waited for approval says once its reply was cancelled.
+pub const CANCELLED_WAITING: &str =
+    "the reply was cancelled while this call waited for approval: it was not made";
+
+/// Fails the calls of `reply` that wait for approval, inside the change
+/// that cancels it (`agent_reply.tool_call.failed` for each): a cancelled
+/// reply leaves nothing waiting.
+pub(crate) async fn fail_waiting(
+    change: &Change<'_>,
+    reply: &agent_reply::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let waiting = agent_tool_call::Entity::find()
+        .filter(agent_tool_call::Column::ReplyId.eq(reply.id))
+        .filter(agent_tool_call::Column::Status.eq(CallStatus::AwaitingApproval.as_str()))
+        .all(change.txn())
+        .await
+        .map_err(db_error)?;
+    for call in waiting {
+        let mut active = call.into_active_model();
+        active.status = Set(CallStatus::Failed.as_str().to_owned());
+        active.error = Set(Some(CANCELLED_WAITING.to_owned()));
+        active.finished_at = Set(Some(now));
+        let ended = active.update(change.txn()).await.map_err(db_error)?;
+        change.emit(Event::AgentToolCallFailed(step_event(reply, &ended)));
+    }
+    Ok(())
+}
+
 /// The event of `call` of `reply`, as it stands.
 fn step_event(reply: &agent_reply::Model, call: &agent_tool_call::Model) -> ToolCallStep {
     ToolCallStep {

@@ -309,6 +309,48 @@ async fn a_refresh_keeps_tools_in_step_and_a_server_that_is_down_keeps_its_tools
 }
 
 #[tokio::test]
+async fn a_server_that_lists_a_tool_it_does_not_answer_is_a_failed_step() {
+    let mcp = FakeMcpServer::start().await;
+    // It lists `ghost`, but refuses calls of it (a JSON-RPC error), and
+    // `add` answers arguments its schema does not allow.
+    let mut listed = default_tools();
+    listed.push(tool(
+        "ghost",
+        "Listed, never answered",
+        json!({ "type": "object" }),
+    ));
+    mcp.set_tools(listed);
+    let tw = tool_world(
+        spawn_app().await,
+        vec![
+            FakeTurn::call("call_1", "docs__ghost", json!({})),
+            FakeTurn::call("call_2", "docs__add", json!({ "a": "two", "b": 3 })),
+            FakeTurn::text("Neither worked."),
+        ],
+        8,
+    )
+    .await;
+    let server = register(&tw, &mcp).await;
+    give(
+        &tw,
+        &[
+            tool_id(&server, "docs__ghost"),
+            tool_id(&server, "docs__add"),
+        ],
+    )
+    .await;
+    let reply = tw.ask("Try them").await;
+    let ended = tw.ended(&reply).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    let ghost = ended["steps"][0]["error"].as_str().unwrap();
+    assert!(ghost.contains("no tool named ghost"), "{ghost}");
+    // Arguments that do not fit the listed schema never reach the server.
+    let misfit = ended["steps"][1]["error"].as_str().unwrap();
+    assert!(misfit.contains("do not fit"), "{misfit}");
+    assert_eq!(mcp.calls().len(), 1, "only the ghost call went out");
+}
+
+#[tokio::test]
 async fn a_server_that_cannot_be_reached_is_stored_failed_with_why() {
     let mcp = FakeMcpServer::start().await;
     mcp.stop();

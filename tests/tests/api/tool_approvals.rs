@@ -218,3 +218,45 @@ async fn an_undecided_call_counts_as_refused_once_the_wait_expires() {
         .await;
     assert_error(&late, "CONFLICT", Some("callId"));
 }
+
+#[tokio::test]
+async fn cancelling_a_paused_reply_ends_the_call_it_waited_on() {
+    let tw = approval_world(spawn_app().await, "unused").await;
+    let mut live = tw.watch().await;
+    let reply = tw.ask("Weather in Oslo?").await;
+    paused(&tw, &reply).await;
+    let cancelled = tw
+        .app
+        .gql_ok(
+            tw.sk(),
+            "mutation($input: CancelAgentReplyInput!) { cancelAgentReply(input: $input) { reply { status } } }",
+            json!({ "input": { "replyId": reply } }),
+        )
+        .await;
+    assert_eq!(
+        cancelled["cancelAgentReply"]["reply"]["status"],
+        "CANCELLED"
+    );
+    let after = tw.app.gql_ok(tw.sk(), PAUSED, json!({ "id": reply })).await["agentReply"].clone();
+    let step = &after["steps"][0];
+    assert_eq!(step["status"], "FAILED", "{after}");
+    assert!(
+        step["error"].as_str().unwrap().contains("cancelled"),
+        "{after}"
+    );
+    // Subscribers hear the call end, then the reply.
+    let events = events_until(&mut live, "t", "agent_reply.failed").await;
+    let kinds = types(&events);
+    let failed_call = kinds
+        .iter()
+        .position(|kind| *kind == "agent_reply.tool_call.failed")
+        .expect("the call's end is announced");
+    assert!(failed_call < kinds.len() - 1, "{kinds:?}");
+    // A decision now finds nothing waiting.
+    let late = tw
+        .app
+        .gql(tw.sk(), DECIDE, decide(&reply, "call_1", true))
+        .await;
+    assert_error(&late, "CONFLICT", None);
+    assert!(tw.tool.calls().is_empty());
+}

@@ -136,6 +136,8 @@ pub struct Settings {
     /// the model is told why. `ORBIT_TOOL_APPROVAL_TIMEOUT` (seconds,
     /// default 900): how long a call of a tool that requires approval waits
     /// for a decision before it counts as refused.
+    /// `ORBIT_MCP_REFRESH_INTERVAL` (seconds, default 600): how often the
+    /// worker lists each MCP server's tools again.
     pub tool_limits: orbit_worker::agents::tools::ToolLimits,
     /// `ORBIT_OTLP_ENDPOINT`: an OTLP/HTTP collector (`http://host:4318`)
     /// that receives the server's spans; unset, spans are only logged.
@@ -324,6 +326,7 @@ struct FileSettings {
     tool_timeout: Option<u64>,
     tool_result_max_bytes: Option<usize>,
     tool_approval_timeout: Option<u64>,
+    mcp_refresh_interval: Option<u64>,
     password_threads: Option<usize>,
     password_queue: Option<usize>,
     graphql_max_depth: Option<usize>,
@@ -557,6 +560,13 @@ impl Settings {
         if let Some(value) = env("ORBIT_TOOL_APPROVAL_TIMEOUT") {
             let seconds = parse_positive("ORBIT_TOOL_APPROVAL_TIMEOUT", &value)?;
             settings.tool_limits.approval_timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        if let Some(seconds) = file.mcp_refresh_interval {
+            settings.tool_limits.mcp_refresh = std::time::Duration::from_secs(seconds.max(1));
+        }
+        if let Some(value) = env("ORBIT_MCP_REFRESH_INTERVAL") {
+            let seconds = parse_positive("ORBIT_MCP_REFRESH_INTERVAL", &value)?;
+            settings.tool_limits.mcp_refresh = std::time::Duration::from_secs(seconds as u64);
         }
         if let Some(seconds) = file.http_header_timeout {
             settings.http_header_timeout = std::time::Duration::from_secs(seconds);

@@ -40,6 +40,10 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index("mcp_servers", &["app_id", "id"]))
             .await?;
+        // The worker's refresh finds the servers looked at longest ago.
+        manager
+            .create_index(index("mcp_servers", &["updated_at"]))
+            .await?;
         // SQLite adds one column per ALTER TABLE.
         for column in [uuid_null("mcp_server_id"), text_null("mcp_tool_name")] {
             manager

@@ -16,7 +16,7 @@ use orbit_domain::tools::{StoredHeader, ToolKind};
 use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -260,4 +260,46 @@ pub async fn delete(db: &Db, scope: AppScope, id: McpServerId) -> DomainResult<(
         return Err(DomainError::not_found("MCP server").with_field("id"));
     }
     db.commit(txn).await
+}
+
+/// Servers of any app not looked at since `stale_before`, longest first:
+/// the worker's periodic refresh.
+pub async fn due(
+    db: &Db,
+    stale_before: DateTime<Utc>,
+    limit: u64,
+) -> DomainResult<Vec<mcp_server::Model>> {
+    mcp_server::Entity::find()
+        .filter(mcp_server::Column::UpdatedAt.lte(stale_before))
+        .order_by_asc(mcp_server::Column::UpdatedAt)
+        .limit(limit)
+        .all(db.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Takes `server` for a refresh: `updated_at` moves to `now` only if no one
+/// moved it since it was read, so of several processes that found it due,
+/// one looks. The server as taken, or `None` when another process was first.
+pub async fn take_for_refresh(
+    db: &Db,
+    server: &mcp_server::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<mcp_server::Model>> {
+    let taken = mcp_server::Entity::update_many()
+        .col_expr(
+            mcp_server::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(mcp_server::Column::Id.eq(server.id))
+        .filter(mcp_server::Column::UpdatedAt.eq(server.updated_at))
+        .exec(db.conn())
+        .await
+        .map_err(db_error)?
+        .rows_affected
+        == 1;
+    Ok(taken.then(|| mcp_server::Model {
+        updated_at: now,
+        ..server.clone()
+    }))
 }

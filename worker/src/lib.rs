@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod events;
 pub mod mcp;
+pub mod mcp_refresh;
 pub mod outbound;
 pub mod routines;
 pub mod tool_limits;
@@ -130,6 +131,7 @@ pub fn spawn(context: WorkerContext, shutdown: watch::Receiver<bool>) -> Vec<Joi
     vec![
         tokio::spawn(agents::replies::run(context.clone(), shutdown.clone())),
         tokio::spawn(webhooks::run(context.clone(), shutdown.clone())),
+        tokio::spawn(mcp_refresh::run(context.clone(), shutdown.clone())),
         tokio::spawn(routines::run(context, shutdown)),
     ]
 }

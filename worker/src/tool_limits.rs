@@ -1,5 +1,6 @@
 //! What one call of an agent's tool may take, shared by HTTP tools and
-//! MCP servers (a look at a server is held to the same).
+//! MCP servers (a look at a server is held to the same), and how often
+//! MCP servers are looked at again.
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ pub struct ToolLimits {
     /// How long a call of a tool that requires approval waits for a
     /// decision before it counts as refused.
     pub approval_timeout: Duration,
+    /// How long an MCP server's tools stand before the worker looks at the
+    /// server again (`ORBIT_MCP_REFRESH_INTERVAL`).
+    pub mcp_refresh: Duration,
 }
 
 impl Default for ToolLimits {
@@ -22,6 +26,7 @@ impl Default for ToolLimits {
             timeout: Duration::from_secs(30),
             max_result_bytes: 64 * 1024,
             approval_timeout: Duration::from_secs(15 * 60),
+            mcp_refresh: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use orbit_tests::llm::FakeTurn;
 use orbit_tests::mcp_server::{FakeMcpServer, default_tools, tool};
-use orbit_tests::{assert_error, spawn_app};
+use orbit_tests::{assert_error, eventually, spawn_app};
 use serde_json::{Value, json};
 
 use crate::agent_tools::{ToolWorld, tool_world};
@@ -348,6 +348,33 @@ async fn a_server_that_lists_a_tool_it_does_not_answer_is_a_failed_step() {
     let misfit = ended["steps"][1]["error"].as_str().unwrap();
     assert!(misfit.contains("do not fit"), "{misfit}");
     assert_eq!(mcp.calls().len(), 1, "only the ghost call went out");
+}
+
+#[tokio::test]
+async fn the_worker_keeps_a_servers_tools_in_step_on_its_own() {
+    let mcp = FakeMcpServer::start().await;
+    let tw = tool_world(spawn_app().await, vec![FakeTurn::text("Hi.")], 8).await;
+    let server = register(&tw, &mcp).await;
+    let id = server["id"].as_str().unwrap().to_owned();
+    mcp.set_tools(vec![tool(
+        "search",
+        "Searches the docs",
+        json!({ "type": "object" }),
+    )]);
+    let listed = || async {
+        names(&tw.app.gql_ok(tw.sk(), SERVER, json!({ "id": id })).await["mcpServer"]["tools"])
+    };
+    // Not before the interval (ORBIT_MCP_REFRESH_INTERVAL, 10 minutes).
+    tw.app.clock.advance(chrono::Duration::minutes(9));
+    tw.app.services.wake_worker();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(listed().await.len(), 3);
+    tw.app.clock.advance(chrono::Duration::minutes(2));
+    tw.app.services.wake_worker();
+    eventually("the worker lists the server again", || async {
+        listed().await == ["docs__search"]
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -4,90 +4,13 @@ as a person would: log in, check the prefilled code, press Approve.
 
 Usage: approve_in_browser.py URL EMAIL PASSWORD
 (URL is the verification_uri_complete `orbit login` printed.)
-Drives chromedriver over the W3C WebDriver protocol with the standard
-library only, so it needs chromium and chromium-driver and nothing else."""
+Drives chromedriver over the W3C WebDriver protocol (examples/browser)."""
 
-import json
-import socket
-import subprocess
+import os
 import sys
-import time
-import urllib.request
 
-ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Driver:
-    def __init__(self):
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            ["chromedriver", f"--port={self.port}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            try:
-                self.call("GET", "/status")
-                break
-            except OSError:
-                time.sleep(0.1)
-        capabilities = {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-            },
-        }
-        session = self.call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
-        self.session = f"/session/{session['sessionId']}"
-
-    def call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}",
-            data=data,
-            method=method,
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)["value"]
-
-    def go(self, url):
-        self.call("POST", f"{self.session}/url", {"url": url})
-
-    def find(self, css):
-        found = self.call("POST", f"{self.session}/element", {"using": "css selector", "value": css})
-        return found[ELEMENT]
-
-    def type(self, css, text):
-        self.call("POST", f"{self.session}/element/{self.find(css)}/value", {"text": text})
-
-    def click(self, css):
-        self.call("POST", f"{self.session}/element/{self.find(css)}/click", {})
-
-    def script(self, source):
-        return self.call("POST", f"{self.session}/execute/sync", {"script": source, "args": []})
-
-    def wait_for(self, what, source, seconds=10):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            value = self.script(source)
-            if value:
-                return value
-            time.sleep(0.1)
-        raise SystemExit(f"browser: {what} did not happen; page says: {self.script('return document.body.innerText')}")
-
-    def close(self):
-        try:
-            self.call("DELETE", self.session)
-        finally:
-            self.process.terminate()
-            self.process.wait()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser"))
+from webdriver import Driver  # noqa: E402
 
 
 def main():

@@ -1,15 +1,14 @@
-//! `POST /graphql`, queries by `GET /graphql`, and GraphiQL on a bare `GET /graphql`.
+//! `POST /graphql`, and queries by `GET /graphql` (GraphiQL, on a bare `GET`, is `graphiql.rs`).
 
 use std::time::{Duration, Instant};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use orbit_domain::{DomainError, ErrorCode};
 use serde_json::json;
 
@@ -26,13 +25,6 @@ use crate::viewer;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Operations in one batched request; each is limited like a single request.
 pub const MAX_BATCH_SIZE: usize = 10;
-
-pub(super) async fn graphiql(State(state): State<HttpState>) -> Response {
-    if !state.graphiql {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
-}
 
 /// The credential of a request. A malformed `Authorization` header is an
 /// error rather than no credential: treating it as anonymous would hide the

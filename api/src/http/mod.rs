@@ -4,6 +4,7 @@
 
 mod client_addr;
 mod device_page;
+mod graphiql;
 mod graphql_handler;
 mod mcp;
 pub(crate) mod oauth;
@@ -88,6 +89,7 @@ pub(crate) fn router(
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),
         )
+        .route("/graphiql/{name}", get(graphiql::asset))
         .route("/device", get(device_page::page))
         .route("/oauth/authorize/{provider}", get(oauth_login::authorize))
         .route(crate::application::oauth_login::CALLBACK_PATH, get(oauth_login::callback))
@@ -165,7 +167,7 @@ async fn graphql_get(State(state): State<HttpState>, request: Request) -> Respon
             Some(query) => {
                 graphql_handler::graphql_get(&state, client_addr, &parts.headers, query).await
             }
-            None => graphql_handler::graphiql(State(state)).await,
+            None => graphiql::page(State(state)).await,
         };
     }
     let request = Request::from_parts(parts, body);

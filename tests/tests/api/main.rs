@@ -16,6 +16,7 @@ mod device_flow;
 mod errors_and_limits;
 mod event_core;
 mod fuzz;
+mod graphiql;
 mod health;
 mod http_clients;
 mod input_text;

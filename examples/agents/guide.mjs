@@ -105,7 +105,7 @@ client.subscribe({
     ... on Event { type }
     ... on AgentReplyDeltaEvent { replyId sequence delta }
     ... on AgentReplyCompletedEvent { message { content author { ... on Agent { handle } } } usage { totalTokens } }
-    ... on AgentReplyFailedEvent { status error }
+    ... on AgentReplyFailedEvent { replyStatus error }
     ... on MessageCreatedEvent { message { content author { ... on User { displayName } ... on Agent { handle } } } }
     ... on RoutineRunSucceededEvent { routineName output }
     ... on RoutineRunFailedEvent { routineName error }

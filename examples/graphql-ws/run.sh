@@ -23,3 +23,5 @@ keys="$(ORBIT_DATA_DIR="$data" "$orbit" admin create-app --name "graphql-ws chec
   --owner-email dev@example.com --owner-password 'correct horse battery staple')"
 pk="$(printf '%s' "$keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["publishableKey"])')"
 ORBIT_URL="http://127.0.0.1:$port" PK="$pk" node "$here/check.mjs"
+# Every document the docs give clients passes graphql-js validation.
+node "$here/validate-docs.mjs"

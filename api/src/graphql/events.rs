@@ -133,29 +133,29 @@ macro_rules! event_object {
 event_object!(
     /// `message.created`
     MessageCreatedEvent, "MessageCreatedEvent", MessageSnapshot, [MessageCreated] {
-    async fn message(&self) -> GqlResult<MessageNode> { Ok(self.0.message(self.data()?)) }
+    async fn message(&self) -> GqlResult<Option<MessageNode>> { Ok(Some(self.0.message(self.data()?))) }
 });
 event_object!(
     /// `message.edited`
     MessageEditedEvent, "MessageEditedEvent", MessageSnapshot, [MessageEdited] {
-    async fn message(&self) -> GqlResult<MessageNode> { Ok(self.0.message(self.data()?)) }
+    async fn message(&self) -> GqlResult<Option<MessageNode>> { Ok(Some(self.0.message(self.data()?))) }
 });
 event_object!(
     /// `message.deleted`: the message as deleted (no content).
     MessageDeletedEvent, "MessageDeletedEvent", MessageSnapshot, [MessageDeleted] {
-    async fn message(&self) -> GqlResult<MessageNode> { Ok(self.0.message(self.data()?)) }
+    async fn message(&self) -> GqlResult<Option<MessageNode>> { Ok(Some(self.0.message(self.data()?))) }
 });
 event_object!(
     /// `thread.created`
     ThreadCreatedEvent, "ThreadCreatedEvent", ThreadSnapshot, [ThreadCreated] {
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
     /// Null if it was deleted since.
     async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { thread_node(ctx, self.data()?.thread_id).await }
 });
 event_object!(
     /// `thread.updated`
     ThreadUpdatedEvent, "ThreadUpdatedEvent", ThreadSnapshot, [ThreadUpdated] {
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
     /// The title after the change.
     async fn title(&self) -> GqlResult<Option<&str>> { Ok(Some(self.data()?.title.as_str())) }
     async fn thread(&self, ctx: &Context<'_>) -> GqlResult<Option<ThreadNode>> { thread_node(ctx, self.data()?.thread_id).await }
@@ -163,12 +163,12 @@ event_object!(
 event_object!(
     /// `thread.deleted`: a `threadEvents` subscription completes after it.
     ThreadDeletedEvent, "ThreadDeletedEvent", ThreadSnapshot, [ThreadDeleted] {
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
 });
 event_object!(
     /// `participant.added`: a user (`userId`) or an agent (`agentId`).
     ParticipantAddedEvent, "ParticipantAddedEvent", Participation, [ParticipantAdded] {
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
     async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.user_id.map(id)) }
     async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> {
         match self.data()?.user_id { Some(user) => load_user(ctx, user.uuid()).await, None => Ok(None) }
@@ -181,7 +181,7 @@ event_object!(
 event_object!(
     /// `participant.removed`: a user (`userId`) or an agent (`agentId`).
     ParticipantRemovedEvent, "ParticipantRemovedEvent", Participation, [ParticipantRemoved] {
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
     async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.user_id.map(id)) }
     async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.agent_id.map(id)) }
 });
@@ -193,8 +193,8 @@ event_object!(
     /// the reply over (its process stopped and another took it on).
     AgentReplyDeltaEvent, "AgentReplyDeltaEvent", ReplyDelta, [AgentReplyDelta] {
     async fn reply_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.reply_id)) }
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
-    async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
+    async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.agent_id))) }
     async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
     async fn trigger_message_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.trigger_message_id.map(id)) }
     async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
@@ -207,15 +207,15 @@ event_object!(
     /// (which also comes as `message.created`).
     AgentReplyCompletedEvent, "AgentReplyCompletedEvent", ReplyEnded, [AgentReplyCompleted] {
     async fn reply_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.reply_id)) }
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
-    async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
+    async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.agent_id))) }
     async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
     async fn trigger_message_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.trigger_message_id.map(id)) }
     async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
-    async fn message(&self) -> GqlResult<MessageNode> {
+    async fn message(&self) -> GqlResult<Option<MessageNode>> {
         let message = self.data()?.message.as_ref()
             .ok_or_else(|| DomainError::internal("a completed reply without its message"))?;
-        Ok(self.0.message(message))
+        Ok(Some(self.0.message(message)))
     }
     async fn usage(&self) -> GqlResult<Option<TokenUsage>> {
         Ok(self.data()?.message.as_ref().and_then(|message| TokenUsage::of(message.prompt_tokens, message.completion_tokens)))
@@ -227,11 +227,16 @@ event_object!(
     /// what the agent said before, when it said anything.
     AgentReplyFailedEvent, "AgentReplyFailedEvent", ReplyEnded, [AgentReplyFailed] {
     async fn reply_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.reply_id)) }
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
-    async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
+    async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.agent_id))) }
     async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
     async fn trigger_message_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.trigger_message_id.map(id)) }
     async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
+    /// FAILED or CANCELLED.
+    async fn reply_status(&self) -> GqlResult<AgentReplyStatus> {
+        Ok(if self.data()?.status == "cancelled" { AgentReplyStatus::Cancelled } else { AgentReplyStatus::Failed })
+    }
+    #[graphql(deprecation = "use replyStatus: a selection of the ThreadEvent union cannot take `status` from this event and a routine run's (two types)")]
     async fn status(&self) -> GqlResult<AgentReplyStatus> {
         Ok(if self.data()?.status == "cancelled" { AgentReplyStatus::Cancelled } else { AgentReplyStatus::Failed })
     }
@@ -254,8 +259,8 @@ macro_rules! tool_call_event {
                 let reply = agent_replies::find(services(ctx).db(), scope, self.data()?.reply_id).await?;
                 Ok(reply.map(AgentReplyNode))
             }
-            async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
-            async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+            async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
+            async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.agent_id))) }
             async fn agent(&self, ctx: &Context<'_>) -> GqlResult<Option<AgentNode>> { load_agent(ctx, self.data()?.agent_id.uuid()).await }
             async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
             /// The model's id for the call: `AgentReply.steps` has it too.
@@ -307,9 +312,11 @@ macro_rules! routine_run_event {
             async fn run_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.run_id)) }
             async fn routine_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.routine_id)) }
             async fn routine_name(&self) -> GqlResult<Option<&str>> { Ok(self.data()?.routine_name.as_deref()) }
-            async fn agent_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.agent_id)) }
+            async fn agent_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.agent_id))) }
             /// The thread the routine writes into, if it does.
             async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(self.data()?.thread_id.map(id)) }
+            async fn run_status(&self) -> GqlResult<RoutineRunStatus> { Ok(RoutineRunStatus::of(&self.data()?.status)) }
+            #[graphql(deprecation = "use runStatus: a selection of the ThreadEvent union cannot take `status` from this event and an agent reply's (two types)")]
             async fn status(&self) -> GqlResult<RoutineRunStatus> { Ok(RoutineRunStatus::of(&self.data()?.status)) }
             async fn cause(&self) -> GqlResult<RoutineRunCause> { Ok(RoutineRunCause::of(&self.data()?.cause)) }
             async fn attempt(&self) -> GqlResult<i32> { Ok(self.data()?.attempt) }
@@ -342,7 +349,7 @@ event_object!(
     /// `member.joined`
     MemberJoinedEvent, "MemberJoinedEvent", Membership, [MemberJoined] {
     async fn team_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.team_id)) }
-    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.user_id))) }
     async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { load_user(ctx, self.data()?.user_id.uuid()).await }
     async fn role(&self) -> GqlResult<Option<TeamRole>> { Ok(self.data()?.role.map(TeamRole::from)) }
 });
@@ -350,33 +357,33 @@ event_object!(
     /// `member.left`: removed, left, or the team was deleted.
     MemberLeftEvent, "MemberLeftEvent", Membership, [MemberLeft] {
     async fn team_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.team_id)) }
-    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.user_id))) }
 });
 event_object!(
     /// `member.role_changed`
     MemberRoleChangedEvent, "MemberRoleChangedEvent", Membership, [MemberRoleChanged] {
     async fn team_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.team_id)) }
-    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.user_id))) }
     async fn role(&self) -> GqlResult<Option<TeamRole>> { Ok(self.data()?.role.map(TeamRole::from)) }
 });
 event_object!(
     /// `thread.read`: the viewer's read marker moved (on their own topic).
     ThreadReadEvent, "ThreadReadEvent", ReadMarker, [ThreadRead] {
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
     async fn message_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.message_id)) }
 });
 event_object!(
     /// `typing.started` / `typing.stopped`: ephemeral, never replayed.
     TypingEvent, "TypingEvent", Typing, [TypingStarted, TypingStopped] {
-    async fn thread_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.thread_id)) }
-    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn thread_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.thread_id))) }
+    async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.user_id))) }
     async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { load_user(ctx, self.data()?.user_id.uuid()).await }
     async fn typing(&self) -> bool { self.0.event_type() == EventType::TypingStarted }
 });
 event_object!(
     /// `presence.changed`: ephemeral, never replayed.
     PresenceChangedEvent, "PresenceChangedEvent", Presence, [PresenceChanged] {
-    async fn user_id(&self) -> GqlResult<ID> { Ok(id(self.data()?.user_id)) }
+    async fn user_id(&self) -> GqlResult<Option<ID>> { Ok(Some(id(self.data()?.user_id))) }
     async fn user(&self, ctx: &Context<'_>) -> GqlResult<Option<UserNode>> { load_user(ctx, self.data()?.user_id.uuid()).await }
     async fn status(&self) -> GqlResult<PresenceStatus> { Ok(PresenceStatus::of(&self.data()?.status)) }
 });

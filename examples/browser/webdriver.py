@@ -3,7 +3,9 @@ standard library only: the browser checks of the examples drive pages with
 it (`sys.path` gets this folder, then `from webdriver import Driver`).
 Needs chromium and chromium-driver and nothing else."""
 
+import base64
 import json
+import os
 import socket
 import subprocess
 import time
@@ -76,6 +78,18 @@ class Driver:
                 return value
             time.sleep(0.1)
         raise SystemExit(f"browser: {what} did not happen; page says: {self.script('return document.body.innerText')}")
+
+    def screenshot(self, name):
+        """Saves the window as docs/images/<name>.png when SCREENSHOTS is
+        set (how the docs' pictures are made: `SCREENSHOTS=1 run.sh`)."""
+        if not os.environ.get("SCREENSHOTS"):
+            return
+        self.call("POST", f"{self.session}/window/rect", {"width": 1280, "height": 800})
+        png = base64.b64decode(self.call("GET", f"{self.session}/screenshot"))
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "images")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"{name}.png"), "wb") as file:
+            file.write(png)
 
     def close(self):
         try:

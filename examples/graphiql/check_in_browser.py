@@ -86,6 +86,7 @@ def main():
         if not seen:
             raise SystemExit("browser: the subscription showed no message; page says: " + driver.script("return document.body.innerText"))
         print("browser: the subscription showed a message sent while it ran")
+        driver.screenshot("graphiql")
 
         foreign = driver.script(
             "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin) && !n.startsWith(location.origin.replace('http', 'ws')))"

@@ -85,12 +85,15 @@ def main():
         driver.type("#composer", "@helper how is the weather?")
         driver.click("#send")
         driver.wait_for(
-            "the reply streams",
-            "const l = document.querySelector('[data-reply]'); return l && l.textContent.includes('light wind from the west.') && Number(l.dataset.pieces) > 1",
+            "the reply streams, then stays as the agent's message",
+            "return document.getElementById('messages').textContent.includes('@helper: Sunny, 24 degrees, light wind from the west.') && !document.querySelector('[data-reply]')",
             30,
         )
-        pieces = driver.script("return document.querySelector('[data-reply]').dataset.pieces")
+        pieces = driver.script("return Math.max(0, ...Object.values(window.chat.pieces))")
+        if pieces < 2:
+            raise SystemExit(f"browser: the reply came in {pieces} piece(s), not streamed")
         print(f"browser: @helper's reply streamed in {pieces} pieces")
+        driver.screenshot("web-chat")
 
         # The connection drops; Bo writes meanwhile; the chat resumes and shows it.
         driver.click("#reconnect")

@@ -27,7 +27,7 @@ const orbit = new OrbitClient({
 });
 
 // What a test (or a curious developer) can look at: the open thread.
-window.chat = { threadId: null };
+window.chat = { threadId: null, pieces: {} };
 
 function showError(error) {
   $('error').textContent = error ? `${error.code ?? ''} ${error.field ? `(${error.field}) ` : ''}${error.message}` : '';
@@ -96,8 +96,12 @@ function addMessage(message) {
   $('messages').append(line);
 }
 
+/** Replies that ended: a piece published late (deltas skip the event log) is dropped. */
+const endedReplies = new Set();
+
 /** A reply as it streams: one line per reply, its text growing piece by piece. */
 function addDelta(event) {
+  if (endedReplies.has(event.replyId)) return;
   let line = document.querySelector(`[data-reply="${event.replyId}"]`);
   if (!line || Number(line.dataset.attempt) !== event.attempt) {
     line?.remove();
@@ -111,6 +115,7 @@ function addDelta(event) {
   }
   line.textContent += event.delta;
   line.dataset.pieces = String(Number(line.dataset.pieces) + 1);
+  window.chat.pieces[event.replyId] = Number(line.dataset.pieces);
 }
 
 function showTyping() {
@@ -155,7 +160,11 @@ async function openThread(threadId) {
           addDelta(event);
           break;
         case 'AgentReplyCompletedEvent':
-          document.querySelector(`[data-reply="${event.replyId}"]`)?.classList.remove('streaming');
+        case 'AgentReplyFailedEvent':
+          // The stored message (its message.created came first) replaces
+          // the streamed text.
+          endedReplies.add(event.replyId);
+          document.querySelector(`[data-reply="${event.replyId}"]`)?.remove();
           break;
         case 'TypingEvent':
           if (event.userId && event.userId !== orbit.currentSession.user.id) {

@@ -136,6 +136,8 @@ pub struct Settings {
     /// the model is told why. `ORBIT_TOOL_APPROVAL_TIMEOUT` (seconds,
     /// default 900): how long a call of a tool that requires approval waits
     /// for a decision before it counts as refused.
+    /// `ORBIT_TOOL_MAX_STEPS` (default 32, at most 32): the most model
+    /// turns any reply may take, whatever an agent's `maxSteps`.
     /// `ORBIT_MCP_REFRESH_INTERVAL` (seconds, default 600): how often the
     /// worker lists each MCP server's tools again.
     pub tool_limits: orbit_worker::agents::tools::ToolLimits,
@@ -327,6 +329,7 @@ struct FileSettings {
     tool_result_max_bytes: Option<usize>,
     tool_approval_timeout: Option<u64>,
     mcp_refresh_interval: Option<u64>,
+    tool_max_steps: Option<u32>,
     password_threads: Option<usize>,
     password_queue: Option<usize>,
     graphql_max_depth: Option<usize>,
@@ -560,6 +563,13 @@ impl Settings {
         if let Some(value) = env("ORBIT_TOOL_APPROVAL_TIMEOUT") {
             let seconds = parse_positive("ORBIT_TOOL_APPROVAL_TIMEOUT", &value)?;
             settings.tool_limits.approval_timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        if let Some(steps) = file.tool_max_steps {
+            settings.tool_limits.max_steps = i32::try_from(steps.clamp(1, 32)).unwrap_or(32);
+        }
+        if let Some(value) = env("ORBIT_TOOL_MAX_STEPS") {
+            let steps = parse_positive("ORBIT_TOOL_MAX_STEPS", &value)?;
+            settings.tool_limits.max_steps = i32::try_from(steps.min(32)).unwrap_or(32);
         }
         if let Some(seconds) = file.mcp_refresh_interval {
             settings.tool_limits.mcp_refresh = std::time::Duration::from_secs(seconds.max(1));

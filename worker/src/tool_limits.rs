@@ -15,6 +15,9 @@ pub struct ToolLimits {
     /// How long a call of a tool that requires approval waits for a
     /// decision before it counts as refused.
     pub approval_timeout: Duration,
+    /// The most model turns any reply may take, whatever an agent's
+    /// `maxSteps` (`ORBIT_TOOL_MAX_STEPS`).
+    pub max_steps: i32,
     /// How long an MCP server's tools stand before the worker looks at the
     /// server again (`ORBIT_MCP_REFRESH_INTERVAL`).
     pub mcp_refresh: Duration,
@@ -26,6 +29,7 @@ impl Default for ToolLimits {
             timeout: Duration::from_secs(30),
             max_result_bytes: 64 * 1024,
             approval_timeout: Duration::from_secs(15 * 60),
+            max_steps: 32,
             mcp_refresh: Duration::from_secs(10 * 60),
         }
     }

@@ -326,7 +326,7 @@ async fn the_last_step_may_call_no_tool_and_must_answer() {
     let ended = tw.ended(&reply).await;
     assert_eq!(ended["status"], "FAILED", "{ended}");
     let error = ended["error"].as_str().unwrap();
-    assert!(error.contains("last step (2, its maxSteps)"), "{error}");
+    assert!(error.contains("last step (2: its maxSteps"), "{error}");
     let requests = tw.llm.received();
     assert_eq!(requests.len(), 2);
     assert!(requests[0].body.get("tools").is_some());
@@ -336,6 +336,28 @@ async fn the_last_step_may_call_no_tool_and_must_answer() {
     assert!(requests[1].body.get("tools").is_some());
     assert_eq!(requests[1].body["tool_choice"], "none");
     assert_eq!(tw.tool.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn the_server_caps_every_agents_steps() {
+    // The agent allows 8 steps; the server (ORBIT_TOOL_MAX_STEPS) 3.
+    let app = orbit_tests::spawn_app_with(|s| s.tool_limits.max_steps = 3).await;
+    let tw = tool_world(
+        app,
+        vec![FakeTurn::call(
+            "call_1",
+            "get_weather",
+            json!({ "city": "Oslo" }),
+        )],
+        8,
+    )
+    .await;
+    let reply = tw.ask("Weather?").await;
+    let ended = tw.ended(&reply).await;
+    assert_eq!(ended["status"], "FAILED", "{ended}");
+    let error = ended["error"].as_str().unwrap();
+    assert!(error.contains("last step (3:"), "{error}");
+    assert_eq!(tw.llm.received().len(), 3);
 }
 
 #[tokio::test]

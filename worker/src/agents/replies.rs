@@ -383,7 +383,11 @@ impl Streamer<'_> {
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         beat.tick().await;
-        let max_steps = self.agent.max_steps.max(1);
+        // The agent's maxSteps, within the server's ORBIT_TOOL_MAX_STEPS.
+        let max_steps = self
+            .agent
+            .max_steps
+            .clamp(1, self.ctx.tool_limits.max_steps.max(1));
         let mut step = 0;
         let earlier = tool_calls::of_reply(&self.ctx.db, self.scope, self.reply.id).await?;
         for (turn, calls) in by_step(earlier) {
@@ -413,7 +417,7 @@ impl Streamer<'_> {
             };
             if step + 1 >= max_steps {
                 return Ok(failed(format!(
-                    "the agent asked for tools on its last step ({max_steps}, its maxSteps) instead of answering"
+                    "the agent asked for tools on its last step ({max_steps}: its maxSteps, within ORBIT_TOOL_MAX_STEPS) instead of answering"
                 )));
             }
             let asked = calls.into_iter().map(|call| self.asked(call)).collect();

@@ -56,6 +56,12 @@ pub(super) async fn page(State(state): State<HttpState>) -> Response {
     if !state.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
+    html_page(PAGE)
+}
+
+/// A page of this server's own, sent under [`PAGE_POLICY`] and never
+/// cached (it changes with the binary).
+pub(super) fn html_page(body: &'static [u8]) -> Response {
     (
         [
             (
@@ -72,7 +78,7 @@ pub(super) async fn page(State(state): State<HttpState>) -> Response {
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        PAGE,
+        body,
     )
         .into_response()
 }
@@ -83,6 +89,11 @@ pub(super) async fn asset(State(state): State<HttpState>, Path(name): Path<Strin
     let (Some((_, content_type, body)), true) = (found, state.graphiql) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    static_file(content_type, body)
+}
+
+/// A script or style of this server's own.
+pub(super) fn static_file(content_type: &'static str, body: &'static [u8]) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -90,13 +101,13 @@ pub(super) async fn asset(State(state): State<HttpState>, Path(name): Path<Strin
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ),
-            // The files change only with the binary: a day in caches.
+            // The files change only with the binary: an hour in caches.
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=86400"),
+                HeaderValue::from_static("public, max-age=3600"),
             ),
         ],
-        *body,
+        body,
     )
         .into_response()
 }

@@ -3,6 +3,7 @@
 //! request passes (request ids, tracing, timeouts, body limit, CORS).
 
 mod client_addr;
+mod console;
 mod device_page;
 mod graphiql;
 mod graphql_handler;
@@ -90,6 +91,8 @@ pub(crate) fn router(
             get(oauth::metadata),
         )
         .route("/graphiql/{name}", get(graphiql::asset))
+        .route("/console", get(console::page))
+        .route("/console/console.js", get(console::script))
         .route("/device", get(device_page::page))
         .route("/oauth/authorize/{provider}", get(oauth_login::authorize))
         .route(crate::application::oauth_login::CALLBACK_PATH, get(oauth_login::callback))

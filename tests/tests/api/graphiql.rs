@@ -1,4 +1,4 @@
-//! GraphiQL is served from the binary: its page loads only this server's
+//! GraphiQL and the console are served from the binary: their pages load only this server's
 //! files (no CDN), under a content security policy that allows nothing
 //! else; every file it names is served with its type; off, it is all 404.
 
@@ -50,4 +50,33 @@ async fn off_it_serves_nothing() {
     let app = spawn_app_with(|s| s.graphiql = false).await;
     assert_eq!(app.get("/graphql").await.status(), 404);
     assert_eq!(app.get("/graphiql/init.js").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary_under_the_same_policy() {
+    let app = spawn_app().await;
+    let page = app.get("/console").await;
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/console/console.js"), "{html}");
+    assert!(!html.contains("https://"), "{html}");
+    let script = app.get("/console/console.js").await;
+    assert_eq!(script.status(), 200);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    // It renders values as text, never as HTML.
+    let source = script.text().await.unwrap();
+    assert!(
+        !source.contains("innerHTML"),
+        "the console must not inject HTML"
+    );
 }

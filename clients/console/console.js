@@ -1,168 +1,123 @@
 // Orbit's console: a developer signs in (the console app's logIn) and
-// manages apps and their keys over /graphql. Plain script, no build: the
-// server sends it from its binary under a policy that runs no other script.
+// manages their apps over /graphql. Plain ES modules, no build: the server
+// sends them from its binary under a policy that runs no other script.
 //
 // The session is an access token in sessionStorage (this tab only): it is
 // sent as a bearer header, never as a cookie, so another site cannot make
 // the browser act with it (no CSRF), and the page renders every value as
-// text (textContent), never as HTML. A key's secret is shown once, when
-// made, and is never stored or put in a URL.
-'use strict';
+// text, never as HTML. Secrets (keys, webhook secrets) are shown once, when
+// made, and are never stored or put in a URL.
 
-(function () {
-  const $ = (id) => document.getElementById(id);
-  const TOKEN = 'orbit.console.token';
-  let openAppId = null;
+import { $, button, gql, h, hooks, keepSessionToken, rememberSecretKey, run, sessionToken, showError } from './lib.js';
+import * as keys from './keys.js';
+import * as members from './members.js';
+import * as login from './login.js';
+import * as agents from './agents.js';
+import * as routines from './routines.js';
+import * as webhooks from './webhooks.js';
+import * as events from './events.js';
+import * as threads from './threads.js';
 
-  async function gql(query, variables) {
-    const token = sessionStorage.getItem(TOKEN);
-    const response = await fetch('/graphql', {
-      method: 'POST',
-      headers: Object.assign(
-        { 'content-type': 'application/json' },
-        token ? { authorization: `Bearer ${token}` } : {},
-      ),
-      body: JSON.stringify({ query, variables: variables || {} }),
-    });
-    const body = await response.json();
-    const error = body.errors && body.errors[0];
-    if (error) {
-      const code = (error.extensions && error.extensions.code) || 'ERROR';
-      const field = error.extensions && error.extensions.details && error.extensions.details.field;
-      if (code === 'UNAUTHENTICATED' && token) signOut();
-      throw new Error(`${code}${field ? ` on ${field}` : ''}: ${error.message}`);
-    }
-    return body.data;
-  }
+/// The app's pages, in the order of their tabs. Each `render(app, page)`
+/// fills `page` (and may register what to stop when the page is left).
+const PAGES = [
+  ['keys', 'Keys', keys],
+  ['members', 'Members', members],
+  ['login', 'Sign-in', login],
+  ['agents', 'Agents & tools', agents],
+  ['routines', 'Routines', routines],
+  ['webhooks', 'Webhooks', webhooks],
+  ['events', 'Live events', events],
+  ['threads', 'Threads', threads],
+];
 
-  function showError(error) {
-    $('error').textContent = error ? error.message : '';
-  }
+let openApp = null;
+let leavePage = [];
 
-  function run(action) {
-    return (event) => {
-      if (event) event.preventDefault();
-      showError(null);
-      Promise.resolve().then(action).catch(showError);
-    };
-  }
+/// Stops what the open page started (subscriptions).
+function leave() {
+  for (const stop of leavePage) stop();
+  leavePage = [];
+}
 
-  function cell(text) {
-    const td = document.createElement('td');
-    td.textContent = text == null ? '' : String(text);
-    return td;
-  }
+async function showApps() {
+  const data = await gql('{ me { displayName email } apps(first: 100) { edges { node { id name viewerRole } } } }');
+  $('sign-in').hidden = true;
+  $('signed-in').hidden = false;
+  $('whoami').textContent = `Signed in as ${data.me.displayName} <${data.me.email}>`;
+  $('apps').replaceChildren(
+    ...data.apps.edges.map(({ node }) =>
+      h('tr', { data: { app: node.id } }, h('td', {}, node.name), h('td', {}, node.viewerRole), h('td', {}, button('Open', () => open(node)))),
+    ),
+  );
+}
 
-  function button(label, onClick, id) {
-    const td = document.createElement('td');
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.textContent = label;
-    if (id) b.id = id;
-    b.onclick = run(onClick);
-    td.append(b);
-    return td;
-  }
+async function open(app, tab) {
+  // A new app's keys stay on screen only while that app is open.
+  if (openApp && openApp.id !== app.id) $('created-keys').hidden = true;
+  openApp = app;
+  $('app').hidden = false;
+  $('app-title').textContent = app.name;
+  $('app-id').textContent = app.id;
+  $('tabs').replaceChildren(
+    ...PAGES.map(([name, title]) => button(title, () => show(name), { id: `tab-${name}`, data: { tab: name } })),
+  );
+  await show(tab || 'keys');
+}
 
-  async function signedIn() {
-    const data = await gql('{ me { displayName email } apps(first: 100) { edges { node { id name viewerRole } } } }');
-    $('sign-in').hidden = true;
-    $('signed-in').hidden = false;
-    $('whoami').textContent = `Signed in as ${data.me.displayName} <${data.me.email}>`;
-    $('apps').replaceChildren(
-      ...data.apps.edges.map(({ node }) => {
-        const row = document.createElement('tr');
-        row.dataset.app = node.id;
-        row.append(cell(node.name), cell(node.viewerRole), button('Open', () => openApp(node.id)));
-        return row;
-      }),
-    );
-  }
-
-  async function openApp(appId) {
-    openAppId = appId;
-    $('new-key-value').hidden = true;
-    const data = await gql(
-      'query($id: ID!) { app(id: $id) { id name apiKeys(first: 100) { edges { node { id name kind hint lastUsedAt revokedAt } } } } }',
-      { id: appId },
-    );
-    $('app').hidden = false;
-    $('app-title').textContent = data.app.name;
-    $('keys').replaceChildren(
-      ...data.app.apiKeys.edges.map(({ node }) => {
-        const row = document.createElement('tr');
-        row.dataset.key = node.id;
-        row.append(
-          cell(node.name),
-          cell(node.kind.toLowerCase()),
-          cell(node.hint),
-          cell(node.lastUsedAt || 'never'),
-          cell(node.revokedAt || ''),
-          node.revokedAt ? cell('') : button('Revoke', () => revoke(node.id)),
-        );
-        return row;
-      }),
-    );
-  }
-
-  async function revoke(keyId) {
-    await gql('mutation($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { apiKey { id revokedAt } } }', {
-      input: { appId: openAppId, id: keyId },
-    });
-    await openApp(openAppId);
-  }
-
-  function signOut() {
-    sessionStorage.removeItem(TOKEN);
-    $('sign-in').hidden = false;
-    $('signed-in').hidden = true;
-    $('app').hidden = true;
-    $('created-keys').hidden = true;
-  }
-
-  $('sign-in').onsubmit = run(async () => {
-    const data = await gql('mutation($input: LogInInput!) { logIn(input: $input) { accessToken } }', {
-      input: { email: $('email').value, password: $('password').value },
-    });
-    sessionStorage.setItem(TOKEN, data.logIn.accessToken);
-    $('password').value = '';
-    await signedIn();
+/// Opens one page of the open app.
+async function show(name) {
+  leave();
+  const page = h('div', { id: `page-${name}` });
+  $('page').replaceChildren(page);
+  for (const tab of $('tabs').children) tab.classList.toggle('open', tab.dataset.tab === name);
+  const [, , module] = PAGES.find(([page]) => page === name);
+  await module.render(openApp, page, {
+    onLeave: (stop) => leavePage.push(stop),
+    reload: () => show(name),
+    appsChanged: showApps,
+    closeApp: () => {
+      leave();
+      openApp = null;
+      $('app').hidden = true;
+    },
   });
+}
 
-  $('sign-out').onclick = run(signOut);
+function signOut() {
+  leave();
+  keepSessionToken(null);
+  openApp = null;
+  $('sign-in').hidden = false;
+  $('signed-in').hidden = true;
+  $('app').hidden = true;
+  $('created-keys').hidden = true;
+}
+hooks.signedOut = signOut;
 
-  $('new-app').onsubmit = run(async () => {
-    const data = await gql(
-      'mutation($input: CreateAppInput!) { createApp(input: $input) { app { id name } publishableKey secretKey } }',
-      { input: { name: $('app-name').value } },
-    );
-    const made = data.createApp;
-    $('app-name').value = '';
-    $('created-keys').hidden = false;
-    $('created-keys').textContent = `${made.app.name}: publishable key ${made.publishableKey} · secret key ${made.secretKey} (shown once: copy it now)`;
-    await signedIn();
-    await openApp(made.app.id);
+$('sign-in').onsubmit = run(async () => {
+  const data = await gql('mutation($input: LogInInput!) { logIn(input: $input) { accessToken } }', {
+    input: { email: $('email').value, password: $('password').value },
   });
+  keepSessionToken(data.logIn.accessToken);
+  $('password').value = '';
+  await showApps();
+});
 
-  $('new-key').onsubmit = run(async () => {
-    const data = await gql(
-      'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id } } }',
-      { input: { appId: openAppId, kind: $('key-kind').value, name: $('key-name').value } },
-    );
-    $('key-name').value = '';
-    await openApp(openAppId);
-    $('new-key-value').hidden = false;
-    $('new-key-value').textContent = `New key (shown once: copy it now): ${data.createApiKey.key}`;
-  });
+$('sign-out').onclick = run(signOut);
 
-  $('delete-app').onclick = run(async () => {
-    if (!window.confirm('Delete this app and everything in it?')) return;
-    await gql('mutation($input: DeleteAppInput!) { deleteApp(input: $input) { deletedAppId } }', {
-      input: { appId: openAppId },
-    });
-    $('app').hidden = true;
-    await signedIn();
-  });
+$('new-app').onsubmit = run(async () => {
+  const data = await gql(
+    'mutation($input: CreateAppInput!) { createApp(input: $input) { app { id name viewerRole } publishableKey secretKey } }',
+    { input: { name: $('app-name').value } },
+  );
+  const made = data.createApp;
+  rememberSecretKey(made.app.id, made.secretKey);
+  $('app-name').value = '';
+  $('created-keys').hidden = false;
+  $('created-keys').textContent = `${made.app.name}: publishable key ${made.publishableKey} · secret key ${made.secretKey} (shown once: copy it now)`;
+  await showApps();
+  await open(made.app);
+});
 
-  if (sessionStorage.getItem(TOKEN)) signedIn().catch(() => signOut());
-})();
+if (sessionToken()) showApps().catch((error) => (error.code === 'UNAUTHENTICATED' ? signOut() : showError(error)));

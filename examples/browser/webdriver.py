@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
@@ -73,7 +74,12 @@ class Driver:
     def wait_for(self, what, source, seconds=10):
         deadline = time.time() + seconds
         while time.time() < deadline:
-            value = self.script(source)
+            try:
+                value = self.script(source)
+            except urllib.error.HTTPError:
+                # The script threw (an element not there yet, while the page
+                # is drawn again): not yet.
+                value = None
             if value:
                 return value
             time.sleep(0.1)

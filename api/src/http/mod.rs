@@ -92,7 +92,7 @@ pub(crate) fn router(
         )
         .route("/graphiql/{name}", get(graphiql::asset))
         .route("/console", get(console::page))
-        .route("/console/console.js", get(console::script))
+        .route("/console/{name}", get(console::script))
         .route("/device", get(device_page::page))
         .route("/oauth/authorize/{provider}", get(oauth_login::authorize))
         .route(crate::application::oauth_login::CALLBACK_PATH, get(oauth_login::callback))

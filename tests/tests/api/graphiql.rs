@@ -65,18 +65,42 @@ async fn the_console_is_served_from_the_binary_under_the_same_policy() {
     let html = page.text().await.unwrap();
     assert!(html.contains("/console/console.js"), "{html}");
     assert!(!html.contains("https://"), "{html}");
-    let script = app.get("/console/console.js").await;
-    assert_eq!(script.status(), 200);
-    assert!(
-        script.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/javascript")
-    );
-    // It renders values as text, never as HTML.
-    let source = script.text().await.unwrap();
-    assert!(
-        !source.contains("innerHTML"),
-        "the console must not inject HTML"
-    );
+    // The page loads one module; it imports the rest, all from here.
+    for name in [
+        "console.js",
+        "lib.js",
+        "keys.js",
+        "members.js",
+        "login.js",
+        "agents.js",
+        "routines.js",
+        "webhooks.js",
+        "events.js",
+        "threads.js",
+    ] {
+        let script = app.get(&format!("/console/{name}")).await;
+        assert_eq!(script.status(), 200, "{name}");
+        assert!(
+            script.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript"),
+            "{name}"
+        );
+        // It renders values as text, never as HTML, and loads nothing from
+        // elsewhere.
+        let source = script.text().await.unwrap();
+        assert!(
+            !source.contains("innerHTML")
+                && !source.contains("outerHTML")
+                && !source.contains("insertAdjacentHTML"),
+            "{name} must not inject HTML"
+        );
+        assert!(
+            !source.contains("from 'http") && !source.contains("fetch('http"),
+            "{name} loads from elsewhere"
+        );
+    }
+    assert_eq!(app.get("/console/missing.js").await.status(), 404);
+    assert_eq!(app.get("/console/..%2Fconsole.rs").await.status(), 404);
 }

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::bare_broadcast::BareServer;
 use crate::graphql_ws;
 use crate::server_process::{OrbitCommand, Server};
 
@@ -33,6 +34,10 @@ pub struct FanoutOptions {
     pub connections: usize,
     pub messages: usize,
     pub rate: f64,
+    /// Also serve the same subscribers the same frames from a bare
+    /// tokio-tungstenite broadcast, first, and print Orbit's figures as
+    /// ratios to it.
+    pub reference: bool,
 }
 
 /// What every subscriber records.
@@ -51,7 +56,120 @@ struct Tally {
 /// server.
 const LATENCY_BATCH: usize = 32;
 
+/// One server's figures for one run.
+struct Figures {
+    server: &'static str,
+    live: usize,
+    delivered: u64,
+    expected: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    deliveries_per_second: f64,
+    cpu_us_per_delivery: f64,
+    kb_per_connection: f64,
+}
+
+/// What is measured the same way on Orbit and on the reference.
+trait Measured {
+    fn rss(&self) -> anyhow::Result<u64>;
+    fn cpu_time(&self) -> anyhow::Result<Duration>;
+}
+
+impl Measured for Server {
+    fn rss(&self) -> anyhow::Result<u64> {
+        Server::rss(self)
+    }
+    fn cpu_time(&self) -> anyhow::Result<Duration> {
+        Server::cpu_time(self)
+    }
+}
+
+impl Measured for BareServer {
+    fn rss(&self) -> anyhow::Result<u64> {
+        BareServer::rss(self)
+    }
+    fn cpu_time(&self) -> anyhow::Result<Duration> {
+        BareServer::cpu_time(self)
+    }
+}
+
 pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
+    let reference = if options.reference {
+        Some(run_reference(&options).await?)
+    } else {
+        None
+    };
+    let orbit = run_orbit(&options).await?;
+    println!(
+        "| server | subscribers | messages | rate/s | delivered | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs/delivery | KB/conn |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for figures in reference.iter().chain([&orbit]) {
+        println!(
+            "| {} | {} | {} | {} | {}/{} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} |",
+            figures.server,
+            figures.live,
+            options.messages,
+            options.rate,
+            figures.delivered,
+            figures.expected,
+            figures.p50_ms,
+            figures.p99_ms,
+            figures.max_ms,
+            figures.deliveries_per_second,
+            figures.cpu_us_per_delivery,
+            figures.kb_per_connection,
+        );
+    }
+    if let Some(bare) = &reference {
+        println!(
+            "Orbit ÷ bare broadcast: CPU per delivery {:.2} (target at most 1.5), p99 {:.2}, KB per connection {:.2}",
+            orbit.cpu_us_per_delivery / bare.cpu_us_per_delivery,
+            orbit.p99_ms / bare.p99_ms,
+            orbit.kb_per_connection / bare.kb_per_connection,
+        );
+    }
+    for figures in reference.iter().chain([&orbit]) {
+        if figures.delivered < figures.expected {
+            bail!(
+                "{}: {} deliveries missing",
+                figures.server,
+                figures.expected - figures.delivered
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The same subscribers and frames, from a bare tokio-tungstenite broadcast.
+async fn run_reference(options: &FanoutOptions) -> anyhow::Result<Figures> {
+    let server = BareServer::start()?;
+    let publisher = server.publisher().await?;
+    let url = server.ws_url();
+    measure(
+        "bare broadcast",
+        &server,
+        options,
+        |tally, connecting, ready| {
+            let url = url.clone();
+            async move {
+                subscriber(&url, "none", json!({ "id": "t" }), tally, connecting, ready).await
+            }
+        },
+        |_| {
+            let publisher = publisher.clone();
+            async move {
+                publisher
+                    .send(())
+                    .map_err(|_| anyhow::anyhow!("the publisher closed"))
+            }
+        },
+    )
+    .await
+}
+
+async fn run_orbit(options: &FanoutOptions) -> anyhow::Result<Figures> {
     let server = Server::start(&options.orbit).await?;
     let app = server.create_app_with_author().await?;
     let (secret, author) = (app.secret_key, app.author_token);
@@ -73,9 +191,54 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
             json!({ "input": { "threadId": thread, "content": "warm-up" } }),
         )
         .await?;
+    let url = server.ws_url();
+    let graphql_url = server.graphql_url();
+    let client = reqwest::Client::new();
+    measure(
+        "orbit",
+        &server,
+        options,
+        |tally, connecting, ready| {
+            let (url, secret, thread) = (url.clone(), secret.clone(), thread.clone());
+            async move {
+                subscriber(&url, &secret, json!({ "id": thread }), tally, connecting, ready).await
+            }
+        },
+        |n| {
+            let request = client
+                .post(&graphql_url)
+                .bearer_auth(&author)
+                .json(&json!({ "query": SEND_MESSAGE, "variables": { "input": { "threadId": thread, "content": format!("message {n}") } } }));
+            async move {
+                let response: Value = request.send().await?.json().await?;
+                anyhow::ensure!(
+                    response.get("errors").is_none_or(Value::is_null),
+                    "send failed: {response}"
+                );
+                anyhow::Ok(())
+            }
+        },
+    )
+    .await
+}
+
+/// Connects the subscribers, reads the server's memory per connection,
+/// sends the messages at the rate, and waits (up to a minute) for every
+/// delivery.
+async fn measure<S, SubscriberFuture, SendFuture>(
+    name: &'static str,
+    server: &impl Measured,
+    options: &FanoutOptions,
+    subscribe: impl Fn(Arc<Tally>, Arc<Semaphore>, tokio::sync::oneshot::Sender<()>) -> SubscriberFuture,
+    send: S,
+) -> anyhow::Result<Figures>
+where
+    S: Fn(usize) -> SendFuture,
+    SubscriberFuture: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    SendFuture: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = server.rss()?;
-
     let tally = Arc::new(Tally {
         deliveries: AtomicU64::new(0),
         finished: std::sync::atomic::AtomicBool::new(false),
@@ -88,14 +251,10 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
     for _ in 0..options.connections {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
-        let url = server.ws_url();
-        let secret = secret.clone();
-        let thread = thread.clone();
+        let subscribed = subscribe(tally.clone(), connecting.clone(), ready_tx);
         let tally = tally.clone();
-        let connecting = connecting.clone();
         tokio::spawn(async move {
-            if let Err(error) =
-                subscriber(&url, &secret, &thread, tally.clone(), connecting, ready_tx).await
+            if let Err(error) = subscribed.await
                 && !tally.finished.load(Ordering::Relaxed)
             {
                 eprintln!("subscriber: {error:#}");
@@ -113,7 +272,7 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
     let loaded = server.rss()?;
     let per_connection = loaded.saturating_sub(baseline) as f64 / live.max(1) as f64;
     println!(
-        "{live} of {} subscribers live in {:.1}s; server RSS {:.1} MB -> {:.1} MB: {:.1} KB per connection",
+        "{name}: {live} of {} subscribers live in {:.1}s; server RSS {:.1} MB -> {:.1} MB: {:.1} KB per connection",
         options.connections,
         connect_time.as_secs_f64(),
         baseline as f64 / 1e6,
@@ -129,24 +288,10 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
     let mut sends = Vec::with_capacity(options.messages);
     for n in 0..options.messages {
         ticker.tick().await;
-        let author = author.clone();
-        let thread = thread.clone();
-        let graphql_url = server.graphql_url();
-        sends.push(tokio::spawn(async move {
-            let response: Value = reqwest::Client::new()
-                .post(graphql_url)
-                .bearer_auth(author)
-                .json(&json!({ "query": SEND_MESSAGE, "variables": { "input": { "threadId": thread, "content": format!("message {n}") } } }))
-                .send()
-                .await?
-                .json()
-                .await?;
-            anyhow::ensure!(response.get("errors").is_none_or(Value::is_null), "send failed: {response}");
-            anyhow::Ok(())
-        }));
+        sends.push(tokio::spawn(send(n)));
     }
-    for send in sends {
-        send.await??;
+    for sent in sends {
+        sent.await??;
     }
     let expected = (live * options.messages) as u64;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -169,38 +314,30 @@ pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
             .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(f64::NAN, |us| *us as f64 / 1000.0)
     };
-    println!(
-        "| subscribers | messages | rate/s | delivered | p50 ms | p99 ms | max ms | deliveries/s | server CPU µs/delivery | KB/conn |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!(
-        "| {live} | {} | {} | {delivered}/{expected} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} |",
-        options.messages,
-        options.rate,
-        at(0.50),
-        at(0.99),
-        latencies.last().map_or(f64::NAN, |us| *us as f64 / 1000.0),
-        delivered as f64 / elapsed.as_secs_f64(),
-        server_cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
-        per_connection / 1024.0,
-    );
-    if delivered < expected {
-        bail!("{} deliveries missing", expected - delivered);
-    }
-    Ok(())
+    Ok(Figures {
+        server: name,
+        live,
+        delivered,
+        expected,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: latencies.last().map_or(f64::NAN, |us| *us as f64 / 1000.0),
+        deliveries_per_second: delivered as f64 / elapsed.as_secs_f64(),
+        cpu_us_per_delivery: server_cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
+        kb_per_connection: per_connection / 1024.0,
+    })
 }
 
 async fn subscriber(
     url: &str,
     secret: &str,
-    thread: &str,
+    variables: Value,
     tally: Arc<Tally>,
     connecting: Arc<Semaphore>,
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
     let permit = connecting.acquire().await?;
-    let mut socket =
-        graphql_ws::subscribe(url, secret, SUBSCRIPTION, json!({ "id": thread })).await?;
+    let mut socket = graphql_ws::subscribe(url, secret, SUBSCRIPTION, variables).await?;
     drop(permit);
     let _ = ready.send(());
     let mut batch = Vec::with_capacity(LATENCY_BATCH);

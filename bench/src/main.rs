@@ -5,6 +5,7 @@
 //! starts the server in-process on a fresh Postgres database per size, fills
 //! one thread, and times `Thread.messages` pages at the start, middle and end.
 
+mod bare_broadcast;
 mod credentials;
 mod fanout;
 mod graphql_ws;
@@ -85,7 +86,16 @@ enum Command {
         /// Messages per second.
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
+        /// First serve the same subscribers the same frames from a bare
+        /// tokio-tungstenite broadcast (no GraphQL, no broker), and print
+        /// Orbit's figures as ratios to it.
+        #[arg(long)]
+        reference: bool,
     },
+    /// The bare broadcast server `ws-fanout --reference` starts as its own
+    /// process (not for use by hand).
+    #[command(hide = true)]
+    BareBroadcastServer,
     /// `sendMessage` a second, latency, server CPU per send and
     /// exactly-once delivery to one subscriber per thread: spread over
     /// many threads, then all into one. Starts `orbit serve` as a child
@@ -167,15 +177,18 @@ async fn main() -> anyhow::Result<()> {
             connections,
             messages,
             rate,
+            reference,
         } => {
             fanout::run(fanout::FanoutOptions {
                 orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
                 connections,
                 messages,
                 rate,
+                reference,
             })
             .await
         }
+        Command::BareBroadcastServer => bare_broadcast::serve().await,
         Command::Send {
             orbit_bin,
             clients,

@@ -202,17 +202,7 @@ impl Server {
 
     /// Resident memory of the server process, in bytes.
     pub fn rss(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .context("no VmRSS")?;
-        let kb: u64 = line
-            .split_whitespace()
-            .nth(1)
-            .context("VmRSS without a number")?
-            .parse()?;
-        Ok(kb * 1024)
+        process_rss(self.child.id())
     }
 
     /// The server's process id, for `perf record -p`.
@@ -222,21 +212,7 @@ impl Server {
 
     /// CPU time the server process has used (user and system).
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name, which is in parentheses.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .context("no command name in stat")?
-            .1
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = fields
-            .get(11)
-            .zip(fields.get(12))
-            .context("stat is too short")
-            .and_then(|(user, system)| Ok(user.parse::<u64>()? + system.parse::<u64>()?))?;
-        // Clock ticks are 1/100 s on Linux.
-        Ok(Duration::from_millis(ticks * 10))
+        process_cpu_time(self.child.id())
     }
 
     pub fn graphql_url(&self) -> String {
@@ -261,4 +237,38 @@ impl Server {
         }
         Ok(response["data"].clone())
     }
+}
+
+/// Resident memory of process `pid`, in bytes.
+pub fn process_rss(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    let kb: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS without a number")?
+        .parse()?;
+    Ok(kb * 1024)
+}
+
+/// CPU time process `pid` has used (user and system).
+pub fn process_cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("no command name in stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields
+        .get(11)
+        .zip(fields.get(12))
+        .context("stat is too short")
+        .and_then(|(user, system)| Ok(user.parse::<u64>()? + system.parse::<u64>()?))?;
+    // Clock ticks are 1/100 s on Linux.
+    Ok(Duration::from_millis(ticks * 10))
 }

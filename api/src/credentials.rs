@@ -233,7 +233,7 @@ pub async fn run(services: Services, mut stop: watch::Receiver<bool>) {
                         services.credentials().hear(envelope.app, &envelope.event);
                     }
                 }
-                Some(Delivery::Gap) => services.credentials().forget_all(),
+                Some(Delivery::Gap { .. }) => services.credentials().forget_all(),
                 None => return,
             },
             _ = stop.changed() => return,

@@ -54,6 +54,7 @@ pub(crate) struct Inner {
     pub signing_key_cache: crate::signing_keys::SigningKeyCache,
     pub credentials: Arc<crate::credentials::CredentialCache>,
     pub verified_tokens: crate::verified_tokens::VerifiedTokens,
+    pub catch_up_reads: crate::realtime::catch_up::CatchUpReads,
     pub tool_limits: orbit_worker::agents::tools::ToolLimits,
     pub issuer: String,
     pub console: AppScope,
@@ -151,6 +152,17 @@ impl Services {
     }
 
     /// Access tokens this process verified, until they expire.
+    /// Catch-up reads shared by the feeds of a topic.
+    pub(crate) fn catch_up_reads(&self) -> &crate::realtime::catch_up::CatchUpReads {
+        &self.0.catch_up_reads
+    }
+
+    /// How many times this process's feeds have read the events table to
+    /// catch up (shared reads count once).
+    pub fn catch_up_reads_performed(&self) -> u64 {
+        self.0.catch_up_reads.performed()
+    }
+
     pub(crate) fn verified_tokens(&self) -> &crate::verified_tokens::VerifiedTokens {
         &self.0.verified_tokens
     }

@@ -226,6 +226,7 @@ pub(crate) async fn build_services(
         signing_key_cache: Default::default(),
         credentials,
         verified_tokens: Default::default(),
+        catch_up_reads: Default::default(),
         tool_limits: settings.tool_limits,
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),

@@ -17,7 +17,7 @@ mod registry;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -34,8 +34,12 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub enum Delivery {
     Message(Bytes),
-    /// Messages may have been missed on this topic.
-    Gap,
+    /// Messages may have been missed on this topic, all of them published
+    /// before `since` (when the link came back, or the lag was found): a
+    /// read of the source of truth begun at or after `since` holds them.
+    Gap {
+        since: Instant,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,7 +217,9 @@ impl Subscription {
     pub async fn recv(&mut self) -> Option<Delivery> {
         match self.receiver.recv().await {
             Ok(delivery) => Some(delivery),
-            Err(broadcast::error::RecvError::Lagged(_)) => Some(Delivery::Gap),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(Delivery::Gap {
+                since: Instant::now(),
+            }),
             Err(broadcast::error::RecvError::Closed) => None,
         }
     }

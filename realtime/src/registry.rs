@@ -87,8 +87,11 @@ impl Registry {
 
     /// Tells every subscriber it may have missed messages.
     pub fn gap_everywhere(&self) {
+        // One instant for every topic: feeds of a topic that share a read
+        // begun after it (see `Delivery::Gap`).
+        let since = std::time::Instant::now();
         for entry in self.lock().values() {
-            let _ = entry.sender.send(Delivery::Gap);
+            let _ = entry.sender.send(Delivery::Gap { since });
         }
     }
 

@@ -653,7 +653,7 @@ impl Connection {
     async fn revoked(&self, delivery: &Delivery) -> Option<Close> {
         let forbidden = || Some(Close::with(4403, "Forbidden"));
         let envelope = match delivery {
-            Delivery::Gap => {
+            Delivery::Gap { .. } => {
                 return match self.credential_state().await {
                     CredentialState::Live => None,
                     CredentialState::Ended => forbidden(),

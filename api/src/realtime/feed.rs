@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use orbit_domain::events::EventType;
@@ -44,6 +45,9 @@ pub struct Feed {
     backlog: VecDeque<(Arc<Envelope>, i64)>,
     /// Read the table before taking the next live message.
     catch_up: bool,
+    /// When the gap being caught up began: a read begun after it holds
+    /// what was missed, so feeds of the topic may share it.
+    gap_since: Instant,
     access: Option<AccessWatch>,
     /// Set once the feed must end after its backlog drains.
     ending: Option<Option<DomainError>>,
@@ -74,6 +78,7 @@ impl Feed {
             live,
             backlog: VecDeque::new(),
             catch_up: replay,
+            gap_since: Instant::now(),
             access,
             ending: None,
         }
@@ -120,7 +125,7 @@ impl Feed {
             match delivery {
                 None => {}
                 Some(None) => return None,
-                Some(Some(Delivery::Gap)) => self.catch_up = true,
+                Some(Some(Delivery::Gap { since })) => self.missed(since),
                 Some(Some(Delivery::Message(bytes))) => {
                     if let Some(envelope) = Envelope::decode_shared(&bytes) {
                         self.accept(envelope).await;
@@ -143,8 +148,19 @@ impl Feed {
                 self.deliver(envelope).await;
             }
             // Something in between was missed: the table has it.
-            Some(_) => self.catch_up = true,
+            Some(_) => self.missed(Instant::now()),
         }
+    }
+
+    /// Events may have been missed, all of them committed before `since`.
+    fn missed(&mut self, since: Instant) {
+        // A second gap while catching up: the read must begin after both.
+        self.gap_since = if self.catch_up {
+            self.gap_since.max(since)
+        } else {
+            since
+        };
+        self.catch_up = true;
     }
 
     /// One page of the topic's stored events after `last_seq`.
@@ -159,11 +175,23 @@ impl Feed {
         .await
     }
 
-    /// Reads one page of what came after `last_seq`.
+    /// Reads one page of what came after `last_seq`: a read shared with
+    /// the topic's other feeds at the same position (see `catch_up`).
     async fn read_table(&mut self) -> DomainResult<()> {
-        let page = self.stored_since_last().await?;
+        let page = self
+            .services
+            .catch_up_reads()
+            .since(
+                self.services.db(),
+                self.scope,
+                &self.topic,
+                self.last_seq,
+                CATCH_UP_PAGE,
+                self.gap_since,
+            )
+            .await?;
         self.catch_up = page.len() as u64 == CATCH_UP_PAGE;
-        for event in &page {
+        for event in page.iter() {
             self.last_seq = event.seq;
             if let Some(envelope) = Envelope::stored(event) {
                 self.deliver(Arc::new(envelope)).await;
@@ -245,7 +273,7 @@ impl Feed {
 fn access_may_have_changed(change: &Delivery, user: UserId) -> bool {
     match change {
         // Missed messages may have included a change.
-        Delivery::Gap => true,
+        Delivery::Gap { .. } => true,
         Delivery::Message(bytes) => Envelope::decode_shared(bytes).is_some_and(|envelope| {
             let event_type = envelope.event_type();
             event_type.may_end_access()

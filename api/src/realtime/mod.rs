@@ -2,6 +2,7 @@
 //! events, the envelope they travel in, each subscriber's feed, typing and
 //! presence, and the work signals between processes.
 
+pub(crate) mod catch_up;
 pub(crate) mod envelope;
 pub(crate) mod ephemeral;
 pub(crate) mod feed;

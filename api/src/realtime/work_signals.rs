@@ -25,7 +25,7 @@ pub async fn run(services: Services, mut stop: watch::Receiver<bool>) {
             delivery = incoming.recv() => match delivery {
                 Some(Delivery::Message(bytes)) => work.wake_local(decode(&bytes)),
                 // Missed signals may have named any queue.
-                Some(Delivery::Gap) => work.wake_local(QueueSet::all()),
+                Some(Delivery::Gap { .. }) => work.wake_local(QueueSet::all()),
                 None => return,
             },
             _ = stop.changed() => return,

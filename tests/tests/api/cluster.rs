@@ -214,3 +214,83 @@ async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_laps
         "the watcher's own connection was renewed all along"
     );
 }
+
+/// Subscribers of each thread in the test below, on each server.
+const SUBSCRIBERS_PER_THREAD_PER_SERVER: usize = 50;
+const THREADS: usize = 10;
+
+#[tokio::test]
+async fn after_a_redis_restart_each_process_reads_a_topic_once_for_all_its_feeds() {
+    let mut redis = RedisServer::start().await;
+    let (first, second) = spawn_cluster(&redis.url()).await;
+    let w = first.new_team_world().await;
+    let mut threads = vec![w.thread_id.clone()];
+    for n in 1..THREADS {
+        let data = first
+            .gql_ok(
+                w.author.token(),
+                "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } } }",
+                json!({ "input": { "title": format!("thread {n}"), "teamId": w.team_id } }),
+            )
+            .await;
+        threads.push(
+            data["createThread"]["thread"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // 1,000 subscribers: 50 of each thread on each server.
+    let mut watchers = Vec::new();
+    for thread in &threads {
+        for server in [&first, &second] {
+            for _ in 0..SUBSCRIBERS_PER_THREAD_PER_SERVER {
+                watchers.push((
+                    thread.clone(),
+                    watching(server, thread, w.member.token(), None).await,
+                ));
+            }
+        }
+    }
+    let reads_before = [
+        first.services.catch_up_reads_performed(),
+        second.services.catch_up_reads_performed(),
+    ];
+
+    redis.stop();
+    let during = ["during 1", "during 2", "during 3"];
+    for thread in &threads {
+        for content in during {
+            first
+                .send_message(&w.author.access_token, thread, content)
+                .await;
+        }
+    }
+    redis.restart().await;
+
+    // Every subscriber gets what it missed, in order and once each; the
+    // message sent after comes next, so nothing was repeated in between.
+    for (thread, watcher) in &mut watchers {
+        for content in during {
+            assert_eq!(next_message(watcher).await.0, content, "on {thread}");
+        }
+    }
+    for thread in &threads {
+        first
+            .send_message(&w.author.access_token, thread, "after")
+            .await;
+    }
+    for (thread, watcher) in &mut watchers {
+        assert_eq!(next_message(watcher).await.0, "after", "on {thread}");
+    }
+
+    // Each process read each topic's missed events at most once for its
+    // 50 feeds of it, not once a feed.
+    for (server, before) in [(&first, reads_before[0]), (&second, reads_before[1])] {
+        let reads = server.services.catch_up_reads_performed() - before;
+        assert!(
+            reads <= THREADS as u64,
+            "{reads} catch-up reads for {THREADS} topics"
+        );
+    }
+}

@@ -151,7 +151,6 @@ impl Services {
         &self.0.signing_key_cache
     }
 
-    /// Access tokens this process verified, until they expire.
     /// Catch-up reads shared by the feeds of a topic.
     pub(crate) fn catch_up_reads(&self) -> &crate::realtime::catch_up::CatchUpReads {
         &self.0.catch_up_reads
@@ -163,6 +162,7 @@ impl Services {
         self.0.catch_up_reads.performed()
     }
 
+    /// Access tokens this process verified, until they expire.
     pub(crate) fn verified_tokens(&self) -> &crate::verified_tokens::VerifiedTokens {
         &self.0.verified_tokens
     }

@@ -13,7 +13,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{SecondsFormat, Utc};
@@ -25,8 +24,6 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-
-use crate::server_process::{process_cpu_time, process_rss};
 
 /// Where the publisher connects.
 pub const PUBLISH_PATH: &str = "/publish";
@@ -149,7 +146,7 @@ impl BareServer {
         format!("ws://{}/", self.address)
     }
 
-    /// A publisher: each `publish().send(())` broadcasts one frame.
+    /// A publisher: each `send(())` on it broadcasts one frame.
     pub async fn publisher(&self) -> anyhow::Result<tokio::sync::mpsc::UnboundedSender<()>> {
         let (mut socket, _) =
             tokio_tungstenite::connect_async(format!("ws://{}{PUBLISH_PATH}", self.address))
@@ -165,11 +162,8 @@ impl BareServer {
         Ok(sender)
     }
 
-    pub fn rss(&self) -> anyhow::Result<u64> {
-        process_rss(self.child.id())
-    }
-
-    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        process_cpu_time(self.child.id())
+    /// Its process id, to read its CPU and memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }

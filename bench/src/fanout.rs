@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::bare_broadcast::BareServer;
 use crate::graphql_ws;
-use crate::server_process::{OrbitCommand, Server};
+use crate::server_process::{OrbitCommand, Server, process_cpu_time, process_rss};
 
 const SUBSCRIPTION: &str = "subscription($id: ID!) { threadEvents(threadId: $id) { ... on MessageCreatedEvent { message { createdAt } } } }";
 const SEND_MESSAGE: &str =
@@ -68,30 +68,6 @@ struct Figures {
     deliveries_per_second: f64,
     cpu_us_per_delivery: f64,
     kb_per_connection: f64,
-}
-
-/// What is measured the same way on Orbit and on the reference.
-trait Measured {
-    fn rss(&self) -> anyhow::Result<u64>;
-    fn cpu_time(&self) -> anyhow::Result<Duration>;
-}
-
-impl Measured for Server {
-    fn rss(&self) -> anyhow::Result<u64> {
-        Server::rss(self)
-    }
-    fn cpu_time(&self) -> anyhow::Result<Duration> {
-        Server::cpu_time(self)
-    }
-}
-
-impl Measured for BareServer {
-    fn rss(&self) -> anyhow::Result<u64> {
-        BareServer::rss(self)
-    }
-    fn cpu_time(&self) -> anyhow::Result<Duration> {
-        BareServer::cpu_time(self)
-    }
 }
 
 pub async fn run(options: FanoutOptions) -> anyhow::Result<()> {
@@ -149,7 +125,7 @@ async fn run_reference(options: &FanoutOptions) -> anyhow::Result<Figures> {
     let url = server.ws_url();
     measure(
         "bare broadcast",
-        &server,
+        server.pid(),
         options,
         |tally, connecting, ready| {
             let url = url.clone();
@@ -196,7 +172,7 @@ async fn run_orbit(options: &FanoutOptions) -> anyhow::Result<Figures> {
     let client = reqwest::Client::new();
     measure(
         "orbit",
-        &server,
+        server.pid(),
         options,
         |tally, connecting, ready| {
             let (url, secret, thread) = (url.clone(), secret.clone(), thread.clone());
@@ -227,7 +203,7 @@ async fn run_orbit(options: &FanoutOptions) -> anyhow::Result<Figures> {
 /// delivery.
 async fn measure<S, SubscriberFuture, SendFuture>(
     name: &'static str,
-    server: &impl Measured,
+    server_pid: u32,
     options: &FanoutOptions,
     subscribe: impl Fn(Arc<Tally>, Arc<Semaphore>, tokio::sync::oneshot::Sender<()>) -> SubscriberFuture,
     send: S,
@@ -238,7 +214,7 @@ where
     SendFuture: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let baseline = server.rss()?;
+    let baseline = process_rss(server_pid)?;
     let tally = Arc::new(Tally {
         deliveries: AtomicU64::new(0),
         finished: std::sync::atomic::AtomicBool::new(false),
@@ -269,7 +245,7 @@ where
     }
     let connect_time = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let loaded = server.rss()?;
+    let loaded = process_rss(server_pid)?;
     let per_connection = loaded.saturating_sub(baseline) as f64 / live.max(1) as f64;
     println!(
         "{name}: {live} of {} subscribers live in {:.1}s; server RSS {:.1} MB -> {:.1} MB: {:.1} KB per connection",
@@ -281,7 +257,7 @@ where
     );
 
     let interval = Duration::from_secs_f64(1.0 / options.rate);
-    let cpu_before = server.cpu_time()?;
+    let cpu_before = process_cpu_time(server_pid)?;
     let send_start = Instant::now();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -301,7 +277,7 @@ where
     let elapsed = send_start.elapsed();
     tally.finished.store(true, Ordering::Relaxed);
     let delivered = tally.deliveries.load(Ordering::Relaxed);
-    let server_cpu = server.cpu_time()?.saturating_sub(cpu_before);
+    let server_cpu = process_cpu_time(server_pid)?.saturating_sub(cpu_before);
     let mut latencies = std::mem::take(
         &mut *tally
             .latencies_us

@@ -200,11 +200,6 @@ impl Server {
         Ok(serde_json::from_slice(&output.stdout)?)
     }
 
-    /// Resident memory of the server process, in bytes.
-    pub fn rss(&self) -> anyhow::Result<u64> {
-        process_rss(self.child.id())
-    }
-
     /// The server's process id, for `perf record -p`.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -3,7 +3,7 @@
 // tools it may call. Provider API keys and secret headers are sent once and
 // never shown again.
 
-import { $, button, checkbox, form, gql, h, input, jsonOf, select, table, valueOf, when } from './lib.js';
+import { $, button, checkbox, form, gql, h, input, jsonOf, mutateApp, select, table, valueOf, when } from './lib.js';
 
 const BUILTIN_TOOLS = [
   ['READ_THREAD', 'orbit_read_thread'],
@@ -30,8 +30,7 @@ export async function render(app, page, { reload }) {
   const tools = nodes(data.tools);
   const servers = nodes(data.mcpServers);
   const agents = nodes(data.agents);
-  const mutate = (name, inputType, selection, input) =>
-    gql(`mutation($input: ${inputType}!) { ${name}(input: $input) { ${selection} } }`, { input: Object.assign({ appId: app.id }, input) });
+  const mutate = (name, inputType, selection, input) => mutateApp(app, name, inputType, selection, input);
   const deleting = (what, name, inputType, selection, id) => async () => {
     if (!window.confirm(`Delete ${what}?`)) return;
     await mutate(name, inputType, selection, { id });

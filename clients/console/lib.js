@@ -53,6 +53,14 @@ export async function gql(query, variables, credential) {
   return body.data;
 }
 
+/// One mutation of the app's configuration: `name(input: $input) {
+/// selection }`, the app's id added to `input`.
+export function mutateApp(app, name, inputType, selection, input) {
+  return gql(`mutation($input: ${inputType}!) { ${name}(input: $input) { ${selection} } }`, {
+    input: Object.assign({ appId: app.id }, input),
+  });
+}
+
 export function showError(error) {
   $('error').textContent = error ? error.message : '';
 }

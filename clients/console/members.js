@@ -29,9 +29,9 @@ export async function render(app, page, { reload }) {
       'members',
       ['Name', 'Email', 'Role', 'Joined', ''],
       members.map((member) => {
-        const role = select(`role-${member.user.id}`, ROLES, { value: member.role });
+        // h() runs `onchange` through run(): a refusal is shown like any other.
+        const role = select(`role-${member.user.id}`, ROLES, { onchange: (event) => setRole(member, event.target.value) });
         role.value = member.role;
-        role.onchange = () => setRole(member, role.value).catch((error) => ($('error').textContent = error.message));
         return [member.user.displayName, member.email, role, when(member.joinedAt), button('Remove', remove(member))];
       }),
       (index) => members[index].email,

@@ -2,7 +2,7 @@
 // happens, their runs (status, cause, output or error), run one now,
 // activate, pause, delete.
 
-import { $, button, form, gql, h, input, select, table, valueOf, when } from './lib.js';
+import { $, button, form, gql, h, input, mutateApp, select, table, valueOf, when } from './lib.js';
 
 const QUERY = `query($appId: ID!) {
   agents(appId: $appId, first: 100) { edges { node { id name handle } } }
@@ -75,7 +75,7 @@ export async function render(app, page, { reload }) {
   const agents = data.agents.edges.map(({ node }) => node);
   const routines = data.routines.edges.map(({ node }) => node);
   const act = (name, routine, selection) => async () => {
-    await gql(`mutation($input: RoutineIdInput!) { ${name}(input: $input) { ${selection} } }`, { input: { appId: app.id, id: routine.id } });
+    await mutateApp(app, name, 'RoutineIdInput', selection, { id: routine.id });
     await reload();
   };
   const runNow = (routine) => async () => {

@@ -2,7 +2,7 @@
 // signing secret (shown once, when made or rotated), each delivery with
 // its attempts, and redelivering one.
 
-import { $, button, form, gql, h, input, table, when } from './lib.js';
+import { $, button, form, gql, h, input, mutateApp, table, when } from './lib.js';
 
 const QUERY = `query($appId: ID!) { webhooks(appId: $appId, first: 100) { edges { node {
   id url eventTypes enabled disabledAt disabledReason previousSecretExpiresAt createdAt
@@ -16,8 +16,7 @@ const DELIVERIES = `query($appId: ID!, $id: ID!) { webhook(appId: $appId, id: $i
 export async function render(app, page, { reload }) {
   const data = await gql(QUERY, { appId: app.id });
   const webhooks = data.webhooks.edges.map(({ node }) => node);
-  const mutate = (name, inputType, selection, input) =>
-    gql(`mutation($input: ${inputType}!) { ${name}(input: $input) { ${selection} } }`, { input: Object.assign({ appId: app.id }, input) });
+  const mutate = (name, inputType, selection, input) => mutateApp(app, name, inputType, selection, input);
   const showSecret = (text) => {
     $('webhook-secret').hidden = false;
     $('webhook-secret').textContent = text;

@@ -10,6 +10,7 @@ mod credentials;
 mod fanout;
 mod graphql_ws;
 mod login_storm;
+mod processes;
 mod send;
 mod server_process;
 
@@ -91,6 +92,29 @@ enum Command {
         /// Orbit's figures as ratios to it.
         #[arg(long)]
         reference: bool,
+    },
+    /// Several `orbit serve` processes on one Postgres and one Redis
+    /// (DATABASE_URL and REDIS_URL, both required), subscribers spread over
+    /// all of them, messages sent through all of them at a set rate:
+    /// latency from commit to delivery, and whether every subscriber heard
+    /// every message of its thread once, in the same order as the others.
+    WsProcesses {
+        /// The `orbit` binary (default: beside this one).
+        #[arg(long)]
+        orbit_bin: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 3)]
+        processes: usize,
+        /// Threads the messages are spread over.
+        #[arg(long, default_value_t = 100)]
+        threads: usize,
+        /// WebSocket subscribers, spread over the threads and processes.
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Messages per second, through all processes together.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
     /// The bare broadcast server `ws-fanout --reference` starts as its own
     /// process (not for use by hand).
@@ -185,6 +209,24 @@ async fn main() -> anyhow::Result<()> {
                 messages,
                 rate,
                 reference,
+            })
+            .await
+        }
+        Command::WsProcesses {
+            orbit_bin,
+            processes,
+            threads,
+            subscribers,
+            rate,
+            seconds,
+        } => {
+            processes::run(processes::ProcessesOptions {
+                orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
+                processes,
+                threads,
+                subscribers,
+                rate,
+                seconds,
             })
             .await
         }

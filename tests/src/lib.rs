@@ -7,6 +7,7 @@
 pub mod llm;
 pub mod mcp_server;
 pub mod oauth_provider;
+pub mod redis_cluster;
 pub mod smtp;
 pub mod tcp_proxy;
 pub mod url_receiver;
@@ -142,17 +143,34 @@ pub async fn spawn_cluster_with(
     configure_first: impl FnOnce(&mut Settings),
     configure_second: impl FnOnce(&mut Settings),
 ) -> (TestApp, TestApp) {
+    let (database, settings, clock) = cluster_parts(redis_url).await;
+    let mut first_settings = settings.clone();
+    configure_first(&mut first_settings);
+    let first = start_server(first_settings, clock.clone(), database.clone()).await;
+    let mut second_settings = settings;
+    configure_second(&mut second_settings);
+    let second = start_server(second_settings, clock, database).await;
+    (first, second)
+}
+
+/// `count` servers as [`spawn_cluster`] makes two.
+pub async fn spawn_processes(redis_url: &str, count: usize) -> Vec<TestApp> {
+    let (database, settings, clock) = cluster_parts(redis_url).await;
+    let mut servers = Vec::with_capacity(count);
+    for _ in 0..count {
+        servers.push(start_server(settings.clone(), clock.clone(), database.clone()).await);
+    }
+    servers
+}
+
+/// What the servers of one cluster share: a database, Redis, the clock.
+async fn cluster_parts(redis_url: &str) -> (Arc<TestDatabase>, Settings, Arc<ManualClock>) {
     init_tracing();
     let database = Arc::new(TestDatabase::fresh(true).await);
     let mut settings = Settings::for_tests(database.url.clone());
     settings.redis_url = Some(orbit_api::config::Secret::new(redis_url.to_owned()));
     let clock = Arc::new(ManualClock::new(start_time()));
-    let mut first_settings = settings.clone();
-    configure_first(&mut first_settings);
-    let first = start_server(first_settings, clock.clone(), database.clone()).await;
-    configure_second(&mut settings);
-    let second = start_server(settings, clock, database).await;
-    (first, second)
+    (database, settings, clock)
 }
 
 async fn start_server(

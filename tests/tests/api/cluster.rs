@@ -1,12 +1,12 @@
 //! Several `orbit` processes on one database and one Redis: each test runs
-//! two servers that share nothing else, and a Redis of its own that it may
-//! stop, as an outage would.
+//! two (or three) servers that share nothing else, and a Redis of its own
+//! that it may stop, as an outage would.
 
 use std::time::Duration;
 
 use orbit_domain::Clock;
 use orbit_tests::ws::WsClient;
-use orbit_tests::{RedisServer, TestApp, eventually, spawn_cluster};
+use orbit_tests::{RedisServer, TestApp, eventually, spawn_cluster, spawn_processes};
 use serde_json::{Value, json};
 
 const MESSAGES: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { ... on MessageCreatedEvent { cursor message { content } } } }";
@@ -23,6 +23,21 @@ async fn watching(
         .await;
     client.ping().await;
     client
+}
+
+/// A new thread of the world's team, made by its author through `app`.
+async fn new_thread(app: &TestApp, w: &orbit_tests::TeamWorld, n: usize) -> String {
+    let data = app
+        .gql_ok(
+            w.author.token(),
+            "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } } }",
+            json!({ "input": { "title": format!("thread {n}"), "teamId": w.team_id } }),
+        )
+        .await;
+    data["createThread"]["thread"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The next message's content and cursor.
@@ -226,19 +241,7 @@ async fn after_a_redis_restart_each_process_reads_a_topic_once_for_all_its_feeds
     let w = first.new_team_world().await;
     let mut threads = vec![w.thread_id.clone()];
     for n in 1..THREADS {
-        let data = first
-            .gql_ok(
-                w.author.token(),
-                "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } } }",
-                json!({ "input": { "title": format!("thread {n}"), "teamId": w.team_id } }),
-            )
-            .await;
-        threads.push(
-            data["createThread"]["thread"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        threads.push(new_thread(&first, &w, n).await);
     }
     // 1,000 subscribers: 50 of each thread on each server.
     let mut watchers = Vec::new();
@@ -292,5 +295,80 @@ async fn after_a_redis_restart_each_process_reads_a_topic_once_for_all_its_feeds
             reads <= THREADS as u64,
             "{reads} catch-up reads for {THREADS} topics"
         );
+    }
+}
+
+const PROCESSES: usize = 3;
+const SPREAD_THREADS: usize = 4;
+/// Subscribers of each thread on each process.
+const SUBSCRIBERS_PER_PROCESS: usize = 3;
+/// Messages each process sends into each thread.
+const SENDS_PER_PROCESS: usize = 5;
+
+/// `orbit-bench ws-processes` at a small rate: every process both sends
+/// and serves subscribers, all at once.
+#[tokio::test]
+async fn three_processes_deliver_what_any_of_them_commits_to_every_subscriber_once_in_one_order() {
+    let redis = RedisServer::start().await;
+    let servers = spawn_processes(&redis.url(), PROCESSES).await;
+    let w = servers[0].new_team_world().await;
+    let mut threads = Vec::new();
+    for n in 0..SPREAD_THREADS {
+        // Threads made through each process in turn.
+        threads.push(new_thread(&servers[n % PROCESSES], &w, n).await);
+    }
+    let mut watchers = Vec::new();
+    for thread in &threads {
+        for server in &servers {
+            for _ in 0..SUBSCRIBERS_PER_PROCESS {
+                watchers.push((
+                    thread.clone(),
+                    watching(server, thread, w.member.token(), None).await,
+                ));
+            }
+        }
+    }
+
+    // Each process sends into every thread at the same time as the others,
+    // so commits through different processes interleave on each topic.
+    let sends = servers.iter().enumerate().map(|(p, server)| {
+        let (threads, token) = (&threads, &w.author.access_token);
+        async move {
+            for n in 0..SENDS_PER_PROCESS {
+                for thread in threads {
+                    server
+                        .send_message(token, thread, &format!("process {p} message {n}"))
+                        .await;
+                }
+            }
+        }
+    });
+    futures::future::join_all(sends).await;
+
+    let mut sent: Vec<String> = (0..PROCESSES)
+        .flat_map(|p| (0..SENDS_PER_PROCESS).map(move |n| format!("process {p} message {n}")))
+        .collect();
+    sent.sort();
+    // The first subscriber of a thread heard it in the order its topic's
+    // sequence gave; every other, on whichever process, must hear the same.
+    let mut heard_first: std::collections::HashMap<String, Vec<(String, String)>> =
+        std::collections::HashMap::new();
+    for (thread, watcher) in &mut watchers {
+        let mut heard = Vec::new();
+        for _ in 0..PROCESSES * SENDS_PER_PROCESS {
+            heard.push(next_message(watcher).await);
+        }
+        watcher
+            .expect_silence(Some("t"), Duration::from_millis(100))
+            .await;
+        match heard_first.get(thread) {
+            Some(first) => assert_eq!(&heard, first, "on {thread}"),
+            None => {
+                let mut contents: Vec<String> = heard.iter().map(|(c, _)| c.clone()).collect();
+                contents.sort();
+                assert_eq!(contents, sent, "each message once on {thread}");
+                heard_first.insert(thread.clone(), heard);
+            }
+        }
     }
 }

@@ -7,10 +7,17 @@
 //! `SUBSCRIBE` per topic that has local subscribers: the first subscriber
 //! subscribes, the last one to leave unsubscribes.
 //!
+//! On a Redis Cluster (a `redis+cluster://` URL) topics go over sharded
+//! pub/sub instead: `SPUBLISH`, and one `SSUBSCRIBE` per topic on the master
+//! that serves the topic's slot (see `cluster_link`).
+//!
 //! Delivery is best effort. A subscriber learns that it may have missed
 //! something (it lagged behind, or the Redis link dropped) by a
 //! [`Delivery::Gap`], and re-reads its source of truth.
 
+mod cluster_link;
+mod cluster_url;
+mod command_connection;
 mod presence;
 mod redis_link;
 mod registry;
@@ -20,8 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use redis::cluster::ClusterClientBuilder;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use command_connection::{ClusterCommands, CommandConnection};
 pub use presence::{Presence, PresenceStatus, PresenceUser};
 use registry::Registry;
 
@@ -30,6 +39,14 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// A publish that Redis does not confirm within this time fails; the caller
 /// (the outbox relay) retries later.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a command on a cluster may go unanswered before the
+/// connection is taken for wedged and replaced: within `PUBLISH_TIMEOUT`,
+/// so that a publish that timed out replaces it too.
+const CLUSTER_COMMAND_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Tries of one command on a cluster (redirects and reconnects included)
+/// before it fails: its caller's own retry (the relay's, presence's next
+/// tick) takes over from there.
+const CLUSTER_RETRIES: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub enum Delivery {
@@ -66,7 +83,7 @@ struct Inner {
 }
 
 struct RedisSide {
-    publisher: redis::aio::ConnectionManager,
+    publisher: CommandConnection,
     commands: mpsc::UnboundedSender<redis_link::Command>,
     connected: Arc<AtomicBool>,
 }
@@ -86,10 +103,15 @@ impl Broker {
         }
     }
 
-    /// Redis pub/sub. Never waits for Redis: it connects in the background
-    /// and keeps trying, so a server starts while Redis is down. Only a
-    /// malformed URL is an error.
+    /// Redis pub/sub; sharded pub/sub on a Redis Cluster, when `url` is
+    /// `redis+cluster://host:port[,host:port...]` (any of its nodes). Never
+    /// waits for Redis: it connects in the background and keeps trying, so
+    /// a server starts while Redis is down. Only a malformed URL is an
+    /// error.
     pub fn redis(url: &str) -> Result<Self, BrokerError> {
+        if cluster_url::names_a_cluster(url) {
+            return Self::redis_cluster(url);
+        }
         let client = redis::Client::open(url).map_err(|e| BrokerError::InvalidUrl(redacted(&e)))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(PUBLISH_TIMEOUT))
@@ -110,7 +132,43 @@ impl Broker {
             inner: Arc::new(Inner {
                 registry,
                 redis: Some(RedisSide {
-                    publisher,
+                    publisher: CommandConnection::Single(publisher),
+                    commands,
+                    connected,
+                }),
+            }),
+        })
+    }
+
+    /// [`Broker::redis`] on a Redis Cluster: commands (`SPUBLISH`,
+    /// presence) on the redis crate's cluster connection, which routes each
+    /// to its slot's master and follows failovers; subscriptions on a link
+    /// of their own, one connection per master (`cluster_link`).
+    fn redis_cluster(url: &str) -> Result<Self, BrokerError> {
+        let nodes = cluster_url::ClusterNodes::parse(url).map_err(BrokerError::InvalidUrl)?;
+        let client = ClusterClientBuilder::new(nodes.seed_urls())
+            .connection_timeout(CLUSTER_COMMAND_TIMEOUT)
+            .response_timeout(CLUSTER_COMMAND_TIMEOUT)
+            // Each command bounds its own wait (see `ClusterCommands`).
+            .overall_response_timeout(None)
+            .retries(CLUSTER_RETRIES)
+            .build()
+            .map_err(|e| BrokerError::InvalidUrl(redacted(&e)))?;
+        let publisher = ClusterCommands::new(client, CLUSTER_COMMAND_TIMEOUT);
+        let registry = Arc::new(Registry::new(DEFAULT_CAPACITY));
+        let connected = Arc::new(AtomicBool::new(false));
+        let (commands, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(cluster_link::run(
+            nodes,
+            Arc::downgrade(&registry),
+            receiver,
+            connected.clone(),
+        ));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                registry,
+                redis: Some(RedisSide {
+                    publisher: CommandConnection::Cluster(Arc::new(publisher)),
                     commands,
                     connected,
                 }),
@@ -136,7 +194,11 @@ impl Broker {
             return Ok(());
         };
         let mut publisher = redis.publisher.clone();
-        let mut command = redis::cmd("PUBLISH");
+        // On a cluster, sharded: the message crosses only the topic's shard.
+        let mut command = redis::cmd(match publisher {
+            CommandConnection::Single(_) => "PUBLISH",
+            CommandConnection::Cluster(_) => "SPUBLISH",
+        });
         command.arg(topic).arg(payload.as_ref());
         let publish = command.query_async::<i64>(&mut publisher);
         let (outcome, result) = match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
@@ -173,10 +235,21 @@ impl Broker {
     }
 
     /// Presence kept where this broker's messages go: in this process, or
-    /// in Redis under keys that start with `prefix`. Connections lapse
-    /// `ttl` after their last renewal.
+    /// in Redis under keys that start with `prefix` (on a cluster, with
+    /// `prefix` as their hash tag: `{prefix}:presence:...`). Connections
+    /// lapse `ttl` after their last renewal.
     pub fn presence(&self, prefix: &str, ttl: Duration) -> Presence {
         match &self.inner.redis {
+            Some(
+                redis @ RedisSide {
+                    publisher: CommandConnection::Cluster(_),
+                    ..
+                },
+            ) => Presence::redis(
+                redis.publisher.clone(),
+                &presence::one_slot_prefix(prefix),
+                ttl,
+            ),
             Some(redis) => Presence::redis(redis.publisher.clone(), prefix, ttl),
             None => Presence::in_process(ttl),
         }
@@ -187,7 +260,10 @@ impl Broker {
         self.inner.registry.len()
     }
 
-    /// Whether the Redis link is up (always true in process).
+    /// Whether the Redis link is up (always true in process). On a cluster:
+    /// the cluster served every slot when the link opened, every topic with
+    /// local subscribers is subscribed on its slot's master, and no
+    /// master's connection has closed since.
     pub fn is_connected(&self) -> bool {
         self.inner
             .redis

@@ -11,6 +11,13 @@
 //! change is announced once across all processes. With Redis, each such
 //! operation is one `MULTI` transaction over the user's connection set.
 //!
+//! On a Redis Cluster, every key of a transaction or pipeline must be in one
+//! hash slot, and a pipeline here spans users (renewals, statuses) and the
+//! index of lapses every user shares. So there every presence key carries
+//! the prefix as its hash tag (see [`one_slot_prefix`]): one shard holds
+//! all of a deployment's presence, a few small keys per online user, and
+//! each operation stays the one transaction it is on a single Redis.
+//!
 //! Times are milliseconds since the epoch, passed in by the caller (whose
 //! clock tests control).
 
@@ -18,9 +25,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-
 use crate::BrokerError;
+use crate::command_connection::CommandConnection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PresenceStatus {
@@ -62,7 +68,7 @@ pub struct Presence {
 enum Backend {
     Memory(Arc<Mutex<HashMap<PresenceUser, UserPresence>>>),
     Redis {
-        connection: ConnectionManager,
+        connection: CommandConnection,
         prefix: Arc<str>,
     },
 }
@@ -90,7 +96,7 @@ impl Presence {
     }
 
     /// Presence kept in Redis under keys that start with `prefix`.
-    pub(crate) fn redis(connection: ConnectionManager, prefix: &str, ttl: Duration) -> Self {
+    pub(crate) fn redis(connection: CommandConnection, prefix: &str, ttl: Duration) -> Self {
         Self {
             ttl_ms: millis(ttl),
             backend: Backend::Redis {
@@ -458,7 +464,7 @@ impl Presence {
 
 /// After a connection left: clears the away flag once the user is gone.
 async fn after_removal(
-    redis: &ConnectionManager,
+    redis: &CommandConnection,
     keys: &Keys,
     went_offline: bool,
 ) -> Result<Option<PresenceStatus>, BrokerError> {
@@ -475,7 +481,7 @@ async fn after_removal(
 
 /// Whether `connection` is the user's only live connection.
 async fn only_connection(
-    redis: &ConnectionManager,
+    redis: &CommandConnection,
     keys: &Keys,
     connection: &str,
     now: i64,
@@ -491,6 +497,17 @@ async fn only_connection(
         .await
         .map_err(failed)?;
     Ok(live.len() == 1 && live[0] == connection)
+}
+
+/// `prefix` as a hash tag, which Redis Cluster hashes alone: every key that
+/// starts with it lands in one slot. An empty tag (`{}`) would not count,
+/// so an empty prefix gets a tag of its own.
+pub(crate) fn one_slot_prefix(prefix: &str) -> String {
+    if prefix.is_empty() {
+        "{orbit-presence}".to_owned()
+    } else {
+        format!("{{{prefix}}}")
+    }
 }
 
 fn status_of(away: bool) -> PresenceStatus {
@@ -554,4 +571,58 @@ fn millis(duration: Duration) -> i64 {
 
 fn failed(error: redis::RedisError) -> BrokerError {
     BrokerError::Command(crate::redacted(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::cluster_routing::Slot;
+
+    use super::*;
+
+    fn keys_of(prefix: &str, app: &str, user: &str) -> Vec<String> {
+        let keys = Keys::new(
+            prefix,
+            &PresenceUser {
+                app: app.to_owned(),
+                user: user.to_owned(),
+            },
+        );
+        vec![keys.connections, keys.away, keys.index]
+    }
+
+    #[test]
+    fn on_a_cluster_every_presence_key_of_a_deployment_shares_one_slot() {
+        for prefix in ["orbit", "", "odd}prefix", "odd{prefix"] {
+            let tagged = one_slot_prefix(prefix);
+            let mut keys = keys_of(&tagged, "app-1", "alice");
+            keys.extend(keys_of(&tagged, "app-2", "bob"));
+            let slot = Slot::for_key(&keys[0]);
+            for key in &keys {
+                assert_eq!(Slot::for_key(key), slot, "{prefix:?}: {key}");
+            }
+        }
+        // Untagged, users' keys spread over slots (which a transaction
+        // spanning them could not use).
+        let spread: HashSet<_> = ["alice", "bob", "carol", "dave"]
+            .iter()
+            .map(|user| Slot::for_key(&keys_of("orbit", "app", user)[0]))
+            .collect();
+        assert!(spread.len() > 1);
+    }
+
+    #[test]
+    fn a_single_redis_keeps_its_key_names() {
+        assert_eq!(
+            keys_of("orbit", "app", "alice"),
+            [
+                "orbit:presence:app:alice",
+                "orbit:presence:app:alice:away",
+                "orbit:presence:lapses"
+            ]
+        );
+        assert_eq!(
+            keys_of(&one_slot_prefix("orbit"), "app", "alice")[0],
+            "{orbit}:presence:app:alice"
+        );
+    }
 }

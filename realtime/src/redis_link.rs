@@ -20,8 +20,8 @@ pub(crate) enum Command {
     Unsubscribe(String),
 }
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs until the broker is dropped (its command sender closes).
@@ -93,7 +93,10 @@ pub(crate) async fn run(
 
 /// While Redis is down, subscribers are acknowledged at once (they get a
 /// `Gap` when the link is back). Returns false once the broker is gone.
-async fn wait_while_down(commands: &mut mpsc::UnboundedReceiver<Command>, pause: Duration) -> bool {
+pub(crate) async fn wait_while_down(
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    pause: Duration,
+) -> bool {
     let deadline = tokio::time::sleep(pause);
     tokio::pin!(deadline);
     loop {
@@ -109,7 +112,7 @@ async fn wait_while_down(commands: &mut mpsc::UnboundedReceiver<Command>, pause:
 }
 
 /// Spreads reconnects of many processes apart.
-fn jittered(base: Duration) -> Duration {
+pub(crate) fn jittered(base: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

@@ -34,6 +34,7 @@ mod pagination;
 mod passwordless;
 mod presence;
 mod query_cost;
+mod redis_cluster;
 mod role_matrix;
 mod routines;
 mod schema_drift;

@@ -1,0 +1,651 @@
+//! Orbit on a Redis Cluster of the test's own (three masters, each with a
+//! replica; see `orbit_tests::redis_cluster`): sharded pub/sub between
+//! brokers and between `orbit` processes, presence on a cluster, a
+//! credential's end pushed across processes, and a master failing over
+//! while messages are sent. Like `cluster.rs`, these run with or without
+//! `TEST_DATABASE_URL` (the processes share one SQLite file without it).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use PresenceStatus::{Away, Offline, Online};
+use orbit_api::config::ConsoleSignup;
+use orbit_domain::Clock;
+use orbit_domain::events::Topic;
+use orbit_domain::ids::ThreadId;
+use orbit_realtime::{Broker, Delivery, PresenceStatus, PresenceUser, Subscription};
+use orbit_tests::redis_cluster::RedisCluster;
+use orbit_tests::ws::WsClient;
+use orbit_tests::{
+    CREATE_API_KEY, LOG_OUT, ME, REVOKE_API_KEY, TestApp, email, eventually, spawn_cluster,
+    spawn_cluster_with,
+};
+use serde_json::{Value, json};
+
+const SHARDS: usize = 3;
+/// For one delivery to reach a broker's subscriber.
+const DELIVERY_WITHIN: Duration = Duration::from_secs(10);
+
+async fn next_delivery(subscription: &mut Subscription) -> Delivery {
+    match tokio::time::timeout(DELIVERY_WITHIN, subscription.recv()).await {
+        Ok(Some(delivery)) => delivery,
+        Ok(None) => panic!("the broker closed"),
+        Err(_) => panic!("nothing arrived on {}", subscription.topic()),
+    }
+}
+
+/// The next message's text, past any gaps.
+async fn next_text(subscription: &mut Subscription) -> String {
+    loop {
+        if let Delivery::Message(bytes) = next_delivery(subscription).await {
+            return String::from_utf8(bytes.to_vec()).unwrap();
+        }
+    }
+}
+
+async fn link_up(broker: &Broker) {
+    eventually("the broker's pub/sub link is up", || async {
+        broker.is_connected()
+    })
+    .await;
+}
+
+/// Topics made up until there are `at_least` and they fall on every shard.
+async fn topics_on_every_shard(cluster: &RedisCluster, at_least: usize) -> Vec<String> {
+    let mut topics = Vec::new();
+    let mut shards = HashSet::new();
+    while topics.len() < at_least || shards.len() < SHARDS {
+        let topic = format!("test:cluster:{}", uuid::Uuid::now_v7());
+        shards.insert(cluster.master_of(&topic).await);
+        topics.push(topic);
+    }
+    topics
+}
+
+/// Publishes until the broker takes it: right after a failover, the first
+/// try may meet the old master's closed connection.
+async fn publish_until_taken(broker: &Broker, topic: &str, text: &str) {
+    for _ in 0..5 {
+        if broker.publish(topic, text.to_owned().into()).await.is_ok() {
+            return;
+        }
+    }
+    panic!("{topic}: the cluster did not take {text:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_cluster_url_is_refused_at_start_without_its_password() {
+    for url in [
+        "redis+cluster://orbit:secret@",
+        "redis+cluster://orbit:secret@10.0.0.1",
+        "redis+cluster://orbit:secret@10.0.0.1:7000,,10.0.0.2:7001",
+        "redis+cluster://orbit:secret@10.0.0.1:7000/3",
+    ] {
+        let Err(error) = Broker::redis(url) else {
+            panic!("{url} was taken");
+        };
+        let error = error.to_string();
+        assert!(error.starts_with("the Redis URL is not valid: "), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn sharded_pub_sub_carries_every_topic_between_brokers_with_one_subscription_per_process() {
+    let cluster = RedisCluster::start().await;
+    let first = Broker::redis(&cluster.url()).unwrap();
+    let second = Broker::redis(&cluster.url()).unwrap();
+    link_up(&first).await;
+    link_up(&second).await;
+    let topics = topics_on_every_shard(&cluster, 12).await;
+    // Per topic: two subscribers on the first broker, one on the second.
+    let mut subscribers = Vec::new();
+    for topic in &topics {
+        subscribers.push(first.subscribe(topic).await);
+        subscribers.push(first.subscribe(topic).await);
+        subscribers.push(second.subscribe(topic).await);
+    }
+    for topic in &topics {
+        assert_eq!(
+            cluster.shard_subscribers(topic).await,
+            2,
+            "{topic}: one subscription per process, on the topic's shard"
+        );
+    }
+
+    for (n, topic) in topics.iter().enumerate() {
+        let publisher = if n % 2 == 0 { &first } else { &second };
+        publisher
+            .publish(topic, format!("message {n}").into())
+            .await
+            .unwrap();
+    }
+    for (index, subscriber) in subscribers.iter_mut().enumerate() {
+        assert_eq!(
+            next_text(subscriber).await,
+            format!("message {}", index / 3)
+        );
+    }
+
+    // The first broker's last subscriber of a topic leaving ends that
+    // broker's subscription, and only that one.
+    drop(subscribers.drain(..2));
+    eventually("the first broker unsubscribed from the topic", || async {
+        cluster.shard_subscribers(&topics[0]).await == 1
+    })
+    .await;
+    assert_eq!(first.local_topic_count(), topics.len() - 1);
+}
+
+#[tokio::test]
+async fn when_a_master_fails_over_every_subscriber_gets_a_gap_then_messages_again() {
+    let mut cluster = RedisCluster::start().await;
+    let listening = Broker::redis(&cluster.url()).unwrap();
+    let publisher = Broker::redis(&cluster.url()).unwrap();
+    link_up(&listening).await;
+    let topics = topics_on_every_shard(&cluster, 9).await;
+    let mut subscribers = Vec::new();
+    for topic in &topics {
+        subscribers.push(listening.subscribe(topic).await);
+    }
+
+    let failover = cluster.stop_master_of(&topics[0]).await;
+    eventually("the link notices the master is gone", || async {
+        !listening.is_connected()
+    })
+    .await;
+    cluster.wait_until_promoted(&failover).await;
+    link_up(&listening).await;
+
+    // What was published meanwhile is in the source of truth; the Gap says
+    // to read it, and comes once every topic is heard again.
+    for subscriber in &mut subscribers {
+        let delivery = next_delivery(subscriber).await;
+        assert!(
+            matches!(delivery, Delivery::Gap { .. }),
+            "{}: {delivery:?}",
+            subscriber.topic()
+        );
+    }
+    for topic in &topics {
+        assert_eq!(
+            cluster.shard_subscribers(topic).await,
+            1,
+            "{topic}: subscribed once, on the shard as it is now"
+        );
+    }
+    for (n, topic) in topics.iter().enumerate() {
+        publish_until_taken(&publisher, topic, &format!("after {n}")).await;
+    }
+    for (n, subscriber) in subscribers.iter_mut().enumerate() {
+        assert_eq!(next_text(subscriber).await, format!("after {n}"));
+    }
+}
+
+const TTL: Duration = Duration::from_secs(30);
+const T0: i64 = 1_800_000_000_000;
+
+fn user_of(app: &str, name: &str) -> PresenceUser {
+    PresenceUser {
+        app: app.to_owned(),
+        user: name.to_owned(),
+    }
+}
+
+/// Every presence operation is one transaction or pipeline, across users
+/// and the shared index of lapses: on a cluster they work only because
+/// every presence key is in one slot.
+#[tokio::test]
+async fn presence_works_on_a_cluster() {
+    let cluster = RedisCluster::start().await;
+    let broker = Broker::redis(&cluster.url()).unwrap();
+    let store = broker.presence(
+        &format!("orbit-presence-test-{}", uuid::Uuid::now_v7().simple()),
+        TTL,
+    );
+    let apps = [
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    ];
+    let alice = user_of(&apps[0], "alice");
+    let bob = user_of(&apps[1], "bob");
+    let carol = user_of(&apps[0], "carol");
+    let everyone = [alice.clone(), bob.clone(), carol.clone()];
+
+    assert_eq!(store.connect(&alice, "a1", T0).await.unwrap(), Some(Online));
+    assert_eq!(store.connect(&alice, "a2", T0).await.unwrap(), None);
+    assert_eq!(store.connect(&bob, "b1", T0).await.unwrap(), Some(Online));
+    assert_eq!(
+        store.statuses(&everyone, T0).await.unwrap(),
+        [Online, Online, Offline]
+    );
+
+    assert_eq!(
+        store.set_away(&alice, true, T0).await.unwrap(),
+        (Away, true)
+    );
+    assert_eq!(
+        store.set_away(&carol, true, T0).await.unwrap(),
+        (Offline, false)
+    );
+    assert_eq!(
+        store.statuses(&everyone, T0).await.unwrap(),
+        [Away, Online, Offline]
+    );
+
+    assert_eq!(store.disconnect(&alice, "a1", T0).await.unwrap(), None);
+    assert_eq!(
+        store.disconnect(&alice, "a2", T0).await.unwrap(),
+        Some(Offline)
+    );
+
+    // Bob's process renews his connection; then it dies and stops.
+    let renewed_at = T0 + 20_000;
+    assert!(
+        store
+            .renew(&[(bob.clone(), "b1".to_owned())], renewed_at)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.sweep(T0 + 31_000).await.unwrap().is_empty());
+    assert_eq!(store.sweep(renewed_at + 31_000).await.unwrap(), [bob]);
+    assert_eq!(
+        store
+            .statuses(&everyone, renewed_at + 31_000)
+            .await
+            .unwrap(),
+        [Offline, Offline, Offline]
+    );
+}
+
+const MESSAGES: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { ... on MessageCreatedEvent { cursor message { content } } } }";
+
+async fn watching(app: &TestApp, thread: &str, token: Option<&str>) -> WsClient {
+    let mut client = WsClient::connected(&app.ws_url(), token).await;
+    client
+        .subscribe("t", MESSAGES, json!({ "id": thread, "after": null }))
+        .await;
+    client.ping().await;
+    client
+}
+
+async fn next_message(client: &mut WsClient) -> String {
+    let payload = client.next_payload("t").await;
+    payload["data"]["threadEvents"]["message"]["content"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a message: {payload}"))
+        .to_owned()
+}
+
+/// The topic of a thread, by its GraphQL id.
+fn thread_topic(thread: &str) -> String {
+    Topic::Thread(thread.parse::<ThreadId>().unwrap()).key()
+}
+
+async fn create_thread(app: &TestApp, token: Option<&str>, team: &str, title: &str) -> String {
+    let data = app
+        .gql_ok(
+            token,
+            "mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } } }",
+            json!({ "input": { "title": title, "teamId": team } }),
+        )
+        .await;
+    data["createThread"]["thread"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_message_sent_through_one_server_reaches_subscribers_on_both() {
+    let cluster = RedisCluster::start().await;
+    let (first, second) = spawn_cluster(&cluster.url()).await;
+    let w = first.new_team_world().await;
+    let mut on_first = watching(&first, &w.thread_id, w.member.token()).await;
+    let mut on_second = watching(&second, &w.thread_id, w.admin.token()).await;
+
+    first
+        .send_message(&w.author.access_token, &w.thread_id, "from the first")
+        .await;
+    second
+        .send_message(&w.author.access_token, &w.thread_id, "from the second")
+        .await;
+    for client in [&mut on_first, &mut on_second] {
+        assert_eq!(next_message(client).await, "from the first");
+        assert_eq!(next_message(client).await, "from the second");
+        client
+            .expect_silence(Some("t"), Duration::from_millis(300))
+            .await;
+    }
+}
+
+const PRESENCE: &str = "subscription($id: ID!) { teamEvents(teamId: $id) { ... on PresenceChangedEvent { userId status } } }";
+
+/// The next presence change of `user` the watcher hears, skipping others.
+async fn next_presence_of(watcher: &mut WsClient, user: &str) -> String {
+    loop {
+        let payload = watcher.next_payload("p").await;
+        let event = &payload["data"]["teamEvents"];
+        if event["userId"] == user {
+            return event["status"].as_str().unwrap().to_owned();
+        }
+    }
+}
+
+#[tokio::test]
+async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_lapses() {
+    let cluster = RedisCluster::start().await;
+    let (first, second) = spawn_cluster(&cluster.url()).await;
+    let w = first.new_team_world().await;
+    let mut watcher = WsClient::connected(&second.ws_url(), w.member.token()).await;
+    watcher
+        .subscribe("p", PRESENCE, json!({ "id": w.team_id }))
+        .await;
+    watcher.ping().await;
+    let presence_of = |user: String| {
+        let app = &second;
+        let key = w.keys.secret_key.clone();
+        async move {
+            let data: Value = app
+                .gql_ok(
+                    Some(&key),
+                    "query($id: ID!) { user(id: $id) { presence } }",
+                    json!({ "id": user }),
+                )
+                .await;
+            data["user"]["presence"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // A socket on one server; its team hears it on the other.
+    let socket = WsClient::connected(&first.ws_url(), w.admin.token()).await;
+    assert_eq!(
+        next_presence_of(&mut watcher, &w.admin.user_id).await,
+        "ONLINE"
+    );
+    assert_eq!(presence_of(w.admin.user_id.clone()).await, "ONLINE");
+    drop(socket);
+    assert_eq!(
+        next_presence_of(&mut watcher, &w.admin.user_id).await,
+        "OFFLINE"
+    );
+
+    // What a server that dies leaves behind: a connection of the author's
+    // that it recorded, through a broker of its own, and will never renew
+    // nor close.
+    let viewer = first
+        .gql_ok(
+            Some(&w.author.access_token),
+            "{ viewer { app { id } } }",
+            json!({}),
+        )
+        .await;
+    let app_id: orbit_domain::ids::AppId = viewer["viewer"]["app"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let in_app = |user: &str| {
+        let user: orbit_domain::ids::UserId = user.parse().unwrap();
+        PresenceUser {
+            app: app_id.0.to_string(),
+            user: user.0.to_string(),
+        }
+    };
+    let author = in_app(&w.author.user_id);
+    let member = in_app(&w.member.user_id);
+    let store = Broker::redis(&cluster.url())
+        .unwrap()
+        .presence(&first.settings.redis_prefix, TTL);
+    let recorded_at = first.clock.now().timestamp_millis();
+    store
+        .connect(&author, "ws-of-a-server-that-died", recorded_at)
+        .await
+        .unwrap();
+    assert_eq!(presence_of(w.author.user_id.clone()).await, "ONLINE");
+
+    // Before anything lapses, the server holding the watcher's socket
+    // renews its connection on a tick: wait for that renewal itself.
+    first.clock.advance(chrono::Duration::seconds(25));
+    let past_the_lapse = recorded_at + 31_000;
+    eventually("the watcher's connection is renewed", || async {
+        store
+            .statuses(std::slice::from_ref(&member), past_the_lapse)
+            .await
+            .unwrap()
+            == [Online]
+    })
+    .await;
+    first.clock.advance(chrono::Duration::seconds(6));
+    assert_eq!(
+        next_presence_of(&mut watcher, &w.author.user_id).await,
+        "OFFLINE"
+    );
+    assert_eq!(presence_of(w.author.user_id.clone()).await, "OFFLINE");
+    assert_eq!(presence_of(w.member.user_id.clone()).await, "ONLINE");
+}
+
+const TYPENAME: &str = "{ __typename }";
+
+async fn refused(app: &TestApp, credential: &str) -> bool {
+    let answer = app.gql(Some(credential), TYPENAME, json!({})).await;
+    orbit_tests::error_code(&answer).as_deref() == Some("UNAUTHENTICATED")
+}
+
+#[tokio::test]
+async fn an_end_of_credentials_on_one_process_takes_effect_on_the_other() {
+    let cluster = RedisCluster::start().await;
+    let (first, second) = spawn_cluster_with(
+        &cluster.url(),
+        |settings| settings.console_signup = ConsoleSignup::Open,
+        |_| {},
+    )
+    .await;
+    let developer = first.sign_up_developer("keeper").await;
+    let keys = first.create_app_as(&developer.access_token, "Two").await;
+    let user = first
+        .sign_up(&keys.publishable_key, &email("two"), "Two")
+        .await;
+    let token = user.access_token.as_str();
+    let created = first
+        .gql_ok(
+            developer.token(),
+            CREATE_API_KEY,
+            json!({ "input": { "appId": keys.app_id, "name": "doomed", "kind": "SECRET", "environment": "TEST" } }),
+        )
+        .await;
+    let doomed = created["createApiKey"]["key"].as_str().unwrap().to_owned();
+    let doomed_id = created["createApiKey"]["apiKey"]["id"].as_str().unwrap();
+    // The second process checks both once, and so trusts them from now on.
+    second.gql_ok(Some(token), ME, json!({})).await;
+    second.gql_ok(Some(&doomed), TYPENAME, json!({})).await;
+
+    first
+        .gql_ok(Some(token), LOG_OUT, json!({ "input": {} }))
+        .await;
+    first
+        .gql_ok(
+            developer.token(),
+            REVOKE_API_KEY,
+            json!({ "input": { "appId": keys.app_id, "id": doomed_id } }),
+        )
+        .await;
+    // The clock does not move, so only the broker's word can end them there.
+    eventually("the second process refuses the ended session", || {
+        refused(&second, token)
+    })
+    .await;
+    eventually("the second process refuses the revoked key", || {
+        refused(&second, &doomed)
+    })
+    .await;
+    for process in [&first, &second] {
+        process
+            .gql_ok(Some(&keys.secret_key), TYPENAME, json!({}))
+            .await;
+    }
+}
+
+/// Threads of the failover test at the least; more are made until their
+/// topics fall on every shard.
+const FAILOVER_THREADS: usize = 6;
+/// Subscribers of each thread on each server.
+const WATCHERS_PER_SERVER: usize = 1;
+/// For the replica to take over, at the most.
+const FAILOVER_WITHIN: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_master_failing_over_while_messages_are_sent_loses_and_repeats_nothing() {
+    let mut cluster = RedisCluster::start().await;
+    let (first, second) = spawn_cluster(&cluster.url()).await;
+    let w = first.new_team_world().await;
+    let mut threads = vec![w.thread_id.clone()];
+    let mut shards = HashSet::from([cluster.master_of(&thread_topic(&w.thread_id)).await]);
+    while threads.len() < FAILOVER_THREADS || shards.len() < SHARDS {
+        assert!(
+            threads.len() < 60,
+            "thread topics never fell on every shard"
+        );
+        let title = format!("thread {}", threads.len());
+        let thread = create_thread(&first, w.author.token(), &w.team_id, &title).await;
+        shards.insert(cluster.master_of(&thread_topic(&thread)).await);
+        threads.push(thread);
+    }
+    let mut watchers = Vec::new();
+    for thread in &threads {
+        for server in [&first, &second] {
+            for _ in 0..WATCHERS_PER_SERVER {
+                watchers.push((
+                    thread.clone(),
+                    watching(server, thread, w.member.token()).await,
+                ));
+            }
+        }
+    }
+    for thread in &threads {
+        first
+            .send_message(&w.author.access_token, thread, "before")
+            .await;
+    }
+    for (thread, watcher) in &mut watchers {
+        assert_eq!(next_message(watcher).await, "before", "on {thread}");
+    }
+
+    // Rounds of messages, through each server in turn, from the kill until
+    // the replica has taken over, and one round after.
+    let failover = cluster.stop_master_of(&thread_topic(&threads[0])).await;
+    let started = tokio::time::Instant::now();
+    let mut rounds = 0;
+    loop {
+        let promoted = cluster.promoted(&failover).await;
+        let server = if rounds % 2 == 0 { &first } else { &second };
+        for thread in &threads {
+            server
+                .send_message(&w.author.access_token, thread, &format!("round {rounds}"))
+                .await;
+        }
+        rounds += 1;
+        if promoted {
+            break;
+        }
+        assert!(
+            started.elapsed() < FAILOVER_WITHIN,
+            "the replica did not take over within {FAILOVER_WITHIN:?}"
+        );
+    }
+
+    // Every subscriber, on both servers and every shard, gets every round
+    // once and in order, whether live or from its feed's catch-up.
+    for (thread, watcher) in &mut watchers {
+        for round in 0..rounds {
+            assert_eq!(
+                next_on(watcher, thread, &cluster, [&first, &second]).await,
+                format!("round {round}"),
+                "on {thread}"
+            );
+        }
+    }
+    // And the cluster as it is now carries what comes next, right behind:
+    // a round heard twice would come before it.
+    for thread in &threads {
+        second
+            .send_message(&w.author.access_token, thread, "after")
+            .await;
+    }
+    for (thread, watcher) in &mut watchers {
+        assert_eq!(
+            next_on(watcher, thread, &cluster, [&first, &second]).await,
+            "after",
+            "on {thread}"
+        );
+        watcher
+            .expect_silence(Some("t"), Duration::from_millis(100))
+            .await;
+    }
+}
+
+/// The next message a watcher of `thread` hears; when none comes, fails
+/// saying where the thread's topic is subscribed.
+async fn next_on(
+    watcher: &mut WsClient,
+    thread: &str,
+    cluster: &RedisCluster,
+    servers: [&TestApp; 2],
+) -> String {
+    // Within the socket's own step timeout, to fail here with more to say.
+    let within = orbit_tests::ws::STEP_TIMEOUT - Duration::from_secs(1);
+    match tokio::time::timeout(within, next_message(watcher)).await {
+        Ok(text) => text,
+        Err(_) => {
+            let topic = thread_topic(thread);
+            panic!(
+                "nothing on {thread} within {within:?}; its shard's subscriptions by node: {:?}; links up: {:?}",
+                cluster.shard_subscribers_by_node(&topic).await,
+                servers.map(|server| server.services.broker().is_connected()),
+            );
+        }
+    }
+}
+
+/// Publishes in flight at once in the test below: enough that, unguarded,
+/// the redis crate's cluster connection wedges when the master dies.
+const PUBLISHES_IN_FLIGHT: usize = 300;
+
+/// How many of one publish on each topic, all in flight at once, failed.
+async fn failed_publishes(broker: &Broker, topics: &[String]) -> usize {
+    let publishes = topics
+        .iter()
+        .map(|topic| broker.publish(topic, "load".to_owned().into()));
+    futures::future::join_all(publishes)
+        .await
+        .iter()
+        .filter(|published| published.is_err())
+        .count()
+}
+
+#[tokio::test]
+async fn publishing_resumes_after_a_failover_met_with_many_publishes_in_flight() {
+    let mut cluster = RedisCluster::start().await;
+    let publisher = Broker::redis(&cluster.url()).unwrap();
+    let topics = topics_on_every_shard(&cluster, PUBLISHES_IN_FLIGHT).await;
+    assert_eq!(failed_publishes(&publisher, &topics).await, 0);
+
+    let failover = cluster.stop_master_of(&topics[0]).await;
+    let started = tokio::time::Instant::now();
+    loop {
+        let promoted = cluster.promoted(&failover).await;
+        failed_publishes(&publisher, &topics).await;
+        if promoted {
+            break;
+        }
+        assert!(
+            started.elapsed() < FAILOVER_WITHIN,
+            "the replica did not take over within {FAILOVER_WITHIN:?}"
+        );
+    }
+    eventually("every publish is taken again", || async {
+        failed_publishes(&publisher, &topics).await == 0
+    })
+    .await;
+}

@@ -119,25 +119,10 @@ impl Broker {
             .set_number_of_retries(1);
         let publisher = redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| BrokerError::InvalidUrl(redacted(&e)))?;
-        let registry = Arc::new(Registry::new(DEFAULT_CAPACITY));
-        let connected = Arc::new(AtomicBool::new(false));
-        let (commands, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(redis_link::run(
-            client,
-            Arc::downgrade(&registry),
-            receiver,
-            connected.clone(),
-        ));
-        Ok(Self {
-            inner: Arc::new(Inner {
-                registry,
-                redis: Some(RedisSide {
-                    publisher: CommandConnection::Single(publisher),
-                    commands,
-                    connected,
-                }),
-            }),
-        })
+        Ok(Self::over_redis(
+            CommandConnection::Single(publisher),
+            |registry, commands, connected| redis_link::run(client, registry, commands, connected),
+        ))
     }
 
     /// [`Broker::redis`] on a Redis Cluster: commands (`SPUBLISH`,
@@ -155,25 +140,40 @@ impl Broker {
             .build()
             .map_err(|e| BrokerError::InvalidUrl(redacted(&e)))?;
         let publisher = ClusterCommands::new(client, CLUSTER_COMMAND_TIMEOUT);
+        Ok(Self::over_redis(
+            CommandConnection::Cluster(Arc::new(publisher)),
+            |registry, commands, connected| cluster_link::run(nodes, registry, commands, connected),
+        ))
+    }
+
+    /// A broker whose commands go over `publisher` and whose subscriptions
+    /// are kept by the pub/sub link `link` starts (in the background, for
+    /// as long as the broker lives).
+    fn over_redis<Link>(
+        publisher: CommandConnection,
+        link: impl FnOnce(
+            std::sync::Weak<Registry>,
+            mpsc::UnboundedReceiver<redis_link::Command>,
+            Arc<AtomicBool>,
+        ) -> Link,
+    ) -> Self
+    where
+        Link: std::future::Future<Output = ()> + Send + 'static,
+    {
         let registry = Arc::new(Registry::new(DEFAULT_CAPACITY));
         let connected = Arc::new(AtomicBool::new(false));
         let (commands, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(cluster_link::run(
-            nodes,
-            Arc::downgrade(&registry),
-            receiver,
-            connected.clone(),
-        ));
-        Ok(Self {
+        tokio::spawn(link(Arc::downgrade(&registry), receiver, connected.clone()));
+        Self {
             inner: Arc::new(Inner {
                 registry,
                 redis: Some(RedisSide {
-                    publisher: CommandConnection::Cluster(Arc::new(publisher)),
+                    publisher,
                     commands,
                     connected,
                 }),
             }),
-        })
+        }
     }
 
     /// Sends `payload` to every subscriber of `topic` on every process.

@@ -281,24 +281,8 @@ impl RedisServer {
             .expect("redis-server is installed ");
         let stdout = child.stdout.take().expect("piped stdout");
         self.process = Some(child);
-        // Its log goes to stdout; the reader keeps draining it so that
-        // redis-server never blocks on a full pipe.
-        let (ready, is_ready) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut ready = Some(ready);
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("Ready to accept connections")
-                    && let Some(ready) = ready.take()
-                {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        match tokio::time::timeout(std::time::Duration::from_secs(10), is_ready).await {
-            Ok(Ok(())) => {}
-            _ => panic!("redis-server did not become ready on port {}", self.port),
+        if !redis_server_ready(stdout).await {
+            panic!("redis-server did not become ready on port {}", self.port);
         }
     }
 
@@ -309,6 +293,29 @@ impl RedisServer {
             let _ = child.wait();
         }
     }
+}
+
+/// Whether a `redis-server` whose log is `stdout` says it is ready within
+/// 10 s. A thread keeps draining the log afterwards, so that the server
+/// never blocks on a full pipe.
+pub(crate) async fn redis_server_ready(stdout: std::process::ChildStdout) -> bool {
+    let (ready, is_ready) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut ready = Some(ready);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("Ready to accept connections")
+                && let Some(ready) = ready.take()
+            {
+                let _ = ready.send(());
+            }
+        }
+    });
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(10), is_ready).await,
+        Ok(Ok(()))
+    )
 }
 
 impl Drop for RedisServer {

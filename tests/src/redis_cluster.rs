@@ -244,24 +244,10 @@ impl RedisCluster {
             .expect("redis-server is installed");
         let stdout = child.stdout.take().expect("piped stdout");
         self.nodes[index].process = Some(child);
-        // Its log goes to stdout; the reader keeps draining it so that
-        // redis-server never blocks on a full pipe.
-        let (ready, is_ready) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut ready = Some(ready);
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("Ready to accept connections")
-                    && let Some(ready) = ready.take()
-                {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        match tokio::time::timeout(Duration::from_secs(10), is_ready).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(format!("redis-server did not become ready on port {port}")),
+        if crate::redis_server_ready(stdout).await {
+            Ok(())
+        } else {
+            Err(format!("redis-server did not become ready on port {port}"))
         }
     }
 

@@ -56,7 +56,12 @@ async fn next_message(client: &mut WsClient) -> (String, String) {
 #[tokio::test]
 async fn a_message_sent_through_one_server_reaches_subscribers_on_both() {
     let redis = RedisServer::start().await;
-    let (first, second) = spawn_cluster(&redis.url()).await;
+    message_through_one_process_reaches_both(&redis.url()).await;
+}
+
+/// Two processes on the Redis at `redis_url` (one Redis, or a cluster).
+pub(crate) async fn message_through_one_process_reaches_both(redis_url: &str) {
+    let (first, second) = spawn_cluster(redis_url).await;
     let w = first.new_team_world().await;
     let mut on_first = watching(&first, &w.thread_id, w.member.token(), None).await;
     let mut on_second = watching(&second, &w.thread_id, w.admin.token(), None).await;
@@ -135,7 +140,12 @@ async fn next_presence_of(watcher: &mut WsClient, user: &str) -> String {
 #[tokio::test]
 async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_lapses() {
     let redis = RedisServer::start().await;
-    let (first, second) = spawn_cluster(&redis.url()).await;
+    presence_spans_processes(&redis.url()).await;
+}
+
+/// Two processes on the Redis at `redis_url` (one Redis, or a cluster).
+pub(crate) async fn presence_spans_processes(redis_url: &str) {
+    let (first, second) = spawn_cluster(redis_url).await;
     let w = first.new_team_world().await;
     let mut watcher = WsClient::connected(&second.ws_url(), w.member.token()).await;
     watcher
@@ -194,7 +204,7 @@ async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_laps
     let author = in_app(&w.author.user_id);
     let member = in_app(&w.member.user_id);
     let ttl = std::time::Duration::from_secs(30);
-    let store = orbit_realtime::Broker::redis(&redis.url())
+    let store = orbit_realtime::Broker::redis(redis_url)
         .unwrap()
         .presence(&first.settings.redis_prefix, ttl);
     let recorded_at = first.clock.now().timestamp_millis();

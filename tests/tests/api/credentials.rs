@@ -74,8 +74,13 @@ async fn a_checked_credential_costs_no_statement_until_it_ends() {
 #[tokio::test]
 async fn an_end_on_one_process_takes_effect_on_the_other() {
     let redis = RedisServer::start().await;
+    an_end_on_one_process_ends_it_on_the_other(&redis.url()).await;
+}
+
+/// Two processes on the Redis at `redis_url` (one Redis, or a cluster).
+pub(crate) async fn an_end_on_one_process_ends_it_on_the_other(redis_url: &str) {
     let (first, second) = spawn_cluster_with(
-        &redis.url(),
+        redis_url,
         |settings| settings.console_signup = ConsoleSignup::Open,
         |_| {},
     )

@@ -9,18 +9,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use PresenceStatus::{Away, Offline, Online};
-use orbit_api::config::ConsoleSignup;
-use orbit_domain::Clock;
 use orbit_domain::events::Topic;
 use orbit_domain::ids::ThreadId;
 use orbit_realtime::{Broker, Delivery, PresenceStatus, PresenceUser, Subscription};
 use orbit_tests::redis_cluster::RedisCluster;
 use orbit_tests::ws::WsClient;
-use orbit_tests::{
-    CREATE_API_KEY, LOG_OUT, ME, REVOKE_API_KEY, TestApp, email, eventually, spawn_cluster,
-    spawn_cluster_with,
-};
-use serde_json::{Value, json};
+use orbit_tests::{TestApp, eventually, spawn_cluster};
+use serde_json::json;
 
 const SHARDS: usize = 3;
 /// For one delivery to reach a broker's subscriber.
@@ -300,191 +295,19 @@ async fn create_thread(app: &TestApp, token: Option<&str>, team: &str, title: &s
 #[tokio::test]
 async fn a_message_sent_through_one_server_reaches_subscribers_on_both() {
     let cluster = RedisCluster::start().await;
-    let (first, second) = spawn_cluster(&cluster.url()).await;
-    let w = first.new_team_world().await;
-    let mut on_first = watching(&first, &w.thread_id, w.member.token()).await;
-    let mut on_second = watching(&second, &w.thread_id, w.admin.token()).await;
-
-    first
-        .send_message(&w.author.access_token, &w.thread_id, "from the first")
-        .await;
-    second
-        .send_message(&w.author.access_token, &w.thread_id, "from the second")
-        .await;
-    for client in [&mut on_first, &mut on_second] {
-        assert_eq!(next_message(client).await, "from the first");
-        assert_eq!(next_message(client).await, "from the second");
-        client
-            .expect_silence(Some("t"), Duration::from_millis(300))
-            .await;
-    }
-}
-
-const PRESENCE: &str = "subscription($id: ID!) { teamEvents(teamId: $id) { ... on PresenceChangedEvent { userId status } } }";
-
-/// The next presence change of `user` the watcher hears, skipping others.
-async fn next_presence_of(watcher: &mut WsClient, user: &str) -> String {
-    loop {
-        let payload = watcher.next_payload("p").await;
-        let event = &payload["data"]["teamEvents"];
-        if event["userId"] == user {
-            return event["status"].as_str().unwrap().to_owned();
-        }
-    }
+    super::cluster::message_through_one_process_reaches_both(&cluster.url()).await;
 }
 
 #[tokio::test]
 async fn presence_spans_servers_and_a_dead_servers_users_go_offline_when_it_lapses() {
     let cluster = RedisCluster::start().await;
-    let (first, second) = spawn_cluster(&cluster.url()).await;
-    let w = first.new_team_world().await;
-    let mut watcher = WsClient::connected(&second.ws_url(), w.member.token()).await;
-    watcher
-        .subscribe("p", PRESENCE, json!({ "id": w.team_id }))
-        .await;
-    watcher.ping().await;
-    let presence_of = |user: String| {
-        let app = &second;
-        let key = w.keys.secret_key.clone();
-        async move {
-            let data: Value = app
-                .gql_ok(
-                    Some(&key),
-                    "query($id: ID!) { user(id: $id) { presence } }",
-                    json!({ "id": user }),
-                )
-                .await;
-            data["user"]["presence"].as_str().unwrap().to_owned()
-        }
-    };
-
-    // A socket on one server; its team hears it on the other.
-    let socket = WsClient::connected(&first.ws_url(), w.admin.token()).await;
-    assert_eq!(
-        next_presence_of(&mut watcher, &w.admin.user_id).await,
-        "ONLINE"
-    );
-    assert_eq!(presence_of(w.admin.user_id.clone()).await, "ONLINE");
-    drop(socket);
-    assert_eq!(
-        next_presence_of(&mut watcher, &w.admin.user_id).await,
-        "OFFLINE"
-    );
-
-    // What a server that dies leaves behind: a connection of the author's
-    // that it recorded, through a broker of its own, and will never renew
-    // nor close.
-    let viewer = first
-        .gql_ok(
-            Some(&w.author.access_token),
-            "{ viewer { app { id } } }",
-            json!({}),
-        )
-        .await;
-    let app_id: orbit_domain::ids::AppId = viewer["viewer"]["app"]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let in_app = |user: &str| {
-        let user: orbit_domain::ids::UserId = user.parse().unwrap();
-        PresenceUser {
-            app: app_id.0.to_string(),
-            user: user.0.to_string(),
-        }
-    };
-    let author = in_app(&w.author.user_id);
-    let member = in_app(&w.member.user_id);
-    let store = Broker::redis(&cluster.url())
-        .unwrap()
-        .presence(&first.settings.redis_prefix, TTL);
-    let recorded_at = first.clock.now().timestamp_millis();
-    store
-        .connect(&author, "ws-of-a-server-that-died", recorded_at)
-        .await
-        .unwrap();
-    assert_eq!(presence_of(w.author.user_id.clone()).await, "ONLINE");
-
-    // Before anything lapses, the server holding the watcher's socket
-    // renews its connection on a tick: wait for that renewal itself.
-    first.clock.advance(chrono::Duration::seconds(25));
-    let past_the_lapse = recorded_at + 31_000;
-    eventually("the watcher's connection is renewed", || async {
-        store
-            .statuses(std::slice::from_ref(&member), past_the_lapse)
-            .await
-            .unwrap()
-            == [Online]
-    })
-    .await;
-    first.clock.advance(chrono::Duration::seconds(6));
-    assert_eq!(
-        next_presence_of(&mut watcher, &w.author.user_id).await,
-        "OFFLINE"
-    );
-    assert_eq!(presence_of(w.author.user_id.clone()).await, "OFFLINE");
-    assert_eq!(presence_of(w.member.user_id.clone()).await, "ONLINE");
-}
-
-const TYPENAME: &str = "{ __typename }";
-
-async fn refused(app: &TestApp, credential: &str) -> bool {
-    let answer = app.gql(Some(credential), TYPENAME, json!({})).await;
-    orbit_tests::error_code(&answer).as_deref() == Some("UNAUTHENTICATED")
+    super::cluster::presence_spans_processes(&cluster.url()).await;
 }
 
 #[tokio::test]
 async fn an_end_of_credentials_on_one_process_takes_effect_on_the_other() {
     let cluster = RedisCluster::start().await;
-    let (first, second) = spawn_cluster_with(
-        &cluster.url(),
-        |settings| settings.console_signup = ConsoleSignup::Open,
-        |_| {},
-    )
-    .await;
-    let developer = first.sign_up_developer("keeper").await;
-    let keys = first.create_app_as(&developer.access_token, "Two").await;
-    let user = first
-        .sign_up(&keys.publishable_key, &email("two"), "Two")
-        .await;
-    let token = user.access_token.as_str();
-    let created = first
-        .gql_ok(
-            developer.token(),
-            CREATE_API_KEY,
-            json!({ "input": { "appId": keys.app_id, "name": "doomed", "kind": "SECRET", "environment": "TEST" } }),
-        )
-        .await;
-    let doomed = created["createApiKey"]["key"].as_str().unwrap().to_owned();
-    let doomed_id = created["createApiKey"]["apiKey"]["id"].as_str().unwrap();
-    // The second process checks both once, and so trusts them from now on.
-    second.gql_ok(Some(token), ME, json!({})).await;
-    second.gql_ok(Some(&doomed), TYPENAME, json!({})).await;
-
-    first
-        .gql_ok(Some(token), LOG_OUT, json!({ "input": {} }))
-        .await;
-    first
-        .gql_ok(
-            developer.token(),
-            REVOKE_API_KEY,
-            json!({ "input": { "appId": keys.app_id, "id": doomed_id } }),
-        )
-        .await;
-    // The clock does not move, so only the broker's word can end them there.
-    eventually("the second process refuses the ended session", || {
-        refused(&second, token)
-    })
-    .await;
-    eventually("the second process refuses the revoked key", || {
-        refused(&second, &doomed)
-    })
-    .await;
-    for process in [&first, &second] {
-        process
-            .gql_ok(Some(&keys.secret_key), TYPENAME, json!({}))
-            .await;
-    }
+    super::credentials::an_end_on_one_process_ends_it_on_the_other(&cluster.url()).await;
 }
 
 /// Threads of the failover test at the least; more are made until their

@@ -7,7 +7,7 @@
 //! arrival at a subscriber; both clocks are this machine's.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -38,6 +38,8 @@ pub struct FanoutOptions {
     /// tokio-tungstenite broadcast, first, and print Orbit's figures as
     /// ratios to it.
     pub reference: bool,
+    /// Each subscriber a user of its own, with its access token.
+    pub users: bool,
 }
 
 /// What every subscriber records.
@@ -167,17 +169,32 @@ async fn run_orbit(options: &FanoutOptions) -> anyhow::Result<Figures> {
             json!({ "input": { "threadId": thread, "content": "warm-up" } }),
         )
         .await?;
+    let credentials = if options.users {
+        sign_up_subscribers(
+            &server,
+            &app.publishable_key,
+            &secret,
+            &thread,
+            options.connections,
+        )
+        .await?
+    } else {
+        vec![secret]
+    };
+    let next_credential = AtomicUsize::new(0);
     let url = server.ws_url();
     let graphql_url = server.graphql_url();
     let client = reqwest::Client::new();
     measure(
-        "orbit",
+        if options.users { "orbit, a user per socket" } else { "orbit" },
         server.pid(),
         options,
         |tally, connecting, ready| {
-            let (url, secret, thread) = (url.clone(), secret.clone(), thread.clone());
+            let n = next_credential.fetch_add(1, Ordering::Relaxed);
+            let credential = credentials[n % credentials.len()].clone();
+            let (url, thread) = (url.clone(), thread.clone());
             async move {
-                subscriber(&url, &secret, json!({ "id": thread }), tally, connecting, ready).await
+                subscriber(&url, &credential, json!({ "id": thread }), tally, connecting, ready).await
             }
         },
         |n| {
@@ -196,6 +213,55 @@ async fn run_orbit(options: &FanoutOptions) -> anyhow::Result<Figures> {
         },
     )
     .await
+}
+
+/// Signs up `count` users (eight at a time: each is a password hash) and
+/// adds each to the thread; their access tokens, in order.
+async fn sign_up_subscribers(
+    server: &Server,
+    publishable_key: &str,
+    secret: &str,
+    thread: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    let tokens: Vec<String> = futures::stream::iter(0..count)
+        .map(|n| async move {
+            let signed_up = server
+                .gql(
+                    publishable_key,
+                    "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }",
+                    json!({ "input": { "email": format!("subscriber-{n}@example.com"), "password": "bench-password-123", "displayName": format!("Subscriber {n}") } }),
+                )
+                .await?;
+            let token = signed_up
+                .pointer("/signUp/accessToken")
+                .and_then(Value::as_str)
+                .with_context(|| format!("no token in {signed_up}"))?
+                .to_owned();
+            let user = signed_up
+                .pointer("/signUp/user/id")
+                .and_then(Value::as_str)
+                .with_context(|| format!("no user in {signed_up}"))?;
+            server
+                .gql(
+                    secret,
+                    "mutation($input: AddThreadParticipantInput!) { addThreadParticipant(input: $input) { __typename } }",
+                    json!({ "input": { "threadId": thread, "userId": user } }),
+                )
+                .await?;
+            anyhow::Ok(token)
+        })
+        .buffered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    eprintln!(
+        "signed up {count} subscribers in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(tokens)
 }
 
 /// Connects the subscribers, reads the server's memory per connection,

@@ -92,6 +92,11 @@ enum Command {
         /// Orbit's figures as ratios to it.
         #[arg(long)]
         reference: bool,
+        /// Each subscriber a user of its own, signed up and added to the
+        /// thread, subscribing with its access token (so each socket also
+        /// watches its user's topic), instead of all with the secret key.
+        #[arg(long)]
+        users: bool,
     },
     /// Several `orbit serve` processes on one Postgres and one Redis
     /// (DATABASE_URL and REDIS_URL, both required), subscribers spread over
@@ -202,6 +207,7 @@ async fn main() -> anyhow::Result<()> {
             messages,
             rate,
             reference,
+            users,
         } => {
             fanout::run(fanout::FanoutOptions {
                 orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
@@ -209,6 +215,7 @@ async fn main() -> anyhow::Result<()> {
                 messages,
                 rate,
                 reference,
+                users,
             })
             .await
         }

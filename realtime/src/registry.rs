@@ -1,5 +1,14 @@
 //! The topics this process has subscribers for, each with its one
 //! broadcast channel and a count of subscribers.
+//!
+//! A broadcast channel allocates all its slots when it is made (about 70
+//! bytes each), so its capacity is a cost per topic: 1,024 slots are ~70 KB.
+//! That suits a thread, which many subscribers share and where a reply's
+//! deltas come fast, but not a user's own topic: every signed-in socket
+//! watches one, few share it, and little is published on it. Those get
+//! [`USER_TOPIC_CAPACITY`] slots. A receiver that falls further behind
+//! gets a `Gap` and its feed reads what it missed from the events table,
+//! so a smaller channel costs a read in a burst, never an event.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +25,18 @@ struct Entry {
 pub(crate) struct Registry {
     topics: Mutex<HashMap<String, Entry>>,
     capacity: usize,
+}
+
+/// Slots of a user's own topic (`user:…`).
+pub(crate) const USER_TOPIC_CAPACITY: usize = 32;
+
+/// Slots of `topic`'s channel, at most `capacity`.
+fn capacity_of(topic: &str, capacity: usize) -> usize {
+    if topic.starts_with("user:") {
+        capacity.min(USER_TOPIC_CAPACITY)
+    } else {
+        capacity
+    }
 }
 
 impl Registry {
@@ -39,7 +60,7 @@ impl Registry {
             entry.subscribers += 1;
             return (entry.sender.subscribe(), false);
         }
-        let (sender, receiver) = broadcast::channel(self.capacity);
+        let (sender, receiver) = broadcast::channel(capacity_of(topic, self.capacity));
         topics.insert(
             topic.to_owned(),
             Entry {
@@ -97,5 +118,36 @@ impl Registry {
 
     pub fn len(&self) -> usize {
         self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_own_topic_gets_a_small_channel_and_others_the_full_one() {
+        assert_eq!(capacity_of("user:usr_1", 1024), USER_TOPIC_CAPACITY);
+        assert_eq!(capacity_of("user:usr_1", 4), 4);
+        for topic in ["thread:thr_1", "team:tm_1", "app:app_1", "builders:app_1"] {
+            assert_eq!(capacity_of(topic, 1024), 1024, "{topic}");
+        }
+    }
+
+    #[test]
+    fn a_user_topic_receiver_past_its_slots_lags_rather_than_holding_more() {
+        let registry = Registry::new(1024);
+        let (mut receiver, first) = registry.join("user:usr_1");
+        assert!(first);
+        for n in 0..USER_TOPIC_CAPACITY + 1 {
+            registry.deliver(
+                "user:usr_1",
+                Delivery::Message(bytes::Bytes::from(n.to_string())),
+            );
+        }
+        assert!(matches!(
+            receiver.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(1))
+        ));
     }
 }

@@ -23,7 +23,7 @@ use crate::Services;
 use crate::application::access;
 use crate::realtime::envelope::Envelope;
 use crate::realtime::feed::{Feed, FeedItem};
-use crate::realtime::subscribe::{self, FeedHandoff, RenderEvent, SubscriptionReady};
+use crate::realtime::subscribe::{self, FeedHandoff, RenderEvent};
 use crate::viewer::Viewer;
 
 /// What a client subscribes to over WebSocket: each field streams one topic's
@@ -173,8 +173,7 @@ async fn open_feed(
     topic: Topic,
     after: Option<String>,
 ) -> GqlResult<Feed> {
-    let ready = ctx.data_opt::<SubscriptionReady>();
-    subscribe::open(services(ctx), viewer, scope, topic, after, None, ready).await
+    subscribe::open(services(ctx), viewer, scope, topic, after, None).await
 }
 
 /// A team's or thread's feed, `may_read` checked now and whenever access
@@ -189,8 +188,7 @@ async fn guarded_feed<Check>(
 where
     Check: Future<Output = DomainResult<()>> + Send + 'static,
 {
-    let ready = ctx.data_opt::<SubscriptionReady>();
-    subscribe::open_guarded(services(ctx), viewer, topic, after, may_read, ready).await
+    subscribe::open_guarded(services(ctx), viewer, topic, after, may_read).await
 }
 
 fn typed<T: Send + 'static>(

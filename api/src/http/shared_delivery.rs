@@ -27,6 +27,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, ServerError, Value, Variables};
 use async_graphql_value::Value as AstValue;
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::OnceCell;
 
 use crate::realtime::envelope::Envelope;
@@ -75,10 +76,57 @@ pub(crate) enum Render {
     /// The `next` payload; `shareable` when it is the same for anyone who
     /// asked the same.
     Payload { text: Arc<str>, shareable: bool },
+    /// The rendering every subscriber of the selection shares.
+    Shared(Arc<SharedRendering>),
     /// The selection yields nothing for this event.
     Nothing,
     /// No data, only errors: the operation ends with them.
     Failed(Vec<ServerError>),
+}
+
+/// A `next` payload shared by every subscriber of one selection, with the
+/// whole frames made of it: operations of different sockets nearly always
+/// share an id (a client's first subscription is `"1"`), so the frame is
+/// encoded once per id and the same bytes are written to each socket.
+pub(crate) struct SharedRendering {
+    text: Arc<str>,
+    frames: Mutex<Vec<(Box<str>, Utf8Bytes)>>,
+}
+
+/// Distinct frame prefixes kept per rendering; past them (operation ids
+/// that differ per client) each socket frames the payload itself.
+const FRAMES_KEPT: usize = 4;
+
+impl SharedRendering {
+    fn new(text: Arc<str>) -> Self {
+        Self {
+            text,
+            frames: Mutex::default(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
+    /// The frame that begins with `prefix` and carries this payload, made
+    /// by `frame` the first time this prefix asks.
+    pub(crate) fn frame(
+        &self,
+        prefix: &str,
+        frame: impl FnOnce(&str, &str) -> Utf8Bytes,
+    ) -> Utf8Bytes {
+        let mut frames = lock(&self.frames);
+        if let Some((_, bytes)) = frames.iter().find(|(kept, _)| &**kept == prefix) {
+            return bytes.clone();
+        }
+        let bytes = frame(prefix, &self.text);
+        if frames.len() < FRAMES_KEPT {
+            frames.push((Box::from(prefix), bytes.clone()));
+        }
+        bytes
+    }
 }
 
 #[derive(Default)]
@@ -90,7 +138,7 @@ pub(crate) struct SharedDeliveries {
 #[derive(Default)]
 struct Rendered {
     /// `None` once the first rendering turned out to be its caller's alone.
-    by_key: HashMap<RenderKey, Arc<OnceCell<Option<Arc<str>>>>>,
+    by_key: HashMap<RenderKey, Arc<OnceCell<Option<Arc<SharedRendering>>>>>,
     oldest_first: VecDeque<RenderKey>,
 }
 
@@ -173,7 +221,7 @@ impl SharedDeliveries {
                     Render::Payload {
                         text,
                         shareable: true,
-                    } => Some(text.clone()),
+                    } => Some(Arc::new(SharedRendering::new(text.clone()))),
                     _ => None,
                 };
                 own = Some(rendered);
@@ -191,10 +239,7 @@ impl SharedDeliveries {
             return rendered;
         }
         match (shared, render) {
-            (Some(text), _) => Render::Payload {
-                text,
-                shareable: true,
-            },
+            (Some(shared), _) => Render::Shared(shared),
             (None, Some(render)) => render().await,
             (None, None) => Render::Nothing,
         }
@@ -207,7 +252,7 @@ impl SharedDeliveries {
         selection: &Arc<Selection>,
         envelope: &Arc<Envelope>,
         position: i64,
-    ) -> Option<Arc<str>> {
+    ) -> Option<Arc<SharedRendering>> {
         let key = RenderKey {
             event: EventKey(envelope.clone()),
             position,
@@ -219,7 +264,7 @@ impl SharedDeliveries {
             .and_then(|cell| cell.get().cloned().flatten())
     }
 
-    fn cell(&self, key: RenderKey) -> Arc<OnceCell<Option<Arc<str>>>> {
+    fn cell(&self, key: RenderKey) -> Arc<OnceCell<Option<Arc<SharedRendering>>>> {
         let mut rendered = lock(&self.rendered);
         if let Some(cell) = rendered.by_key.get(&key) {
             return cell.clone();
@@ -512,6 +557,7 @@ mod tests {
     fn text(render: Render) -> String {
         match render {
             Render::Payload { text, .. } => text.to_string(),
+            Render::Shared(shared) => shared.text().to_string(),
             Render::Nothing => "nothing".to_owned(),
             Render::Failed(_) => "failed".to_owned(),
         }
@@ -607,5 +653,36 @@ mod tests {
                 .await;
         }
         assert_eq!(shared.kept(), RENDERED_KEPT);
+    }
+
+    #[test]
+    fn a_shared_frame_is_made_once_per_operation_id_and_the_same_bytes_are_reused() {
+        let shared = SharedRendering::new(Arc::from(r#"{"data":1}"#));
+        let made = std::cell::Cell::new(0);
+        let frame = |prefix: &str| {
+            shared.frame(prefix, |prefix, payload| {
+                made.set(made.get() + 1);
+                Utf8Bytes::from(format!("{prefix}{payload}}}"))
+            })
+        };
+        let first = frame(r#"{"id":"1","payload":"#);
+        let again = frame(r#"{"id":"1","payload":"#);
+        assert_eq!(first.as_str(), r#"{"id":"1","payload":{"data":1}}"#);
+        // The same bytes, not a copy of them.
+        assert_eq!(first.as_str().as_ptr(), again.as_str().as_ptr());
+        assert_eq!(made.get(), 1);
+        // Past the kept prefixes, frames are still right, made each time.
+        for n in 0..FRAMES_KEPT + 2 {
+            let prefix = format!(r#"{{"id":"op{n}","payload":"#);
+            assert_eq!(
+                frame(&prefix).as_str(),
+                format!(r#"{prefix}{{"data":1}}}}"#)
+            );
+            assert_eq!(
+                frame(&prefix).as_str(),
+                format!(r#"{prefix}{{"data":1}}}}"#)
+            );
+        }
+        assert_eq!(made.get(), 1 + (FRAMES_KEPT - 1) + 2 * 3);
     }
 }

@@ -4,36 +4,42 @@
 //! 4408 without a timely `connection_init`, 4401 on `subscribe` before the
 //! ack, 4409 on a repeated id, 4400 on anything malformed.
 //!
-//! Each socket has one writer task fed by a bounded queue. Operations put
-//! frames in the queue without waiting; when it is full the client is not
-//! reading, and the socket is dropped rather than letting it hold memory or
-//! slow the fan-out to everyone else.
+//! Each socket is one task. It reads the client's frames, runs their
+//! operations, polls the feeds of its subscriptions and writes the frames
+//! they make, so a delivery costs one wake-up and no queue hop: a feed's
+//! event becomes the shared frame of its rendering (`shared_delivery`),
+//! queued for this socket and written with whatever else is queued in one
+//! flush. The queue is bounded: an event that finds it full means the
+//! client is not reading, and the socket is dropped rather than letting it
+//! hold memory or slow the fan-out to everyone else.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use async_graphql::Request as GraphqlRequest;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use futures::{SinkExt, StreamExt};
+use futures::stream::{AbortHandle, BoxStream, SelectAll, SplitSink};
+use futures::{Sink, SinkExt, StreamExt};
 use orbit_domain::ErrorCode;
 use orbit_domain::events::{Event, Topic};
 use orbit_domain::ids::ApiKeyId;
 use orbit_realtime::Delivery;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tokio::task::AbortHandle;
+use tokio::sync::watch;
 
 use super::HttpState;
-use super::shared_delivery::{Render, Selection, SharedDeliveries};
+use super::shared_delivery::{Render, Selection, SharedDeliveries, SharedRendering};
 use crate::graphql::observed::Operation;
 use crate::graphql::{RequestId, ViewerReads, attach_request_data, present_errors};
 use crate::limits::ClientAddr;
 use crate::realtime::envelope::Envelope;
-use crate::realtime::subscribe::{FeedHandoff, HandedFeed, RenderEvent, SubscriptionReady};
+use crate::realtime::subscribe::{FeedHandoff, HandedFeed, RenderEvent};
 use crate::viewer::{self, Viewer};
 
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
@@ -43,12 +49,12 @@ pub const LEGACY_WS: &str = "graphql-ws";
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// Operations running at once on one socket.
 pub const MAX_OPERATIONS: usize = 100;
-/// How long an answer to the client's own message waits for room in the
-/// send queue before the client counts as not reading.
-const REPLY_WAIT: Duration = Duration::from_secs(10);
-/// How long a `subscribe` may hold up the socket's next frame while its
-/// feed starts listening (see `SubscriptionReady`).
+/// How long an operation may hold up the socket's next frame: a
+/// `subscribe` is answered (its feed listening, or refused) before the
+/// client's next frame is read, so a `pong` after it means "subscribed".
 const READY_WAIT: Duration = Duration::from_secs(5);
+/// How long a close frame may take to go out before the socket is dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// The read buffer per socket: axum's default of 128 KiB costs ~135 KB per
 /// idle socket, 4 KiB costs ~7.5 KB.
 const READ_BUFFER: usize = 4 * 1024;
@@ -118,16 +124,23 @@ struct ClientMessage {
     payload: Option<Value>,
 }
 
-/// Why a socket ends, as a close frame (or none when the client is gone or
-/// not reading).
-struct Close(Option<(u16, &'static str)>);
+/// How a socket ends.
+enum Close {
+    /// With this close frame.
+    With(u16, &'static str),
+    /// The client left (or sent its own close): what is queued still goes
+    /// out, within [`CLOSE_WAIT`], but no close frame of ours.
+    Quietly,
+    /// The client stopped reading: dropped at once, nothing more written.
+    Abandon,
+}
 
 impl Close {
     fn with(code: u16, reason: &'static str) -> Self {
-        Self(Some((code, reason)))
+        Self::With(code, reason)
     }
     fn silently() -> Self {
-        Self(None)
+        Self::Quietly
     }
     /// 1013: a dependency is down; the client should reconnect later.
     fn try_again_later() -> Self {
@@ -151,73 +164,156 @@ enum Handled {
     Other,
 }
 
+/// What a socket's task waits on beside the client's frames. They are kept
+/// in one [`SelectAll`], which polls only what woke it: a delivery on one
+/// feed does not poll the socket's other feeds or its credential watches.
+enum Input {
+    /// An operation's GraphQL part ended.
+    Operation(OperationDone),
+    /// A subscription's feed made a frame, or ended.
+    Feed(FeedOutput),
+    /// A message on the user's or the app's topic, which may end the
+    /// socket's credential.
+    Credential(Delivery),
+    /// The database's answer on whether the credential still holds.
+    CredentialChecked(CredentialState),
+    /// The process-wide second, for a token that expires.
+    Tick,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// The end of an operation's GraphQL part: its frames, and for a
+/// subscription the feed the socket now delivers, with what stops it.
+struct OperationDone {
+    id: String,
+    frames: Vec<Message>,
+    feed: Option<(BoxStream<'static, Input>, AbortHandle)>,
+}
+
+enum FeedOutput {
+    Frame(Message),
+    /// The feed is over; `error` (an `error` frame) when it failed.
+    Ended {
+        id: String,
+        error: Option<Message>,
+    },
+}
+
+/// Frames waiting to be written to the socket.
+struct Outgoing {
+    frames: VecDeque<Message>,
+    /// `ORBIT_WS_SEND_QUEUE`: an event that finds this many frames waiting
+    /// means the client is not reading.
+    limit: usize,
+    /// Frames were handed to the socket since its last flush.
+    unflushed: bool,
+}
+
+/// Room the queue keeps once it is empty again; a burst (a feed catching
+/// up) does not leave an idle socket holding more.
+const QUEUE_ROOM_KEPT: usize = 16;
+
+impl Outgoing {
+    fn new(limit: usize) -> Self {
+        Self {
+            frames: VecDeque::new(),
+            limit: limit.max(1),
+            unflushed: false,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.frames.len() >= self.limit
+    }
+
+    /// Queues an event's frame; `false` when the queue is full, which means
+    /// the client is not reading.
+    #[must_use]
+    fn event(&mut self, frame: Message) -> bool {
+        if self.is_full() {
+            return false;
+        }
+        self.frames.push_back(frame);
+        true
+    }
+
+    /// Queues an answer to the client's own message. Never refused: the
+    /// client's frames are not read while the queue is full, so a client
+    /// is read at the pace it reads the answers.
+    fn reply(&mut self, frame: Message) {
+        self.frames.push_back(frame);
+    }
+
+    fn json(&mut self, message: &Value) {
+        self.reply(Message::Text(Utf8Bytes::from(message.to_string())));
+    }
+
+    fn has_work(&self) -> bool {
+        !self.frames.is_empty() || self.unflushed
+    }
+
+    /// Hands queued frames to the socket while it takes them, then flushes,
+    /// so a burst goes out in one write. Safe to stop at any point: a frame
+    /// leaves the queue only when the socket has taken it.
+    fn poll_write(
+        &mut self,
+        sink: &mut SplitSink<WebSocket, Message>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), axum::Error>> {
+        while !self.frames.is_empty() {
+            ready!(Pin::new(&mut *sink).poll_ready(cx))?;
+            let Some(frame) = self.frames.pop_front() else {
+                break;
+            };
+            Pin::new(&mut *sink).start_send(frame)?;
+            self.unflushed = true;
+        }
+        if self.unflushed {
+            ready!(Pin::new(&mut *sink).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        if self.frames.capacity() > QUEUE_ROOM_KEPT {
+            self.frames = VecDeque::new();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    async fn write(&mut self, sink: &mut SplitSink<WebSocket, Message>) -> Result<(), axum::Error> {
+        std::future::poll_fn(|cx| self.poll_write(sink, cx)).await
+    }
+}
+
 struct Connection {
-    state: HttpState,
+    state: Arc<HttpState>,
     protocol: Protocol,
     init_received: bool,
     viewer: Option<Viewer>,
     /// The API key the socket was opened with, if any.
     api_key: Option<ApiKeyId>,
     expires_at: Option<DateTime<Utc>>,
+    /// What stops each running operation (its GraphQL part, then its feed).
     operations: HashMap<String, AbortHandle>,
+    /// An operation whose answer comes before the client's next frame is
+    /// read, and until when it may hold that frame up.
+    awaited: Option<(String, tokio::time::Instant)>,
     connection_id: String,
     /// Whether this socket counts toward its user's presence.
     present: bool,
     client_addr: Option<ClientAddr>,
 }
 
-/// The queue to the writer, and the alarm raised when it overflows.
-#[derive(Clone)]
-struct Outbox {
-    frames: mpsc::Sender<Message>,
-    overflow: Arc<Notify>,
-}
-
-impl Outbox {
-    /// Queues a frame without waiting; a full queue raises the alarm.
-    fn send(&self, frame: Message) -> bool {
-        match self.frames.try_send(frame) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.notify_one();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
-
-    fn json(&self, message: &Value) -> bool {
-        self.send(Message::Text(Utf8Bytes::from(message.to_string())))
-    }
-
-    /// Queues an answer to the client's own message (an ack, a pong, a
-    /// refusal), waiting for room: the client's messages are then read only
-    /// as fast as it reads the answers, so a client that sends a burst of
-    /// `subscribe`s keeps its socket as long as it reads. One that does not
-    /// make room within [`REPLY_WAIT`] is not reading.
-    async fn reply(&self, message: &Value) -> bool {
-        let frame = Message::Text(Utf8Bytes::from(message.to_string()));
-        match self.frames.send_timeout(frame, REPLY_WAIT).await {
-            Ok(()) => true,
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
-                self.overflow.notify_one();
-                false
-            }
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
-        }
-    }
-}
-
 impl Connection {
     fn new(state: HttpState, protocol: Protocol, client_addr: Option<ClientAddr>) -> Self {
         Self {
-            state,
+            state: Arc::new(state),
             protocol,
             init_received: false,
             viewer: None,
             api_key: None,
             expires_at: None,
             operations: HashMap::new(),
+            awaited: None,
             connection_id: format!("ws-{}", uuid::Uuid::now_v7()),
             present: false,
             client_addr,
@@ -226,50 +322,23 @@ impl Connection {
 
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
-        let (frames, mut queued) = mpsc::channel::<Message>(self.state.ws.send_queue.max(1));
-        let overflow = Arc::new(Notify::new());
-        let outbox = Outbox {
-            frames,
-            overflow: overflow.clone(),
-        };
-        let writer = tokio::spawn(async move {
-            // Whatever is queued goes out in one write: a burst (a feed
-            // catching up, several operations) costs one syscall, not one
-            // per frame.
-            'writing: while let Some(mut frame) = queued.recv().await {
-                loop {
-                    let closing = matches!(frame, Message::Close(_));
-                    if sink.feed(frame).await.is_err() {
-                        break 'writing;
-                    }
-                    if closing {
-                        let _ = sink.flush().await;
-                        break 'writing;
-                    }
-                    match queued.try_recv() {
-                        Ok(next) => frame = next,
-                        Err(_) => break,
-                    }
-                }
-                if sink.flush().await.is_err() {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
-        let (finished_tx, mut finished) = mpsc::unbounded_channel::<String>();
-        let mut shutdown = self.state.ws.shutdown.clone();
-        let mut ticks = self.state.ws.ticks.clone();
+        let mut out = Outgoing::new(self.state.ws.send_queue);
+        let mut inputs: SelectAll<BoxStream<'static, Input>> = SelectAll::new();
+        inputs.push(
+            changes(self.state.ws.shutdown.clone())
+                .map(|()| Input::Shutdown)
+                .boxed(),
+        );
         let init_deadline = tokio::time::sleep(self.state.ws.init_timeout);
         tokio::pin!(init_deadline);
-        // The credential's end closes the socket: a user's session revoked
-        // (their topic), a key revoked or the app deleted (the app's topic).
-        let mut revocations: Option<orbit_realtime::Subscription> = None;
-        let mut app_events: Option<orbit_realtime::Subscription> = None;
 
         let close = loop {
+            // The client's next frame waits while an answer to its last one
+            // is due, and while it is not reading what it was sent.
+            let reading = self.awaited.is_none() && !out.is_full();
+            let awaited_until = self.awaited.as_ref().map(|(_, until)| *until);
             tokio::select! {
-                frame = stream.next() => {
+                frame = stream.next(), if reading => {
                     let Some(frame) = frame else { break Close::silently() };
                     let frame = match frame {
                         Ok(frame) => frame,
@@ -282,75 +351,76 @@ impl Connection {
                     // Boxed, as are the other rare paths below: the socket's
                     // task then stays small while it waits (there is one per
                     // socket).
-                    match Box::pin(self.handle(frame, &outbox, &finished_tx)).await {
+                    match Box::pin(self.handle(frame, &mut out, &mut inputs)).await {
                         Ok(Handled::Acknowledged) => {
-                            let broker = self.state.services.broker();
-                            if let Some(Viewer::User { user, .. }) = self.viewer {
-                                revocations = Some(broker.subscribe(&Topic::User(user).key()).await);
-                            }
-                            if let Some(viewer) = self.viewer
-                                && viewer.app() != self.state.services.console()
-                            {
-                                app_events = Some(broker.subscribe(&Topic::App(viewer.app().app_id()).key()).await);
-                            }
-                            // An event published before the watch existed is
-                            // caught by checking the credential once more.
-                            match Box::pin(self.credential_state()).await {
-                                CredentialState::Live => {}
-                                CredentialState::Ended => break Close::with(4403, "Forbidden"),
-                                CredentialState::Unknown => break Close::try_again_later(),
+                            if let Some(close) = Box::pin(self.watch_credential(&mut inputs)).await {
+                                break close;
                             }
                         }
                         Ok(Handled::Other) => {}
                         Err(close) => break close,
                     }
                 }
+                written = out.write(&mut sink), if out.has_work() => {
+                    if written.is_err() {
+                        break Close::Abandon;
+                    }
+                }
+                Some(input) = inputs.next() => match input {
+                    Input::Operation(done) => self.operation_done(done, &mut out, &mut inputs),
+                    Input::Feed(FeedOutput::Frame(frame)) => {
+                        if !out.event(frame) {
+                            tracing::info!(connection = %self.connection_id, "closing a socket whose client stopped reading");
+                            break Close::Abandon;
+                        }
+                    }
+                    Input::Feed(FeedOutput::Ended { id, error }) => {
+                        self.operations.remove(&id);
+                        let failed = error.is_some();
+                        if let Some(error) = error {
+                            out.reply(error);
+                        }
+                        if !failed || self.protocol == Protocol::Legacy {
+                            out.json(&json!({ "id": id, "type": "complete" }));
+                        }
+                    }
+                    Input::Credential(delivery) => match self.revoked(&delivery) {
+                        Revoked::No => {}
+                        Revoked::Yes => break Close::with(4403, "Forbidden"),
+                        // Asked beside the feeds, never in their way: a feed
+                        // of this socket may hold a database connection
+                        // mid-read, which only polling it gives back.
+                        Revoked::AskTheDatabase => {
+                            inputs.push(
+                                futures::stream::once(self.credential_state())
+                                    .map(Input::CredentialChecked)
+                                    .boxed(),
+                            );
+                        }
+                    },
+                    Input::CredentialChecked(state) => match state {
+                        CredentialState::Live => {}
+                        CredentialState::Ended => break Close::with(4403, "Forbidden"),
+                        CredentialState::Unknown => break Close::try_again_later(),
+                    },
+                    Input::Tick => {
+                        if self.expires_at.is_some_and(|at| self.state.services.clock().now() >= at) {
+                            break Close::with(4403, "Forbidden");
+                        }
+                    }
+                    Input::Shutdown => break Close::with(1001, "server shutting down"),
+                },
                 () = &mut init_deadline, if self.viewer.is_none() => {
                     break Close::with(4408, "Connection initialisation timeout");
                 }
-                Some(id) = finished.recv() => {
-                    self.operations.remove(&id);
+                () = sleep_until(awaited_until) => {
+                    self.awaited = None;
                 }
-                () = overflow.notified() => {
-                    tracing::info!(connection = %self.connection_id, "closing a socket whose client stopped reading");
-                    writer.abort();
-                    break Close::silently();
-                }
-                delivery = recv_or_wait(&mut revocations) => match delivery {
-                    Some(delivery) => if let Some(close) = Box::pin(self.revoked(&delivery)).await {
-                        break close;
-                    },
-                    // The broker is shutting down; so is this socket soon.
-                    None => revocations = None,
-                },
-                delivery = recv_or_wait(&mut app_events) => match delivery {
-                    Some(delivery) => if let Some(close) = Box::pin(self.revoked(&delivery)).await {
-                        break close;
-                    },
-                    None => app_events = None,
-                },
-                _ = ticks.changed(), if self.expires_at.is_some() => {
-                    if self.expires_at.is_some_and(|at| self.state.services.clock().now() >= at) {
-                        break Close::with(4403, "Forbidden");
-                    }
-                }
-                _ = shutdown.changed() => {
-                    break Close::with(1001, "server shutting down");
-                }
+                else => break Close::silently(),
             }
         };
-        for (_, operation) in self.operations.drain() {
-            operation.abort();
-        }
-        if let Close(Some((code, reason))) = close {
-            let frame = Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
-            }));
-            // Past the queue: the close must go out even when it is full.
-            let _ = outbox.frames.try_send(frame);
-        }
-        drop(outbox);
+        // Operations and feeds end here, with the task that polled them.
+        drop(inputs);
         if self.present {
             let services = &self.state.services;
             Box::pin(
@@ -360,7 +430,85 @@ impl Connection {
             )
             .await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        let code = match close {
+            Close::Abandon => return,
+            Close::With(code, reason) => Some((code, reason)),
+            Close::Quietly => None,
+        };
+        if let Some((code, reason)) = code {
+            // Past the queue's limit: the close must go out even when it is full.
+            out.reply(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            })));
+        }
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            if out.write(&mut sink).await.is_ok() {
+                let _ = sink.close().await;
+            }
+        })
+        .await;
+    }
+
+    /// Once acknowledged, the credential's end closes the socket: a user's
+    /// session revoked (their topic), a key revoked or the app deleted (the
+    /// app's topic), a token past its expiry.
+    async fn watch_credential(
+        &self,
+        inputs: &mut SelectAll<BoxStream<'static, Input>>,
+    ) -> Option<Close> {
+        let broker = self.state.services.broker();
+        if let Some(Viewer::User { user, .. }) = self.viewer {
+            let revocations = broker.subscribe(&Topic::User(user).key()).await;
+            inputs.push(deliveries(revocations).map(Input::Credential).boxed());
+        }
+        if let Some(viewer) = self.viewer
+            && viewer.app() != self.state.services.console()
+        {
+            let app_events = broker
+                .subscribe(&Topic::App(viewer.app().app_id()).key())
+                .await;
+            inputs.push(deliveries(app_events).map(Input::Credential).boxed());
+        }
+        if self.expires_at.is_some() {
+            inputs.push(
+                changes(self.state.ws.ticks.clone())
+                    .map(|()| Input::Tick)
+                    .boxed(),
+            );
+        }
+        // An event published before the watch existed is caught by checking
+        // the credential once more.
+        match self.credential_state().await {
+            CredentialState::Live => None,
+            CredentialState::Ended => Some(Close::with(4403, "Forbidden")),
+            CredentialState::Unknown => Some(Close::try_again_later()),
+        }
+    }
+
+    /// An operation's GraphQL part is over: its frames go out, and a
+    /// subscription's feed joins the socket's inputs under its id.
+    fn operation_done(
+        &mut self,
+        done: OperationDone,
+        out: &mut Outgoing,
+        inputs: &mut SelectAll<BoxStream<'static, Input>>,
+    ) {
+        if self.awaited.as_ref().is_some_and(|(id, _)| *id == done.id) {
+            self.awaited = None;
+        }
+        for frame in done.frames {
+            out.reply(frame);
+        }
+        match done.feed {
+            Some((feed, stop)) => {
+                self.operations.insert(done.id, stop);
+                inputs.push(feed);
+            }
+            None => {
+                self.operations.remove(&done.id);
+            }
+        }
     }
 
     /// Handles one frame. [`Handled::Acknowledged`] when it acknowledged the
@@ -368,8 +516,8 @@ impl Connection {
     async fn handle(
         &mut self,
         frame: Message,
-        outbox: &Outbox,
-        finished: &mpsc::UnboundedSender<String>,
+        out: &mut Outgoing,
+        inputs: &mut SelectAll<BoxStream<'static, Input>>,
     ) -> Result<Handled, Close> {
         let text = match frame {
             Message::Text(text) => text,
@@ -418,9 +566,9 @@ impl Connection {
                         .await;
                     self.present = true;
                 }
-                outbox.reply(&json!({ "type": "connection_ack" })).await;
+                out.json(&json!({ "type": "connection_ack" }));
                 if self.protocol == Protocol::Legacy {
-                    outbox.reply(&json!({ "type": "ka" })).await;
+                    out.json(&json!({ "type": "ka" }));
                 }
                 Ok(Handled::Acknowledged)
             }
@@ -429,7 +577,7 @@ impl Connection {
                 if let Some(payload) = message.payload {
                     pong["payload"] = payload;
                 }
-                outbox.reply(&pong).await;
+                out.json(&pong);
                 Ok(Handled::Other)
             }
             (Protocol::TransportWs, "pong") => Ok(Handled::Other),
@@ -453,29 +601,22 @@ impl Connection {
                     return Ok(Handled::Other);
                 }
                 if self.operations.len() >= MAX_OPERATIONS {
-                    outbox.reply(&json!({
+                    out.json(&json!({
                         "id": id,
                         "type": "error",
                         "payload": [{
                             "message": format!("at most {MAX_OPERATIONS} operations may run on one socket"),
                             "extensions": { "code": "RATE_LIMITED" }
                         }],
-                    })).await;
+                    }));
                     return Ok(Handled::Other);
                 }
-                let (ready, listening) = oneshot::channel();
-                let request = request.data(SubscriptionReady::new(ready));
-                let handle = self.start(
-                    id.clone(),
-                    request,
-                    viewer,
-                    outbox.clone(),
-                    finished.clone(),
-                );
-                self.operations.insert(id, handle);
-                // Fired once a subscription listens; dropped (which also
-                // wakes this) when an operation ends.
-                let _ = tokio::time::timeout(READY_WAIT, listening).await;
+                let (operation, stop) = self.start(id.clone(), request, viewer);
+                inputs.push(operation);
+                self.operations.insert(id.clone(), stop);
+                // Its answer (the feed listening, or the refusal) comes
+                // before the client's next frame is read.
+                self.awaited = Some((id, tokio::time::Instant::now() + READY_WAIT));
                 Ok(Handled::Other)
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
@@ -487,7 +628,7 @@ impl Connection {
                     // The legacy protocol confirms a `stop`; the current one
                     // sends nothing more for the id.
                     if self.protocol == Protocol::Legacy {
-                        outbox.reply(&json!({ "id": id, "type": "complete" })).await;
+                        out.json(&json!({ "id": id, "type": "complete" }));
                     }
                 }
                 Ok(Handled::Other)
@@ -497,12 +638,12 @@ impl Connection {
         }
     }
 
-    /// Runs one operation (a subscription, or a query or mutation sent over
-    /// the socket) in its own task, feeding the socket's queue.
+    /// One operation (a subscription, or a query or mutation sent over the
+    /// socket), as an input of the socket's task, and what stops it.
     ///
     /// A subscription's resolver checks access and opens its feed, then
     /// hands the feed over (`FeedHandoff`), and the GraphQL request ends:
-    /// the task keeps only the feed, and each event's `next` payload comes
+    /// the socket keeps only the feed, and each event's `next` frame comes
     /// from [`SharedDeliveries`], rendered once for every subscriber that
     /// asked the same.
     fn start(
@@ -510,9 +651,7 @@ impl Connection {
         id: String,
         mut request: GraphqlRequest,
         viewer: Viewer,
-        outbox: Outbox,
-        finished: mpsc::UnboundedSender<String>,
-    ) -> AbortHandle {
+    ) -> (BoxStream<'static, Input>, AbortHandle) {
         let request_id = RequestId(format!("{}/{id}", self.connection_id));
         // Parsed once per distinct document. Persisted queries are an HTTP
         // protocol (Apollo's link sends them by POST and GET); a socket
@@ -542,8 +681,8 @@ impl Connection {
         if let Some(addr) = self.client_addr {
             request = request.data(addr);
         }
-        // Made here, not in the task: the task then holds the stream, not
-        // the request it was made from, for as long as it runs.
+        // Made here, not in the future: the future then holds the stream,
+        // not the request it was made from, for as long as it runs.
         let mut responses = match prepared {
             Ok(_) => self.state.schema.execute_stream(request),
             Err(error) => {
@@ -554,7 +693,8 @@ impl Connection {
         let state = self.state.clone();
         let protocol = self.protocol;
         let started = std::time::Instant::now();
-        tokio::spawn(async move {
+        let graphql_part = async move {
+            let mut frames = Vec::new();
             let mut ended_in_error = false;
             let mut outcome = None;
             while let Some(mut response) = responses.next().await {
@@ -564,18 +704,16 @@ impl Connection {
                 // subscribe time, say). That is `error`, after which nothing
                 // more comes for this id.
                 if !response.errors.is_empty() && response.data == async_graphql::Value::Null {
-                    outbox
-                        .reply(&json!({ "id": id, "type": "error", "payload": response.errors }))
-                        .await;
+                    frames.push(json_frame(
+                        &json!({ "id": id, "type": "error", "payload": response.errors }),
+                    ));
                     ended_in_error = true;
                     break;
                 }
                 let Ok(payload) = serde_json::to_string(&response) else {
                     break;
                 };
-                if !outbox.send(next_frame(&frame_prefix(&id, protocol), &payload)) {
-                    break;
-                }
+                frames.push(next_frame(&frame_prefix(&id, protocol), &payload));
             }
             drop(responses);
             super::graphql_handler::observe(
@@ -584,83 +722,85 @@ impl Connection {
                 started.elapsed(),
                 &request_id,
             );
-            if let Some(handed) = handoff.take() {
-                let (query, operation_name, variables) = source;
-                let delivery = FeedDelivery {
-                    selection: state.ws.deliveries.selection(
-                        &query,
-                        operation_name.as_deref(),
-                        &variables,
-                    ),
-                    state,
-                    viewer,
-                    request_id,
-                    prefix: frame_prefix(&id, protocol),
-                };
-                // The selection keeps its own copy (one for all who share
-                // it); this subscription's goes before it starts waiting.
-                drop((query, operation_name, variables));
-                // Down again when the feed ends or the task is aborted
-                // (`complete`, or the socket closing).
-                let _listening =
-                    crate::telemetry::GaugeGuard::new(metrics::gauge!("orbit_subscriptions"));
-                ended_in_error = delivery.run(handed, &id, &outbox).await;
-            }
-            if !ended_in_error || protocol == Protocol::Legacy {
-                outbox.reply(&json!({ "id": id, "type": "complete" })).await;
-            }
-            let _ = finished.send(id);
-        })
-        .abort_handle()
+            let feed = match handoff.take() {
+                Some(handed) => {
+                    let (query, operation_name, variables) = source;
+                    let delivery = FeedDelivery {
+                        selection: state.ws.deliveries.selection(
+                            &query,
+                            operation_name.as_deref(),
+                            &variables,
+                        ),
+                        state,
+                        viewer,
+                        request_id,
+                        prefix: frame_prefix(&id, protocol),
+                    };
+                    let (feed, stop) =
+                        futures::stream::abortable(delivery.into_stream(handed, id.clone()));
+                    Some((feed.boxed(), stop))
+                }
+                None => {
+                    if !ended_in_error || protocol == Protocol::Legacy {
+                        frames.push(json_frame(&json!({ "id": id, "type": "complete" })));
+                    }
+                    None
+                }
+            };
+            Input::Operation(OperationDone { id, frames, feed })
+        };
+        let (operation, stop) = futures::stream::abortable(futures::stream::once(graphql_part));
+        (operation.boxed(), stop)
     }
 
     /// Whether the socket's credential still lets it in: a user's session
     /// live, a key not revoked (nor its app deleted, which deletes both).
-    async fn credential_state(&self) -> CredentialState {
-        let services = &self.state.services;
-        let found = match (self.viewer, self.api_key) {
-            (
-                Some(Viewer::User {
-                    app, user, session, ..
-                }),
-                _,
-            ) => {
-                let now = services.clock().now();
-                orbit_persistence::sessions::find_live(services.db(), app, session, user, now)
-                    .await
-                    .map(|live| live.is_some())
-            }
-            (Some(viewer), Some(key)) => {
-                orbit_persistence::api_keys::find(services.db(), viewer.app(), key)
-                    .await
-                    .map(|found| found.is_some_and(|found| found.revoked_at.is_none()))
-            }
-            _ => Ok(true),
-        };
-        match found {
-            Ok(true) => CredentialState::Live,
-            Ok(false) => CredentialState::Ended,
-            Err(error) => {
-                tracing::warn!(connection = %self.connection_id, error = ?error, "could not check a socket's credential");
-                CredentialState::Unknown
+    /// Owns what it needs, so that it can run beside the socket's feeds.
+    fn credential_state(&self) -> impl Future<Output = CredentialState> + Send + use<> {
+        let services = self.state.services.clone();
+        let (viewer, api_key) = (self.viewer, self.api_key);
+        let connection_id = self.connection_id.clone();
+        async move {
+            let found = match (viewer, api_key) {
+                (
+                    Some(Viewer::User {
+                        app, user, session, ..
+                    }),
+                    _,
+                ) => {
+                    let now = services.clock().now();
+                    orbit_persistence::sessions::find_live(services.db(), app, session, user, now)
+                        .await
+                        .map(|live| live.is_some())
+                }
+                (Some(viewer), Some(key)) => {
+                    orbit_persistence::api_keys::find(services.db(), viewer.app(), key)
+                        .await
+                        .map(|found| found.is_some_and(|found| found.revoked_at.is_none()))
+                }
+                _ => Ok(true),
+            };
+            match found {
+                Ok(true) => CredentialState::Live,
+                Ok(false) => CredentialState::Ended,
+                Err(error) => {
+                    tracing::warn!(connection = %connection_id, error = ?error, "could not check a socket's credential");
+                    CredentialState::Unknown
+                }
             }
         }
     }
 
-    /// How the socket ends, if a message on the user's or the app's topic
-    /// ends its credential; a gap in either is checked against the
-    /// database, and a database that cannot say closes it with 1013.
-    async fn revoked(&self, delivery: &Delivery) -> Option<Close> {
-        let forbidden = || Some(Close::with(4403, "Forbidden"));
+    /// Whether a message on the user's or the app's topic ends the
+    /// socket's credential; after a gap in either, only the database can
+    /// say (and one that cannot closes the socket with 1013).
+    fn revoked(&self, delivery: &Delivery) -> Revoked {
         let envelope = match delivery {
-            Delivery::Gap { .. } => {
-                return match self.credential_state().await {
-                    CredentialState::Live => None,
-                    CredentialState::Ended => forbidden(),
-                    CredentialState::Unknown => Some(Close::try_again_later()),
-                };
-            }
-            Delivery::Message(bytes) => Envelope::decode_shared(bytes)?,
+            Delivery::Gap { .. } => return Revoked::AskTheDatabase,
+            Delivery::Message(bytes) => match Envelope::decode_shared(bytes) {
+                Some(envelope) => envelope,
+                None => return Revoked::No,
+            },
         };
         let ended = match (&envelope.event, self.viewer, self.api_key) {
             (Event::AppDeleted(_), _, _) => true,
@@ -670,13 +810,19 @@ impl Connection {
             (Event::ApiKeyRevoked(revoked), _, Some(key)) => revoked.key_id == key,
             _ => false,
         };
-        if ended { forbidden() } else { None }
+        if ended { Revoked::Yes } else { Revoked::No }
     }
+}
+
+enum Revoked {
+    No,
+    Yes,
+    AskTheDatabase,
 }
 
 /// A subscription's feed, delivered to one socket.
 struct FeedDelivery {
-    state: HttpState,
+    state: Arc<HttpState>,
     selection: Option<Arc<Selection>>,
     viewer: Viewer,
     request_id: RequestId,
@@ -685,19 +831,47 @@ struct FeedDelivery {
 }
 
 impl FeedDelivery {
-    /// Delivers until the feed ends or the socket stops taking frames;
-    /// true when it ended with an `error`.
-    async fn run(self, mut handed: HandedFeed, id: &str, outbox: &Outbox) -> bool {
+    /// The feed's frames, as inputs of the socket's task, ending with
+    /// [`FeedOutput::Ended`].
+    fn into_stream(
+        self,
+        handed: HandedFeed,
+        id: String,
+    ) -> impl futures::Stream<Item = Input> + Send + use<> {
+        // Down again when the feed ends or is stopped (`complete`, or the
+        // socket closing).
+        let listening = crate::telemetry::GaugeGuard::new(metrics::gauge!("orbit_subscriptions"));
+        futures::stream::unfold(Some((self, handed, id, listening)), |running| async move {
+            let (delivery, mut handed, id, listening) = running?;
+            match delivery.next(&mut handed, &id).await {
+                Some(Ok(frame)) => Some((
+                    Input::Feed(FeedOutput::Frame(frame)),
+                    Some((delivery, handed, id, listening)),
+                )),
+                Some(Err(error)) => Some((
+                    Input::Feed(FeedOutput::Ended {
+                        id,
+                        error: Some(error),
+                    }),
+                    None,
+                )),
+                None => Some((Input::Feed(FeedOutput::Ended { id, error: None }), None)),
+            }
+        })
+    }
+
+    /// The feed's next frame: `None` when the feed is over, an `error`
+    /// frame when it failed.
+    async fn next(&self, handed: &mut HandedFeed, id: &str) -> Option<Result<Message, Message>> {
         let Some(selection) = &self.selection else {
             tracing::error!(request_id = %self.request_id.0, "a running subscription whose document does not parse");
-            return self.fail(
+            return Some(Err(self.failure(
                 vec![async_graphql::ServerError::new(
                     format!("internal error (request id {})", self.request_id.0),
                     None,
                 )],
                 id,
-                outbox,
-            );
+            )));
         };
         while let Some(item) = handed.feed.next().await {
             let (envelope, position) = match item {
@@ -705,7 +879,7 @@ impl FeedDelivery {
                 Err(error) => {
                     let mut errors = vec![server_error(error)];
                     present_errors(&mut errors, &self.request_id);
-                    return self.fail(errors, id, outbox);
+                    return Some(Err(self.failure(errors, id)));
                 }
             };
             if !(handed.shows)(&envelope) {
@@ -713,10 +887,7 @@ impl FeedDelivery {
             }
             let deliveries = &self.state.ws.deliveries;
             let rendered = match deliveries.rendered(selection, &envelope, position) {
-                Some(text) => Render::Payload {
-                    text,
-                    shareable: true,
-                },
+                Some(shared) => Render::Shared(shared),
                 // Boxed: a rendering runs a GraphQL request, whose future is
                 // large and needed once per event, not while waiting.
                 None => {
@@ -727,16 +898,21 @@ impl FeedDelivery {
                 }
             };
             match rendered {
+                Render::Shared(shared) => return Some(Ok(self.shared_frame(&shared))),
                 Render::Payload { text, .. } => {
-                    if !outbox.send(next_frame(&self.prefix, &text)) {
-                        return false;
-                    }
+                    return Some(Ok(next_frame(&self.prefix, &text)));
                 }
                 Render::Nothing => {}
-                Render::Failed(errors) => return self.fail(errors, id, outbox),
+                Render::Failed(errors) => return Some(Err(self.failure(errors, id))),
             }
         }
-        false
+        None
+    }
+
+    /// The shared rendering's frame for this operation's id, the same bytes
+    /// for every socket whose operation has this id.
+    fn shared_frame(&self, shared: &SharedRendering) -> Message {
+        Message::Text(shared.frame(&self.prefix, frame_text))
     }
 
     /// Runs the subscription's selection on one event, as this subscriber.
@@ -775,9 +951,8 @@ impl FeedDelivery {
         }
     }
 
-    fn fail(&self, errors: Vec<async_graphql::ServerError>, id: &str, outbox: &Outbox) -> bool {
-        outbox.json(&json!({ "id": id, "type": "error", "payload": errors }));
-        true
+    fn failure(&self, errors: Vec<async_graphql::ServerError>, id: &str) -> Message {
+        json_frame(&json!({ "id": id, "type": "error", "payload": errors }))
     }
 }
 
@@ -798,11 +973,19 @@ fn frame_prefix(id: &str, protocol: Protocol) -> String {
 }
 
 fn next_frame(prefix: &str, payload: &str) -> Message {
+    Message::Text(frame_text(prefix, payload))
+}
+
+fn frame_text(prefix: &str, payload: &str) -> Utf8Bytes {
     let mut frame = String::with_capacity(prefix.len() + payload.len() + 1);
     frame.push_str(prefix);
     frame.push_str(payload);
     frame.push('}');
-    Message::Text(Utf8Bytes::from(frame))
+    Utf8Bytes::from(frame)
+}
+
+fn json_frame(message: &Value) -> Message {
+    Message::Text(Utf8Bytes::from(message.to_string()))
 }
 
 /// Whether reading failed because a message or frame was over the limit.
@@ -849,10 +1032,31 @@ fn credential(payload: Option<&Value>) -> Result<Option<String>, Close> {
     }
 }
 
-/// Waits on an optional subscription; never resolves without one.
-async fn recv_or_wait(subscription: &mut Option<orbit_realtime::Subscription>) -> Option<Delivery> {
-    match subscription {
-        Some(subscription) => subscription.recv().await,
+/// A topic's deliveries as a stream, held by the socket's task for as long
+/// as it watches the topic.
+fn deliveries(
+    subscription: orbit_realtime::Subscription,
+) -> impl futures::Stream<Item = Delivery> + Send + use<> {
+    futures::stream::unfold(subscription, |mut subscription| async move {
+        let delivery = subscription.recv().await?;
+        Some((delivery, subscription))
+    })
+}
+
+/// Each change of a watched value, until its sender is gone.
+fn changes<T: Send + Sync + 'static>(
+    receiver: watch::Receiver<T>,
+) -> impl futures::Stream<Item = ()> + Send + use<T> {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.changed().await.ok()?;
+        Some(((), receiver))
+    })
+}
+
+/// Waits until `deadline`; never without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }

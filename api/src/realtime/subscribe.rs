@@ -10,9 +10,10 @@
 //! that subscribers who ask the same share each event's rendering: the
 //! GraphQL resolver checks access and opens the feed, then leaves it in the
 //! request's [`FeedHandoff`]; the socket takes it, and renders each event
-//! by running the subscription's document with a [`RenderEvent`].
-//! [`SubscriptionReady`] fires once the feed listens. These three types are
-//! the whole of the contract between the socket and the resolvers.
+//! by running the subscription's document with a [`RenderEvent`]. These
+//! two types are the whole of the contract between the socket and the
+//! resolvers: the feed listens once the resolver returns, so the socket
+//! answers the client's next frame only after that.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -101,7 +102,6 @@ pub(crate) async fn open_guarded<Check>(
     topic: Topic,
     after: Option<String>,
     may_read: impl Fn(Services) -> Check + Send + Sync + 'static,
-    ready: Option<&SubscriptionReady>,
 ) -> DomainResult<Feed>
 where
     Check: Future<Output = DomainResult<()>> + Send + 'static,
@@ -112,16 +112,7 @@ where
         let checked = may_read(recheck_services.clone());
         Box::pin(async move { checked.await.map_err(lost_access) })
     });
-    open(
-        services,
-        viewer,
-        viewer.app(),
-        topic,
-        after,
-        Some(recheck),
-        ready,
-    )
-    .await
+    open(services, viewer, viewer.app(), topic, after, Some(recheck)).await
 }
 
 fn lost_access(error: DomainError) -> DomainError {
@@ -129,24 +120,6 @@ fn lost_access(error: DomainError) -> DomainError {
         orbit_domain::ErrorCode::NotFound => DomainError::forbidden("access to this topic ended")
             .with_field(error.field.unwrap_or_default()),
         _ => error,
-    }
-}
-
-/// Put in a subscription's request by the WebSocket handler; fired once the
-/// feed listens, so that the socket handles its next frame (a `ping`, say)
-/// only after that: a client's pong then means "subscribed".
-pub(crate) struct SubscriptionReady(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
-
-impl SubscriptionReady {
-    pub(crate) fn new(ready: tokio::sync::oneshot::Sender<()>) -> Self {
-        Self(std::sync::Mutex::new(Some(ready)))
-    }
-
-    pub(crate) fn fire(&self) {
-        let sender = self.0.lock().ok().and_then(|mut sender| sender.take());
-        if let Some(sender) = sender {
-            let _ = sender.send(());
-        }
     }
 }
 
@@ -159,7 +132,6 @@ pub(crate) async fn open(
     topic: Topic,
     after: Option<String>,
     check: Option<AccessCheck>,
-    ready: Option<&SubscriptionReady>,
 ) -> DomainResult<Feed> {
     let key = topic.key();
     let live = services.broker().subscribe(&key).await;
@@ -193,9 +165,6 @@ pub(crate) async fn open(
         }),
         _ => None,
     };
-    if let Some(ready) = ready {
-        ready.fire();
-    }
     Ok(Feed::new(
         services.clone(),
         scope,

@@ -246,7 +246,7 @@ impl Outgoing {
     }
 
     fn json(&mut self, message: &Value) {
-        self.reply(Message::Text(Utf8Bytes::from(message.to_string())));
+        self.reply(json_frame(message));
     }
 
     fn has_work(&self) -> bool {
@@ -381,7 +381,7 @@ impl Connection {
                             out.reply(error);
                         }
                         if !failed || self.protocol == Protocol::Legacy {
-                            out.json(&json!({ "id": id, "type": "complete" }));
+                            out.reply(complete_frame(&id));
                         }
                     }
                     Input::Credential(delivery) => match self.revoked(&delivery) {
@@ -416,7 +416,6 @@ impl Connection {
                 () = sleep_until(awaited_until) => {
                     self.awaited = None;
                 }
-                else => break Close::silently(),
             }
         };
         // Operations and feeds end here, with the task that polled them.
@@ -628,7 +627,7 @@ impl Connection {
                     // The legacy protocol confirms a `stop`; the current one
                     // sends nothing more for the id.
                     if self.protocol == Protocol::Legacy {
-                        out.json(&json!({ "id": id, "type": "complete" }));
+                        out.reply(complete_frame(&id));
                     }
                 }
                 Ok(Handled::Other)
@@ -742,7 +741,7 @@ impl Connection {
                 }
                 None => {
                     if !ended_in_error || protocol == Protocol::Legacy {
-                        frames.push(json_frame(&json!({ "id": id, "type": "complete" })));
+                        frames.push(complete_frame(&id));
                     }
                     None
                 }
@@ -986,6 +985,11 @@ fn frame_text(prefix: &str, payload: &str) -> Utf8Bytes {
 
 fn json_frame(message: &Value) -> Message {
     Message::Text(Utf8Bytes::from(message.to_string()))
+}
+
+/// Nothing more comes for the operation `id`.
+fn complete_frame(id: &str) -> Message {
+    json_frame(&json!({ "id": id, "type": "complete" }))
 }
 
 /// Whether reading failed because a message or frame was over the limit.

@@ -12,6 +12,7 @@ pub(crate) mod oauth;
 mod oauth_login;
 pub(crate) mod serve;
 mod shared_delivery;
+mod stream_set;
 pub(crate) mod ws;
 
 use std::time::Duration;

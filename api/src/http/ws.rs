@@ -23,7 +23,7 @@ use async_graphql::Request as GraphqlRequest;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use futures::stream::{AbortHandle, BoxStream, SelectAll, SplitSink};
+use futures::stream::{BoxStream, SplitSink, SplitStream};
 use futures::{Sink, SinkExt, StreamExt};
 use orbit_domain::ErrorCode;
 use orbit_domain::events::{Event, Topic};
@@ -35,6 +35,7 @@ use tokio::sync::watch;
 
 use super::HttpState;
 use super::shared_delivery::{Render, Selection, SharedDeliveries, SharedRendering};
+use super::stream_set::{StreamKey, StreamSet};
 use crate::graphql::observed::Operation;
 use crate::graphql::{RequestId, ViewerReads, attach_request_data, present_errors};
 use crate::limits::ClientAddr;
@@ -164,8 +165,19 @@ enum Handled {
     Other,
 }
 
+/// What one turn of a socket's task ended with.
+enum Turn {
+    /// The client's next frame.
+    ClientFrame(Message),
+    Close(Close),
+}
+
+/// Inputs taken in one turn before the socket writes and yields: a feed
+/// catching up does not hold the worker thread for its whole backlog.
+const INPUTS_PER_TURN: usize = 64;
+
 /// What a socket's task waits on beside the client's frames. They are kept
-/// in one [`SelectAll`], which polls only what woke it: a delivery on one
+/// in one [`StreamSet`], which polls only what woke it: a delivery on one
 /// feed does not poll the socket's other feeds or its credential watches.
 enum Input {
     /// An operation's GraphQL part ended.
@@ -184,11 +196,11 @@ enum Input {
 }
 
 /// The end of an operation's GraphQL part: its frames, and for a
-/// subscription the feed the socket now delivers, with what stops it.
+/// subscription the feed the socket now delivers.
 struct OperationDone {
     id: String,
     frames: Vec<Message>,
-    feed: Option<(BoxStream<'static, Input>, AbortHandle)>,
+    feed: Option<BoxStream<'static, Input>>,
 }
 
 enum FeedOutput {
@@ -292,11 +304,11 @@ struct Connection {
     /// The API key the socket was opened with, if any.
     api_key: Option<ApiKeyId>,
     expires_at: Option<DateTime<Utc>>,
-    /// What stops each running operation (its GraphQL part, then its feed).
-    operations: HashMap<String, AbortHandle>,
+    /// Each running operation's input: its GraphQL part, then its feed.
+    operations: HashMap<String, StreamKey>,
     /// An operation whose answer comes before the client's next frame is
-    /// read, and until when it may hold that frame up.
-    awaited: Option<(String, tokio::time::Instant)>,
+    /// read, and the end of how long it may hold that frame up.
+    awaited: Option<(String, Pin<Box<tokio::time::Sleep>>)>,
     connection_id: String,
     /// Whether this socket counts toward its user's presence.
     present: bool,
@@ -323,8 +335,8 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let mut out = Outgoing::new(self.state.ws.send_queue);
-        let mut inputs: SelectAll<BoxStream<'static, Input>> = SelectAll::new();
-        inputs.push(
+        let mut inputs = StreamSet::default();
+        inputs.insert(
             changes(self.state.ws.shutdown.clone())
                 .map(|()| Input::Shutdown)
                 .boxed(),
@@ -333,89 +345,31 @@ impl Connection {
         tokio::pin!(init_deadline);
 
         let close = loop {
-            // The client's next frame waits while an answer to its last one
-            // is due, and while it is not reading what it was sent.
-            let reading = self.awaited.is_none() && !out.is_full();
-            let awaited_until = self.awaited.as_ref().map(|(_, until)| *until);
-            tokio::select! {
-                frame = stream.next(), if reading => {
-                    let Some(frame) = frame else { break Close::silently() };
-                    let frame = match frame {
-                        Ok(frame) => frame,
-                        Err(error) => break if is_too_big(error) {
-                            Close::with(1009, "message too big")
-                        } else {
-                            Close::silently()
-                        },
-                    };
-                    // Boxed, as are the other rare paths below: the socket's
-                    // task then stays small while it waits (there is one per
-                    // socket).
-                    match Box::pin(self.handle(frame, &mut out, &mut inputs)).await {
-                        Ok(Handled::Acknowledged) => {
-                            if let Some(close) = Box::pin(self.watch_credential(&mut inputs)).await {
-                                break close;
-                            }
-                        }
-                        Ok(Handled::Other) => {}
-                        Err(close) => break close,
+            let turn = std::future::poll_fn(|cx| {
+                self.poll_turn(
+                    cx,
+                    &mut out,
+                    &mut inputs,
+                    &mut sink,
+                    &mut stream,
+                    init_deadline.as_mut(),
+                )
+            })
+            .await;
+            let frame = match turn {
+                Turn::Close(close) => break close,
+                Turn::ClientFrame(frame) => frame,
+            };
+            // Boxed, as are the other rare paths below: the socket's task
+            // then stays small while it waits (there is one per socket).
+            match Box::pin(self.handle(frame, &mut out, &mut inputs)).await {
+                Ok(Handled::Acknowledged) => {
+                    if let Some(close) = Box::pin(self.watch_credential(&mut inputs)).await {
+                        break close;
                     }
                 }
-                written = out.write(&mut sink), if out.has_work() => {
-                    if written.is_err() {
-                        break Close::Abandon;
-                    }
-                }
-                Some(input) = inputs.next() => match input {
-                    Input::Operation(done) => self.operation_done(done, &mut out, &mut inputs),
-                    Input::Feed(FeedOutput::Frame(frame)) => {
-                        if !out.event(frame) {
-                            tracing::info!(connection = %self.connection_id, "closing a socket whose client stopped reading");
-                            break Close::Abandon;
-                        }
-                    }
-                    Input::Feed(FeedOutput::Ended { id, error }) => {
-                        self.operations.remove(&id);
-                        let failed = error.is_some();
-                        if let Some(error) = error {
-                            out.reply(error);
-                        }
-                        if !failed || self.protocol == Protocol::Legacy {
-                            out.reply(complete_frame(&id));
-                        }
-                    }
-                    Input::Credential(delivery) => match self.revoked(&delivery) {
-                        Revoked::No => {}
-                        Revoked::Yes => break Close::with(4403, "Forbidden"),
-                        // Asked beside the feeds, never in their way: a feed
-                        // of this socket may hold a database connection
-                        // mid-read, which only polling it gives back.
-                        Revoked::AskTheDatabase => {
-                            inputs.push(
-                                futures::stream::once(self.credential_state())
-                                    .map(Input::CredentialChecked)
-                                    .boxed(),
-                            );
-                        }
-                    },
-                    Input::CredentialChecked(state) => match state {
-                        CredentialState::Live => {}
-                        CredentialState::Ended => break Close::with(4403, "Forbidden"),
-                        CredentialState::Unknown => break Close::try_again_later(),
-                    },
-                    Input::Tick => {
-                        if self.expires_at.is_some_and(|at| self.state.services.clock().now() >= at) {
-                            break Close::with(4403, "Forbidden");
-                        }
-                    }
-                    Input::Shutdown => break Close::with(1001, "server shutting down"),
-                },
-                () = &mut init_deadline, if self.viewer.is_none() => {
-                    break Close::with(4408, "Connection initialisation timeout");
-                }
-                () = sleep_until(awaited_until) => {
-                    self.awaited = None;
-                }
+                Ok(Handled::Other) => {}
+                Err(close) => break close,
             }
         };
         // Operations and feeds end here, with the task that polled them.
@@ -449,17 +403,142 @@ impl Connection {
         .await;
     }
 
+    /// One turn of the socket's task: takes what its inputs have ready
+    /// (queueing their frames), writes what is queued in one flush, then
+    /// reads the client. A delivery is one turn: one wake-up, one write.
+    /// Ready with the client's next frame, which is handled outside (it
+    /// may wait on the database), or with how the socket ends.
+    fn poll_turn(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut Outgoing,
+        inputs: &mut StreamSet<Input>,
+        sink: &mut SplitSink<WebSocket, Message>,
+        stream: &mut SplitStream<WebSocket>,
+        init_deadline: Pin<&mut tokio::time::Sleep>,
+    ) -> Poll<Turn> {
+        let mut taken = 0;
+        while taken < INPUTS_PER_TURN {
+            // A burst (many subscriptions of this socket, one event) may
+            // outgrow the queue: the socket takes what it can first, and
+            // only a queue still full after that means the client is not
+            // reading.
+            if out.is_full() && matches!(out.poll_write(sink, cx), Poll::Ready(Err(_))) {
+                return Poll::Ready(Turn::Close(Close::Abandon));
+            }
+            let Poll::Ready(input) = inputs.poll_next(cx) else {
+                break;
+            };
+            taken += 1;
+            if let Some(close) = self.take(input, out, inputs) {
+                return Poll::Ready(Turn::Close(close));
+            }
+        }
+        if out.has_work()
+            && let Poll::Ready(Err(_)) = out.poll_write(sink, cx)
+        {
+            return Poll::Ready(Turn::Close(Close::Abandon));
+        }
+        if let Some((_, until)) = &mut self.awaited
+            && until.as_mut().poll(cx).is_ready()
+        {
+            self.awaited = None;
+        }
+        // The client's next frame waits while an answer to its last one is
+        // due, and while it is not reading what it was sent.
+        if self.awaited.is_none()
+            && !out.is_full()
+            && let Poll::Ready(frame) = stream.poll_next_unpin(cx)
+        {
+            return Poll::Ready(match frame {
+                Some(Ok(frame)) => Turn::ClientFrame(frame),
+                Some(Err(error)) => Turn::Close(if is_too_big(error) {
+                    Close::with(1009, "message too big")
+                } else {
+                    Close::silently()
+                }),
+                None => Turn::Close(Close::silently()),
+            });
+        }
+        if self.viewer.is_none() && init_deadline.poll(cx).is_ready() {
+            return Poll::Ready(Turn::Close(Close::with(
+                4408,
+                "Connection initialisation timeout",
+            )));
+        }
+        if taken == INPUTS_PER_TURN {
+            // More may be ready (a feed catching up): they come next turn,
+            // after the runtime's other tasks had theirs.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// Acts on one input; `Some` when it ends the socket.
+    fn take(
+        &mut self,
+        input: Input,
+        out: &mut Outgoing,
+        inputs: &mut StreamSet<Input>,
+    ) -> Option<Close> {
+        match input {
+            Input::Operation(done) => self.operation_done(done, out, inputs),
+            Input::Feed(FeedOutput::Frame(frame)) => {
+                if !out.event(frame) {
+                    tracing::info!(connection = %self.connection_id, "closing a socket whose client stopped reading");
+                    return Some(Close::Abandon);
+                }
+            }
+            Input::Feed(FeedOutput::Ended { id, error }) => {
+                self.operations.remove(&id);
+                let failed = error.is_some();
+                if let Some(error) = error {
+                    out.reply(error);
+                }
+                if !failed || self.protocol == Protocol::Legacy {
+                    out.reply(complete_frame(&id));
+                }
+            }
+            Input::Credential(delivery) => match self.revoked(&delivery) {
+                Revoked::No => {}
+                Revoked::Yes => return Some(Close::with(4403, "Forbidden")),
+                // Asked beside the feeds, never in their way: a feed of this
+                // socket may hold a database connection mid-read, which only
+                // polling it gives back.
+                Revoked::AskTheDatabase => {
+                    inputs.insert(
+                        futures::stream::once(self.credential_state())
+                            .map(Input::CredentialChecked)
+                            .boxed(),
+                    );
+                }
+            },
+            Input::CredentialChecked(state) => match state {
+                CredentialState::Live => {}
+                CredentialState::Ended => return Some(Close::with(4403, "Forbidden")),
+                CredentialState::Unknown => return Some(Close::try_again_later()),
+            },
+            Input::Tick => {
+                if self
+                    .expires_at
+                    .is_some_and(|at| self.state.services.clock().now() >= at)
+                {
+                    return Some(Close::with(4403, "Forbidden"));
+                }
+            }
+            Input::Shutdown => return Some(Close::with(1001, "server shutting down")),
+        }
+        None
+    }
+
     /// Once acknowledged, the credential's end closes the socket: a user's
     /// session revoked (their topic), a key revoked or the app deleted (the
     /// app's topic), a token past its expiry.
-    async fn watch_credential(
-        &self,
-        inputs: &mut SelectAll<BoxStream<'static, Input>>,
-    ) -> Option<Close> {
+    async fn watch_credential(&self, inputs: &mut StreamSet<Input>) -> Option<Close> {
         let broker = self.state.services.broker();
         if let Some(Viewer::User { user, .. }) = self.viewer {
             let revocations = broker.subscribe(&Topic::User(user).key()).await;
-            inputs.push(deliveries(revocations).map(Input::Credential).boxed());
+            inputs.insert(deliveries(revocations).map(Input::Credential).boxed());
         }
         if let Some(viewer) = self.viewer
             && viewer.app() != self.state.services.console()
@@ -467,10 +546,10 @@ impl Connection {
             let app_events = broker
                 .subscribe(&Topic::App(viewer.app().app_id()).key())
                 .await;
-            inputs.push(deliveries(app_events).map(Input::Credential).boxed());
+            inputs.insert(deliveries(app_events).map(Input::Credential).boxed());
         }
         if self.expires_at.is_some() {
-            inputs.push(
+            inputs.insert(
                 changes(self.state.ws.ticks.clone())
                     .map(|()| Input::Tick)
                     .boxed(),
@@ -491,7 +570,7 @@ impl Connection {
         &mut self,
         done: OperationDone,
         out: &mut Outgoing,
-        inputs: &mut SelectAll<BoxStream<'static, Input>>,
+        inputs: &mut StreamSet<Input>,
     ) {
         if self.awaited.as_ref().is_some_and(|(id, _)| *id == done.id) {
             self.awaited = None;
@@ -500,9 +579,8 @@ impl Connection {
             out.reply(frame);
         }
         match done.feed {
-            Some((feed, stop)) => {
-                self.operations.insert(done.id, stop);
-                inputs.push(feed);
+            Some(feed) => {
+                self.operations.insert(done.id, inputs.insert(feed));
             }
             None => {
                 self.operations.remove(&done.id);
@@ -516,7 +594,7 @@ impl Connection {
         &mut self,
         frame: Message,
         out: &mut Outgoing,
-        inputs: &mut SelectAll<BoxStream<'static, Input>>,
+        inputs: &mut StreamSet<Input>,
     ) -> Result<Handled, Close> {
         let text = match frame {
             Message::Text(text) => text,
@@ -610,12 +688,11 @@ impl Connection {
                     }));
                     return Ok(Handled::Other);
                 }
-                let (operation, stop) = self.start(id.clone(), request, viewer);
-                inputs.push(operation);
-                self.operations.insert(id.clone(), stop);
+                let operation = inputs.insert(self.start(id.clone(), request, viewer));
+                self.operations.insert(id.clone(), operation);
                 // Its answer (the feed listening, or the refusal) comes
                 // before the client's next frame is read.
-                self.awaited = Some((id, tokio::time::Instant::now() + READY_WAIT));
+                self.awaited = Some((id, Box::pin(tokio::time::sleep(READY_WAIT))));
                 Ok(Handled::Other)
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
@@ -623,7 +700,7 @@ impl Connection {
                     .id
                     .ok_or_else(|| Close::with(4400, "complete needs an id"))?;
                 if let Some(operation) = self.operations.remove(&id) {
-                    operation.abort();
+                    inputs.remove(operation);
                     // The legacy protocol confirms a `stop`; the current one
                     // sends nothing more for the id.
                     if self.protocol == Protocol::Legacy {
@@ -650,7 +727,7 @@ impl Connection {
         id: String,
         mut request: GraphqlRequest,
         viewer: Viewer,
-    ) -> (BoxStream<'static, Input>, AbortHandle) {
+    ) -> BoxStream<'static, Input> {
         let request_id = RequestId(format!("{}/{id}", self.connection_id));
         // Parsed once per distinct document. Persisted queries are an HTTP
         // protocol (Apollo's link sends them by POST and GET); a socket
@@ -735,9 +812,7 @@ impl Connection {
                         request_id,
                         prefix: frame_prefix(&id, protocol),
                     };
-                    let (feed, stop) =
-                        futures::stream::abortable(delivery.into_stream(handed, id.clone()));
-                    Some((feed.boxed(), stop))
+                    Some(delivery.into_stream(handed, id.clone()).boxed())
                 }
                 None => {
                     if !ended_in_error || protocol == Protocol::Legacy {
@@ -748,8 +823,7 @@ impl Connection {
             };
             Input::Operation(OperationDone { id, frames, feed })
         };
-        let (operation, stop) = futures::stream::abortable(futures::stream::once(graphql_part));
-        (operation.boxed(), stop)
+        futures::stream::once(graphql_part).boxed()
     }
 
     /// Whether the socket's credential still lets it in: a user's session
@@ -1055,12 +1129,4 @@ fn changes<T: Send + Sync + 'static>(
         receiver.changed().await.ok()?;
         Some(((), receiver))
     })
-}
-
-/// Waits until `deadline`; never without one.
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }

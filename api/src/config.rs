@@ -118,6 +118,12 @@ pub struct Settings {
     /// `ORBIT_HTTP_HEADER_TIMEOUT` (seconds): how long a connection may take
     /// to send a request's headers, and stay idle between requests.
     pub http_header_timeout: std::time::Duration,
+    /// `ORBIT_SHUTDOWN_GRACE` (seconds, default 0): how long a process told
+    /// to stop keeps serving first, with `/readyz` answering 503 and every
+    /// answer closing its connection, so that a load balancer moves its
+    /// traffic elsewhere before the listener closes. A second signal ends
+    /// it at once.
+    pub shutdown_grace: std::time::Duration,
     /// `ORBIT_PASSWORD_THREADS`: password hashes and checks (argon2) that
     /// may run at once; by default half the cores, so a storm of logins
     /// leaves the other half to everyone else.
@@ -287,6 +293,7 @@ impl Default for Settings {
             database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
             idle_sweep: orbit_worker::POLL_INTERVAL,
             http_header_timeout: std::time::Duration::from_secs(30),
+            shutdown_grace: std::time::Duration::ZERO,
             password_threads: crate::password_work::PasswordWork::default_threads(),
             password_queue: 16,
             metrics: true,
@@ -325,6 +332,7 @@ struct FileSettings {
     database_acquire_timeout: Option<u64>,
     idle_sweep_ms: Option<u64>,
     http_header_timeout: Option<u64>,
+    shutdown_grace: Option<u64>,
     tool_timeout: Option<u64>,
     tool_result_max_bytes: Option<usize>,
     tool_approval_timeout: Option<u64>,
@@ -584,6 +592,15 @@ impl Settings {
         if let Some(value) = env("ORBIT_HTTP_HEADER_TIMEOUT") {
             let seconds = parse_positive("ORBIT_HTTP_HEADER_TIMEOUT", &value)?;
             settings.http_header_timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        if let Some(seconds) = file.shutdown_grace {
+            settings.shutdown_grace = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(value) = env("ORBIT_SHUTDOWN_GRACE") {
+            let seconds: u64 = value.parse().with_context(|| {
+                format!("ORBIT_SHUTDOWN_GRACE must be a number of seconds, not `{value}`")
+            })?;
+            settings.shutdown_grace = std::time::Duration::from_secs(seconds);
         }
         layer!(password_threads);
         if let Some(value) = env("ORBIT_PASSWORD_THREADS") {

@@ -23,6 +23,9 @@ pub struct Application {
     router: axum::Router,
     services: Services,
     shutdown: watch::Sender<bool>,
+    /// Set when the process is told to stop, for its shutdown grace.
+    stopping: watch::Sender<bool>,
+    shutdown_grace: std::time::Duration,
     run_worker: bool,
     header_timeout: std::time::Duration,
     idle_sweep: std::time::Duration,
@@ -34,6 +37,7 @@ impl Application {
         let services = build_services(&settings, clock).await?;
         let schema = graphql::build_schema(services.clone(), &settings);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (stopping, stopping_rx) = watch::channel(false);
         let ticks = spawn_ticker();
         tokio::spawn(realtime::typing::run_expiry(
             services.clone(),
@@ -47,7 +51,7 @@ impl Application {
             ticks,
             deliveries: Default::default(),
         };
-        let router = http::router(services.clone(), schema, &settings, ws);
+        let router = http::router(services.clone(), schema, &settings, ws, stopping_rx);
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -58,6 +62,8 @@ impl Application {
             router,
             services,
             shutdown,
+            stopping,
+            shutdown_grace: settings.shutdown_grace,
             run_worker: settings.run_worker,
             header_timeout: settings.http_header_timeout,
             idle_sweep: settings.idle_sweep,
@@ -79,8 +85,10 @@ impl Application {
         self.stop.clone()
     }
 
-    /// Serves until SIGINT, SIGTERM or the stop handle, then finishes the requests in flight,
-    /// closes the sockets (1001) and lets the relay publish what it holds.
+    /// Serves until SIGINT, SIGTERM or the stop handle, and on for the
+    /// shutdown grace (saying it is stopping) unless signalled again; then
+    /// finishes the requests in flight, closes the sockets (1001) and lets
+    /// the relay publish what it holds.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let relay = tokio::spawn(realtime::relay::run(
             self.services.clone(),
@@ -103,6 +111,8 @@ impl Application {
             Vec::new()
         };
         let shutdown = self.shutdown;
+        let stopping = self.stopping;
+        let grace = self.shutdown_grace;
         let stop = self.stop;
         let served = http::serve::serve(
             self.listener,
@@ -112,6 +122,18 @@ impl Application {
                 tokio::select! {
                     () = shutdown_signal() => {},
                     () = stop.notified() => {},
+                }
+                let _ = stopping.send(true);
+                if !grace.is_zero() {
+                    tracing::info!(
+                        ?grace,
+                        "stopping: serving on for the shutdown grace, /readyz answers 503"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(grace) => {},
+                        () = shutdown_signal() => {},
+                        () = stop.notified() => {},
+                    }
                 }
                 let _ = shutdown.send(true);
             },

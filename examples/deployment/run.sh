@@ -14,7 +14,12 @@
 #   (e) a rolling restart while four clients send requests: a process is
 #       marked `down` (nginx -s reload), stopped with SIGTERM, started
 #       again and put back; every request is answered, and the restarted
-#       process answers again.
+#       process answers again;
+#   (f) a process stopped with SIGTERM alone, not taken out of nginx first,
+#       while four clients send requests: for its shutdown grace
+#       (ORBIT_SHUTDOWN_GRACE, longer than nginx's upstream keepalive) it
+#       answers /readyz 503 and closes each connection after its answer,
+#       then exits; every request is answered.
 #
 # Uses the debug build (target/debug/orbit, or ORBIT_BIN; build it with
 # `cargo build -p orbit-api`), a fresh database orbit_deploy_<random> on
@@ -133,6 +138,8 @@ shared=(
   ORBIT_PUBLIC_URL="$lb"
   ORBIT_TRUSTED_PROXIES=127.0.0.1
   ORBIT_DATA_DIR="$tmp/data"
+  # Longer than the upstream keepalive_timeout in nginx.conf (5 s): see (f).
+  ORBIT_SHUTDOWN_GRACE=6
   RUST_LOG=warn
 )
 
@@ -241,7 +248,11 @@ done
 metrics_lb="$(curl -sS -o /dev/null -w '%{http_code}' "$lb/metrics")"
 [ "$metrics_lb" = 403 ] || fail "/metrics through nginx answered $metrics_lb, not 403"
 for port in "${ports[@]}"; do
-  curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" | grep -q '^orbit_http_requests_total{' ||
+  # Read whole first: `curl | grep -q` fails under pipefail when grep
+  # exits before curl has written everything (SIGPIPE).
+  metrics="$(curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics")" ||
+    fail "127.0.0.1:$port/metrics did not answer"
+  grep -q '^orbit_http_requests_total{' <<<"$metrics" ||
     fail "127.0.0.1:$port/metrics has no orbit_http_requests_total"
 done
 echo "PASS (b) 12 requests through nginx answered by all three processes ($spread), each accepting the token $issued_by issued; /metrics refused by nginx (403), served by each process at its own address"
@@ -286,11 +297,27 @@ load() { # requests through nginx until the stop file appears: "<status> <X-Upst
       2>/dev/null || echo "000 curl-failed"
   done
 }
-for w in 1 2 3 4; do
-  load >"$tmp/load-$w" &
-  loaders+=("$!")
-done
-sleep 0.5
+start_loading() { # four clients running load() in the background
+  rm -f "$tmp/stop-loading" "$tmp"/load-*
+  for w in 1 2 3 4; do
+    load >"$tmp/load-$w" &
+    loaders+=("$!")
+  done
+  sleep 0.5
+}
+stop_loading() { # stop_loading <when>: stops the clients; fails unless every request was answered 200; sets total
+  touch "$tmp/stop-loading"
+  for pid in "${loaders[@]}"; do wait "$pid" || true; done
+  loaders=()
+  total="$(cat "$tmp"/load-* | wc -l)"
+  local answered
+  answered="$(cat "$tmp"/load-* | awk '$1 == 200' | wc -l)"
+  if [ "$answered" -ne "$total" ]; then
+    cat "$tmp"/load-* | awk '$1 != 200' | sort | uniq -c >&2
+    fail "$((total - answered)) of $total requests $1 were not answered 200"
+  fi
+}
+start_loading
 # Out of rotation first, so that no new request and no kept-alive
 # connection of nginx's reaches the process when it stops.
 render "$killed_index" "$restart_index"
@@ -318,16 +345,28 @@ for _ in $(seq 1 100); do # 10 s
   [ -n "$back" ] && break
   sleep 0.1
 done
-touch "$tmp/stop-loading"
-for pid in "${loaders[@]}"; do wait "$pid" || true; done
-loaders=()
-total="$(cat "$tmp"/load-* | wc -l)"
-answered="$(cat "$tmp"/load-* | awk '$1 == 200' | wc -l)"
-if [ "$answered" -ne "$total" ]; then
-  cat "$tmp"/load-* | awk '$1 != 200' | sort | uniq -c >&2
-  fail "$((total - answered)) of $total requests during the rolling restart were not answered 200"
-fi
+stop_loading "during the rolling restart"
 [ -n "$back" ] || fail "$restarting answered nothing after it was put back"
 echo "PASS (e) a rolling restart of $restarting (marked down, nginx -s reload, SIGTERM, started again, put back) while 4 clients sent $total requests through nginx: every one answered 200, and the restarted process answers again"
 
-echo "PASS three orbit serve processes behind nginx: HTTP, spread, a subscription across processes, a process killed, a rolling restart"
+# (f) SIGTERM alone: the process keeps serving for its grace, saying it is
+# stopping, and closes each connection after answering on it, while nginx
+# closes the idle ones it keeps (keepalive_timeout 5 s < the 6 s grace);
+# once its listener closes, nginx passes new connections on.
+start_loading
+kill -TERM "${pids[$restart_index]}"
+stopping=""
+for _ in $(seq 1 30); do # 3 s
+  status="$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://$restarting/readyz" || true)"
+  [ "$status" = 503 ] && stopping=yes && break
+  sleep 0.1
+done
+[ -n "$stopping" ] || fail "$restarting did not answer /readyz 503 during its shutdown grace"
+stopped=0
+wait "${pids[$restart_index]}" || stopped=$?
+[ "$stopped" -eq 0 ] || fail "$restarting exited with status $stopped on SIGTERM"
+sleep 0.5
+stop_loading "around a plain SIGTERM"
+echo "PASS (f) $restarting stopped with SIGTERM alone while 4 clients sent $total requests through nginx: /readyz 503 during its grace, then it exited 0, and every request was answered 200"
+
+echo "PASS three orbit serve processes behind nginx: HTTP, spread, a subscription across processes, a process killed, a rolling restart, a plain SIGTERM"

@@ -853,6 +853,13 @@ impl SharedDatabase {
 }
 
 impl TestApp {
+    /// Signals the server as one SIGTERM would, without waiting for it:
+    /// with a shutdown grace it keeps serving (and says it is stopping)
+    /// until the grace ends or a second signal ([`TestApp::stop`]) comes.
+    pub fn begin_stopping(&self) {
+        self.stop.notify_one();
+    }
+
     /// Shuts the server down as SIGTERM would and returns once it stopped:
     /// requests done, relay and worker loops ended. Its database stays, for
     /// the next server (and `services` still reaches it).

@@ -50,6 +50,8 @@ pub(crate) struct HttpState {
     pub metrics_token: Option<std::sync::Arc<str>>,
     /// Parsed documents and persisted queries, kept for the process.
     pub documents: std::sync::Arc<crate::graphql::documents::Documents>,
+    /// True once the process was told to stop (its shutdown grace).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 pub(crate) fn router(
@@ -57,6 +59,7 @@ pub(crate) fn router(
     schema: OrbitSchema,
     settings: &Settings,
     ws: ws::WsConfig,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let state = HttpState {
         services,
@@ -70,6 +73,7 @@ pub(crate) fn router(
             .as_ref()
             .map(|token| std::sync::Arc::from(token.expose())),
         documents: std::sync::Arc::new(crate::graphql::document_store(settings)),
+        stopping,
     };
     let metrics_route = if settings.metrics {
         // Installs the recorder (once per process) before the first request.
@@ -111,6 +115,10 @@ pub(crate) fn router(
         // A route layer: it runs once the route is known, so the route's
         // pattern (not the raw path) is the label.
         .route_layer(axum::middleware::from_fn(count_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            close_while_stopping,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(cors)
@@ -263,8 +271,30 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready: the database answers too.
+/// While the process is stopping, each answer closes its connection
+/// (hyper honours the header), so a proxy keeps no idle connection to it
+/// that it could write a request into as the process closes it. A
+/// WebSocket upgrade keeps its own `Connection: upgrade`.
+async fn close_while_stopping(
+    State(state): State<HttpState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if *state.stopping.borrow() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Ready: the database answers too, and the process is not stopping (a
+/// load balancer that polls this then sends elsewhere during the grace).
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    if *state.stopping.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping");
+    }
     match state.services.db().ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {

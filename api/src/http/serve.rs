@@ -50,33 +50,49 @@ pub(crate) async fn serve(
                 }
             },
         };
-        // Frames are small and latency matters more than packet count: no
-        // Nagle delay behind an unacknowledged frame.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-        let router = router.clone();
-        let mut drain = drain.clone();
         while connections.try_join_next().is_some() {}
-        connections.spawn(async move {
-            let service = router.map_request(move |mut request: axum::http::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(remote));
-                request
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .with_upgrades();
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => log_end(result, remote),
-                () = async { let _ = drain.wait_for(|draining| *draining).await; } => {
-                    connection.as_mut().graceful_shutdown();
-                    log_end(connection.await, remote);
+        connections.spawn(connection(
+            stream,
+            remote,
+            router.clone(),
+            header_timeout,
+            Some(drain.clone()),
+        ));
+    }
+    // Connections the kernel has completed but this loop not yet taken
+    // would be reset when the listener closes, though a client (a proxy)
+    // may already have written its request into one. Each is taken and
+    // answers the request it brings (once the process is stopping, every
+    // answer closes its connection), without the drain signal that would
+    // close it unread.
+    let listener = listener.into_std()?;
+    loop {
+        match listener.accept() {
+            Ok((stream, remote)) => {
+                let stream = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpStream::from_std(stream));
+                match stream {
+                    Ok(stream) => {
+                        connections.spawn(connection(
+                            stream,
+                            remote,
+                            router.clone(),
+                            header_timeout,
+                            None,
+                        ));
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, %remote, "a connection taken while stopping failed")
+                    }
                 }
             }
-        });
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(error) => {
+                tracing::debug!(%error, "accepting while stopping failed");
+                break;
+            }
+        }
     }
     drop(listener);
     let _ = draining.send(true);
@@ -88,6 +104,43 @@ pub(crate) async fn serve(
         tracing::warn!("connections still open after {DRAIN_WAIT:?}: closing them");
     }
     Ok(())
+}
+
+/// Serves one connection until it ends, or, once `drain` says so, until
+/// the request in flight is answered (an idle connection closes at once).
+async fn connection(
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    router: Router,
+    header_timeout: Duration,
+    drain: Option<watch::Receiver<bool>>,
+) {
+    // Frames are small and latency matters more than packet count: no
+    // Nagle delay behind an unacknowledged frame.
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "could not set TCP_NODELAY");
+    }
+    let service = router.map_request(move |mut request: axum::http::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(remote));
+        request
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+        .with_upgrades();
+    tokio::pin!(connection);
+    let Some(mut drain) = drain else {
+        log_end(connection.await, remote);
+        return;
+    };
+    tokio::select! {
+        result = connection.as_mut() => log_end(result, remote),
+        () = async { let _ = drain.wait_for(|draining| *draining).await; } => {
+            connection.as_mut().graceful_shutdown();
+            log_end(connection.await, remote);
+        }
+    }
 }
 
 fn log_end(result: Result<(), hyper::Error>, remote: SocketAddr) {

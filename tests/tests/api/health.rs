@@ -54,3 +54,87 @@ async fn every_response_carries_a_request_id() {
         .unwrap_or_default();
     assert!(!id.is_empty(), "no x-request-id header");
 }
+
+/// A process being stopped behind a load balancer keeps serving for its
+/// grace: `/readyz` turns 503 so that whatever polls it stops sending,
+/// every answer asks its client to close the connection (so a proxy
+/// holding it idle does not write into it as it closes), and new
+/// connections are still taken. A second signal ends the grace at once.
+#[tokio::test]
+async fn a_stopping_server_serves_its_grace_saying_it_is_stopping_and_closing_each_connection() {
+    let app = orbit_tests::spawn_app_with(|settings| {
+        settings.shutdown_grace = std::time::Duration::from_secs(600);
+    })
+    .await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let (before, _kept) = raw_get(&app, "/healthz").await;
+    assert!(before.starts_with("http/1.1 200"), "{before}");
+    assert!(
+        !before.contains("connection: close"),
+        "a serving process keeps connections: {before}"
+    );
+
+    app.begin_stopping();
+    // The signal is taken by the server's own task: wait for it to show.
+    let mut readiness = app.get("/readyz").await;
+    for _ in 0..200 {
+        if readiness.status() != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        readiness = app.get("/readyz").await;
+    }
+    assert_eq!(readiness.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(readiness.text().await.unwrap(), "stopping");
+
+    // Still alive and answering new connections, and each answer closes
+    // its connection.
+    let (during, mut closing) = raw_get(&app, "/healthz").await;
+    assert!(during.starts_with("http/1.1 200"), "{during}");
+    assert!(
+        during.contains("connection: close"),
+        "no `connection: close` while stopping: {during}"
+    );
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut closing, &mut rest),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(_))),
+        "the server kept the connection open"
+    );
+    let body = app.gql(None, "{ __typename }", serde_json::json!({})).await;
+    assert_eq!(body["data"]["__typename"], "Query", "{body}");
+
+    // The second signal: the server stops now, not after 600 s.
+    app.stop().await;
+    assert!(
+        tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+            .await
+            .is_err(),
+        "a stopped server still accepts connections"
+    );
+}
+
+/// One `GET` on a connection of its own: the answer's head (lowercased)
+/// and the connection, with the body still unread.
+async fn raw_get(app: &orbit_tests::TestApp, path: &str) -> (String, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.unwrap() == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    (String::from_utf8_lossy(&head).to_ascii_lowercase(), stream)
+}

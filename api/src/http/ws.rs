@@ -341,8 +341,9 @@ impl Connection {
                 .map(|()| Input::Shutdown)
                 .boxed(),
         );
-        let init_deadline = tokio::time::sleep(self.state.ws.init_timeout);
-        tokio::pin!(init_deadline);
+        // Dropped once acknowledged: a timer left in the wheel would wake
+        // every socket once more, for nothing, when it fired.
+        let mut init_deadline = Some(Box::pin(tokio::time::sleep(self.state.ws.init_timeout)));
 
         let close = loop {
             let turn = std::future::poll_fn(|cx| {
@@ -352,7 +353,7 @@ impl Connection {
                     &mut inputs,
                     &mut sink,
                     &mut stream,
-                    init_deadline.as_mut(),
+                    &mut init_deadline,
                 )
             })
             .await;
@@ -364,6 +365,7 @@ impl Connection {
             // then stays small while it waits (there is one per socket).
             match Box::pin(self.handle(frame, &mut out, &mut inputs)).await {
                 Ok(Handled::Acknowledged) => {
+                    init_deadline = None;
                     if let Some(close) = Box::pin(self.watch_credential(&mut inputs)).await {
                         break close;
                     }
@@ -415,7 +417,7 @@ impl Connection {
         inputs: &mut StreamSet<Input>,
         sink: &mut SplitSink<WebSocket, Message>,
         stream: &mut SplitStream<WebSocket>,
-        init_deadline: Pin<&mut tokio::time::Sleep>,
+        init_deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     ) -> Poll<Turn> {
         let mut taken = 0;
         while taken < INPUTS_PER_TURN {
@@ -460,7 +462,9 @@ impl Connection {
                 None => Turn::Close(Close::silently()),
             });
         }
-        if self.viewer.is_none() && init_deadline.poll(cx).is_ready() {
+        if let Some(deadline) = init_deadline
+            && deadline.as_mut().poll(cx).is_ready()
+        {
             return Poll::Ready(Turn::Close(Close::with(
                 4408,
                 "Connection initialisation timeout",

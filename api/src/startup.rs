@@ -85,6 +85,12 @@ impl Application {
         self.stop.clone()
     }
 
+    /// Turns true once the server has been told to stop (its shutdown
+    /// grace begins), so a caller can wait for that instead of polling.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
     /// Serves until SIGINT, SIGTERM or the stop handle, and on for the
     /// shutdown grace (saying it is stopping) unless signalled again; then
     /// finishes the requests in flight, closes the sockets (1001) and lets

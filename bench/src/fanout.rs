@@ -227,22 +227,13 @@ async fn sign_up_subscribers(
     let started = Instant::now();
     let tokens: Vec<String> = futures::stream::iter(0..count)
         .map(|n| async move {
-            let signed_up = server
-                .gql(
+            let (token, user) = server
+                .sign_up(
                     publishable_key,
-                    "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }",
-                    json!({ "input": { "email": format!("subscriber-{n}@example.com"), "password": "bench-password-123", "displayName": format!("Subscriber {n}") } }),
+                    &format!("subscriber-{n}@example.com"),
+                    &format!("Subscriber {n}"),
                 )
                 .await?;
-            let token = signed_up
-                .pointer("/signUp/accessToken")
-                .and_then(Value::as_str)
-                .with_context(|| format!("no token in {signed_up}"))?
-                .to_owned();
-            let user = signed_up
-                .pointer("/signUp/user/id")
-                .and_then(Value::as_str)
-                .with_context(|| format!("no user in {signed_up}"))?;
             server
                 .gql(
                     secret,

@@ -155,11 +155,30 @@ impl Server {
             .as_str()
             .context("no secret key")?
             .to_owned();
+        let (author_token, author_id) = self
+            .sign_up(&publishable_key, "author@example.com", "Author")
+            .await?;
+        Ok(BenchApp {
+            publishable_key,
+            secret_key,
+            author_token,
+            author_id,
+        })
+    }
+
+    /// Signs up a user of the app `publishable_key` names: its access
+    /// token and user id.
+    pub async fn sign_up(
+        &self,
+        publishable_key: &str,
+        email: &str,
+        display_name: &str,
+    ) -> anyhow::Result<(String, String)> {
         let signed_up = self
             .gql(
-                &publishable_key,
+                publishable_key,
                 "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }",
-                json!({ "input": { "email": "author@example.com", "password": "bench-password-123", "displayName": "Author" } }),
+                json!({ "input": { "email": email, "password": "bench-password-123", "displayName": display_name } }),
             )
             .await?;
         let field = |path: &str| {
@@ -169,12 +188,7 @@ impl Server {
                 .map(str::to_owned)
                 .with_context(|| format!("no {path} in {signed_up}"))
         };
-        Ok(BenchApp {
-            publishable_key,
-            secret_key,
-            author_token: field("/signUp/accessToken")?,
-            author_id: field("/signUp/user/id")?,
-        })
+        Ok((field("/signUp/accessToken")?, field("/signUp/user/id")?))
     }
 
     /// `orbit admin create-app` against the same database: the app's

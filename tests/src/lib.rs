@@ -58,6 +58,8 @@ pub struct TestApp {
     _database: Arc<TestDatabase>,
     /// Shuts the server down (see [`TestApp::stop`]).
     stop: Arc<tokio::sync::Notify>,
+    /// True once the server has taken the signal to stop.
+    stopping: tokio::sync::watch::Receiver<bool>,
     running: tokio::sync::Mutex<Option<tokio::task::JoinHandle<anyhow::Result<()>>>>,
 }
 
@@ -184,6 +186,7 @@ async fn start_server(
     let address = format!("http://127.0.0.1:{}", application.port());
     let services = application.services();
     let stop = application.stop_handle();
+    let stopping = application.stopping();
     let running = tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
@@ -193,6 +196,7 @@ async fn start_server(
         settings,
         _database: database,
         stop,
+        stopping,
         running: tokio::sync::Mutex::new(Some(running)),
     }
 }
@@ -853,11 +857,17 @@ impl SharedDatabase {
 }
 
 impl TestApp {
-    /// Signals the server as one SIGTERM would, without waiting for it:
-    /// with a shutdown grace it keeps serving (and says it is stopping)
-    /// until the grace ends or a second signal ([`TestApp::stop`]) comes.
-    pub fn begin_stopping(&self) {
+    /// Signals the server as one SIGTERM would and returns once it has
+    /// taken the signal, not once it stopped: with a shutdown grace it
+    /// keeps serving (and says it is stopping) until the grace ends or a
+    /// second signal ([`TestApp::stop`]) comes.
+    pub async fn begin_stopping(&self) {
         self.stop.notify_one();
+        let mut stopping = self.stopping.clone();
+        stopping
+            .wait_for(|stopping| *stopping)
+            .await
+            .expect("the server is running");
     }
 
     /// Shuts the server down as SIGTERM would and returns once it stopped:

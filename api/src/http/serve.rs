@@ -65,36 +65,10 @@ pub(crate) async fn serve(
     // answers the request it brings (once the process is stopping, every
     // answer closes its connection), without the drain signal that would
     // close it unread.
-    let listener = listener.into_std()?;
-    loop {
-        match listener.accept() {
-            Ok((stream, remote)) => {
-                let stream = stream
-                    .set_nonblocking(true)
-                    .and_then(|()| tokio::net::TcpStream::from_std(stream));
-                match stream {
-                    Ok(stream) => {
-                        connections.spawn(connection(
-                            stream,
-                            remote,
-                            router.clone(),
-                            header_timeout,
-                            None,
-                        ));
-                    }
-                    Err(error) => {
-                        tracing::debug!(%error, %remote, "a connection taken while stopping failed")
-                    }
-                }
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(error) => {
-                tracing::debug!(%error, "accepting while stopping failed");
-                break;
-            }
-        }
+    match listener.into_std() {
+        Ok(listener) => take_backlog(&listener, &router, header_timeout, &mut connections),
+        Err(error) => tracing::warn!(%error, "could not take the listen backlog before closing"),
     }
-    drop(listener);
     let _ = draining.send(true);
     let drained = tokio::time::timeout(DRAIN_WAIT, async {
         while connections.join_next().await.is_some() {}
@@ -104,6 +78,45 @@ pub(crate) async fn serve(
         tracing::warn!("connections still open after {DRAIN_WAIT:?}: closing them");
     }
     Ok(())
+}
+
+/// Takes every connection the kernel has already completed on `listener`
+/// (which closes when the caller drops it) and serves each without the
+/// drain signal.
+fn take_backlog(
+    listener: &std::net::TcpListener,
+    router: &Router,
+    header_timeout: Duration,
+    connections: &mut tokio::task::JoinSet<()>,
+) {
+    loop {
+        let (stream, remote) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                if error.kind() != std::io::ErrorKind::WouldBlock {
+                    tracing::debug!(%error, "accepting while stopping failed");
+                }
+                return;
+            }
+        };
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpStream::from_std(stream));
+        match stream {
+            Ok(stream) => {
+                connections.spawn(connection(
+                    stream,
+                    remote,
+                    router.clone(),
+                    header_timeout,
+                    None,
+                ));
+            }
+            Err(error) => {
+                tracing::debug!(%error, %remote, "a connection taken while stopping failed")
+            }
+        }
+    }
 }
 
 /// Serves one connection until it ends, or, once `drain` says so, until

@@ -143,6 +143,7 @@ pub async fn enqueue_prompt<C: ConnectionTrait>(
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(
     db: &Db,
     scope: AppScope,
@@ -156,6 +157,7 @@ pub async fn find(
 }
 
 /// The replies each of `messages` asked for, oldest first.
+#[orbit_macros::boxed]
 pub async fn asked_by(
     db: &Db,
     scope: AppScope,
@@ -178,6 +180,7 @@ pub async fn asked_by(
 }
 
 /// The reply whose answer is `message`.
+#[orbit_macros::boxed]
 pub async fn answered_by(
     db: &Db,
     scope: AppScope,
@@ -192,6 +195,7 @@ pub async fn answered_by(
 }
 
 /// An agent's replies, newest first.
+#[orbit_macros::boxed]
 pub async fn list_for_agent(
     db: &Db,
     scope: AppScope,
@@ -216,6 +220,7 @@ pub async fn list_for_agent(
 /// `agent_reply.failed` event); a running one is marked, and the process
 /// streaming it stores what it has as cancelled when it next looks (within
 /// about a second, on any process). CONFLICT when the reply has ended.
+#[orbit_macros::boxed]
 pub async fn request_cancel(
     db: &Db,
     scope: AppScope,
@@ -275,6 +280,7 @@ pub async fn request_cancel(
 }
 
 /// Claims up to `limit` due replies for `owner` (see [`leases::claim`]).
+#[orbit_macros::boxed]
 pub async fn claim(
     db: &Db,
     owner: &str,
@@ -286,6 +292,7 @@ pub async fn claim(
 }
 
 /// A reply this process claimed: the row names its app.
+#[orbit_macros::boxed]
 pub async fn claimed(db: &Db, id: Uuid) -> DomainResult<Option<agent_reply::Model>> {
     agent_reply::Entity::find_by_id(id)
         .one(db.conn())
@@ -296,6 +303,7 @@ pub async fn claimed(db: &Db, id: Uuid) -> DomainResult<Option<agent_reply::Mode
 /// Extends `owner`'s lease and says whether someone asked the reply to stop.
 /// `None`: the lease is lost (another process took the reply over, or it
 /// was deleted with its agent or thread): stop and write nothing.
+#[orbit_macros::boxed]
 pub async fn heartbeat(
     db: &Db,
     id: Uuid,
@@ -318,6 +326,7 @@ pub async fn heartbeat(
 /// The thread's messages an answer may read, newest first: those up to and
 /// including `through` (the asking message, or the reply's own id for a
 /// prompt, so a retry sees what the first attempt saw), deleted ones left out.
+#[orbit_macros::boxed]
 pub async fn context(
     db: &Db,
     scope: AppScope,
@@ -341,6 +350,7 @@ pub async fn context(
 /// Puts a reply back in the queue after an attempt failed in a way worth
 /// retrying, with the reason kept for whoever looks meanwhile. `false`: the
 /// lease was lost.
+#[orbit_macros::boxed]
 pub async fn retry_later(
     db: &Db,
     id: Uuid,
@@ -367,6 +377,7 @@ pub async fn retry_later(
 /// decided meanwhile. The claim that goes on counts as an attempt (its
 /// deltas start afresh) but not against the retry budget: `pauses` counts
 /// it. `false`: the lease was lost.
+#[orbit_macros::boxed]
 pub async fn pause(db: &Db, id: Uuid, owner: &str, now: DateTime<Utc>) -> DomainResult<bool> {
     let txn = db.conn().begin().await.map_err(db_error)?;
     // Requeued first, due now: that locks the row, so a decision that
@@ -405,6 +416,7 @@ pub struct Outcome {
 /// cancelled reply said nothing), `message.created` and the reply's
 /// `agent_reply.completed` or `agent_reply.failed`, and the final status,
 /// in one transaction. `false`: the lease was lost and nothing was written.
+#[orbit_macros::boxed]
 pub async fn finish(
     db: &Db,
     reply: &agent_reply::Model,

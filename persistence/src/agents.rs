@@ -65,6 +65,7 @@ fn set_model(active: &mut agent::ActiveModel, model: ModelSettings) {
     active.max_tokens = Set(model.max_tokens);
 }
 
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -88,6 +89,7 @@ pub async fn create(
     active.insert(db.conn()).await.map_err(handle_taken)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: AgentId) -> DomainResult<Option<agent::Model>> {
     agent::Entity::find_by_id(id.uuid())
         .filter(agent::Column::AppId.eq(scope.uuid()))
@@ -96,6 +98,7 @@ pub async fn find(db: &Db, scope: AppScope, id: AgentId) -> DomainResult<Option<
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find_many(db: &Db, scope: AppScope, ids: &[Uuid]) -> DomainResult<Vec<agent::Model>> {
     agent::Entity::find()
         .filter(agent::Column::AppId.eq(scope.uuid()))
@@ -106,6 +109,7 @@ pub async fn find_many(db: &Db, scope: AppScope, ids: &[Uuid]) -> DomainResult<V
 }
 
 /// Changes `existing` (an agent the caller found in its app).
+#[orbit_macros::boxed]
 pub async fn update(
     db: &Db,
     existing: agent::Model,
@@ -140,6 +144,7 @@ pub async fn update(
 
 /// Deletes the agent, its place in threads and the replies it still owed.
 /// The messages it wrote stay, without an author.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: AgentId) -> DomainResult<()> {
     let deleted = agent::Entity::delete_many()
         .filter(agent::Column::AppId.eq(scope.uuid()))
@@ -154,6 +159,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: AgentId) -> DomainResult<()> {
 }
 
 /// The app's agents, oldest first.
+#[orbit_macros::boxed]
 pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page<agent::Model>> {
     let select = agent::Entity::find().filter(agent::Column::AppId.eq(scope.uuid()));
     keyset::page(
@@ -177,6 +183,7 @@ fn participant_event(thread: ThreadId, agent: AgentId, kind: fn(Participation) -
 
 /// Adds an agent to a thread: from now on the thread's messages may ask it
 /// for replies. CONFLICT when it is there already.
+#[orbit_macros::boxed]
 pub async fn add_to_thread(
     db: &Db,
     scope: AppScope,
@@ -214,6 +221,7 @@ pub async fn add_to_thread(
 }
 
 /// Takes an agent out of a thread. Replies it already owes still come.
+#[orbit_macros::boxed]
 pub async fn remove_from_thread(
     db: &Db,
     scope: AppScope,
@@ -238,6 +246,7 @@ pub async fn remove_from_thread(
 }
 
 /// The agents taking part in each of `threads`, in the order they joined.
+#[orbit_macros::boxed]
 pub async fn in_threads(
     db: &Db,
     scope: AppScope,

@@ -29,6 +29,7 @@ pub struct NewApiKey {
 }
 
 /// Stores a new key of the app.
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -62,6 +63,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: ApiKeyId) -> DomainResult<Option<api_key::Model>> {
     api_key::Entity::find_by_id(id.uuid())
         .filter(api_key::Column::AppId.eq(scope.uuid()))
@@ -73,6 +75,7 @@ pub async fn find(db: &Db, scope: AppScope, id: ApiKeyId) -> DomainResult<Option
 /// Revokes the key: from the commit on, no request is let in with it, and
 /// its open sockets close (the `api_key.revoked` event on the app's topic).
 /// Revoking it again changes nothing and returns it as it is.
+#[orbit_macros::boxed]
 pub async fn revoke(
     db: &Db,
     scope: AppScope,
@@ -104,6 +107,7 @@ pub async fn revoke(
 }
 
 /// The app's keys, revoked ones included, oldest first.
+#[orbit_macros::boxed]
 pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page<api_key::Model>> {
     let select = api_key::Entity::find().filter(api_key::Column::AppId.eq(scope.uuid()));
     keyset::page(
@@ -120,6 +124,7 @@ pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page
 /// Records that `key` was used at `now`, when what is recorded is older
 /// than [`LAST_USED_PRECISION`] (the caller read it with the key). The
 /// condition is repeated in the statement, so processes racing write once.
+#[orbit_macros::boxed]
 pub async fn touch(db: &Db, key: &api_key::Model, now: DateTime<Utc>) -> DomainResult<()> {
     let stale_before = now - LAST_USED_PRECISION;
     if key.last_used_at.is_some_and(|at| at >= stale_before) {

@@ -29,6 +29,7 @@ pub fn parse_role(stored: &str) -> DomainResult<AppRole> {
 }
 
 /// The app's members in a stable order (by user id).
+#[orbit_macros::boxed]
 pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page<Member>> {
     let select = app_member::Entity::find().filter(app_member::Column::AppId.eq(scope.uuid()));
     let page = keyset::page(
@@ -67,6 +68,7 @@ pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page
 }
 
 /// One member of the app.
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, user_id: UserId) -> DomainResult<Option<Member>> {
     let Some(membership) = app_member::Entity::find_by_id((scope.uuid(), user_id.uuid()))
         .one(db.conn())
@@ -84,6 +86,7 @@ pub async fn find(db: &Db, scope: AppScope, user_id: UserId) -> DomainResult<Opt
 }
 
 /// The developer's role on each of `apps` they are a member of.
+#[orbit_macros::boxed]
 pub async fn roles_of(
     db: &Db,
     developer: UserId,
@@ -103,6 +106,7 @@ pub async fn roles_of(
 /// Makes the console user with this (normalized) email a member of the
 /// app. An email without a console account is NOT_FOUND, a member already
 /// CONFLICT, both on `email`.
+#[orbit_macros::boxed]
 pub async fn add(
     db: &Db,
     scope: AppScope,
@@ -167,6 +171,7 @@ async fn ensure_another_owner<C: ConnectionTrait>(conn: &C, app: AppId) -> Domai
 }
 
 /// Changes a member's role; the last owner cannot step down.
+#[orbit_macros::boxed]
 pub async fn set_role(
     db: &Db,
     scope: AppScope,
@@ -197,6 +202,7 @@ pub async fn set_role(
 }
 
 /// Removes a member; the last owner cannot leave.
+#[orbit_macros::boxed]
 pub async fn remove(db: &Db, scope: AppScope, user_id: UserId) -> DomainResult<()> {
     let txn = db.conn().begin().await.map_err(db_error)?;
     apps::lock(&txn, scope).await?;

@@ -86,6 +86,7 @@ impl From<app_setting::Model> for AppSettings {
     }
 }
 
+#[orbit_macros::boxed]
 pub async fn get(db: &Db, scope: AppScope) -> DomainResult<AppSettings> {
     let row = app_setting::Entity::find_by_id(scope.uuid())
         .one(db.conn())
@@ -109,6 +110,7 @@ pub struct SettingsChanges {
 /// Applies `changes` and returns the settings as they now are. Only the
 /// columns named change, so two concurrent updates of different settings
 /// both hold.
+#[orbit_macros::boxed]
 pub async fn update(
     db: &Db,
     scope: AppScope,

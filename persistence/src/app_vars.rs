@@ -21,6 +21,7 @@ pub enum StoredValue {
 }
 
 /// Sets `name` to `value`, made or replaced; at most [`MAX_APP_VARS`] an app.
+#[orbit_macros::boxed]
 pub async fn set(
     db: &Db,
     scope: AppScope,
@@ -82,6 +83,7 @@ pub async fn set(
 }
 
 /// Deletes `name`; NOT_FOUND when the app has no such variable.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, name: &str) -> DomainResult<()> {
     let deleted = app_var::Entity::delete_many()
         .filter(app_var::Column::AppId.eq(scope.uuid()))
@@ -96,6 +98,7 @@ pub async fn delete(db: &Db, scope: AppScope, name: &str) -> DomainResult<()> {
 }
 
 /// The app's variables, by name.
+#[orbit_macros::boxed]
 pub async fn all(db: &Db, scope: AppScope) -> DomainResult<Vec<app_var::Model>> {
     app_var::Entity::find()
         .filter(app_var::Column::AppId.eq(scope.uuid()))

@@ -19,6 +19,7 @@ use crate::unit_of_work::Change;
 use crate::{Db, Page, PageArgs, api_keys, db_error, keyset, outbox, users};
 
 /// The console app developers belong to, created on first start.
+#[orbit_macros::boxed]
 pub async fn ensure_console(db: &Db, now: DateTime<Utc>) -> DomainResult<app::Model> {
     if let Some(console) = app::Entity::find()
         .filter(app::Column::IsConsole.eq(true))
@@ -40,6 +41,7 @@ pub async fn ensure_console(db: &Db, now: DateTime<Utc>) -> DomainResult<app::Mo
     .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, id: AppId) -> DomainResult<Option<app::Model>> {
     app::Entity::find_by_id(id.uuid())
         .one(db.conn())
@@ -71,6 +73,7 @@ pub struct CreatedApp {
 }
 
 /// Creates an app with its first keys and its owner, in one transaction.
+#[orbit_macros::boxed]
 pub async fn create_with_owner(
     db: &Db,
     console: AppScope,
@@ -155,6 +158,7 @@ pub(crate) async fn lock<C: ConnectionTrait>(
         .ok_or_else(|| DomainError::not_found("app").with_field("appId"))
 }
 
+#[orbit_macros::boxed]
 pub async fn rename(
     db: &Db,
     scope: AppScope,
@@ -175,6 +179,7 @@ pub async fn rename(
 /// here, so its messages do not linger in the outbox. An `app.deleted`
 /// event on the app's topic then closes its open sockets on every process.
 /// The console app cannot be deleted.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, now: DateTime<Utc>) -> DomainResult<()> {
     let change = Change::begin(db, scope, now).await?;
     let txn = change.txn();
@@ -196,6 +201,7 @@ pub async fn delete(db: &Db, scope: AppScope, now: DateTime<Utc>) -> DomainResul
 }
 
 /// The key with this lookup prefix. Keys are global: the key names its app.
+#[orbit_macros::boxed]
 pub async fn find_key_by_prefix(
     db: &Db,
     lookup_prefix: &str,
@@ -208,6 +214,7 @@ pub async fn find_key_by_prefix(
 }
 
 /// Apps the developer is a member of, oldest first.
+#[orbit_macros::boxed]
 pub async fn list_for_developer(
     db: &Db,
     developer: UserId,
@@ -222,6 +229,7 @@ pub async fn list_for_developer(
     keyset::page(db.conn(), select, None, app::Column::Id, false, args).await
 }
 
+#[orbit_macros::boxed]
 pub async fn developer_role(
     db: &Db,
     app_id: AppId,

@@ -69,6 +69,7 @@ impl CommittedEvents {
     }
 
     /// Returns when events arrive (at once if some did since the last call).
+    #[orbit_macros::boxed]
     pub async fn arrived(&self) {
         self.arrived.notified().await;
     }

@@ -41,6 +41,7 @@ pub struct Db {
 impl Db {
     /// `sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`,
     /// waiting at most [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection.
+    #[orbit_macros::boxed]
     pub async fn connect(url: &str) -> DomainResult<Self> {
         Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
     }
@@ -56,6 +57,7 @@ impl Db {
     /// a connection. While the database is down that is how long it takes
     /// to answer `UNAVAILABLE`, so it is short: a request never holds on to
     /// a caller for the whole request timeout over a database that is gone.
+    #[orbit_macros::boxed]
     pub async fn connect_with(url: &str, acquire_timeout: Duration) -> DomainResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
@@ -154,15 +156,18 @@ impl Db {
         }
     }
 
+    #[orbit_macros::boxed]
     pub async fn migrate(&self) -> DomainResult<()> {
         Migrator::up(&self.conn, None).await.map_err(db_error)
     }
 
     /// For readiness checks.
+    #[orbit_macros::boxed]
     pub async fn ping(&self) -> DomainResult<()> {
         self.conn.ping().await.map_err(db_error)
     }
 
+    #[orbit_macros::boxed]
     pub async fn close(self) -> DomainResult<()> {
         self.conn.close().await.map_err(DomainError::internal)
     }

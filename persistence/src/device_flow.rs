@@ -32,6 +32,7 @@ pub struct NewDeviceAuthorization {
 
 /// Stores a pending authorization. False when its user code is taken by
 /// another (the caller makes a new one and tries again).
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -71,6 +72,7 @@ pub async fn create(
 }
 
 /// The authorization of a device code (by its hash) in the app.
+#[orbit_macros::boxed]
 pub async fn find_by_device_code(
     db: &Db,
     scope: AppScope,
@@ -86,6 +88,7 @@ pub async fn find_by_device_code(
 }
 
 /// Remembers a poll at `now`, and the interval the device must keep from now on.
+#[orbit_macros::boxed]
 pub async fn record_poll(
     db: &Db,
     scope: AppScope,
@@ -107,6 +110,7 @@ pub async fn record_poll(
 
 /// Spends an approved authorization: true for exactly one of the polls
 /// that try at once; its tokens may then be issued.
+#[orbit_macros::boxed]
 pub async fn claim(db: &Db, scope: AppScope, id: Uuid, now: DateTime<Utc>) -> DomainResult<bool> {
     use device_authorization::Column;
     let claimed = device_authorization::Entity::update_many()
@@ -145,6 +149,7 @@ pub enum Decision {
 /// reached, nothing is looked up until the window moves on. The user's row
 /// is locked first (Postgres; SQLite has one writer), so guesses sent at
 /// once are counted one after another.
+#[orbit_macros::boxed]
 pub async fn decide(
     db: &Db,
     scope: AppScope,

@@ -77,6 +77,7 @@ fn slug_taken(error: DbErr) -> DomainError {
 
 /// Stores a new provider of the app. A taken slug is CONFLICT on `slug`;
 /// past [`MAX_PROVIDERS_PER_APP`] it is BAD_USER_INPUT.
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -131,6 +132,7 @@ fn active(fields: ProviderFields, now: DateTime<Utc>) -> identity_provider::Acti
 
 /// Replaces the configuration of the app's provider `id`; NOT_FOUND (on
 /// `id`) for another app's.
+#[orbit_macros::boxed]
 pub async fn update(
     db: &Db,
     scope: AppScope,
@@ -157,6 +159,7 @@ fn not_found() -> DomainError {
 
 /// Deletes the app's provider `id` (and its logins in flight); the
 /// identities it linked stay. NOT_FOUND for another app's.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: IdentityProviderId) -> DomainResult<()> {
     let deleted = identity_provider::Entity::delete_many()
         .filter(identity_provider::Column::Id.eq(id.uuid()))
@@ -170,6 +173,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: IdentityProviderId) -> DomainR
     Ok(())
 }
 
+#[orbit_macros::boxed]
 pub async fn find(
     db: &Db,
     scope: AppScope,
@@ -182,6 +186,7 @@ pub async fn find(
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find_by_slug(
     db: &Db,
     scope: AppScope,
@@ -196,6 +201,7 @@ pub async fn find_by_slug(
 }
 
 /// The app's providers, oldest first (at most [`MAX_PROVIDERS_PER_APP`]).
+#[orbit_macros::boxed]
 pub async fn list(db: &Db, scope: AppScope) -> DomainResult<Vec<identity_provider::Model>> {
     identity_provider::Entity::find()
         .filter(identity_provider::Column::AppId.eq(scope.uuid()))

@@ -46,6 +46,7 @@ fn col(name: &'static str) -> Expr {
 /// updated, in one transaction, so that a claim knows which items it took
 /// over from a lease that ran out: those count in
 /// `orbit_lease_takeovers_total`.
+#[orbit_macros::boxed]
 pub async fn claim(
     db: &Db,
     table: &'static str,
@@ -114,6 +115,7 @@ pub struct Depth {
 
 /// Queued and running items of every queue, zero included (a gauge that
 /// disappears when its queue empties would keep its last value on graphs).
+#[orbit_macros::boxed]
 pub async fn depths(db: &Db) -> DomainResult<Vec<Depth>> {
     let mut depths = Vec::with_capacity(Queue::ALL.len() * 2);
     for queue in Queue::ALL {
@@ -170,6 +172,7 @@ async fn update_held<C: ConnectionTrait>(
 /// Extends `owner`'s lease on a long piece of work to `until`. `false` when
 /// the lease was lost: another process has taken the item over, so this one
 /// must stop and write nothing.
+#[orbit_macros::boxed]
 pub async fn renew(
     db: &Db,
     table: &'static str,

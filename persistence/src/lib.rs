@@ -45,11 +45,13 @@ pub use keyset::{Page, PageArgs};
 
 /// Connects with the standard reactions (webhook deliveries, routine
 /// triggers, agents' replies, routine runs waiting on replies).
+#[orbit_macros::boxed]
 pub async fn connect(url: &str) -> orbit_domain::DomainResult<Db> {
     connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
 }
 
 /// [`connect`], waiting at most `acquire_timeout` for a connection.
+#[orbit_macros::boxed]
 pub async fn connect_with(
     url: &str,
     acquire_timeout: std::time::Duration,

@@ -39,6 +39,7 @@ fn name_taken(error: DbErr) -> DomainError {
 }
 
 /// Stores a new server with what the first look at it found.
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -69,6 +70,7 @@ pub async fn create(
 }
 
 /// Stores what a later look at `server` found.
+#[orbit_macros::boxed]
 pub async fn synced(
     db: &Db,
     server: mcp_server::Model,
@@ -207,10 +209,12 @@ async fn of_server(
 }
 
 /// The tools kept from `server`, by name.
+#[orbit_macros::boxed]
 pub async fn tools_of(db: &Db, server: &mcp_server::Model) -> DomainResult<Vec<tool::Model>> {
     of_server(db.conn(), server).await
 }
 
+#[orbit_macros::boxed]
 pub async fn find(
     db: &Db,
     scope: AppScope,
@@ -224,6 +228,7 @@ pub async fn find(
 }
 
 /// The app's servers, oldest first.
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,
@@ -242,6 +247,7 @@ pub async fn list(
 }
 
 /// Deletes a server and its tools; agents that had them lose them.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: McpServerId) -> DomainResult<()> {
     let txn = db.conn().begin().await.map_err(db_error)?;
     tool::Entity::delete_many()
@@ -264,6 +270,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: McpServerId) -> DomainResult<(
 
 /// Servers of any app not looked at since `stale_before`, longest first:
 /// the worker's periodic refresh.
+#[orbit_macros::boxed]
 pub async fn due(
     db: &Db,
     stale_before: DateTime<Utc>,
@@ -281,6 +288,7 @@ pub async fn due(
 /// Takes `server` for a refresh: `updated_at` moves to `now` only if no one
 /// moved it since it was read, so of several processes that found it due,
 /// one looks. The server as taken, or `None` when another process was first.
+#[orbit_macros::boxed]
 pub async fn take_for_refresh(
     db: &Db,
     server: &mcp_server::Model,

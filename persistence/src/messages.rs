@@ -79,6 +79,7 @@ fn replay(existing: message::Model, new_message: &NewMessage) -> DomainResult<me
 /// Sends a message. Agents of the thread that it asks queue their replies
 /// in the same transaction (a reaction to `message.created`). With an
 /// idempotency key, a retry returns the first message and writes nothing.
+#[orbit_macros::boxed]
 pub async fn send(
     db: &Db,
     scope: AppScope,
@@ -220,6 +221,7 @@ pub(crate) async fn insert_agent_message<C: ConnectionTrait>(
 /// made again after a takeover finds the message the first one posted and
 /// writes nothing (only the reply's lease holder calls, so the two never
 /// run at once).
+#[orbit_macros::boxed]
 pub async fn post_as_agent(
     db: &Db,
     scope: AppScope,
@@ -292,6 +294,7 @@ async fn touch_thread<C: ConnectionTrait>(
     Ok(())
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: MessageId) -> DomainResult<Option<message::Model>> {
     message::Entity::find_by_id(id.uuid())
         .filter(message::Column::AppId.eq(scope.uuid()))
@@ -300,6 +303,7 @@ pub async fn find(db: &Db, scope: AppScope, id: MessageId) -> DomainResult<Optio
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn edit(
     db: &Db,
     scope: AppScope,
@@ -318,6 +322,7 @@ pub async fn edit(
 
 /// Soft delete: the row keeps its place in the thread, its content and
 /// metadata are erased. Deleting twice is a no-op.
+#[orbit_macros::boxed]
 pub async fn delete(
     db: &Db,
     scope: AppScope,
@@ -350,6 +355,7 @@ async fn save_and_announce(
 }
 
 /// A page of the thread's messages, oldest first.
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,

@@ -23,6 +23,7 @@ pub struct NewProvider {
     pub idle_timeout_secs: i32,
 }
 
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -47,6 +48,7 @@ pub async fn create(
     .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(
     db: &Db,
     scope: AppScope,
@@ -72,6 +74,7 @@ pub struct ProviderChanges {
 }
 
 /// Changes `existing` (a provider the caller found in its app).
+#[orbit_macros::boxed]
 pub async fn update(
     db: &Db,
     existing: model_provider::Model,
@@ -103,6 +106,7 @@ pub async fn update(
 
 /// Deletes a provider no agent uses; CONFLICT otherwise. The check and the
 /// delete share a transaction, and the foreign key refuses what slips by.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: ModelProviderId) -> DomainResult<()> {
     let txn = db.conn().begin().await.map_err(db_error)?;
     let users = agent::Entity::find()
@@ -130,6 +134,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: ModelProviderId) -> DomainResu
 }
 
 /// The app's providers, oldest first.
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,

@@ -37,6 +37,7 @@ pub struct NewLogin {
 }
 
 /// Stores a login waiting for the provider's callback.
+#[orbit_macros::boxed]
 pub async fn start(
     db: &Db,
     scope: AppScope,
@@ -77,6 +78,7 @@ pub async fn start(
 /// The login a state (by its hash) belongs to, in any app: the callback
 /// carries nothing but the state, so the state names its app (as an API key
 /// does).
+#[orbit_macros::boxed]
 pub async fn find_by_state(db: &Db, state_hash: &str) -> DomainResult<Option<oauth_login::Model>> {
     oauth_login::Entity::find()
         .filter(oauth_login::Column::StateHash.eq(state_hash))
@@ -87,6 +89,7 @@ pub async fn find_by_state(db: &Db, state_hash: &str) -> DomainResult<Option<oau
 
 /// Spends the login's state: true for exactly one callback, and only
 /// before it expires.
+#[orbit_macros::boxed]
 pub async fn claim_state(
     db: &Db,
     scope: AppScope,
@@ -156,6 +159,7 @@ pub struct IssuedCode {
 /// Settles a login whose state the callback spent: links, signs in or signs
 /// up the person, and stores the code for it, in one transaction. A refusal
 /// writes nothing.
+#[orbit_macros::boxed]
 pub async fn finish(
     db: &Db,
     scope: AppScope,
@@ -307,6 +311,7 @@ async fn insert_identity<C: ConnectionTrait>(
 /// Exchanges a login's one-time code (by its hash): the user it signs in,
 /// if the code is of this app, unused and unexpired; it is spent from now
 /// on, for exactly one of the callers that try at once.
+#[orbit_macros::boxed]
 pub async fn claim_code(
     db: &Db,
     scope: AppScope,
@@ -338,6 +343,7 @@ pub async fn claim_code(
 }
 
 /// The identities linked to a user, oldest first.
+#[orbit_macros::boxed]
 pub async fn identities_of(
     db: &Db,
     scope: AppScope,

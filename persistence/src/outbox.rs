@@ -348,6 +348,7 @@ async fn append_statement_by_statement<C: ConnectionTrait>(
 }
 
 /// The oldest events still waiting for the relay, oldest first.
+#[orbit_macros::boxed]
 pub async fn unpublished(db: &Db, limit: u64) -> DomainResult<Vec<event::Model>> {
     let waiting = Query::select()
         .column("event_id")
@@ -364,6 +365,7 @@ pub async fn unpublished(db: &Db, limit: u64) -> DomainResult<Vec<event::Model>>
 }
 
 /// How many events wait for the relay (for `/metrics`).
+#[orbit_macros::boxed]
 pub async fn backlog(db: &Db) -> DomainResult<i64> {
     let count = Query::select()
         .expr_as(Expr::col("event_id").count(), "n")
@@ -377,6 +379,7 @@ pub async fn backlog(db: &Db) -> DomainResult<i64> {
 }
 
 /// Forgets events the broker has taken.
+#[orbit_macros::boxed]
 pub async fn mark_published(db: &Db, ids: &[Uuid]) -> DomainResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -391,6 +394,7 @@ pub async fn mark_published(db: &Db, ids: &[Uuid]) -> DomainResult<()> {
 
 /// A topic's events after `after_seq`, in order: what a resuming subscriber
 /// missed, or what fills a gap in the live stream.
+#[orbit_macros::boxed]
 pub async fn since(
     db: &Db,
     scope: AppScope,
@@ -411,6 +415,7 @@ pub async fn since(
 
 /// Where a topic stands: the last sequence written (0 before its first
 /// event) and the first still kept (None when retention removed them all).
+#[orbit_macros::boxed]
 pub async fn position(db: &Db, topic: &str) -> DomainResult<TopicPosition> {
     let last = Query::select()
         .column("last_seq")
@@ -477,6 +482,7 @@ pub async fn delete_app_events<C: ConnectionTrait>(txn: &C, scope: AppScope) -> 
 
 /// Deletes events that occurred before `before` (published or not: an event
 /// that old is past any subscriber's resume window). Returns how many went.
+#[orbit_macros::boxed]
 pub async fn prune(db: &Db, before: DateTime<Utc>) -> DomainResult<u64> {
     let old = event::Entity::find()
         .select_only()

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::{Db, db_error};
 
 /// Stores a new code for the email, replacing (and so ending) any earlier one.
+#[orbit_macros::boxed]
 pub async fn replace_code(
     db: &Db,
     scope: AppScope,
@@ -105,6 +106,7 @@ pub async fn claim_code(
 
 /// Stores a magic-link token (as its hash). Links of the email that are
 /// used or expired go at the same time, so they do not pile up.
+#[orbit_macros::boxed]
 pub async fn insert_link(
     db: &Db,
     scope: AppScope,
@@ -140,6 +142,7 @@ pub async fn insert_link(
 
 /// Uses a magic link: the (normalized) email it was sent to, if the token is
 /// of this app, unused and unexpired; it is used from now on.
+#[orbit_macros::boxed]
 pub async fn claim_link(
     db: &Db,
     scope: AppScope,

@@ -127,12 +127,14 @@ impl WorkSignals {
 
     /// Returns when `queue` is written to (at once if it was since the
     /// last call). For the one loop that drains the queue.
+    #[orbit_macros::boxed]
     pub async fn written_to(&self, queue: Queue) {
         self.wake[queue.index()].notified().await;
     }
 
     /// Waits for writes to tell other processes of, and takes them (several
     /// commits close together are told once).
+    #[orbit_macros::boxed]
     pub async fn next_outgoing(&self) -> QueueSet {
         loop {
             {

@@ -26,6 +26,7 @@ pub fn retry_after(window: Duration, now: DateTime<Utc>) -> i64 {
 }
 
 /// Counts one hit of `key` in the window holding `now`: the count after it.
+#[orbit_macros::boxed]
 pub async fn hit(db: &Db, key: &str, window: Duration, now: DateTime<Utc>) -> DomainResult<i64> {
     let start = window_start(window, now);
     let upsert = Query::insert()
@@ -57,6 +58,7 @@ pub async fn hit(db: &Db, key: &str, window: Duration, now: DateTime<Utc>) -> Do
 }
 
 /// The hits of `key` in the window holding `now` so far.
+#[orbit_macros::boxed]
 pub async fn count(db: &Db, key: &str, window: Duration, now: DateTime<Utc>) -> DomainResult<i64> {
     let start = window_start(window, now);
     let select = Query::select()

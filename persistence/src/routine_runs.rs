@@ -102,6 +102,7 @@ pub(crate) async fn insert_scheduled<C: ConnectionTrait>(
 /// A run asked for now (`runRoutine`). With a key, a retry returns the
 /// first run and writes nothing; a key already used for another routine of
 /// the app is CONFLICT.
+#[orbit_macros::boxed]
 pub async fn request(
     db: &Db,
     scope: AppScope,
@@ -262,6 +263,7 @@ struct TriggerCandidate {
     data: Value,
 }
 
+#[orbit_macros::boxed]
 pub async fn find(
     db: &Db,
     scope: AppScope,
@@ -275,6 +277,7 @@ pub async fn find(
 }
 
 /// A routine's runs, newest first.
+#[orbit_macros::boxed]
 pub async fn list_for_routine(
     db: &Db,
     scope: AppScope,
@@ -298,6 +301,7 @@ pub async fn list_for_routine(
 /// Claims up to `limit` due runs for `owner` (see [`leases::claim`]): queued
 /// ones, and running ones whose lease ended (their process died, or the
 /// reply they wait for is past its timeout).
+#[orbit_macros::boxed]
 pub async fn claim(
     db: &Db,
     owner: &str,
@@ -309,6 +313,7 @@ pub async fn claim(
 }
 
 /// A run this process claimed: the row names its app.
+#[orbit_macros::boxed]
 pub async fn claimed(db: &Db, id: Uuid) -> DomainResult<Option<routine_run::Model>> {
     routine_run::Entity::find_by_id(id)
         .one(db.conn())
@@ -356,6 +361,7 @@ fn held(id: Uuid, owner: &str) -> sea_orm::Condition {
 /// attempt's time is kept), holds it until `lease_until`, and announces
 /// `routine_run.started`. Returns the run as started; `None` when the lease
 /// was lost.
+#[orbit_macros::boxed]
 pub async fn start(
     db: &Db,
     run: &routine_run::Model,
@@ -469,6 +475,7 @@ fn end_event(end: &routine_run::Model) -> fn(RunSnapshot) -> Event {
 
 /// Ends a run `owner` holds with `outcome` and its event, in one
 /// transaction. `false`: the lease was lost and nothing was written.
+#[orbit_macros::boxed]
 pub async fn finish(
     db: &Db,
     run: &routine_run::Model,
@@ -520,6 +527,7 @@ async fn fail_without_thread(
 /// The `postMessage` action: the agent's message, its `message.created`
 /// and the run's end, in one transaction (so a retried run never posts
 /// twice). `false`: the lease was lost and nothing was written.
+#[orbit_macros::boxed]
 pub async fn post_message(
     db: &Db,
     run: &routine_run::Model,
@@ -569,6 +577,7 @@ pub async fn post_message(
 /// and times out). Returns the reply's id; `None` when the lease was lost.
 /// A thread that no longer exists fails the run instead.
 #[allow(clippy::too_many_arguments)]
+#[orbit_macros::boxed]
 pub async fn hand_to_agent(
     db: &Db,
     run: &routine_run::Model,
@@ -682,11 +691,13 @@ pub(crate) async fn reply_ended(
 
 /// Gives a run `owner` holds back to the queue, due at `due_at` (the server
 /// is stopping). `false`: the lease was lost.
+#[orbit_macros::boxed]
 pub async fn requeue(db: &Db, id: Uuid, owner: &str, due_at: DateTime<Utc>) -> DomainResult<bool> {
     leases::requeue(db.conn(), TABLE, id, owner, due_at).await
 }
 
 /// The routine a claimed run belongs to (the run names its app).
+#[orbit_macros::boxed]
 pub async fn routine_of(db: &Db, run: &routine_run::Model) -> DomainResult<Option<routine::Model>> {
     routine::Entity::find_by_id(run.routine_id)
         .filter(routine::Column::AppId.eq(run.app_id))

@@ -117,6 +117,7 @@ fn schedule_from(
 }
 
 /// Creates a routine as a draft: nothing fires until it is activated.
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -142,6 +143,7 @@ pub async fn create(
     active.insert(db.conn()).await.map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: RoutineId) -> DomainResult<Option<routine::Model>> {
     routine::Entity::find_by_id(id.uuid())
         .filter(routine::Column::AppId.eq(scope.uuid()))
@@ -151,6 +153,7 @@ pub async fn find(db: &Db, scope: AppScope, id: RoutineId) -> DomainResult<Optio
 }
 
 /// The app's routines (or one agent's), oldest first.
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,
@@ -178,6 +181,7 @@ pub async fn list(
 
 /// Changes `existing` (a routine the caller found in its app). An active
 /// routine whose trigger changes is scheduled again from now.
+#[orbit_macros::boxed]
 pub async fn update(
     db: &Db,
     existing: routine::Model,
@@ -209,6 +213,7 @@ pub async fn update(
 
 /// Activates a draft, paused or completed routine: it fires from the
 /// trigger's first tick after `now`. An active one is returned as it is.
+#[orbit_macros::boxed]
 pub async fn activate(
     db: &Db,
     existing: routine::Model,
@@ -226,6 +231,7 @@ pub async fn activate(
 
 /// Pauses an active routine: nothing fires until it is activated again (a
 /// run in progress finishes). A paused one is returned as it is.
+#[orbit_macros::boxed]
 pub async fn pause(
     db: &Db,
     existing: routine::Model,
@@ -248,6 +254,7 @@ pub async fn pause(
 }
 
 /// Deletes the routine with its runs; queued runs never happen.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: RoutineId) -> DomainResult<()> {
     let deleted = routine::Entity::delete_many()
         .filter(routine::Column::AppId.eq(scope.uuid()))
@@ -264,6 +271,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: RoutineId) -> DomainResult<()>
 /// Active routines whose next run is due at `now`, of every app, the most
 /// overdue first: the scheduler's unscoped entry, like a claim (each
 /// routine names its app, and firing is scoped to it).
+#[orbit_macros::boxed]
 pub async fn due(db: &Db, now: DateTime<Utc>, limit: u64) -> DomainResult<Vec<routine::Model>> {
     routine::Entity::find()
         .filter(routine::Column::Status.eq(RoutineStatus::Active.as_str()))
@@ -280,6 +288,7 @@ pub async fn due(db: &Db, now: DateTime<Utc>, limit: u64) -> DomainResult<Vec<ro
 /// completes) and queues the run, in one transaction, only if the routine
 /// is still active and still due at that tick. `None`: another process
 /// fired it first, or it was changed meanwhile.
+#[orbit_macros::boxed]
 pub async fn fire(
     db: &Db,
     routine: &routine::Model,

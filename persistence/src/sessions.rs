@@ -25,6 +25,7 @@ fn revoked_event(user_id: UserId, only: Option<SessionId>) -> Event {
 }
 
 /// Starts a session with its first refresh token (given as a hash).
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -83,6 +84,7 @@ pub enum Rotation {
 }
 
 /// Exchanges a refresh token for a new one in the same session.
+#[orbit_macros::boxed]
 pub async fn rotate(
     db: &Db,
     scope: AppScope,
@@ -141,6 +143,7 @@ pub async fn rotate(
 }
 
 /// The session if it is still live: not revoked, not expired, of this app and user.
+#[orbit_macros::boxed]
 pub async fn find_live(
     db: &Db,
     scope: AppScope,
@@ -159,6 +162,7 @@ pub async fn find_live(
 }
 
 /// A user's live sessions, oldest first.
+#[orbit_macros::boxed]
 pub async fn list_live(
     db: &Db,
     scope: AppScope,
@@ -183,6 +187,7 @@ pub async fn list_live(
 }
 
 /// Revokes one session, or every live session of its user. Returns how many ended.
+#[orbit_macros::boxed]
 pub async fn revoke(
     db: &Db,
     scope: AppScope,

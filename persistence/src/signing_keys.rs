@@ -18,6 +18,7 @@ use crate::{Db, Page, PageArgs, apps, db_error, keyset};
 
 /// The version that signs new tokens. An app that never had one gets
 /// version 1 here, on its first token: nothing needs creating with the app.
+#[orbit_macros::boxed]
 pub async fn current(
     db: &Db,
     scope: AppScope,
@@ -66,6 +67,7 @@ async fn find_current<C: ConnectionTrait>(
 
 /// The newest two versions, newest first: the current one and the one it
 /// replaced, the only ones that check tokens. Empty before the first token.
+#[orbit_macros::boxed]
 pub async fn newest_two(db: &Db, scope: AppScope) -> DomainResult<Vec<signing_key::Model>> {
     signing_key::Entity::find()
         .filter(signing_key::Column::AppId.eq(scope.uuid()))
@@ -84,6 +86,7 @@ pub struct Rotation {
 /// Makes a new version current and retires the one before, in one
 /// transaction that holds the app's row, so two rotations at once happen
 /// one after the other.
+#[orbit_macros::boxed]
 pub async fn rotate(db: &Db, scope: AppScope, now: DateTime<Utc>) -> DomainResult<Rotation> {
     let txn = db.conn().begin().await.map_err(db_error)?;
     apps::lock(&txn, scope).await?;
@@ -112,6 +115,7 @@ pub async fn rotate(db: &Db, scope: AppScope, now: DateTime<Utc>) -> DomainResul
 }
 
 /// Every version the app has had, newest first.
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,

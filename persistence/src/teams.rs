@@ -32,6 +32,7 @@ fn member_events(
     })]
 }
 
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -88,6 +89,7 @@ async fn insert_member<C: ConnectionTrait>(
     })
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: TeamId) -> DomainResult<Option<team::Model>> {
     team::Entity::find_by_id(id.uuid())
         .filter(team::Column::AppId.eq(scope.uuid()))
@@ -96,6 +98,7 @@ pub async fn find(db: &Db, scope: AppScope, id: TeamId) -> DomainResult<Option<t
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find_many(
     db: &Db,
     scope: AppScope,
@@ -109,6 +112,7 @@ pub async fn find_many(
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn membership(
     db: &Db,
     scope: AppScope,
@@ -122,6 +126,7 @@ pub async fn membership(
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn member_role(
     db: &Db,
     scope: AppScope,
@@ -135,6 +140,7 @@ pub async fn member_role(
 }
 
 /// The user's role in each of `teams` they belong to.
+#[orbit_macros::boxed]
 pub async fn roles_of(
     db: &Db,
     scope: AppScope,
@@ -154,6 +160,7 @@ pub async fn roles_of(
 }
 
 /// Every team the user belongs to.
+#[orbit_macros::boxed]
 pub async fn team_ids_of(db: &Db, scope: AppScope, user: UserId) -> DomainResult<Vec<TeamId>> {
     let rows: Vec<uuid::Uuid> = team_member::Entity::find()
         .select_only()
@@ -167,6 +174,7 @@ pub async fn team_ids_of(db: &Db, scope: AppScope, user: UserId) -> DomainResult
     Ok(rows.into_iter().map(TeamId).collect())
 }
 
+#[orbit_macros::boxed]
 pub async fn rename(
     db: &Db,
     scope: AppScope,
@@ -184,6 +192,7 @@ pub async fn rename(
 }
 
 /// Deletes the team with its memberships, invitations and threads.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: TeamId, now: DateTime<Utc>) -> DomainResult<()> {
     let change = Change::begin(db, scope, now).await?;
     let txn = change.txn();
@@ -212,6 +221,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: TeamId, now: DateTime<Utc>) ->
 }
 
 /// The caller's teams, or every team of the app for `None` (a secret key).
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,
@@ -238,6 +248,7 @@ pub async fn list(
     .await
 }
 
+#[orbit_macros::boxed]
 pub async fn list_members(
     db: &Db,
     scope: AppScope,
@@ -267,6 +278,7 @@ pub struct NewInvitation {
     pub expires_at: DateTime<Utc>,
 }
 
+#[orbit_macros::boxed]
 pub async fn create_invitation(
     db: &Db,
     scope: AppScope,
@@ -292,6 +304,7 @@ pub async fn create_invitation(
 
 /// Redeems an invitation for `joiner`: the code must be unspent, unexpired and
 /// addressed to the joiner's email, so a forwarded code is worthless.
+#[orbit_macros::boxed]
 pub async fn accept_invitation(
     db: &Db,
     scope: AppScope,
@@ -384,6 +397,7 @@ async fn ensure_another_owner<C: ConnectionTrait>(conn: &C, team: TeamId) -> Dom
     Ok(())
 }
 
+#[orbit_macros::boxed]
 pub async fn remove_member(
     db: &Db,
     scope: AppScope,
@@ -412,6 +426,7 @@ pub async fn remove_member(
     Ok(())
 }
 
+#[orbit_macros::boxed]
 pub async fn set_role(
     db: &Db,
     scope: AppScope,

@@ -47,6 +47,7 @@ fn snapshot(thread: &thread::Model) -> ThreadSnapshot {
     }
 }
 
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -127,6 +128,7 @@ async fn insert_participant<C: ConnectionTrait>(
     Ok(())
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: ThreadId) -> DomainResult<Option<thread::Model>> {
     thread::Entity::find_by_id(id.uuid())
         .filter(thread::Column::AppId.eq(scope.uuid()))
@@ -138,6 +140,7 @@ pub async fn find(db: &Db, scope: AppScope, id: ThreadId) -> DomainResult<Option
 /// The thread and what `user` is to it, in one query: `None` when there is
 /// no such thread in the app, an access of `None` when the user may not see
 /// it. What every request about a thread asks first.
+#[orbit_macros::boxed]
 pub async fn find_with_access(
     db: &Db,
     scope: AppScope,
@@ -219,6 +222,7 @@ fn visible_to(user: UserId) -> Condition {
 }
 
 /// Threads by last activity, newest first. `viewer` is `None` for a secret key.
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,
@@ -250,6 +254,7 @@ pub async fn list(
     .await
 }
 
+#[orbit_macros::boxed]
 pub async fn rename(
     db: &Db,
     scope: AppScope,
@@ -270,6 +275,7 @@ pub async fn rename(
 }
 
 /// Deletes the thread with its messages, participants and read state.
+#[orbit_macros::boxed]
 pub async fn delete(
     db: &Db,
     scope: AppScope,
@@ -292,6 +298,7 @@ pub async fn delete(
 }
 
 /// Participants of each of `threads`, in the order they were added.
+#[orbit_macros::boxed]
 pub async fn participants_of(
     db: &Db,
     scope: AppScope,
@@ -313,6 +320,7 @@ pub async fn participants_of(
     Ok(grouped)
 }
 
+#[orbit_macros::boxed]
 pub async fn find_many(db: &Db, scope: AppScope, ids: &[Uuid]) -> DomainResult<Vec<thread::Model>> {
     thread::Entity::find()
         .filter(thread::Column::AppId.eq(scope.uuid()))
@@ -322,6 +330,7 @@ pub async fn find_many(db: &Db, scope: AppScope, ids: &[Uuid]) -> DomainResult<V
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn add_participant(
     db: &Db,
     scope: AppScope,
@@ -336,6 +345,7 @@ pub async fn add_participant(
     change.commit().await
 }
 
+#[orbit_macros::boxed]
 pub async fn remove_participant(
     db: &Db,
     scope: AppScope,
@@ -362,6 +372,7 @@ pub async fn remove_participant(
 /// Records that `user` has read `thread` up to `message`. Read state only moves
 /// forward, so a late, stale call cannot make read messages unread again; such
 /// a call changes nothing and announces nothing.
+#[orbit_macros::boxed]
 pub async fn mark_read(
     db: &Db,
     scope: AppScope,
@@ -434,6 +445,7 @@ pub async fn mark_read(
 
 /// Unread messages per thread for `user`, in one query for all of `threads`:
 /// live messages by others, newer than the user's read marker.
+#[orbit_macros::boxed]
 pub async fn unread_counts(
     db: &Db,
     scope: AppScope,
@@ -500,6 +512,7 @@ pub async fn unread_counts(
 
 /// Whether `agent` takes part in `thread` (both of the app): what an
 /// agent's built-in tools may touch.
+#[orbit_macros::boxed]
 pub async fn agent_takes_part(
     db: &Db,
     scope: AppScope,

@@ -91,6 +91,7 @@ pub enum CallEnd {
 /// Records the calls of model turn `step` as running, keeping any an
 /// earlier attempt recorded under the same model ids. `None` when `owner`
 /// no longer holds the reply: write nothing more, call nothing.
+#[orbit_macros::boxed]
 pub async fn record(
     db: &Db,
     reply: &agent_reply::Model,
@@ -183,6 +184,7 @@ pub async fn record(
 
 /// Stores how `call` ended, while `owner` holds its reply. `false`: the
 /// lease was lost and nothing was written.
+#[orbit_macros::boxed]
 pub async fn finish(
     db: &Db,
     reply: &agent_reply::Model,
@@ -285,6 +287,7 @@ pub const REFUSED: &str = "a person refused this call: it was not made";
 /// (`agent_reply.tool_call.failed`). Either way the paused reply is due at
 /// once. NOT_FOUND for a call the reply does not have; CONFLICT once it
 /// was decided or expired, or once the reply ended.
+#[orbit_macros::boxed]
 pub async fn decide(
     db: &Db,
     scope: AppScope,
@@ -400,6 +403,7 @@ pub(crate) async fn first_expiry<C: sea_orm::ConnectionTrait>(
 }
 
 /// Whether a call of the reply waits for approval.
+#[orbit_macros::boxed]
 pub async fn awaits_approval(db: &Db, scope: AppScope, reply: Uuid) -> DomainResult<bool> {
     let waiting = agent_tool_call::Entity::find()
         .filter(agent_tool_call::Column::AppId.eq(scope.uuid()))
@@ -413,6 +417,7 @@ pub async fn awaits_approval(db: &Db, scope: AppScope, reply: Uuid) -> DomainRes
 
 /// The calls of a reply of `scope`'s app, in the order the model asked
 /// for them.
+#[orbit_macros::boxed]
 pub async fn of_reply(
     db: &Db,
     scope: AppScope,

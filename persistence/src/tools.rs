@@ -46,6 +46,7 @@ fn headers_json(headers: &[StoredHeader]) -> DomainResult<serde_json::Value> {
     serde_json::to_value(headers).map_err(DomainError::internal)
 }
 
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -73,6 +74,7 @@ pub async fn create(
     .map_err(name_taken)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: ToolId) -> DomainResult<Option<tool::Model>> {
     tool::Entity::find_by_id(id.uuid())
         .filter(tool::Column::AppId.eq(scope.uuid()))
@@ -92,6 +94,7 @@ pub struct ToolChanges {
 }
 
 /// Changes `existing` (a tool the caller found in its app).
+#[orbit_macros::boxed]
 pub async fn update(
     db: &Db,
     existing: tool::Model,
@@ -121,6 +124,7 @@ pub async fn update(
 }
 
 /// Deletes a tool; agents that had it lose it with it.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: ToolId) -> DomainResult<()> {
     let deleted = tool::Entity::delete_many()
         .filter(tool::Column::AppId.eq(scope.uuid()))
@@ -135,6 +139,7 @@ pub async fn delete(db: &Db, scope: AppScope, id: ToolId) -> DomainResult<()> {
 }
 
 /// The app's tools, oldest first.
+#[orbit_macros::boxed]
 pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page<tool::Model>> {
     let select = tool::Entity::find().filter(tool::Column::AppId.eq(scope.uuid()));
     keyset::page(
@@ -149,6 +154,7 @@ pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page
 }
 
 /// The tools `agent` may call, by name.
+#[orbit_macros::boxed]
 pub async fn of_agent(db: &Db, scope: AppScope, agent: AgentId) -> DomainResult<Vec<tool::Model>> {
     let ids: Vec<Uuid> = agent_tool::Entity::find()
         .filter(agent_tool::Column::AppId.eq(scope.uuid()))
@@ -175,6 +181,7 @@ pub async fn of_agent(db: &Db, scope: AppScope, agent: AgentId) -> DomainResult<
 /// and here again in the transaction, so a tool deleted meanwhile is
 /// NOT_FOUND rather than a dangling row) and, when given, exactly these
 /// built-in tools.
+#[orbit_macros::boxed]
 pub async fn set_for_agent(
     db: &Db,
     scope: AppScope,

@@ -43,6 +43,7 @@ pub struct Change<'db> {
 }
 
 impl<'db> Change<'db> {
+    #[orbit_macros::boxed('db)]
     pub async fn begin(db: &'db Db, scope: AppScope, now: DateTime<Utc>) -> DomainResult<Self> {
         let txn = db.conn().begin().await.map_err(db_error)?;
         Ok(Self {
@@ -84,6 +85,7 @@ impl<'db> Change<'db> {
 
     /// Appends the events, runs the reactions that want them, commits, and
     /// tells the relay and the worker.
+    #[orbit_macros::boxed('db)]
     pub async fn commit(self) -> DomainResult<()> {
         let reactions = self.db.reactions().clone();
         let names = reactions.names();

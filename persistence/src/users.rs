@@ -23,6 +23,7 @@ pub struct NewUser {
 }
 
 /// Creates a user (and their password). A taken email is a CONFLICT on `email`.
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -80,6 +81,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
 
 /// Disables the account (ending every session of it in the same
 /// transaction) or enables it again. NOT_FOUND for a user of another app.
+#[orbit_macros::boxed]
 pub async fn set_disabled(
     db: &Db,
     scope: AppScope,
@@ -115,6 +117,7 @@ pub async fn set_disabled(
 }
 
 /// The user's password hash, if they have a password.
+#[orbit_macros::boxed]
 pub async fn password_hash(db: &Db, scope: AppScope, id: UserId) -> DomainResult<Option<String>> {
     Ok(password_credential::Entity::find_by_id(id.uuid())
         .filter(password_credential::Column::AppId.eq(scope.uuid()))
@@ -126,6 +129,7 @@ pub async fn password_hash(db: &Db, scope: AppScope, id: UserId) -> DomainResult
 
 /// Sets the user's password and, in the same transaction, ends every one of
 /// their sessions: whoever held one must prove the new password.
+#[orbit_macros::boxed]
 pub async fn change_password(
     db: &Db,
     scope: AppScope,
@@ -158,6 +162,7 @@ pub async fn change_password(
 }
 
 /// The user with this (normalized) email and their password hash, if any.
+#[orbit_macros::boxed]
 pub async fn find_by_email(
     db: &Db,
     scope: AppScope,
@@ -179,6 +184,7 @@ pub async fn find_by_email(
     Ok(Some((found, credential.map(|c| c.password_hash))))
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: UserId) -> DomainResult<Option<user::Model>> {
     user::Entity::find_by_id(id.uuid())
         .filter(user::Column::AppId.eq(scope.uuid()))
@@ -188,6 +194,7 @@ pub async fn find(db: &Db, scope: AppScope, id: UserId) -> DomainResult<Option<u
 }
 
 /// Whether the app has any user at all.
+#[orbit_macros::boxed]
 pub async fn any(db: &Db, scope: AppScope) -> DomainResult<bool> {
     let first = user::Entity::find()
         .filter(user::Column::AppId.eq(scope.uuid()))
@@ -197,6 +204,7 @@ pub async fn any(db: &Db, scope: AppScope) -> DomainResult<bool> {
     Ok(first.is_some())
 }
 
+#[orbit_macros::boxed]
 pub async fn find_many(db: &Db, scope: AppScope, ids: &[Uuid]) -> DomainResult<Vec<user::Model>> {
     user::Entity::find()
         .filter(user::Column::AppId.eq(scope.uuid()))
@@ -214,6 +222,7 @@ pub struct ProfileChanges {
     pub avatar_url: Option<Option<String>>,
 }
 
+#[orbit_macros::boxed]
 pub async fn update_profile(
     db: &Db,
     scope: AppScope,
@@ -256,6 +265,7 @@ fn visible_to(viewer: UserId) -> Condition {
         .add(user::Column::Id.in_subquery(teammates))
 }
 
+#[orbit_macros::boxed]
 pub async fn is_visible(
     db: &Db,
     scope: AppScope,
@@ -273,6 +283,7 @@ pub async fn is_visible(
 
 /// Lists users in creation order. `search` matches the display name (and, for
 /// a secret key, the email) anywhere, ignoring case.
+#[orbit_macros::boxed]
 pub async fn list(
     db: &Db,
     scope: AppScope,

@@ -60,6 +60,7 @@ fn names_in(stored: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+#[orbit_macros::boxed]
 pub async fn create(
     db: &Db,
     scope: AppScope,
@@ -98,6 +99,7 @@ pub async fn create(
     Ok(created)
 }
 
+#[orbit_macros::boxed]
 pub async fn find(db: &Db, scope: AppScope, id: WebhookId) -> DomainResult<Option<webhook::Model>> {
     webhook::Entity::find_by_id(id.uuid())
         .filter(webhook::Column::AppId.eq(scope.uuid()))
@@ -107,6 +109,7 @@ pub async fn find(db: &Db, scope: AppScope, id: WebhookId) -> DomainResult<Optio
 }
 
 /// The app's webhooks, oldest first.
+#[orbit_macros::boxed]
 pub async fn list(db: &Db, scope: AppScope, args: PageArgs) -> DomainResult<Page<webhook::Model>> {
     let select = webhook::Entity::find().filter(webhook::Column::AppId.eq(scope.uuid()));
     keyset::page(
@@ -128,6 +131,7 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
 }
 
+#[orbit_macros::boxed]
 pub async fn update(
     db: &Db,
     scope: AppScope,
@@ -166,6 +170,7 @@ pub async fn update(
 
 /// Makes `signing_secret` (sealed) the webhook's secret. The one it
 /// replaces keeps signing until `previous_until`; `None` drops it at once.
+#[orbit_macros::boxed]
 pub async fn rotate_secret(
     db: &Db,
     scope: AppScope,
@@ -188,6 +193,7 @@ pub async fn rotate_secret(
 }
 
 /// Deletes the webhook with its deliveries and their log. `false`: no such webhook.
+#[orbit_macros::boxed]
 pub async fn delete(db: &Db, scope: AppScope, id: WebhookId) -> DomainResult<bool> {
     let deleted = webhook::Entity::delete_many()
         .filter(webhook::Column::Id.eq(id.uuid()))
@@ -270,6 +276,7 @@ pub(crate) async fn enqueue(change: &dyn InChange, happened: &[Happened]) -> Dom
 }
 
 /// A webhook's deliveries, newest first.
+#[orbit_macros::boxed]
 pub async fn deliveries(
     db: &Db,
     scope: AppScope,
@@ -291,6 +298,7 @@ pub async fn deliveries(
 }
 
 /// The attempts of these deliveries, oldest first.
+#[orbit_macros::boxed]
 pub async fn attempts(
     db: &Db,
     scope: AppScope,
@@ -308,6 +316,7 @@ pub async fn attempts(
         .map_err(db_error)
 }
 
+#[orbit_macros::boxed]
 pub async fn find_delivery(
     db: &Db,
     scope: AppScope,
@@ -322,6 +331,7 @@ pub async fn find_delivery(
 
 /// Queues a delivery to be sent now, with a fresh retry window, whatever
 /// became of it. CONFLICT while it is being sent or its webhook is off.
+#[orbit_macros::boxed]
 pub async fn redeliver(
     db: &Db,
     scope: AppScope,
@@ -372,6 +382,7 @@ pub async fn redeliver(
 
 /// Claims up to `limit` due deliveries of any app for `owner` (the worker
 /// serves every app; each delivery names its own).
+#[orbit_macros::boxed]
 pub async fn claim_due(
     db: &Db,
     owner: &str,
@@ -384,6 +395,7 @@ pub async fn claim_due(
 
 /// A claimed delivery and its webhook; `None` when the webhook was deleted
 /// meanwhile (its deliveries went with it).
+#[orbit_macros::boxed]
 pub async fn claimed(db: &Db, id: Uuid) -> DomainResult<Option<(delivery::Model, webhook::Model)>> {
     let Some(found) = delivery::Entity::find_by_id(id)
         .one(db.conn())
@@ -426,6 +438,7 @@ pub enum Outcome {
 /// only while `owner` still holds the delivery's lease. `false`: the lease
 /// was lost (another process took the delivery over, or it was deleted)
 /// and nothing was written.
+#[orbit_macros::boxed]
 pub async fn record_attempt(
     db: &Db,
     claimed: &delivery::Model,

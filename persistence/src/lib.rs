@@ -2,6 +2,11 @@
 //! caller's [`AppScope`](orbit_domain::ids::AppScope): there is no query
 //! without its app. Writes that change state append their events to the
 //! log in the same transaction, through a `unit_of_work::Change`.
+//!
+//! Every public `async fn` that is not generic over types wears
+//! `#[orbit_macros::boxed]`, so that `orbit-api` awaits its future boxed
+//! instead of compiling its body (and the `sea-orm` code behind it) once
+//! more; CI checks it (`.ci/boxed_async.py`).
 
 pub mod agent_replies;
 pub mod agents;

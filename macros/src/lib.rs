@@ -27,9 +27,9 @@ use syn::{
 /// `fn f(..) -> impl Future<Output = T> + Send` that returns the body's
 /// future boxed. The function must not be generic over types (a generic
 /// function is compiled where it is used whatever is done here); lifetimes
-/// are fine. A method names its `impl`'s lifetimes that its arguments or
-/// `self` hold (`#[boxed('db)]`). Each elided lifetime of the arguments gets a name, and the
-/// boxed future lives as long as the shortest of them.
+/// are fine. A method names the lifetimes of its `impl` that its arguments
+/// or `self` hold (`#[boxed('db)]`). Each elided lifetime of the arguments
+/// gets a name, and the boxed future lives as long as the shortest of them.
 #[proc_macro_attribute]
 pub fn boxed(attr: TokenStream, item: TokenStream) -> TokenStream {
     let outer = parse_macro_input!(attr with Punctuated::<Lifetime, Token![,]>::parse_terminated);

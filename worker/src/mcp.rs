@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
 use orbit_domain::app_vars::substitute;
@@ -112,22 +111,10 @@ impl Endpoint {
 
 /// Lists the tools of the server named `server_name` at `endpoint`,
 /// checked as tools of the app; never an error: a server that cannot be
-/// looked at is [`Listing::Failed`] with why.
-///
-/// Boxed, and never inlined, so that the MCP client's state machines are
-/// compiled once, here: an `async fn`'s body is otherwise compiled again in
-/// every crate that awaits it (`api` calls this when a server is saved).
-#[inline(never)]
-pub fn look<'a>(
-    outbound: &'a Outbound,
-    limits: ToolLimits,
-    server_name: &'a str,
-    endpoint: Endpoint,
-) -> BoxFuture<'a, Listing> {
-    Box::pin(look_unboxed(outbound, limits, server_name, endpoint))
-}
-
-async fn look_unboxed(
+/// looked at is [`Listing::Failed`] with why. Boxed: `api` awaits it when
+/// a server is saved, and would otherwise compile the whole MCP client.
+#[orbit_macros::boxed]
+pub async fn look(
     outbound: &Outbound,
     limits: ToolLimits,
     server_name: &str,

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, Selection as AstSelection,
@@ -90,7 +90,11 @@ pub(crate) enum Render {
 /// encoded once per id and the same bytes are written to each socket.
 pub(crate) struct SharedRendering {
     text: Arc<str>,
-    frames: Mutex<Vec<(Box<str>, Utf8Bytes)>>,
+    /// The frame for the first id to ask, which nearly every socket asks
+    /// for: read without a lock, by both of the runtime's threads at once.
+    first_frame: OnceLock<(Box<str>, Utf8Bytes)>,
+    /// Frames for other ids.
+    other_frames: Mutex<Vec<(Box<str>, Utf8Bytes)>>,
 }
 
 /// Distinct frame prefixes kept per rendering; past them (operation ids
@@ -101,7 +105,8 @@ impl SharedRendering {
     fn new(text: Arc<str>) -> Self {
         Self {
             text,
-            frames: Mutex::default(),
+            first_frame: OnceLock::new(),
+            other_frames: Mutex::default(),
         }
     }
 
@@ -112,17 +117,19 @@ impl SharedRendering {
 
     /// The frame that begins with `prefix` and carries this payload, made
     /// by `frame` the first time this prefix asks.
-    pub(crate) fn frame(
-        &self,
-        prefix: &str,
-        frame: impl FnOnce(&str, &str) -> Utf8Bytes,
-    ) -> Utf8Bytes {
-        let mut frames = lock(&self.frames);
-        if let Some((_, bytes)) = frames.iter().find(|(kept, _)| &**kept == prefix) {
+    pub(crate) fn frame(&self, prefix: &str, frame: impl Fn(&str, &str) -> Utf8Bytes) -> Utf8Bytes {
+        let (first, bytes) = self
+            .first_frame
+            .get_or_init(|| (Box::from(prefix), frame(prefix, &self.text)));
+        if **first == *prefix {
+            return bytes.clone();
+        }
+        let mut frames = lock(&self.other_frames);
+        if let Some((_, bytes)) = frames.iter().find(|(kept, _)| **kept == *prefix) {
             return bytes.clone();
         }
         let bytes = frame(prefix, &self.text);
-        if frames.len() < FRAMES_KEPT {
+        if frames.len() < FRAMES_KEPT - 1 {
             frames.push((Box::from(prefix), bytes.clone()));
         }
         bytes

@@ -16,7 +16,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use async_graphql::Request as GraphqlRequest;
@@ -24,6 +25,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, SplitSink, SplitStream};
+use futures::task::{ArcWake, AtomicWaker};
 use futures::{Sink, SinkExt, StreamExt};
 use orbit_domain::ErrorCode;
 use orbit_domain::events::{Event, Topic};
@@ -296,6 +298,67 @@ impl Outgoing {
     }
 }
 
+/// The client's side of the socket, read only when it woke since it was
+/// last read.
+///
+/// A turn reads the client only then: most turns only write a delivery,
+/// and a read attempt on a socket with nothing to read still costs
+/// tungstenite's buffer work (zeroing its read chunk) and a waker
+/// registration. The read is polled with this waker, so the socket's
+/// readiness (a frame, or the client closing) sets the flag and wakes the
+/// socket's task.
+struct ClientSide {
+    stream: SplitStream<WebSocket>,
+    signal: Arc<ClientSignal>,
+    /// `signal` as a `Waker`, made once.
+    waker: Waker,
+}
+
+struct ClientSignal {
+    woke: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl ArcWake for ClientSignal {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.woke.store(true, Ordering::Release);
+        this.task.wake();
+    }
+}
+
+impl ClientSide {
+    fn new(stream: SplitStream<WebSocket>) -> Self {
+        // Woken to begin with: the first turn reads.
+        let signal = Arc::new(ClientSignal {
+            woke: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
+        let waker = futures::task::waker(signal.clone());
+        Self {
+            stream,
+            signal,
+            waker,
+        }
+    }
+
+    /// The client's next frame, if the client's side woke since it was last
+    /// read; `Pending` (without reading) when it did not.
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, axum::Error>>> {
+        self.signal.task.register(cx.waker());
+        if !self.signal.woke.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let frame = self
+            .stream
+            .poll_next_unpin(&mut Context::from_waker(&self.waker));
+        if frame.is_ready() {
+            // More may be buffered without another wake-up.
+            self.signal.woke.store(true, Ordering::Release);
+        }
+        frame
+    }
+}
+
 struct Connection {
     state: Arc<HttpState>,
     protocol: Protocol,
@@ -333,8 +396,9 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
+        let (mut sink, stream) = socket.split();
         let mut out = Outgoing::new(self.state.ws.send_queue);
+        let mut client = ClientSide::new(stream);
         let mut inputs = StreamSet::default();
         inputs.insert(
             changes(self.state.ws.shutdown.clone())
@@ -352,7 +416,7 @@ impl Connection {
                     &mut out,
                     &mut inputs,
                     &mut sink,
-                    &mut stream,
+                    &mut client,
                     &mut init_deadline,
                 )
             })
@@ -416,7 +480,7 @@ impl Connection {
         out: &mut Outgoing,
         inputs: &mut StreamSet<Input>,
         sink: &mut SplitSink<WebSocket, Message>,
-        stream: &mut SplitStream<WebSocket>,
+        client: &mut ClientSide,
         init_deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     ) -> Poll<Turn> {
         let mut taken = 0;
@@ -450,7 +514,7 @@ impl Connection {
         // due, and while it is not reading what it was sent.
         if self.awaited.is_none()
             && !out.is_full()
-            && let Poll::Ready(frame) = stream.poll_next_unpin(cx)
+            && let Poll::Ready(frame) = client.poll_frame(cx)
         {
             return Poll::Ready(match frame {
                 Some(Ok(frame)) => Turn::ClientFrame(frame),

@@ -5,6 +5,7 @@ use crate::committed::{AppendedEvent, CommittedEvents};
 use crate::db_error;
 use crate::queues::{QueueSet, WorkSignals};
 use crate::reaction::Reactions;
+use crate::wanted_lately::WantedLately;
 use orbit_domain::{DomainError, DomainResult};
 use orbit_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend};
@@ -36,6 +37,8 @@ pub struct Db {
     committed: Arc<CommittedEvents>,
     /// Wakes the worker's loop of each queue a commit wrote to.
     work: Arc<WorkSignals>,
+    /// Which apps' changes reactions wanted lately (`unit_of_work`).
+    wanted_lately: Arc<WantedLately>,
 }
 
 impl Db {
@@ -81,7 +84,20 @@ impl Db {
                         .busy_timeout(Duration::from_secs(10))
                 });
         } else {
-            options.max_connections(20).min_connections(1);
+            options
+                .max_connections(20)
+                .min_connections(1)
+                // Ping on checkout only where it can tell something
+                // (`connection_trust`): a round trip fewer per checkout.
+                .test_before_acquire(false)
+                .map_sqlx_postgres_before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if crate::connection_trust::needs_ping(meta.idle_for) {
+                            sea_orm::sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                });
         }
         let conn = Database::connect(options).await.map_err(db_error)?;
         Ok(Self {
@@ -89,6 +105,7 @@ impl Db {
             reactions: Reactions::default(),
             committed: Arc::default(),
             work: Arc::default(),
+            wanted_lately: Arc::default(),
         })
     }
 
@@ -115,6 +132,10 @@ impl Db {
     /// Events this process committed, waiting for the relay.
     pub fn committed_events(&self) -> &Arc<CommittedEvents> {
         &self.committed
+    }
+
+    pub(crate) fn wanted_lately(&self) -> &WantedLately {
+        &self.wanted_lately
     }
 
     /// The worker's wake-ups, per queue.

@@ -6,6 +6,7 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 /// to the logs, never to a client.
 pub fn db_error(error: DbErr) -> DomainError {
     if is_unavailable(&error) {
+        crate::connection_trust::saw_unreachable();
         DomainError::unavailable(error)
     } else {
         DomainError::internal(error)

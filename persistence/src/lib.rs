@@ -16,6 +16,7 @@ pub mod app_settings;
 pub mod app_vars;
 pub mod apps;
 pub mod committed;
+mod connection_trust;
 mod db;
 pub mod device_flow;
 mod error;
@@ -42,6 +43,7 @@ pub mod tool_calls;
 pub mod tools;
 pub mod unit_of_work;
 pub mod users;
+mod wanted_lately;
 pub mod webhooks;
 
 pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT, Db, PoolStatus};

@@ -13,7 +13,8 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::error::is_unique_violation;
-use crate::unit_of_work::Change;
+use crate::outbox::{GuardedWrite, NOTHING_WANTS};
+use crate::unit_of_work::{self, Change, OneStatement};
 use crate::{Db, Page, PageArgs, db_error, keyset};
 
 pub const STATUS_SENT: &str = "sent";
@@ -91,7 +92,6 @@ pub async fn send(
     {
         return replay(existing, &new_message);
     }
-    let change = Change::begin(db, scope, now).await?;
     let created = message::Model {
         id: MessageId::generate().uuid(),
         app_id: scope.uuid(),
@@ -109,44 +109,56 @@ pub async fn send(
         edited_at: None,
         deleted_at: None,
     };
+    // Most sends: nothing reacts to them, and they are made in one statement.
+    match unit_of_work::in_one_statement(
+        db,
+        scope,
+        now,
+        guarded_insert_and_touch_thread(&created),
+        vec![created_event(&created)],
+    )
+    .await?
+    {
+        OneStatement::Made => return Ok(created),
+        OneStatement::Conflicted => return replay_concurrent_retry(db, scope, &new_message).await,
+        OneStatement::NeedsTransaction => {}
+    }
+    let change = Change::begin(db, scope, now).await?;
     match insert_and_touch_thread(change.txn(), &created).await {
         Ok(()) => {}
-        // A concurrent retry won the race between our lookup and insert.
         Err(error) if is_unique_violation(&error) => {
             drop(change);
-            let key = new_message.idempotency_key.as_deref().unwrap_or_default();
-            let existing = find_by_idempotency_key(db.conn(), scope, &new_message, key)
-                .await?
-                .ok_or_else(|| DomainError::internal("idempotent message vanished"))?;
-            return replay(existing, &new_message);
+            return replay_concurrent_retry(db, scope, &new_message).await;
         }
         Err(error) => return Err(db_error(error)),
     }
-    change.emit(Event::MessageCreated(snapshot(&created)));
+    change.emit(created_event(&created));
     change.commit().await?;
     Ok(created)
 }
 
-/// Inserts `message` and moves its thread to the top of the activity order
-/// (its newest message is this one: UUIDv7, so the key orders threads by
-/// last activity). One statement on Postgres.
-async fn insert_and_touch_thread<C: ConnectionTrait>(
-    conn: &C,
-    message: &message::Model,
-) -> Result<(), sea_orm::DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres {
-        message::ActiveModel::from(message.clone())
-            .insert(conn)
-            .await?;
-        return touch_thread(conn, message).await;
-    }
-    let sql = "WITH touched AS (UPDATE threads SET last_message_at = $13, activity_key = $1 \
-               WHERE id = $3 AND app_id = $2) \
-               INSERT INTO messages (id, app_id, thread_id, author_user_id, author_agent_id, \
-               content, metadata, status, model, prompt_tokens, completion_tokens, \
-               idempotency_key, created_at, edited_at, deleted_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
-    let values: Vec<sea_orm::Value> = vec![
+/// A concurrent retry won the race between our lookup and insert: answer
+/// with the message it wrote.
+async fn replay_concurrent_retry(
+    db: &Db,
+    scope: AppScope,
+    new_message: &NewMessage,
+) -> DomainResult<message::Model> {
+    let key = new_message.idempotency_key.as_deref().unwrap_or_default();
+    let existing = find_by_idempotency_key(db.conn(), scope, new_message, key)
+        .await?
+        .ok_or_else(|| DomainError::internal("idempotent message vanished"))?;
+    replay(existing, new_message)
+}
+
+/// The columns of `messages` in the order [`message_values`] gives them.
+const MESSAGE_COLUMNS: &str = "id, app_id, thread_id, author_user_id, author_agent_id, \
+     content, metadata, status, model, prompt_tokens, completion_tokens, \
+     idempotency_key, created_at, edited_at, deleted_at";
+
+/// `message` as parameters `$1` to `$15`, in [`MESSAGE_COLUMNS`]' order.
+fn message_values(message: &message::Model) -> Vec<sea_orm::Value> {
+    vec![
         message.id.into(),
         message.app_id.into(),
         message.thread_id.into(),
@@ -162,7 +174,47 @@ async fn insert_and_touch_thread<C: ConnectionTrait>(
         message.created_at.into(),
         message.edited_at.into(),
         message.deleted_at.into(),
-    ];
+    ]
+}
+
+/// [`insert_and_touch_thread`] as the write of a one-statement change.
+fn guarded_insert_and_touch_thread(message: &message::Model) -> GuardedWrite {
+    GuardedWrite {
+        items: vec![
+            format!(
+                "UPDATE threads SET last_message_at = $13, activity_key = $1 \
+                 WHERE id = $3 AND app_id = $2 AND {NOTHING_WANTS}"
+            ),
+            format!(
+                "INSERT INTO messages ({MESSAGE_COLUMNS}) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+                 WHERE {NOTHING_WANTS}"
+            ),
+        ],
+        values: message_values(message),
+    }
+}
+
+/// Inserts `message` and moves its thread to the top of the activity order
+/// (its newest message is this one: UUIDv7, so the key orders threads by
+/// last activity). One statement on Postgres.
+async fn insert_and_touch_thread<C: ConnectionTrait>(
+    conn: &C,
+    message: &message::Model,
+) -> Result<(), sea_orm::DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        message::ActiveModel::from(message.clone())
+            .insert(conn)
+            .await?;
+        return touch_thread(conn, message).await;
+    }
+    let sql = format!(
+        "WITH touched AS (UPDATE threads SET last_message_at = $13, activity_key = $1 \
+         WHERE id = $3 AND app_id = $2) \
+         INSERT INTO messages ({MESSAGE_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    );
+    let values = message_values(message);
     conn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,

@@ -79,68 +79,171 @@ pub async fn append<C: ConnectionTrait>(
     events: Vec<Arc<Event>>,
     reactions: &[&str],
 ) -> DomainResult<Appended> {
-    let mut rows = Vec::new();
-    let mut happened = Vec::with_capacity(events.len());
-    for (index, event) in events.iter().enumerate() {
-        let topics = event.topics(scope.app_id());
-        if !event.event_type().is_stored() || topics.is_empty() {
-            return Err(DomainError::internal(format!(
-                "`{}` is not written to the log",
-                event.event_type().as_str()
-            )));
-        }
-        for (n, topic) in topics.into_iter().enumerate() {
-            let id = EventId::generate().uuid();
-            if n == 0 {
-                happened.push(Happened {
-                    event_id: id,
-                    event: event.clone(),
-                });
-            }
-            rows.push(Row {
-                id,
-                topic: topic.key(),
-                event: index,
-            });
-        }
-    }
-    if rows.is_empty() {
+    let planned = Planned::new(scope, now, events)?;
+    if planned.rows.is_empty() {
         return Ok(Appended::default());
     }
-    let payloads: Vec<serde_json::Value> = events.iter().map(|event| event.payload()).collect();
-    let mut types: Vec<EventType> = events.iter().map(|event| event.event_type()).collect();
-    types.sort_by_key(|event_type| event_type.as_str());
-    types.dedup();
-    let batch = Batch {
-        scope,
-        now,
-        rows: &rows,
-        events: &events,
-        payloads: &payloads,
-        types: &types,
-        reactions,
-    };
     let (seqs, wanted) = match txn.get_database_backend() {
-        DbBackend::Postgres => append_in_one_statement(txn, &batch).await?,
-        _ => append_statement_by_statement(txn, &batch).await?,
+        DbBackend::Postgres => {
+            append_in_one_statement(txn, &planned.batch(reactions), None).await?
+        }
+        _ => append_statement_by_statement(txn, &planned.batch(reactions)).await?,
     };
-    let rows = rows
-        .into_iter()
-        .zip(seqs)
-        .map(|(row, seq)| AppendedEvent {
-            id: row.id,
-            app: scope.uuid(),
-            topic: row.topic,
-            seq,
-            event: events[row.event].clone(),
-            occurred_at: now,
+    Ok(planned.appended(seqs, wanted))
+}
+
+/// What [`write_and_append_unless_wanted`] did.
+#[derive(Debug)]
+pub(crate) enum UnlessWanted {
+    /// Written, appended and committed.
+    Committed(Vec<AppendedEvent>),
+    /// One of the reactions asked about wants the events: nothing written.
+    Wanted,
+}
+
+/// Postgres: `write`, the events appended after it and the commit, in one
+/// statement outside any transaction — unless one of `reactions` wants the
+/// events, when nothing is written at all (the change then needs a
+/// transaction for the reactions to run in).
+pub(crate) async fn write_and_append_unless_wanted<C: ConnectionTrait>(
+    conn: &C,
+    scope: AppScope,
+    now: DateTime<Utc>,
+    write: &GuardedWrite,
+    events: Vec<Arc<Event>>,
+    reactions: &[&str],
+) -> Result<UnlessWanted, WriteError> {
+    let planned = Planned::new(scope, now, events)?;
+    if planned.rows.is_empty() {
+        return Err(DomainError::internal("a one-statement change must append events").into());
+    }
+    let (seqs, wanted) =
+        append_in_one_statement(conn, &planned.batch(reactions), Some(write)).await?;
+    if !wanted.is_empty() {
+        return Ok(UnlessWanted::Wanted);
+    }
+    Ok(UnlessWanted::Committed(planned.appended(seqs, wanted).rows))
+}
+
+/// Writes a change makes in the statement that appends its events
+/// (Postgres): data-modifying `WITH` items, each acting only where
+/// [`NOTHING_WANTS`] holds, with their parameters numbered from `$1`.
+#[derive(Debug, Default)]
+pub struct GuardedWrite {
+    pub(crate) items: Vec<String>,
+    pub(crate) values: Vec<SqlValue>,
+}
+
+/// The condition each item of a [`GuardedWrite`] writes under: no reaction
+/// wants the change's events.
+pub(crate) const NOTHING_WANTS: &str = "NOT EXISTS (SELECT 1 FROM wanted)";
+
+/// A one-statement write failed: the database's own error (a constraint,
+/// say, for the caller to tell apart), or Orbit's.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    Database(sea_orm::DbErr),
+    Domain(DomainError),
+}
+
+impl From<DomainError> for WriteError {
+    fn from(error: DomainError) -> Self {
+        Self::Domain(error)
+    }
+}
+
+/// A call's rows, planned before they are written.
+struct Planned {
+    scope: AppScope,
+    now: DateTime<Utc>,
+    events: Vec<Arc<Event>>,
+    rows: Vec<Row>,
+    happened: Vec<Happened>,
+    payloads: Vec<serde_json::Value>,
+    types: Vec<EventType>,
+}
+
+impl Planned {
+    fn new(scope: AppScope, now: DateTime<Utc>, events: Vec<Arc<Event>>) -> DomainResult<Self> {
+        let mut rows = Vec::new();
+        let mut happened = Vec::with_capacity(events.len());
+        for (index, event) in events.iter().enumerate() {
+            let topics = event.topics(scope.app_id());
+            if !event.event_type().is_stored() || topics.is_empty() {
+                return Err(DomainError::internal(format!(
+                    "`{}` is not written to the log",
+                    event.event_type().as_str()
+                )));
+            }
+            for (n, topic) in topics.into_iter().enumerate() {
+                let id = EventId::generate().uuid();
+                if n == 0 {
+                    happened.push(Happened {
+                        event_id: id,
+                        event: event.clone(),
+                    });
+                }
+                rows.push(Row {
+                    id,
+                    topic: topic.key(),
+                    event: index,
+                });
+            }
+        }
+        let payloads = events.iter().map(|event| event.payload()).collect();
+        let mut types: Vec<EventType> = events.iter().map(|event| event.event_type()).collect();
+        types.sort_by_key(|event_type| event_type.as_str());
+        types.dedup();
+        Ok(Self {
+            scope,
+            now,
+            events,
+            rows,
+            happened,
+            payloads,
+            types,
         })
-        .collect();
-    Ok(Appended {
-        rows,
-        happened,
-        wanted,
-    })
+    }
+
+    fn batch<'a>(&'a self, reactions: &'a [&'a str]) -> Batch<'a> {
+        Batch {
+            scope: self.scope,
+            now: self.now,
+            rows: &self.rows,
+            events: &self.events,
+            payloads: &self.payloads,
+            types: &self.types,
+            reactions,
+        }
+    }
+
+    fn appended(self, seqs: Vec<i64>, wanted: Vec<(String, EventType)>) -> Appended {
+        let Self {
+            scope,
+            now,
+            events,
+            rows,
+            happened,
+            ..
+        } = self;
+        let rows = rows
+            .into_iter()
+            .zip(seqs)
+            .map(|(row, seq)| AppendedEvent {
+                id: row.id,
+                app: scope.uuid(),
+                topic: row.topic,
+                seq,
+                event: events[row.event].clone(),
+                occurred_at: now,
+            })
+            .collect();
+        Appended {
+            rows,
+            happened,
+            wanted,
+        }
+    }
 }
 
 /// How many rows after each row share its topic: its sequence is the
@@ -159,7 +262,8 @@ fn later_on_same_topic(rows: &[Row]) -> Vec<i64> {
 async fn append_in_one_statement<C: ConnectionTrait>(
     txn: &C,
     batch: &Batch<'_>,
-) -> DomainResult<Written> {
+    write: Option<&GuardedWrite>,
+) -> Result<Written, WriteError> {
     let Batch {
         scope,
         now,
@@ -169,7 +273,12 @@ async fn append_in_one_statement<C: ConnectionTrait>(
         types,
         reactions,
     } = *batch;
-    let mut values: Vec<SqlValue> = vec![scope.uuid().into(), now.into()];
+    // The write's own parameters come first, numbered as it wrote them.
+    let mut values: Vec<SqlValue> = write.map(|write| write.values.clone()).unwrap_or_default();
+    values.push(scope.uuid().into());
+    let app = format!("${}", values.len());
+    values.push(now.into());
+    let occurred_at = format!("${}", values.len());
     let mut input = Vec::with_capacity(rows.len());
     for (ord, row) in rows.iter().enumerate() {
         let at = values.len();
@@ -200,28 +309,44 @@ async fn append_in_one_statement<C: ConnectionTrait>(
     let type_list = placeholders(types.iter().map(|t| t.as_str().into()).collect());
     let reaction_list = placeholders(reactions.iter().map(|r| (*r).into()).collect());
     let interest = if reactions.is_empty() {
-        String::new()
+        "SELECT NULL::text AS reaction, NULL::text AS event_type WHERE false".to_owned()
     } else {
         format!(
-            " UNION ALL SELECT NULL::uuid, NULL::bigint, reaction, event_type FROM event_interest \
-             WHERE app_id = $1 AND event_type IN ({type_list}) AND reaction IN ({reaction_list})"
+            "SELECT reaction, event_type FROM event_interest \
+             WHERE app_id = {app} AND event_type IN ({type_list}) AND reaction IN ({reaction_list})"
         )
     };
+    // Guarded, the write and the append happen only where nothing wants
+    // the events; otherwise the reactions run after this, in its transaction.
+    let (guarded_items, guard) = match write {
+        Some(write) => (
+            write
+                .items
+                .iter()
+                .enumerate()
+                .map(|(n, item)| format!("write{n} AS ({item}), "))
+                .collect::<String>(),
+            format!(" WHERE {NOTHING_WANTS}"),
+        ),
+        None => (String::new(), String::new()),
+    };
     let sql = format!(
-        "WITH input (id, topic, ord, event_type, payload) AS (VALUES {input}), \
-         counts AS (SELECT topic, count(*) AS n FROM input GROUP BY topic), \
+        "WITH wanted (reaction, event_type) AS ({interest}), {guarded_items}\
+         input (id, topic, ord, event_type, payload) AS (VALUES {input}), \
+         counts AS (SELECT topic, count(*) AS n FROM input{guard} GROUP BY topic), \
          seqs AS (INSERT INTO topic_sequences (topic, last_seq) \
             SELECT topic, n FROM counts ORDER BY topic \
             ON CONFLICT (topic) DO UPDATE SET last_seq = topic_sequences.last_seq + EXCLUDED.last_seq \
             RETURNING topic, last_seq), \
          written AS (INSERT INTO events (id, app_id, topic, seq, event_type, payload, occurred_at) \
-            SELECT i.id, $1, i.topic, \
+            SELECT i.id, {app}, i.topic, \
               s.last_seq - (SELECT count(*) FROM input j WHERE j.topic = i.topic AND j.ord > i.ord), \
-              i.event_type, i.payload, $2 \
+              i.event_type, i.payload, {occurred_at} \
             FROM input i JOIN seqs s ON s.topic = i.topic \
             RETURNING id, seq), \
          marked AS (INSERT INTO {UNPUBLISHED} (event_id) SELECT id FROM written) \
-         SELECT id, seq, NULL::text AS reaction, NULL::text AS interest_type FROM written{interest}",
+         SELECT id, seq, NULL::text AS reaction, NULL::text AS interest_type FROM written \
+         UNION ALL SELECT NULL::uuid, NULL::bigint, reaction, event_type FROM wanted",
         input = input.join(", "),
     );
     let result = txn
@@ -231,7 +356,7 @@ async fn append_in_one_statement<C: ConnectionTrait>(
             values,
         ))
         .await
-        .map_err(db_error)?;
+        .map_err(WriteError::Database)?;
     let mut seq_of: BTreeMap<Uuid, i64> = BTreeMap::new();
     let mut wanted = Vec::new();
     for row in result {
@@ -250,6 +375,10 @@ async fn append_in_one_statement<C: ConnectionTrait>(
             }
         }
     }
+    if write.is_some() && !wanted.is_empty() {
+        // Nothing was written: there are no sequences to read.
+        return Ok((Vec::new(), wanted));
+    }
     let seqs = rows
         .iter()
         .map(|row| {
@@ -260,6 +389,15 @@ async fn append_in_one_statement<C: ConnectionTrait>(
         })
         .collect::<DomainResult<Vec<i64>>>()?;
     Ok((seqs, wanted))
+}
+
+impl From<WriteError> for DomainError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Database(error) => db_error(error),
+            WriteError::Domain(error) => error,
+        }
+    }
 }
 
 /// SQLite: the same, a statement at a time (they cost no round trip).

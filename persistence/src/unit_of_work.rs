@@ -12,6 +12,12 @@
 //! the interested reactions run in the same transaction (and their own
 //! events get a round of their own), the transaction commits, the relay is
 //! handed the rows to publish, and the loops of the queues written to wake.
+//!
+//! A change that is one write and its events can also be made without a
+//! transaction on Postgres ([`in_one_statement`]): the write, the append and
+//! the reading of interest are one statement that writes only if no
+//! reaction wants the events. It saves the `BEGIN` and `COMMIT` round trips
+//! and holds its locks (a topic's sequence row) only for the statement.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,10 +28,11 @@ use orbit_domain::{DomainError, DomainResult};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use crate::committed::AppendedEvent;
-use crate::outbox;
+use crate::error::is_unique_violation;
+use crate::outbox::{self, GuardedWrite, UnlessWanted, WriteError};
 use crate::queues::{Queue, QueueSet};
 use crate::reaction::{Happened, InChange};
-use crate::{Db, db_error};
+use crate::{Backend, Db, db_error};
 
 /// Reactions may emit events that others react to (a reply ends, so its
 /// routine run ends, so a webhook delivers that). No chain is longer than
@@ -125,6 +132,57 @@ impl<'db> Change<'db> {
         self.txn.commit().await.map_err(db_error)?;
         self.db.committed(appended, queued);
         Ok(())
+    }
+}
+
+/// What [`in_one_statement`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneStatement {
+    /// Written and committed with its events.
+    Made,
+    /// Nothing written: a reaction wants the events (or the backend is
+    /// SQLite). Make the change with [`Change::begin`].
+    NeedsTransaction,
+    /// Nothing written: a unique constraint refused the write.
+    Conflicted,
+}
+
+/// Makes the change `write` plus `events` in one statement, outside any
+/// transaction, if no reaction wants the events (Postgres). Then the relay
+/// and the worker are told as after [`Change::commit`].
+#[orbit_macros::boxed]
+pub async fn in_one_statement(
+    db: &Db,
+    scope: AppScope,
+    now: DateTime<Utc>,
+    write: GuardedWrite,
+    events: Vec<Event>,
+) -> DomainResult<OneStatement> {
+    let Some(first_type) = events.first().map(Event::event_type) else {
+        return Err(DomainError::internal(
+            "a one-statement change must append events",
+        ));
+    };
+    if db.backend() != Backend::Postgres || db.wanted_lately().remembers(scope, first_type, now) {
+        return Ok(OneStatement::NeedsTransaction);
+    }
+    let names = db.reactions().names();
+    let events = events.into_iter().map(Arc::new).collect();
+    match outbox::write_and_append_unless_wanted(db.conn(), scope, now, &write, events, &names)
+        .await
+    {
+        Ok(UnlessWanted::Committed(appended)) => {
+            db.committed(appended, QueueSet::default());
+            Ok(OneStatement::Made)
+        }
+        Ok(UnlessWanted::Wanted) => {
+            db.wanted_lately().remember(scope, first_type, now);
+            Ok(OneStatement::NeedsTransaction)
+        }
+        Err(WriteError::Database(error)) if is_unique_violation(&error) => {
+            Ok(OneStatement::Conflicted)
+        }
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -180,19 +180,25 @@ fn message_values(message: &message::Model) -> Vec<sea_orm::Value> {
 /// [`insert_and_touch_thread`] as the write of a one-statement change.
 fn guarded_insert_and_touch_thread(message: &message::Model) -> GuardedWrite {
     GuardedWrite {
-        items: vec![
-            format!(
-                "UPDATE threads SET last_message_at = $13, activity_key = $1 \
-                 WHERE id = $3 AND app_id = $2 AND {NOTHING_WANTS}"
-            ),
-            format!(
-                "INSERT INTO messages ({MESSAGE_COLUMNS}) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
-                 WHERE {NOTHING_WANTS}"
-            ),
-        ],
+        items: insert_and_touch_thread_sql(NOTHING_WANTS).into(),
         values: message_values(message),
     }
+}
+
+/// Postgres: the thread moved up and the message inserted, each only
+/// `WHERE condition`, with [`message_values`] as their parameters.
+fn insert_and_touch_thread_sql(condition: &str) -> [String; 2] {
+    [
+        format!(
+            "UPDATE threads SET last_message_at = $13, activity_key = $1 \
+             WHERE id = $3 AND app_id = $2 AND {condition}"
+        ),
+        format!(
+            "INSERT INTO messages ({MESSAGE_COLUMNS}) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 \
+             WHERE {condition}"
+        ),
+    ]
 }
 
 /// Inserts `message` and moves its thread to the top of the activity order
@@ -208,12 +214,8 @@ async fn insert_and_touch_thread<C: ConnectionTrait>(
             .await?;
         return touch_thread(conn, message).await;
     }
-    let sql = format!(
-        "WITH touched AS (UPDATE threads SET last_message_at = $13, activity_key = $1 \
-         WHERE id = $3 AND app_id = $2) \
-         INSERT INTO messages ({MESSAGE_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    );
+    let [touch, insert] = insert_and_touch_thread_sql("true");
+    let sql = format!("WITH touched AS ({touch}) {insert}");
     let values = message_values(message);
     conn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,

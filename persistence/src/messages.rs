@@ -13,9 +13,9 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::error::is_unique_violation;
-use crate::outbox::{GuardedWrite, NOTHING_WANTS};
+use crate::outbox::{GuardedWrite, MAY_WRITE};
 use crate::unit_of_work::{self, Change, OneStatement};
-use crate::{Db, Page, PageArgs, db_error, keyset};
+use crate::{Db, Page, PageArgs, db_error, keyset, threads};
 
 pub const STATUS_SENT: &str = "sent";
 
@@ -92,7 +92,87 @@ pub async fn send(
     {
         return replay(existing, &new_message);
     }
-    let created = message::Model {
+    let created = new_model(scope, now, &new_message);
+    // Most sends: nothing reacts to them, and they are made in one statement.
+    match unit_of_work::in_one_statement(
+        db,
+        scope,
+        now,
+        guarded_insert_and_touch_thread(&created, None),
+        vec![created_event(&created)],
+    )
+    .await?
+    {
+        OneStatement::Made => return Ok(created),
+        OneStatement::Conflicted => return replay_concurrent_retry(db, scope, &new_message).await,
+        OneStatement::NeedsTransaction | OneStatement::Refused => {}
+    }
+    let change = Change::begin(db, scope, now).await?;
+    match insert_and_touch_thread(change.txn(), &created).await {
+        Ok(()) => {}
+        Err(error) if is_unique_violation(&error) => {
+            drop(change);
+            return replay_concurrent_retry(db, scope, &new_message).await;
+        }
+        Err(error) => return Err(db_error(error)),
+    }
+    change.emit(created_event(&created));
+    change.commit().await?;
+    Ok(created)
+}
+
+/// Who a message sent by [`send_if_allowed`] comes from, and so what the
+/// statement checks before it writes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentBy {
+    /// Its author, who must see the thread (whoever sees a thread may post
+    /// in it).
+    Author,
+    /// The app's secret key, naming an author who must be a user of the app.
+    SecretKey,
+}
+
+/// The common send, checked and made in one statement: the thread is in the
+/// app and `sent_by` may post there, no reaction wants the message, and
+/// then the message, its thread's move up and its events, on Postgres.
+/// `None` when nothing was written: the sender may not post there, the
+/// idempotency key was used before, a reaction wants the message, or the
+/// database is SQLite. The caller then checks access the long way, which
+/// says what is wrong, and sends with [`send`].
+#[orbit_macros::boxed]
+pub async fn send_if_allowed(
+    db: &Db,
+    scope: AppScope,
+    now: DateTime<Utc>,
+    new_message: &NewMessage,
+    sent_by: SentBy,
+) -> DomainResult<Option<message::Model>> {
+    let created = new_model(scope, now, new_message);
+    // Parameters as numbered by `message_values`: $2 the app, $3 the
+    // thread, $4 the author.
+    let precondition = match sent_by {
+        SentBy::Author => format!(
+            "EXISTS (SELECT 1 FROM threads t WHERE t.id = $3 AND t.app_id = $2 \
+             AND ({access}) IS NOT NULL)",
+            access = threads::access_sql("t", "$4"),
+        ),
+        SentBy::SecretKey => "EXISTS (SELECT 1 FROM threads t WHERE t.id = $3 AND t.app_id = $2) \
+             AND EXISTS (SELECT 1 FROM users u WHERE u.id = $4 AND u.app_id = $2)"
+            .to_owned(),
+    };
+    let outcome = unit_of_work::in_one_statement(
+        db,
+        scope,
+        now,
+        guarded_insert_and_touch_thread(&created, Some(precondition)),
+        vec![created_event(&created)],
+    )
+    .await?;
+    Ok((outcome == OneStatement::Made).then_some(created))
+}
+
+fn new_model(scope: AppScope, now: DateTime<Utc>, new_message: &NewMessage) -> message::Model {
+    message::Model {
         id: MessageId::generate().uuid(),
         app_id: scope.uuid(),
         thread_id: new_message.thread.uuid(),
@@ -108,33 +188,7 @@ pub async fn send(
         created_at: now,
         edited_at: None,
         deleted_at: None,
-    };
-    // Most sends: nothing reacts to them, and they are made in one statement.
-    match unit_of_work::in_one_statement(
-        db,
-        scope,
-        now,
-        guarded_insert_and_touch_thread(&created),
-        vec![created_event(&created)],
-    )
-    .await?
-    {
-        OneStatement::Made => return Ok(created),
-        OneStatement::Conflicted => return replay_concurrent_retry(db, scope, &new_message).await,
-        OneStatement::NeedsTransaction => {}
     }
-    let change = Change::begin(db, scope, now).await?;
-    match insert_and_touch_thread(change.txn(), &created).await {
-        Ok(()) => {}
-        Err(error) if is_unique_violation(&error) => {
-            drop(change);
-            return replay_concurrent_retry(db, scope, &new_message).await;
-        }
-        Err(error) => return Err(db_error(error)),
-    }
-    change.emit(created_event(&created));
-    change.commit().await?;
-    Ok(created)
 }
 
 /// A concurrent retry won the race between our lookup and insert: answer
@@ -177,11 +231,16 @@ fn message_values(message: &message::Model) -> Vec<sea_orm::Value> {
     ]
 }
 
-/// [`insert_and_touch_thread`] as the write of a one-statement change.
-fn guarded_insert_and_touch_thread(message: &message::Model) -> GuardedWrite {
+/// [`insert_and_touch_thread`] as the write of a one-statement change,
+/// made only where `precondition` holds.
+fn guarded_insert_and_touch_thread(
+    message: &message::Model,
+    precondition: Option<String>,
+) -> GuardedWrite {
     GuardedWrite {
-        items: insert_and_touch_thread_sql(NOTHING_WANTS).into(),
+        items: insert_and_touch_thread_sql(MAY_WRITE).into(),
         values: message_values(message),
+        precondition,
     }
 }
 

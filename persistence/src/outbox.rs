@@ -99,12 +99,15 @@ pub(crate) enum UnlessWanted {
     Committed(Vec<AppendedEvent>),
     /// One of the reactions asked about wants the events: nothing written.
     Wanted,
+    /// The write's precondition did not hold: nothing written.
+    Refused,
 }
 
 /// Postgres: `write`, the events appended after it and the commit, in one
 /// statement outside any transaction — unless one of `reactions` wants the
 /// events, when nothing is written at all (the change then needs a
-/// transaction for the reactions to run in).
+/// transaction for the reactions to run in), or the write's precondition
+/// does not hold.
 pub(crate) async fn write_and_append_unless_wanted<C: ConnectionTrait>(
     conn: &C,
     scope: AppScope,
@@ -122,21 +125,30 @@ pub(crate) async fn write_and_append_unless_wanted<C: ConnectionTrait>(
     if !wanted.is_empty() {
         return Ok(UnlessWanted::Wanted);
     }
+    if seqs.is_empty() {
+        // Events are always appended when nothing wants them: the
+        // precondition did not hold.
+        return Ok(UnlessWanted::Refused);
+    }
     Ok(UnlessWanted::Committed(planned.appended(seqs, wanted).rows))
 }
 
 /// Writes a change makes in the statement that appends its events
 /// (Postgres): data-modifying `WITH` items, each acting only where
-/// [`NOTHING_WANTS`] holds, with their parameters numbered from `$1`.
+/// [`MAY_WRITE`] holds, with their parameters numbered from `$1`.
 #[derive(Debug, Default)]
 pub struct GuardedWrite {
     pub(crate) items: Vec<String>,
     pub(crate) values: Vec<SqlValue>,
+    /// What must hold, besides no reaction wanting the events, for anything
+    /// to be written (an SQL condition over the same parameters): that the
+    /// caller may make the change, say. `None`: nothing more.
+    pub(crate) precondition: Option<String>,
 }
 
 /// The condition each item of a [`GuardedWrite`] writes under: no reaction
-/// wants the change's events.
-pub(crate) const NOTHING_WANTS: &str = "NOT EXISTS (SELECT 1 FROM wanted)";
+/// wants the change's events and its precondition holds.
+pub(crate) const MAY_WRITE: &str = "(SELECT ok FROM may_write)";
 
 /// A one-statement write failed: the database's own error (a constraint,
 /// say, for the caller to tell apart), or Orbit's.
@@ -320,13 +332,17 @@ async fn append_in_one_statement<C: ConnectionTrait>(
     // the events; otherwise the reactions run after this, in its transaction.
     let (guarded_items, guard) = match write {
         Some(write) => (
-            write
-                .items
-                .iter()
-                .enumerate()
-                .map(|(n, item)| format!("write{n} AS ({item}), "))
-                .collect::<String>(),
-            format!(" WHERE {NOTHING_WANTS}"),
+            format!(
+                "may_write (ok) AS (SELECT NOT EXISTS (SELECT 1 FROM wanted) AND ({})), {}",
+                write.precondition.as_deref().unwrap_or("true"),
+                write
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(n, item)| format!("write{n} AS ({item}), "))
+                    .collect::<String>()
+            ),
+            format!(" WHERE {MAY_WRITE}"),
         ),
         None => (String::new(), String::new()),
     };
@@ -375,7 +391,7 @@ async fn append_in_one_statement<C: ConnectionTrait>(
             }
         }
     }
-    if write.is_some() && !wanted.is_empty() {
+    if write.is_some() && (!wanted.is_empty() || seq_of.is_empty()) {
         // Nothing was written: there are no sequences to read.
         return Ok((Vec::new(), wanted));
     }

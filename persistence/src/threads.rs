@@ -10,12 +10,12 @@ use orbit_domain::events::{Event, Participation, ReadMarker, ThreadSnapshot};
 use orbit_domain::ids::{AgentId, AppScope, MessageId, TeamId, ThreadId, UserId};
 use orbit_domain::policy::ThreadAccess;
 use orbit_domain::{DomainError, DomainResult};
+use sea_orm::FromQueryResult;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter,
+    QueryFilter, Statement,
 };
-use sea_orm::{FromQueryResult, QueryTrait};
 use uuid::Uuid;
 
 use crate::error::is_unique_violation;
@@ -137,6 +137,23 @@ pub async fn find(db: &Db, scope: AppScope, id: ThreadId) -> DomainResult<Option
         .map_err(db_error)
 }
 
+/// What the user `user` (a placeholder of the statement) is to the row
+/// `thread` of `threads`: `'owner'` of a personal thread, `'team'` member of
+/// the team that owns it, `'participant'` added by name, or NULL when they
+/// may not see it. [`find_with_access`] reads it, and a message sent in one
+/// statement is written only where it is not NULL.
+pub(crate) fn access_sql(thread: &str, user: &str) -> String {
+    format!(
+        "CASE WHEN {thread}.team_id IS NULL AND {thread}.owner_user_id = {user} THEN 'owner' \
+         WHEN {thread}.team_id IS NOT NULL AND EXISTS (SELECT 1 FROM team_members \
+           WHERE team_members.team_id = {thread}.team_id AND team_members.user_id = {user}) \
+           THEN 'team' \
+         WHEN EXISTS (SELECT 1 FROM thread_participants \
+           WHERE thread_participants.thread_id = {thread}.id \
+           AND thread_participants.user_id = {user}) THEN 'participant' END"
+    )
+}
+
 /// The thread and what `user` is to it, in one query: `None` when there is
 /// no such thread in the app, an access of `None` when the user may not see
 /// it. What every request about a thread asks first.
@@ -147,63 +164,45 @@ pub async fn find_with_access(
     id: ThreadId,
     user: UserId,
 ) -> DomainResult<Option<(thread::Model, Option<ThreadAccess>)>> {
-    let team_role = Query::select()
-        .column((team_member::Entity, team_member::Column::Role))
-        .from(team_member::Entity)
-        .and_where(
-            Expr::col((team_member::Entity, team_member::Column::TeamId))
-                .equals((thread::Entity, thread::Column::TeamId)),
-        )
-        .and_where(Expr::col((team_member::Entity, team_member::Column::UserId)).eq(user.uuid()))
-        .to_owned();
-    let participates = Query::select()
-        .expr(Expr::val(1))
-        .from(thread_participant::Entity)
-        .and_where(
-            Expr::col((
-                thread_participant::Entity,
-                thread_participant::Column::ThreadId,
-            ))
-            .equals((thread::Entity, thread::Column::Id)),
-        )
-        .and_where(
-            Expr::col((
-                thread_participant::Entity,
-                thread_participant::Column::UserId,
-            ))
-            .eq(user.uuid()),
-        )
-        .to_owned();
-    let mut query = thread::Entity::find_by_id(id.uuid())
-        .filter(thread::Column::AppId.eq(scope.uuid()))
-        .into_query();
-    query
-        .expr_as(
-            Expr::SubQuery(None, Box::new(team_role.into())),
-            Alias::new("viewer_team_role"),
-        )
-        .expr_as(
-            Expr::exists(participates),
-            Alias::new("viewer_participates"),
-        );
-    let Some(row) = db.conn().query_one(&query).await.map_err(db_error)? else {
+    let sql = format!(
+        "SELECT t.*, {access} AS viewer_access, \
+           (SELECT role FROM team_members WHERE team_members.team_id = t.team_id \
+             AND team_members.user_id = $3) AS viewer_team_role \
+         FROM threads t WHERE t.id = $1 AND t.app_id = $2",
+        access = access_sql("t", "$3"),
+    );
+    let statement = Statement::from_sql_and_values(
+        db.conn().get_database_backend(),
+        sql,
+        [id.uuid().into(), scope.uuid().into(), user.uuid().into()],
+    );
+    let Some(row) = db.conn().query_one_raw(statement).await.map_err(db_error)? else {
         return Ok(None);
     };
     let thread = thread::Model::from_query_result(&row, "").map_err(db_error)?;
+    let access: Option<String> = row.try_get("", "viewer_access").map_err(db_error)?;
     let team_role: Option<String> = row.try_get("", "viewer_team_role").map_err(db_error)?;
-    let participates: bool = row.try_get("", "viewer_participates").map_err(db_error)?;
-    let access = match ThreadOwner::of(&thread)? {
-        ThreadOwner::User(owner) if owner == user => Some(ThreadAccess::Owner),
-        ThreadOwner::Team(_) if team_role.is_some() => Some(ThreadAccess::TeamMember {
+    let access = match access.as_deref() {
+        None => None,
+        Some("owner") => Some(ThreadAccess::Owner),
+        Some("team") => Some(ThreadAccess::TeamMember {
             role: teams::parse_role(team_role.as_deref().unwrap_or_default())?,
             is_creator: thread.created_by == Some(user.uuid()),
         }),
-        _ => participates.then_some(ThreadAccess::Participant),
+        Some("participant") => Some(ThreadAccess::Participant),
+        Some(other) => {
+            return Err(DomainError::internal(format!(
+                "unknown thread access `{other}`"
+            )));
+        }
     };
     Ok(Some((thread, access)))
 }
 
-/// Threads `user` may see: their own, their teams', and those they were added to.
+/// Threads `user` may see: their own, their teams', and those they were
+/// added to. The rule of [`access_sql`], shaped for a scan of many threads
+/// (each subquery run once and hashed, not probed for every row): keep the
+/// two alike.
 fn visible_to(user: UserId) -> Condition {
     let my_teams = Query::select()
         .column(team_member::Column::TeamId)

@@ -145,6 +145,8 @@ pub enum OneStatement {
     NeedsTransaction,
     /// Nothing written: a unique constraint refused the write.
     Conflicted,
+    /// Nothing written: the write's precondition did not hold.
+    Refused,
 }
 
 /// Makes the change `write` plus `events` in one statement, outside any
@@ -179,6 +181,7 @@ pub async fn in_one_statement(
             db.wanted_lately().remember(scope, first_type, now);
             Ok(OneStatement::NeedsTransaction)
         }
+        Ok(UnlessWanted::Refused) => Ok(OneStatement::Refused),
         Err(WriteError::Database(error)) if is_unique_violation(&error) => {
             Ok(OneStatement::Conflicted)
         }

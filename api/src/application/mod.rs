@@ -6,8 +6,9 @@
 //! GraphQL payload, an OAuth token response, a line of JSON).
 //!
 //! Areas come here as their logic leaves the resolvers: sign-in and
-//! sessions, emailed codes and magic links, the device flow's exchange, apps and their keys, and the
-//! login methods an app allows.
+//! sessions, emailed codes and magic links, the device flow's exchange,
+//! apps and their keys, the login methods an app allows, and sending a
+//! message.
 
 pub mod access;
 pub mod app_vars;
@@ -15,6 +16,7 @@ pub mod apps;
 pub mod device;
 pub mod login_methods;
 pub mod mcp_servers;
+pub mod messages;
 pub mod oauth_login;
 pub mod outbound;
 pub mod passwordless;

@@ -2,16 +2,16 @@
 
 use super::scalars::Json;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use orbit_domain::ids::{MessageId, ThreadId, UserId};
+use orbit_domain::ids::{MessageId, ThreadId};
 use orbit_domain::policy::{MessageAction, ThreadAction, authorize_message, authorize_thread};
 use orbit_domain::{DomainError, validation};
-use orbit_persistence::messages::{self, NewMessage};
+use orbit_persistence::messages;
 use orbit_persistence::threads;
 
 use super::types::{MessageNode, ThreadNode};
 use super::{GqlResult, services, viewer};
-use crate::application::access;
-use crate::viewer::Actor;
+use crate::application::messages::MessageToSend;
+use crate::application::{self, access};
 
 #[derive(InputObject)]
 pub struct SendMessageInput {
@@ -99,38 +99,15 @@ impl MessageMutation {
             .idempotency_key
             .map(|key| validation::idempotency_key("idempotencyKey", &key))
             .transpose()?;
-        let (_, thread_access) = access::thread(services, viewer, thread_id, "threadId").await?;
-        authorize_thread(thread_access, ThreadAction::Post)?;
-        let author = match (viewer.actor()?, input.author_id) {
-            (Actor::User(_), Some(_)) => {
-                return Err(
-                    DomainError::forbidden("only a secret key may name the author")
-                        .with_field("authorId"),
-                );
-            }
-            (Actor::User(user), None) => user,
-            (Actor::App, None) => {
-                return Err(DomainError::bad_input(
-                    "authorId",
-                    "a secret key must name the author",
-                ));
-            }
-            (Actor::App, Some(author)) => {
-                let author = UserId::parse_field(&author, "authorId")?;
-                access::user(services, viewer, author, "authorId").await?;
-                author
-            }
-        };
-        let message = messages::send(
-            services.db(),
-            viewer.app(),
-            services.clock().now(),
-            NewMessage {
+        let message = application::messages::send(
+            services,
+            viewer,
+            MessageToSend {
                 thread: thread_id,
-                author,
                 content,
                 metadata,
                 idempotency_key,
+                author_id: input.author_id.map(|id| id.0),
             },
         )
         .await?;

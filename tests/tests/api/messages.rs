@@ -1,8 +1,8 @@
 //! Messages: sending, idempotent retries, edits, soft deletes, unread counts.
 
 use orbit_tests::{
-    DELETE_MESSAGE, EDIT_MESSAGE, MARK_THREAD_READ, SEND_MESSAGE, THREAD, TestApp, assert_error,
-    no_data, spawn_app,
+    DELETE_MESSAGE, EDIT_MESSAGE, MARK_THREAD_READ, REMOVE_TEAM_MEMBER, SEND_MESSAGE, THREAD,
+    TestApp, assert_error, missing_id, no_data, spawn_app,
 };
 use serde_json::{Value, json};
 
@@ -207,6 +207,63 @@ async fn another_author_reusing_a_key_does_not_get_the_first_message() {
     } else {
         assert!(no_data(&theirs, "sendMessage"));
     }
+}
+
+/// Most sends check access in the statement that writes them; what that
+/// statement refuses is answered by the long way's checks, and nothing of
+/// it is written.
+#[tokio::test]
+async fn access_lost_or_an_unknown_author_writes_nothing() {
+    let app = spawn_app().await;
+    let w = app.new_team_world().await;
+    app.send_message(&w.member.access_token, &w.thread_id, "while a member")
+        .await;
+    app.gql_ok(
+        w.owner.token(),
+        REMOVE_TEAM_MEMBER,
+        json!({ "input": { "teamId": w.team_id, "userId": w.member.user_id } }),
+    )
+    .await;
+    let after_removal = app
+        .gql(
+            w.member.token(),
+            SEND_MESSAGE,
+            send(&w.thread_id, "after removal", None),
+        )
+        .await;
+    assert_error(&after_removal, "NOT_FOUND", Some("threadId"));
+
+    let sk = Some(w.keys.secret_key.as_str());
+    let unknown_author = app
+        .gql(
+            sk,
+            SEND_MESSAGE,
+            json!({ "input": { "threadId": w.thread_id, "content": "from nobody",
+                "authorId": missing_id("usr") } }),
+        )
+        .await;
+    assert_error(&unknown_author, "NOT_FOUND", Some("authorId"));
+    let unknown_thread = app
+        .gql(
+            sk,
+            SEND_MESSAGE,
+            json!({ "input": { "threadId": missing_id("thr"),
+                "content": "into nothing", "authorId": w.admin.user_id } }),
+        )
+        .await;
+    assert_error(&unknown_thread, "NOT_FOUND", Some("threadId"));
+
+    let contents: Vec<Value> = messages(&app, &w.owner.access_token, &w.thread_id)
+        .await
+        .into_iter()
+        .map(|message| message["content"].clone())
+        .collect();
+    assert_eq!(
+        contents.len(),
+        2,
+        "only the member's first message was added: {contents:?}"
+    );
+    assert!(contents.contains(&json!("while a member")));
 }
 
 #[tokio::test]

@@ -111,6 +111,11 @@ pub struct Settings {
     /// for a database connection; while the database is down, how long it
     /// takes to answer `UNAVAILABLE`.
     pub database_acquire_timeout: std::time::Duration,
+    /// `ORBIT_DATABASE_KEPT_CONNECTIONS`: Postgres connections kept beside
+    /// the pool for the writes that commit in one statement (a sent
+    /// message, the relay's clearing), which skip sqlx's ping on return to
+    /// the pool; 0 runs those on the pool. Default 8.
+    pub database_kept_connections: usize,
     /// `ORBIT_IDLE_SWEEP` (milliseconds): how often the outbox relay and
     /// each worker loop look for work that no signal announced (another
     /// process's crash, work come due, expired leases). Default 1000.
@@ -291,6 +296,7 @@ impl Default for Settings {
             ws_send_queue: DEFAULT_WS_SEND_QUEUE,
             query_limits: QueryLimits::default(),
             database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
+            database_kept_connections: orbit_persistence::DEFAULT_KEPT_CONNECTIONS,
             idle_sweep: orbit_worker::POLL_INTERVAL,
             http_header_timeout: std::time::Duration::from_secs(30),
             shutdown_grace: std::time::Duration::ZERO,
@@ -330,6 +336,7 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     ws_send_queue: Option<usize>,
     database_acquire_timeout: Option<u64>,
+    database_kept_connections: Option<usize>,
     idle_sweep_ms: Option<u64>,
     http_header_timeout: Option<u64>,
     shutdown_grace: Option<u64>,
@@ -543,6 +550,14 @@ impl Settings {
         if let Some(value) = env("ORBIT_DATABASE_ACQUIRE_TIMEOUT") {
             let seconds = parse_positive("ORBIT_DATABASE_ACQUIRE_TIMEOUT", &value)?;
             settings.database_acquire_timeout = std::time::Duration::from_secs(seconds as u64);
+        }
+        if let Some(count) = file.database_kept_connections {
+            settings.database_kept_connections = count;
+        }
+        if let Some(value) = env("ORBIT_DATABASE_KEPT_CONNECTIONS") {
+            settings.database_kept_connections = value.parse().with_context(|| {
+                format!("ORBIT_DATABASE_KEPT_CONNECTIONS must be a number, not `{value}`")
+            })?;
         }
         if let Some(millis) = file.idle_sweep_ms {
             settings.idle_sweep = std::time::Duration::from_millis(millis.max(1));

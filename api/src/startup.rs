@@ -187,7 +187,10 @@ pub(crate) async fn build_services(
     }
     let db = orbit_persistence::connect_with(
         &settings.database_url(),
-        settings.database_acquire_timeout,
+        orbit_persistence::PoolSettings {
+            acquire_timeout: settings.database_acquire_timeout,
+            kept_connections: settings.database_kept_connections,
+        },
     )
     .await
     .context("connecting to the database")?;

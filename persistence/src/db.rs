@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use crate::committed::{AppendedEvent, CommittedEvents};
 use crate::db_error;
+use crate::kept_connections::KeptConnections;
 use crate::queues::{QueueSet, WorkSignals};
 use crate::reaction::Reactions;
 use crate::wanted_lately::WantedLately;
@@ -13,13 +14,45 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction,
 /// How long a request waits for a database connection by default.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Postgres connections kept out of the pool by default
+/// (`kept_connections`): enough for the one-statement writes in flight at
+/// once on a few cores.
+pub const DEFAULT_KEPT_CONNECTIONS: usize = 8;
+
+/// The most connections the Postgres pool opens (besides the kept ones).
+const POSTGRES_POOL_MAX: u32 = 20;
+
+/// How a process uses its database connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// How long a request waits for a connection. While the database is
+    /// down that is how long it takes to answer `UNAVAILABLE`, so it is
+    /// short: a request never holds on to a caller for the whole request
+    /// timeout over a database that is gone.
+    pub acquire_timeout: Duration,
+    /// Postgres: connections kept out of the pool for the statements that
+    /// commit on their own, which then skip sqlx's ping on return
+    /// (`kept_connections`); 0 runs them on the pool. SQLite ignores it.
+    pub kept_connections: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            kept_connections: DEFAULT_KEPT_CONNECTIONS,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
 }
 
-/// What the pool holds: open connections, of them idle, and the most it may open.
+/// What the pool holds: open connections, of them idle, and the most it may
+/// open, the kept connections (Postgres) included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
     pub size: u32,
@@ -39,14 +72,17 @@ pub struct Db {
     work: Arc<WorkSignals>,
     /// Which apps' changes reactions wanted lately (`unit_of_work`).
     wanted_lately: Arc<WantedLately>,
+    /// Postgres: connections kept out of the pool for one-statement
+    /// changes and the relay, which skip sqlx's ping on return.
+    kept: Option<Arc<KeptConnections>>,
 }
 
 impl Db {
     /// `sqlite://path?mode=rwc`, `sqlite::memory:` or `postgres://...`,
-    /// waiting at most [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection.
+    /// with the default [`PoolSettings`].
     #[orbit_macros::boxed]
     pub async fn connect(url: &str) -> DomainResult<Self> {
-        Self::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+        Self::connect_with(url, PoolSettings::default()).await
     }
 
     /// [`Db::connect_with`], running `reactions` in the changes made
@@ -56,17 +92,14 @@ impl Db {
         self
     }
 
-    /// Like [`Db::connect`]; a request waits at most `acquire_timeout` for
-    /// a connection. While the database is down that is how long it takes
-    /// to answer `UNAVAILABLE`, so it is short: a request never holds on to
-    /// a caller for the whole request timeout over a database that is gone.
+    /// Like [`Db::connect`], with `pool`'s settings.
     #[orbit_macros::boxed]
-    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> DomainResult<Self> {
+    pub async fn connect_with(url: &str, pool: PoolSettings) -> DomainResult<Self> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .sqlx_logging(false)
-            .connect_timeout(acquire_timeout)
-            .acquire_timeout(acquire_timeout);
+            .connect_timeout(pool.acquire_timeout)
+            .acquire_timeout(pool.acquire_timeout);
         if url.starts_with("sqlite:") {
             // SQLite has one writer. A single connection makes writers queue
             // in the pool instead of failing with SQLITE_BUSY when a read
@@ -85,7 +118,7 @@ impl Db {
                 });
         } else {
             options
-                .max_connections(20)
+                .max_connections(POSTGRES_POOL_MAX)
                 .min_connections(1)
                 // Ping on checkout only where it can tell something
                 // (`connection_trust`): a round trip fewer per checkout.
@@ -101,6 +134,7 @@ impl Db {
         }
         let conn = Database::connect(options).await.map_err(db_error)?;
         Ok(Self {
+            kept: KeptConnections::for_postgres(&conn, pool.kept_connections).map(Arc::new),
             conn,
             reactions: Reactions::default(),
             committed: Arc::default(),
@@ -111,6 +145,13 @@ impl Db {
 
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// Postgres: where a statement that commits on its own runs, without
+    /// sqlx's ping on return where a kept connection is free
+    /// (`kept_connections`). `None` on SQLite.
+    pub(crate) fn kept_connections(&self) -> Option<&KeptConnections> {
+        self.kept.as_deref()
     }
 
     /// Commits a transaction that wrote no events (those go through
@@ -163,10 +204,15 @@ impl Db {
                 )
             }
         };
+        let (kept_open, kept_idle, kept_max) = self
+            .kept
+            .as_deref()
+            .map_or((0, 0, 0), KeptConnections::status);
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         PoolStatus {
-            size,
-            idle: u32::try_from(idle).unwrap_or(u32::MAX),
-            max,
+            size: size.saturating_add(count(kept_open)),
+            idle: count(idle).saturating_add(count(kept_idle)),
+            max: max.saturating_add(count(kept_max)),
         }
     }
 

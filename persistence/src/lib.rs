@@ -21,6 +21,7 @@ mod db;
 pub mod device_flow;
 mod error;
 pub mod identity_providers;
+mod kept_connections;
 pub mod keyset;
 pub mod leases;
 pub mod mcp_servers;
@@ -46,7 +47,9 @@ pub mod users;
 mod wanted_lately;
 pub mod webhooks;
 
-pub use db::{Backend, DEFAULT_ACQUIRE_TIMEOUT, Db, PoolStatus};
+pub use db::{
+    Backend, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_KEPT_CONNECTIONS, Db, PoolSettings, PoolStatus,
+};
 pub use error::db_error;
 pub use keyset::{Page, PageArgs};
 
@@ -54,16 +57,13 @@ pub use keyset::{Page, PageArgs};
 /// triggers, agents' replies, routine runs waiting on replies).
 #[orbit_macros::boxed]
 pub async fn connect(url: &str) -> orbit_domain::DomainResult<Db> {
-    connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    connect_with(url, PoolSettings::default()).await
 }
 
-/// [`connect`], waiting at most `acquire_timeout` for a connection.
+/// [`connect`], with `pool`'s settings.
 #[orbit_macros::boxed]
-pub async fn connect_with(
-    url: &str,
-    acquire_timeout: std::time::Duration,
-) -> orbit_domain::DomainResult<Db> {
-    Ok(Db::connect_with(url, acquire_timeout)
+pub async fn connect_with(url: &str, pool: PoolSettings) -> orbit_domain::DomainResult<Db> {
+    Ok(Db::connect_with(url, pool)
         .await?
         .with_reactions(reactions::standard()))
 }

@@ -542,7 +542,11 @@ pub async fn mark_published(db: &Db, ids: &[Uuid]) -> DomainResult<()> {
         .from_table(UNPUBLISHED)
         .and_where(Expr::col("event_id").is_in(ids.iter().copied()))
         .to_owned();
-    db.conn().execute(&delete).await.map_err(db_error)?;
+    match db.kept_connections() {
+        Some(kept) => kept.execute(&delete).await,
+        None => db.conn().execute(&delete).await,
+    }
+    .map_err(db_error)?;
     Ok(())
 }
 

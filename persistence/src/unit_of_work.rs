@@ -32,7 +32,7 @@ use crate::error::is_unique_violation;
 use crate::outbox::{self, GuardedWrite, UnlessWanted, WriteError};
 use crate::queues::{Queue, QueueSet};
 use crate::reaction::{Happened, InChange};
-use crate::{Backend, Db, db_error};
+use crate::{Db, db_error};
 
 /// Reactions may emit events that others react to (a reply ends, so its
 /// routine run ends, so a webhook delivers that). No chain is longer than
@@ -165,14 +165,16 @@ pub async fn in_one_statement(
             "a one-statement change must append events",
         ));
     };
-    if db.backend() != Backend::Postgres || db.wanted_lately().remembers(scope, first_type, now) {
+    // SQLite: every change is a transaction (its statements cost no round trip).
+    let Some(conn) = db.kept_connections() else {
+        return Ok(OneStatement::NeedsTransaction);
+    };
+    if db.wanted_lately().remembers(scope, first_type, now) {
         return Ok(OneStatement::NeedsTransaction);
     }
     let names = db.reactions().names();
     let events = events.into_iter().map(Arc::new).collect();
-    match outbox::write_and_append_unless_wanted(db.conn(), scope, now, &write, events, &names)
-        .await
-    {
+    match outbox::write_and_append_unless_wanted(conn, scope, now, &write, events, &names).await {
         Ok(UnlessWanted::Committed(appended)) => {
             db.committed(appended, QueueSet::default());
             Ok(OneStatement::Made)

@@ -1027,6 +1027,12 @@ impl DatabaseOutage {
         self.proxy.as_ref().map(tcp_proxy::TcpProxy::statements)
     }
 
+    /// Round trips to Postgres so far: each time the server was asked to
+    /// answer (a statement, or a ping); `None` on SQLite.
+    pub fn round_trips(&self) -> Option<u64> {
+        self.proxy.as_ref().map(tcp_proxy::TcpProxy::round_trips)
+    }
+
     /// Whether [`Self::end`] brings the database back (Postgres).
     pub fn can_end(&self) -> bool {
         self.proxy.is_some()

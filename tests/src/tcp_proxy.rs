@@ -6,6 +6,9 @@
 //! It also counts the SQL statements clients send through it, reading the
 //! Postgres frontend protocol: each simple `Query` and each `Execute` of
 //! the extended protocol is one statement (`BEGIN` and `COMMIT` included).
+//! And it counts round trips, the times a client waits for the server to be
+//! ready again: each simple `Query` and each `Sync`, whether it ends an
+//! extended-protocol statement or stands alone (a ping).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,7 +23,14 @@ pub struct TcpProxy {
     up: Arc<AtomicBool>,
     pipes: Arc<Mutex<Vec<AbortHandle>>>,
     accepting: AbortHandle,
-    statements: Arc<AtomicU64>,
+    counts: Arc<Counts>,
+}
+
+/// What clients sent through the proxy so far.
+#[derive(Default)]
+struct Counts {
+    statements: AtomicU64,
+    round_trips: AtomicU64,
 }
 
 impl TcpProxy {
@@ -30,25 +40,25 @@ impl TcpProxy {
         let address = listener.local_addr().expect("a bound address");
         let up = Arc::new(AtomicBool::new(true));
         let pipes: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let statements = Arc::new(AtomicU64::new(0));
+        let counts = Arc::new(Counts::default());
         let accepting = {
             let up = up.clone();
             let pipes = pipes.clone();
-            let statements = statements.clone();
+            let counts = counts.clone();
             tokio::spawn(async move {
                 while let Ok((inbound, _)) = listener.accept().await {
                     if !up.load(Ordering::SeqCst) {
                         drop(inbound);
                         continue;
                     }
-                    let statements = statements.clone();
+                    let counts = counts.clone();
                     let pipe = tokio::spawn(async move {
                         if let Ok(outbound) = TcpStream::connect(target).await {
                             let (mut from_client, mut to_client) = inbound.into_split();
                             let (mut from_server, mut to_server) = outbound.into_split();
                             let replies = tokio::io::copy(&mut from_server, &mut to_client);
                             let requests =
-                                forward_counting(&mut from_client, &mut to_server, &statements);
+                                forward_counting(&mut from_client, &mut to_server, &counts);
                             tokio::select! {
                                 _ = replies => {},
                                 _ = requests => {},
@@ -67,13 +77,18 @@ impl TcpProxy {
             up,
             pipes,
             accepting,
-            statements,
+            counts,
         }
     }
 
     /// SQL statements sent through the proxy so far.
     pub fn statements(&self) -> u64 {
-        self.statements.load(Ordering::SeqCst)
+        self.counts.statements.load(Ordering::SeqCst)
+    }
+
+    /// Round trips made through the proxy so far.
+    pub fn round_trips(&self) -> u64 {
+        self.counts.round_trips.load(Ordering::SeqCst)
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -101,11 +116,12 @@ impl Drop for TcpProxy {
     }
 }
 
-/// Forwards what a Postgres client sends, counting its statements.
+/// Forwards what a Postgres client sends, counting its statements and
+/// round trips.
 async fn forward_counting(
     from_client: &mut (impl AsyncReadExt + Unpin),
     to_server: &mut (impl AsyncWriteExt + Unpin),
-    statements: &AtomicU64,
+    counts: &Counts,
 ) -> std::io::Result<()> {
     let mut reader = FrontendMessages::default();
     let mut buffer = vec![0u8; 64 * 1024];
@@ -115,7 +131,12 @@ async fn forward_counting(
             return Ok(());
         }
         let found = reader.feed(&buffer[..read]);
-        statements.fetch_add(found, Ordering::SeqCst);
+        counts
+            .statements
+            .fetch_add(found.statements, Ordering::SeqCst);
+        counts
+            .round_trips
+            .fetch_add(found.round_trips, Ordering::SeqCst);
         to_server.write_all(&buffer[..read]).await?;
     }
 }
@@ -131,15 +152,32 @@ struct FrontendMessages {
 /// The startup message's protocol version (3.0).
 const PROTOCOL_3: u32 = 196_608;
 
+/// What some bytes of a client's stream completed.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Found {
+    statements: u64,
+    round_trips: u64,
+}
+
+impl std::iter::Sum for Found {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |all, one| Self {
+            statements: all.statements + one.statements,
+            round_trips: all.round_trips + one.round_trips,
+        })
+    }
+}
+
 impl FrontendMessages {
-    /// Takes more bytes; returns how many statements they completed.
-    fn feed(&mut self, bytes: &[u8]) -> u64 {
+    /// Takes more bytes; returns the statements and round trips they
+    /// completed.
+    fn feed(&mut self, bytes: &[u8]) -> Found {
         self.pending.extend_from_slice(bytes);
-        let mut statements = 0;
+        let mut found = Found::default();
         loop {
             let header = if self.started { 5 } else { 8 };
             if self.pending.len() < header {
-                return statements;
+                return found;
             }
             let length_at = usize::from(self.started);
             let length = u32::from_be_bytes(
@@ -149,11 +187,14 @@ impl FrontendMessages {
             ) as usize;
             let total = length_at + length;
             if self.pending.len() < total {
-                return statements;
+                return found;
             }
             if self.started {
                 if matches!(self.pending[0], b'Q' | b'E') {
-                    statements += 1;
+                    found.statements += 1;
+                }
+                if matches!(self.pending[0], b'Q' | b'S') {
+                    found.round_trips += 1;
                 }
             } else {
                 let code = u32::from_be_bytes(self.pending[4..8].try_into().expect("four bytes"));
@@ -176,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_queries_and_executes_across_reads() {
+    fn counts_statements_and_round_trips_across_reads() {
         let mut stream = Vec::new();
         // SSL request, then the startup message.
         stream.extend_from_slice(&8u32.to_be_bytes());
@@ -190,8 +231,16 @@ mod tests {
         stream.extend(typed(b'E', b"\0\0\0\0\0"));
         stream.extend(typed(b'S', b""));
         stream.extend(typed(b'Q', b"COMMIT\0"));
+        // A ping.
+        stream.extend(typed(b'S', b""));
         let mut reader = FrontendMessages::default();
-        let counted: u64 = stream.chunks(3).map(|chunk| reader.feed(chunk)).sum();
-        assert_eq!(counted, 3);
+        let counted: Found = stream.chunks(3).map(|chunk| reader.feed(chunk)).sum();
+        assert_eq!(
+            counted,
+            Found {
+                statements: 3,
+                round_trips: 4
+            }
+        );
     }
 }

@@ -29,6 +29,13 @@ const MOST_STATEMENTS_PER_SEND: u64 = 8;
 /// own timers may add a statement or two to the window, never one a send.
 const COMMON_SEND_STATEMENTS: u64 = 2;
 const FEWER_THAN_A_SEPARATE_CHECK: u64 = COMMON_SEND_STATEMENTS + 1;
+/// The common send's round trips: its two statements, each on a connection
+/// kept out of the pool that goes back without sqlx's ping. With the ping
+/// on return it would be four.
+const FEWER_ROUND_TRIPS_THAN_WITH_PINGS: u64 = COMMON_SEND_STATEMENTS + 1;
+/// The test's own look at the relay's backlog goes through the pool: its
+/// statement, the ping on return, and perhaps one on checkout.
+const MOST_ROUND_TRIPS_A_POLL: u64 = 3;
 
 #[tokio::test]
 async fn a_send_costs_two_statements_everything_it_causes_included() {
@@ -84,6 +91,7 @@ async fn a_send_costs_two_statements_everything_it_causes_included() {
 
     for (who, sender) in [("a user", as_user), ("a secret key", as_backend)] {
         let before = database.statements_sent().expect("counted");
+        let trips_before = database.round_trips().expect("counted");
         let polls_before = polls.get();
         for n in 0..SENDS {
             let id = send(sender, format!("message {n}")).await;
@@ -103,6 +111,14 @@ async fn a_send_costs_two_statements_everything_it_causes_included() {
              more than the access check folded into the send's statement allows"
         );
         eprintln!("{made} statements for {SENDS} sends from {who}: {per_send:.2} a send");
+        let polls = polls.get() - polls_before;
+        let trips = (database.round_trips().expect("counted") - trips_before)
+            .saturating_sub(polls * MOST_ROUND_TRIPS_A_POLL);
+        assert!(
+            trips < SENDS * FEWER_ROUND_TRIPS_THAN_WITH_PINGS,
+            "{trips} round trips for {SENDS} sends from {who}: a ping on return to the pool?"
+        );
+        eprintln!("at most {trips} round trips for {SENDS} sends from {who}");
     }
 }
 

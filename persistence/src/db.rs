@@ -6,6 +6,7 @@ use crate::db_error;
 use crate::kept_connections::KeptConnections;
 use crate::queues::{QueueSet, WorkSignals};
 use crate::reaction::Reactions;
+use crate::thread_gate::ThreadGates;
 use crate::wanted_lately::WantedLately;
 use orbit_domain::{DomainError, DomainResult};
 use orbit_migration::{Migrator, MigratorTrait};
@@ -75,6 +76,8 @@ pub struct Db {
     /// Postgres: connections kept out of the pool for one-statement
     /// changes and the relay, which skip sqlx's ping on return.
     kept: Option<Arc<KeptConnections>>,
+    /// Sends into one thread in the database at once (`thread_gate`).
+    thread_gates: Arc<ThreadGates>,
 }
 
 impl Db {
@@ -140,6 +143,7 @@ impl Db {
             committed: Arc::default(),
             work: Arc::default(),
             wanted_lately: Arc::default(),
+            thread_gates: Arc::default(),
         })
     }
 
@@ -152,6 +156,11 @@ impl Db {
     /// (`kept_connections`). `None` on SQLite.
     pub(crate) fn kept_connections(&self) -> Option<&KeptConnections> {
         self.kept.as_deref()
+    }
+
+    /// Where sends into a thread wait their turn (`thread_gate`).
+    pub(crate) fn thread_gates(&self) -> &ThreadGates {
+        &self.thread_gates
     }
 
     /// Commits a transaction that wrote no events (those go through

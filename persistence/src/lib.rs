@@ -39,6 +39,7 @@ pub mod routines;
 pub mod sessions;
 pub mod signing_keys;
 pub mod teams;
+mod thread_gate;
 pub mod threads;
 pub mod tool_calls;
 pub mod tools;

@@ -93,6 +93,7 @@ pub async fn send(
         return replay(existing, &new_message);
     }
     let created = new_model(scope, now, &new_message);
+    let _place = db.thread_gates().enter(created.thread_id).await;
     // Most sends: nothing reacts to them, and they are made in one statement.
     match unit_of_work::in_one_statement(
         db,
@@ -160,6 +161,7 @@ pub async fn send_if_allowed(
              AND EXISTS (SELECT 1 FROM users u WHERE u.id = $4 AND u.app_id = $2)"
             .to_owned(),
     };
+    let _place = db.thread_gates().enter(created.thread_id).await;
     let outcome = unit_of_work::in_one_statement(
         db,
         scope,

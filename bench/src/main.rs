@@ -294,11 +294,17 @@ impl Fixture {
     }
 }
 
+/// `server_url` naming the database `name` instead, its parameters
+/// (`?sslmode=disable`) kept.
 fn database_named(server_url: &str, name: &str) -> anyhow::Result<String> {
-    let (base, _) = server_url
+    let (address, parameters) = match server_url.split_once('?') {
+        Some((address, parameters)) => (address, format!("?{parameters}")),
+        None => (server_url, String::new()),
+    };
+    let (base, _) = address
         .rsplit_once('/')
         .context("database URL without a database name")?;
-    Ok(format!("{base}/{name}"))
+    Ok(format!("{base}/{name}{parameters}"))
 }
 
 async fn messages_page(server_url: &str, size: u64, requests: usize) -> anyhow::Result<()> {
@@ -533,4 +539,21 @@ async fn middle_cursor(
         .context("no middle message")?;
     let id: uuid::Uuid = row.try_get("", "id")?;
     Ok(orbit_api::graphql::CursorList::new("messages", thread_id).encode(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_named;
+
+    #[test]
+    fn a_database_named_keeps_the_url_parameters() {
+        assert_eq!(
+            database_named("postgres://pg@127.0.0.1:5432/postgres", "run").ok(),
+            Some("postgres://pg@127.0.0.1:5432/run".to_owned())
+        );
+        assert_eq!(
+            database_named("postgres://pg@127.0.0.1/postgres?sslmode=disable", "run").ok(),
+            Some("postgres://pg@127.0.0.1/run?sslmode=disable".to_owned())
+        );
+    }
 }

@@ -36,8 +36,23 @@ pub use client_addr::TrustedProxies;
 pub use graphql_handler::{MAX_BATCH_SIZE, MAX_BODY_BYTES};
 pub use ws::MAX_OPERATIONS;
 
+/// What every handler reads, behind one `Arc`: axum clones the state for
+/// each request (and each extractor of it), and a clone of the fields
+/// themselves was a dozen atomic counts and a string copy (2–3 % of the
+/// samples in a profile of `sendMessage`; too little to show in a timed
+/// A/B, docs/benchmarks.md).
 #[derive(Clone)]
-pub(crate) struct HttpState {
+pub(crate) struct HttpState(std::sync::Arc<SharedState>);
+
+impl std::ops::Deref for HttpState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+pub(crate) struct SharedState {
     pub services: Services,
     pub schema: OrbitSchema,
     pub graphiql: bool,
@@ -61,7 +76,7 @@ pub(crate) fn router(
     ws: ws::WsConfig,
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
-    let state = HttpState {
+    let state = HttpState(std::sync::Arc::new(SharedState {
         services,
         schema,
         graphiql: settings.graphiql,
@@ -74,7 +89,7 @@ pub(crate) fn router(
             .map(|token| std::sync::Arc::from(token.expose())),
         documents: std::sync::Arc::new(crate::graphql::document_store(settings)),
         stopping,
-    };
+    }));
     let metrics_route = if settings.metrics {
         // Installs the recorder (once per process) before the first request.
         crate::telemetry::handle();

@@ -26,9 +26,9 @@
 //!
 //! At most as many as the settings say (`PoolSettings::kept_connections`,
 //! 8 by default) are open at once, besides the pool's own. When all are
-//! busy, or one cannot be had, the statement runs on the pool as before, so
-//! a failure reads exactly as it did (`UNAVAILABLE` while the database is
-//! out of reach).
+//! busy the statement runs on the pool as before. A new one is taken from
+//! the pool, with its timeout and checkout rule, so a failure reads exactly
+//! as it did (`UNAVAILABLE` while the database is out of reach).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -98,8 +98,10 @@ impl KeptConnections {
     }
 
     /// A kept connection ready for a statement, or `None` when the pool is
-    /// to run it.
-    async fn checkout(&self) -> Option<InUse<'_>> {
+    /// to run it (all kept connections busy). A connection the pool could
+    /// not give is the statement's error at once: falling back to the pool
+    /// would wait for it a second time.
+    async fn checkout(&self) -> Result<Option<InUse<'_>>, sqlx::Error> {
         loop {
             let Some(idle) = lock(&self.idle).pop() else {
                 break;
@@ -111,16 +113,16 @@ impl KeptConnections {
                 kept_idle: false,
             };
             if !connection_trust::needs_ping(idle.answered_at.elapsed()) {
-                return Some(in_use);
+                return Ok(Some(in_use));
             }
             if in_use.conn().ping().await.is_ok() {
-                return Some(in_use);
+                return Ok(Some(in_use));
             }
             // Closed as `in_use` drops; try the next one.
         }
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.most {
             self.open.fetch_sub(1, Ordering::AcqRel);
-            return None;
+            return Ok(None);
         }
         // From here `in_use` owns the slot reserved above.
         let mut in_use = InUse {
@@ -130,9 +132,9 @@ impl KeptConnections {
             kept_idle: false,
         };
         // The pool's acquire applies its timeout and its checkout rule.
-        let pooled = self.pool.acquire().await.ok()?;
+        let pooled = self.pool.acquire().await?;
         in_use.conn = Some(pooled.detach());
-        Some(in_use)
+        Ok(Some(in_use))
     }
 }
 
@@ -225,8 +227,10 @@ impl ConnectionTrait for KeptConnections {
     }
 
     async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
-        let Some(mut in_use) = self.checkout().await else {
-            return self.pool_conn.execute_raw(statement).await;
+        let mut in_use = match self.checkout().await {
+            Ok(Some(in_use)) => in_use,
+            Ok(None) => return self.pool_conn.execute_raw(statement).await,
+            Err(error) => return Err(exec_err(error)),
         };
         let result = sqlx_query(statement).execute(in_use.conn()).await;
         in_use.settle(result, exec_err).map(ExecResult::from)
@@ -237,8 +241,10 @@ impl ConnectionTrait for KeptConnections {
     }
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let Some(mut in_use) = self.checkout().await else {
-            return self.pool_conn.query_one_raw(statement).await;
+        let mut in_use = match self.checkout().await {
+            Ok(Some(in_use)) => in_use,
+            Ok(None) => return self.pool_conn.query_one_raw(statement).await,
+            Err(error) => return Err(query_err(error)),
         };
         let result = sqlx_query(statement).fetch_optional(in_use.conn()).await;
         in_use
@@ -247,8 +253,10 @@ impl ConnectionTrait for KeptConnections {
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let Some(mut in_use) = self.checkout().await else {
-            return self.pool_conn.query_all_raw(statement).await;
+        let mut in_use = match self.checkout().await {
+            Ok(Some(in_use)) => in_use,
+            Ok(None) => return self.pool_conn.query_all_raw(statement).await,
+            Err(error) => return Err(query_err(error)),
         };
         let result = sqlx_query(statement).fetch_all(in_use.conn()).await;
         in_use

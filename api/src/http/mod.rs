@@ -60,11 +60,11 @@ pub(crate) struct SharedState {
     pub public_url: Option<String>,
     pub ws: ws::WsConfig,
     /// Whose `X-Forwarded-For` names the client (`ORBIT_TRUSTED_PROXIES`).
-    pub trusted_proxies: std::sync::Arc<TrustedProxies>,
+    pub trusted_proxies: TrustedProxies,
     /// `ORBIT_METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token.
-    pub metrics_token: Option<std::sync::Arc<str>>,
+    pub metrics_token: Option<String>,
     /// Parsed documents and persisted queries, kept for the process.
-    pub documents: std::sync::Arc<crate::graphql::documents::Documents>,
+    pub documents: crate::graphql::documents::Documents,
     /// True once the process was told to stop (its shutdown grace).
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -82,12 +82,12 @@ pub(crate) fn router(
         graphiql: settings.graphiql,
         public_url: settings.public_url.clone(),
         ws,
-        trusted_proxies: std::sync::Arc::new(TrustedProxies::new(settings.trusted_proxies.clone())),
+        trusted_proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
         metrics_token: settings
             .metrics_token
             .as_ref()
-            .map(|token| std::sync::Arc::from(token.expose())),
-        documents: std::sync::Arc::new(crate::graphql::document_store(settings)),
+            .map(|token| token.expose().to_owned()),
+        documents: crate::graphql::document_store(settings),
         stopping,
     }));
     let metrics_route = if settings.metrics {

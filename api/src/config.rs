@@ -120,6 +120,11 @@ pub struct Settings {
     /// each worker loop look for work that no signal announced (another
     /// process's crash, work come due, expired leases). Default 1000.
     pub idle_sweep: std::time::Duration,
+    /// `ORBIT_REORDER_WAIT` (milliseconds): how long a subscription holds
+    /// an event that came ahead of its turn (another process published it
+    /// first) for the ones before it to arrive, before reading them from
+    /// the events table; 0 reads at once. Default 50.
+    pub reorder_wait: std::time::Duration,
     /// `ORBIT_HTTP_HEADER_TIMEOUT` (seconds): how long a connection may take
     /// to send a request's headers, and stay idle between requests.
     pub http_header_timeout: std::time::Duration,
@@ -298,6 +303,7 @@ impl Default for Settings {
             database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
             database_kept_connections: orbit_persistence::DEFAULT_KEPT_CONNECTIONS,
             idle_sweep: orbit_worker::POLL_INTERVAL,
+            reorder_wait: std::time::Duration::from_millis(50),
             http_header_timeout: std::time::Duration::from_secs(30),
             shutdown_grace: std::time::Duration::ZERO,
             password_threads: crate::password_work::PasswordWork::default_threads(),
@@ -337,7 +343,11 @@ struct FileSettings {
     ws_send_queue: Option<usize>,
     database_acquire_timeout: Option<u64>,
     database_kept_connections: Option<usize>,
-    idle_sweep_ms: Option<u64>,
+    /// Milliseconds, as `ORBIT_IDLE_SWEEP` (once read as `idle_sweep_ms`).
+    #[serde(alias = "idle_sweep_ms")]
+    idle_sweep: Option<u64>,
+    /// Milliseconds, as `ORBIT_REORDER_WAIT`.
+    reorder_wait: Option<u64>,
     http_header_timeout: Option<u64>,
     shutdown_grace: Option<u64>,
     tool_timeout: Option<u64>,
@@ -559,12 +569,21 @@ impl Settings {
                 format!("ORBIT_DATABASE_KEPT_CONNECTIONS must be a number, not `{value}`")
             })?;
         }
-        if let Some(millis) = file.idle_sweep_ms {
+        if let Some(millis) = file.idle_sweep {
             settings.idle_sweep = std::time::Duration::from_millis(millis.max(1));
         }
         if let Some(value) = env("ORBIT_IDLE_SWEEP") {
             let millis = parse_positive("ORBIT_IDLE_SWEEP", &value)?;
             settings.idle_sweep = std::time::Duration::from_millis(millis as u64);
+        }
+        if let Some(millis) = file.reorder_wait {
+            settings.reorder_wait = std::time::Duration::from_millis(millis);
+        }
+        if let Some(value) = env("ORBIT_REORDER_WAIT") {
+            let millis: u64 = value.parse().with_context(|| {
+                format!("ORBIT_REORDER_WAIT must be a number of milliseconds, not `{value}`")
+            })?;
+            settings.reorder_wait = std::time::Duration::from_millis(millis);
         }
         if let Some(seconds) = file.tool_timeout {
             settings.tool_limits.timeout = std::time::Duration::from_secs(seconds.max(1));
@@ -722,6 +741,15 @@ mod tests {
     fn file_keys_are_checked() {
         assert!(toml::from_str::<FileSettings>("listen = \"0.0.0.0:80\"").is_ok());
         assert!(toml::from_str::<FileSettings>("lisen = \"0.0.0.0:80\"").is_err());
+    }
+
+    #[test]
+    fn millisecond_keys_are_named_as_their_variables() {
+        let file: FileSettings = toml::from_str("idle_sweep = 500\nreorder_wait = 20").unwrap();
+        assert_eq!((file.idle_sweep, file.reorder_wait), (Some(500), Some(20)));
+        // The name the file once took still works.
+        let file: FileSettings = toml::from_str("idle_sweep_ms = 250").unwrap();
+        assert_eq!(file.idle_sweep, Some(250));
     }
 
     #[test]

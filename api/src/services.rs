@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     pub credentials: Arc<crate::credentials::CredentialCache>,
     pub verified_tokens: crate::verified_tokens::VerifiedTokens,
     pub catch_up_reads: crate::realtime::catch_up::CatchUpReads,
+    /// `ORBIT_REORDER_WAIT`: how long a feed waits for events that an event
+    /// it holds came ahead of.
+    pub reorder_wait: std::time::Duration,
     pub tool_limits: orbit_worker::agents::tools::ToolLimits,
     pub issuer: String,
     pub console: AppScope,
@@ -154,6 +157,10 @@ impl Services {
     /// Catch-up reads shared by the feeds of a topic.
     pub(crate) fn catch_up_reads(&self) -> &crate::realtime::catch_up::CatchUpReads {
         &self.0.catch_up_reads
+    }
+
+    pub(crate) fn reorder_wait(&self) -> std::time::Duration {
+        self.0.reorder_wait
     }
 
     /// How many times this process's feeds have read the events table to

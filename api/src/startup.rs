@@ -258,6 +258,7 @@ pub(crate) async fn build_services(
         credentials,
         verified_tokens: Default::default(),
         catch_up_reads: Default::default(),
+        reorder_wait: settings.reorder_wait,
         tool_limits: settings.tool_limits,
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),

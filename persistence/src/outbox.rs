@@ -551,7 +551,7 @@ pub async fn mark_published(db: &Db, ids: &[Uuid]) -> DomainResult<()> {
 }
 
 /// A topic's events after `after_seq`, in order: what a resuming subscriber
-/// missed, or what fills a gap in the live stream.
+/// missed, or what fills a gap in the live stream. Only the app's own.
 #[orbit_macros::boxed]
 pub async fn since(
     db: &Db,
@@ -560,15 +560,29 @@ pub async fn since(
     after_seq: i64,
     limit: u64,
 ) -> DomainResult<Vec<event::Model>> {
-    event::Entity::find()
+    // The app is checked on the rows read rather than in the query: given
+    // `app_id = $3` too, Postgres may AND the `(topic, seq)` index with
+    // `(app_id, id)` and walk every event of the app for each read (it did
+    // with fresh statistics: 1 ms for 12,000 events, growing with the app).
+    // A topic names one thread, team or user, whose IDs are unique across
+    // apps, so no row of another app is expected; one would be dropped.
+    let mut page = event::Entity::find()
         .filter(event::Column::Topic.eq(topic))
         .filter(event::Column::Seq.gt(after_seq))
-        .filter(event::Column::AppId.eq(scope.uuid()))
         .order_by_asc(event::Column::Seq)
         .limit(limit)
         .all(db.conn())
         .await
-        .map_err(db_error)
+        .map_err(db_error)?;
+    let app = scope.uuid();
+    if page.iter().any(|event| event.app_id != app) {
+        tracing::error!(
+            topic,
+            "events of another app on this app's topic; not shown"
+        );
+        page.retain(|event| event.app_id == app);
+    }
+    Ok(page)
 }
 
 /// Where a topic stands: the last sequence written (0 before its first

@@ -4,10 +4,20 @@
 //! The broker is fast but may drop (a lagging receiver, a Redis outage) or
 //! repeat (the relay is at-least-once) events; the table is the truth. The
 //! feed keeps the last sequence it delivered: the next one in order is
-//! delivered, an older one is a duplicate and dropped, and a jump or a
-//! broker `Gap` makes it read what it missed from the table first.
+//! delivered, an older one is a duplicate and dropped, and a broker `Gap`
+//! makes it read what it missed from the table first.
+//!
+//! A jump (a sequence that comes before the one due) is most often not a
+//! loss but a race: with several processes, each publishes what it
+//! committed, so a topic's events reach the broker in commit order only per
+//! process, and one process's relay may hand on seq 8 while another's is
+//! still publishing seq 7. The feed holds such an event for up to
+//! `ORBIT_REORDER_WAIT` (50 ms) for the ones before it to arrive live, and
+//! reads the table only when they do not: under load, reading at every jump
+//! made every feed on every process read the table for most events.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,6 +33,8 @@ use crate::Services;
 
 /// Events read from the table per round trip while catching up.
 const CATCH_UP_PAGE: u64 = 200;
+/// Events held ahead of their turn at most; one more reads the table at once.
+const REORDER_HELD: usize = 64;
 
 /// Re-checks that the subscriber may still see the topic; an error ends the feed.
 pub type AccessCheck = Box<dyn Fn() -> BoxFuture<'static, DomainResult<()>> + Send + Sync>;
@@ -45,6 +57,9 @@ pub struct Feed {
     backlog: VecDeque<(Arc<Envelope>, i64)>,
     /// Read the table before taking the next live message.
     catch_up: bool,
+    /// Events that came ahead of their turn (boxed: rare, and there is a
+    /// feed per subscription).
+    held: Option<Box<HeldAhead>>,
     /// When the gap being caught up began: a read begun after it holds
     /// what was missed, so feeds of the topic may share it.
     gap_since: Instant,
@@ -78,6 +93,7 @@ impl Feed {
             live,
             backlog: VecDeque::new(),
             catch_up: replay,
+            held: None,
             gap_since: Instant::now(),
             access,
             ending: None,
@@ -107,28 +123,37 @@ impl Feed {
                 if let Err(error) = Box::pin(self.read_table()).await {
                     self.ending = Some(Some(error));
                 }
+                if !self.catch_up {
+                    Box::pin(self.release_held_after_read()).await;
+                }
                 continue;
             }
-            let delivery = match &mut self.access {
-                Some(watch) => tokio::select! {
-                    delivery = self.live.recv() => Some(delivery),
-                    change = watch.user_topic.recv() => {
-                        let change = change?;
-                        if access_may_have_changed(&change, watch.user) {
-                            Box::pin(self.access_changed_elsewhere()).await;
-                        }
-                        None
-                    }
-                },
-                None => Some(self.live.recv().await),
+            let woke = match self.held.as_ref().map(|held| held.deadline) {
+                // The timer only while something is held, boxed so that a
+                // feed waiting for its next event stays small.
+                Some(deadline) => {
+                    let timer = Box::pin(tokio::time::sleep_until(deadline));
+                    Box::pin(wake(&mut self.live, &mut self.access, timer)).await
+                }
+                None => wake(&mut self.live, &mut self.access, std::future::pending()).await,
             };
-            match delivery {
-                None => {}
-                Some(None) => return None,
-                Some(Some(Delivery::Gap { since })) => self.missed(since),
-                Some(Some(Delivery::Message(bytes))) => {
+            match woke {
+                Woke::Live(None) | Woke::AccessTopicClosed => return None,
+                Woke::Live(Some(Delivery::Gap { since })) => self.missed(since),
+                Woke::Live(Some(Delivery::Message(bytes))) => {
                     if let Some(envelope) = Envelope::decode_shared(&bytes) {
                         self.accept(envelope).await;
+                    }
+                }
+                Woke::AccessChange(change) => {
+                    let user = self.access.as_ref().map(|watch| watch.user);
+                    if user.is_some_and(|user| access_may_have_changed(&change, user)) {
+                        Box::pin(self.access_changed_elsewhere()).await;
+                    }
+                }
+                Woke::HeldTooLong => {
+                    if let Some(held) = &self.held {
+                        self.missed(held.first_seen);
                     }
                 }
             }
@@ -146,9 +171,81 @@ impl Feed {
             Some(seq) if seq == self.last_seq + 1 => {
                 self.last_seq = seq;
                 self.deliver(envelope).await;
+                if self.held.is_some() {
+                    Box::pin(self.release_held()).await;
+                }
             }
-            // Something in between was missed: the table has it.
-            Some(_) => self.missed(Instant::now()),
+            // Something in between is on its way or was missed.
+            Some(seq) => self.hold(seq, envelope),
+        }
+    }
+
+    /// Keeps an event that came ahead of its turn until the ones before it
+    /// arrive, or the wait or the room runs out and the table is read.
+    fn hold(&mut self, seq: i64, envelope: Arc<Envelope>) {
+        let reorder_wait = self.services.reorder_wait();
+        let held = self.held.get_or_insert_with(|| {
+            let now = Instant::now();
+            Box::new(HeldAhead {
+                events: BTreeMap::new(),
+                first_seen: now,
+                // Only a message the broker lost waits this out (an outage
+                // is a `Gap`, read at once).
+                deadline: tokio::time::Instant::from_std(now) + reorder_wait,
+            })
+        });
+        held.events.insert(seq, envelope);
+        if held.events.len() > REORDER_HELD {
+            let since = held.first_seen;
+            self.missed(since);
+        }
+    }
+
+    /// Delivers the held events that are now next in turn, and forgets the
+    /// ones already delivered.
+    async fn release_held(&mut self) {
+        if self.ending.is_some() {
+            // Nothing is shown after what ended the feed.
+            self.held = None;
+        }
+        while let Some(held) = &mut self.held {
+            let Some(entry) = held.events.first_entry() else {
+                self.held = None;
+                return;
+            };
+            let seq = *entry.key();
+            if seq > self.last_seq + 1 {
+                return;
+            }
+            let envelope = entry.remove();
+            if seq == self.last_seq + 1 {
+                self.last_seq = seq;
+                self.deliver(envelope).await;
+                if self.ending.is_some() {
+                    self.held = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After a read of the table: what it held is delivered, and so is what
+    /// is held beyond it (the table had nothing more, so nothing is owed
+    /// before those: they were pruned, say), rather than waiting again.
+    async fn release_held_after_read(&mut self) {
+        self.release_held().await;
+        while let Some(held) = &mut self.held {
+            let Some((seq, envelope)) = held.events.pop_first() else {
+                self.held = None;
+                return;
+            };
+            self.last_seq = seq;
+            self.deliver(envelope).await;
+            if self.ending.is_some() {
+                self.held = None;
+                return;
+            }
+            self.release_held().await;
         }
     }
 
@@ -267,6 +364,46 @@ impl Feed {
             self.catch_up = false;
             self.ending = Some(Some(error));
         }
+    }
+}
+
+/// Events a feed received ahead of their turn.
+struct HeldAhead {
+    events: BTreeMap<i64, Arc<Envelope>>,
+    /// When the first of them came: what it waits for was committed before.
+    first_seen: Instant,
+    /// When the feed stops waiting for the rest and reads the table.
+    deadline: tokio::time::Instant,
+}
+
+/// What woke a waiting feed.
+enum Woke {
+    Live(Option<Delivery>),
+    AccessChange(Delivery),
+    AccessTopicClosed,
+    HeldTooLong,
+}
+
+/// Waits for the topic's next delivery, a change on the subscriber's own
+/// topic, or `held_too_long` (never, unless events are held).
+async fn wake(
+    live: &mut Subscription,
+    access: &mut Option<AccessWatch>,
+    held_too_long: impl Future<Output = ()>,
+) -> Woke {
+    match access {
+        Some(watch) => tokio::select! {
+            delivery = live.recv() => Woke::Live(delivery),
+            change = watch.user_topic.recv() => match change {
+                Some(change) => Woke::AccessChange(change),
+                None => Woke::AccessTopicClosed,
+            },
+            () = held_too_long => Woke::HeldTooLong,
+        },
+        None => tokio::select! {
+            delivery = live.recv() => Woke::Live(delivery),
+            () = held_too_long => Woke::HeldTooLong,
+        },
     }
 }
 

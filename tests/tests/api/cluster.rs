@@ -4,9 +4,16 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use orbit_api::config::Secret;
 use orbit_domain::Clock;
+use orbit_domain::events::Topic;
+use orbit_domain::ids::ThreadId;
+use orbit_realtime::{Delivery, Subscription};
 use orbit_tests::ws::WsClient;
-use orbit_tests::{RedisServer, TestApp, eventually, spawn_cluster, spawn_processes};
+use orbit_tests::{
+    RedisServer, TestApp, eventually, spawn_cluster, spawn_cluster_with, spawn_processes,
+};
 use serde_json::{Value, json};
 
 const MESSAGES: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { ... on MessageCreatedEvent { cursor message { content } } } }";
@@ -238,6 +245,82 @@ pub(crate) async fn presence_spans_processes(redis_url: &str) {
         "ONLINE",
         "the watcher's own connection was renewed all along"
     );
+}
+
+/// `ORBIT_REORDER_WAIT` in the test below.
+const REORDER_WAIT: Duration = Duration::from_secs(2);
+
+/// The next message published on `subscription`'s topic, as it travelled.
+async fn next_published(subscription: &mut Subscription) -> Bytes {
+    let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.recv())
+        .await
+        .expect("the relay publishes within 10 s");
+    match delivery {
+        Some(Delivery::Message(bytes)) => bytes,
+        Some(Delivery::Gap { .. }) => panic!("a gap on a Redis nobody stopped"),
+        None => panic!("the broker is gone"),
+    }
+}
+
+/// With several processes, a topic's events reach the broker in commit
+/// order only per process: one that comes ahead of its turn waits for the
+/// one before it instead of sending every feed to the table; one whose
+/// predecessor never comes is caught up from the table, once.
+#[tokio::test]
+async fn an_event_ahead_of_its_turn_waits_for_the_one_before_it_instead_of_reading_the_table() {
+    // The second server publishes to a Redis the first does not hear, so
+    // the test decides what reaches the first, and in which order; the
+    // first waits long enough for a loaded machine to keep the order.
+    let heard = RedisServer::start().await;
+    let unheard = RedisServer::start().await;
+    let unheard_url = unheard.url();
+    let (first, second) = spawn_cluster_with(
+        &heard.url(),
+        |settings| settings.reorder_wait = REORDER_WAIT,
+        |settings| settings.redis_url = Some(Secret::new(unheard_url)),
+    )
+    .await;
+    let w = first.new_team_world().await;
+    let mut watcher = watching(&first, &w.thread_id, w.member.token(), None).await;
+    let topic = Topic::Thread(w.thread_id.parse::<ThreadId>().unwrap()).key();
+    let mut relayed = second.services.broker().subscribe(&topic).await;
+    let mut published = Vec::new();
+    for content in ["one", "two", "three", "four"] {
+        second
+            .send_message(&w.author.access_token, &w.thread_id, content)
+            .await;
+        published.push(next_published(&mut relayed).await);
+    }
+    let broker = first.services.broker();
+    let reads_before = first.services.catch_up_reads_performed();
+
+    broker.publish(&topic, published[1].clone()).await.unwrap();
+    // Long enough for the feed to take "two" on its own.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    broker.publish(&topic, published[0].clone()).await.unwrap();
+    assert_eq!(next_message(&mut watcher).await.0, "one");
+    assert_eq!(next_message(&mut watcher).await.0, "two");
+    assert_eq!(
+        first.services.catch_up_reads_performed(),
+        reads_before,
+        "the event ahead of its turn waited; nothing was read"
+    );
+
+    // "three" never comes live: "four" waits for it a while, then the
+    // table has it.
+    broker.publish(&topic, published[3].clone()).await.unwrap();
+    assert_eq!(next_message(&mut watcher).await.0, "three");
+    assert_eq!(next_message(&mut watcher).await.0, "four");
+    assert_eq!(
+        first.services.catch_up_reads_performed(),
+        reads_before + 1,
+        "one read for the event that never came"
+    );
+    // Coming late after all, it is a repeat.
+    broker.publish(&topic, published[2].clone()).await.unwrap();
+    watcher
+        .expect_silence(Some("t"), Duration::from_millis(300))
+        .await;
 }
 
 /// Subscribers of each thread in the test below, on each server.

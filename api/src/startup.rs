@@ -35,7 +35,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let services = build_services(&settings, clock).await?;
-        let schema = graphql::build_schema(services.clone(), &settings);
+        let schemas = graphql::build_schemas(services.clone(), &settings);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (stopping, stopping_rx) = watch::channel(false);
         let ticks = spawn_ticker();
@@ -51,7 +51,7 @@ impl Application {
             ticks,
             deliveries: Default::default(),
         };
-        let router = http::router(services.clone(), schema, &settings, ws, stopping_rx);
+        let router = http::router(services.clone(), schemas, &settings, ws, stopping_rx);
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;

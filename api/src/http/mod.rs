@@ -55,6 +55,8 @@ impl std::ops::Deref for HttpState {
 pub(crate) struct SharedState {
     pub services: Services,
     pub schema: OrbitSchema,
+    /// Renders subscriptions' events ([`crate::graphql::Schemas::render`]).
+    pub render_schema: OrbitSchema,
     pub graphiql: bool,
     /// `ORBIT_PUBLIC_URL`, for links the server hands out.
     pub public_url: Option<String>,
@@ -71,14 +73,15 @@ pub(crate) struct SharedState {
 
 pub(crate) fn router(
     services: Services,
-    schema: OrbitSchema,
+    schemas: crate::graphql::Schemas,
     settings: &Settings,
     ws: ws::WsConfig,
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let state = HttpState(std::sync::Arc::new(SharedState {
         services,
-        schema,
+        schema: schemas.requests,
+        render_schema: schemas.render,
         graphiql: settings.graphiql,
         public_url: settings.public_url.clone(),
         ws,

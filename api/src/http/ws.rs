@@ -1074,7 +1074,7 @@ impl FeedDelivery {
             self.viewer,
             self.request_id.clone(),
         );
-        let mut responses = self.state.schema.execute_stream(request);
+        let mut responses = self.state.render_schema.execute_stream(request);
         let Some(mut response) = responses.next().await else {
             return Render::Nothing;
         };

@@ -563,7 +563,8 @@ pub async fn since(
     // The app is checked on the rows read rather than in the query: given
     // `app_id = $3` too, Postgres may AND the `(topic, seq)` index with
     // `(app_id, id)` and walk every event of the app for each read (it did
-    // with fresh statistics: 1 ms for 12,000 events, growing with the app).
+    // in a young database whose statistics lagged: 1 ms a read at 12,000
+    // events, growing with the app).
     // A topic names one thread, team or user, whose IDs are unique across
     // apps, so no row of another app is expected; one would be dropped.
     let mut page = event::Entity::find()

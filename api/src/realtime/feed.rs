@@ -7,8 +7,8 @@
 //! delivered, an older one is a duplicate and dropped, and a broker `Gap`
 //! makes it read what it missed from the table first.
 //!
-//! A jump (a sequence that comes before the one due) is most often not a
-//! loss but a race: with several processes, each publishes what it
+//! A jump (a sequence past the one due, arriving before it) is most often
+//! not a loss but a race: with several processes, each publishes what it
 //! committed, so a topic's events reach the broker in commit order only per
 //! process, and one process's relay may hand on seq 8 while another's is
 //! still publishing seq 7. The feed holds such an event for up to

@@ -580,9 +580,7 @@ impl Settings {
             settings.reorder_wait = std::time::Duration::from_millis(millis);
         }
         if let Some(value) = env("ORBIT_REORDER_WAIT") {
-            let millis: u64 = value.parse().with_context(|| {
-                format!("ORBIT_REORDER_WAIT must be a number of milliseconds, not `{value}`")
-            })?;
+            let millis = parse_count("ORBIT_REORDER_WAIT", &value, "milliseconds")?;
             settings.reorder_wait = std::time::Duration::from_millis(millis);
         }
         if let Some(seconds) = file.tool_timeout {
@@ -631,9 +629,7 @@ impl Settings {
             settings.shutdown_grace = std::time::Duration::from_secs(seconds);
         }
         if let Some(value) = env("ORBIT_SHUTDOWN_GRACE") {
-            let seconds: u64 = value.parse().with_context(|| {
-                format!("ORBIT_SHUTDOWN_GRACE must be a number of seconds, not `{value}`")
-            })?;
+            let seconds = parse_count("ORBIT_SHUTDOWN_GRACE", &value, "seconds")?;
             settings.shutdown_grace = std::time::Duration::from_secs(seconds);
         }
         layer!(password_threads);
@@ -713,6 +709,13 @@ fn parse_positive(name: &str, value: &str) -> anyhow::Result<usize> {
         .ok()
         .filter(|n| *n > 0)
         .with_context(|| format!("{name} must be a positive number, not `{value}`"))
+}
+
+/// A number of `unit`, 0 included.
+fn parse_count(name: &str, value: &str, unit: &str) -> anyhow::Result<u64> {
+    value
+        .parse()
+        .with_context(|| format!("{name} must be a number of {unit}, not `{value}`"))
 }
 
 fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {

@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     /// `ORBIT_REORDER_WAIT`: how long a feed waits for events that an event
     /// it holds came ahead of.
     pub reorder_wait: std::time::Duration,
+    /// Events feeds held because they came ahead of their turn.
+    pub events_held_ahead: std::sync::atomic::AtomicU64,
     pub tool_limits: orbit_worker::agents::tools::ToolLimits,
     pub issuer: String,
     pub console: AppScope,
@@ -161,6 +163,21 @@ impl Services {
 
     pub(crate) fn reorder_wait(&self) -> std::time::Duration {
         self.0.reorder_wait
+    }
+
+    pub(crate) fn count_event_held_ahead(&self) {
+        self.0
+            .events_held_ahead
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("orbit_feed_held_ahead_total").increment(1);
+    }
+
+    /// How many events this process's feeds held because they came ahead
+    /// of their turn (each feed counts its own).
+    pub fn events_held_ahead(&self) -> u64 {
+        self.0
+            .events_held_ahead
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many times this process's feeds have read the events table to

@@ -259,6 +259,7 @@ pub(crate) async fn build_services(
         verified_tokens: Default::default(),
         catch_up_reads: Default::default(),
         reorder_wait: settings.reorder_wait,
+        events_held_ahead: Default::default(),
         tool_limits: settings.tool_limits,
         issuer: settings.issuer(),
         console: AppScope::new(AppId(console.id)),

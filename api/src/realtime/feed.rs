@@ -183,6 +183,7 @@ impl Feed {
     /// Keeps an event that came ahead of its turn until the ones before it
     /// arrive, or the wait or the room runs out and the table is read.
     fn hold(&mut self, seq: i64, envelope: Arc<Envelope>) {
+        self.services.count_event_held_ahead();
         let reorder_wait = self.services.reorder_wait();
         let held = self.held.get_or_insert_with(|| {
             let now = Instant::now();

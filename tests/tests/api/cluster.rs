@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use orbit_api::config::Secret;
 use orbit_domain::Clock;
 use orbit_domain::events::Topic;
 use orbit_domain::ids::ThreadId;
-use orbit_realtime::{Delivery, Subscription};
+use orbit_realtime::Delivery;
 use orbit_tests::ws::WsClient;
 use orbit_tests::{
     RedisServer, TestApp, eventually, spawn_cluster, spawn_cluster_with, spawn_processes,
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 
 const MESSAGES: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { ... on MessageCreatedEvent { cursor message { content } } } }";
 
-async fn watching(
+pub(crate) async fn watching(
     app: &TestApp,
     thread: &str,
     token: Option<&str>,
@@ -48,7 +47,7 @@ async fn new_thread(app: &TestApp, w: &orbit_tests::TeamWorld, n: usize) -> Stri
 }
 
 /// The next message's content and cursor.
-async fn next_message(client: &mut WsClient) -> (String, String) {
+pub(crate) async fn next_message(client: &mut WsClient) -> (String, String) {
     let payload = client.next_payload("t").await;
     let event: &Value = &payload["data"]["threadEvents"];
     (
@@ -250,18 +249,6 @@ pub(crate) async fn presence_spans_processes(redis_url: &str) {
 /// `ORBIT_REORDER_WAIT` in the test below.
 const REORDER_WAIT: Duration = Duration::from_secs(2);
 
-/// The next message published on `subscription`'s topic, as it travelled.
-async fn next_published(subscription: &mut Subscription) -> Bytes {
-    let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.recv())
-        .await
-        .expect("the relay publishes within 10 s");
-    match delivery {
-        Some(Delivery::Message(bytes)) => bytes,
-        Some(Delivery::Gap { .. }) => panic!("a gap on a Redis nobody stopped"),
-        None => panic!("the broker is gone"),
-    }
-}
-
 /// With several processes, a topic's events reach the broker in commit
 /// order only per process: one that comes ahead of its turn waits for the
 /// one before it instead of sending every feed to the table; one whose
@@ -289,14 +276,22 @@ async fn an_event_ahead_of_its_turn_waits_for_the_one_before_it_instead_of_readi
         second
             .send_message(&w.author.access_token, &w.thread_id, content)
             .await;
-        published.push(next_published(&mut relayed).await);
+        let Delivery::Message(bytes) = crate::redis_cluster::next_delivery(&mut relayed).await
+        else {
+            panic!("a gap on a Redis nobody stopped");
+        };
+        published.push(bytes);
     }
     let broker = first.services.broker();
     let reads_before = first.services.catch_up_reads_performed();
+    let held_before = first.services.events_held_ahead();
 
     broker.publish(&topic, published[1].clone()).await.unwrap();
-    // Long enough for the feed to take "two" on its own.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The feed took "two" on its own, and holds it.
+    eventually("the feed holds \"two\"", || async {
+        first.services.events_held_ahead() == held_before + 1
+    })
+    .await;
     broker.publish(&topic, published[0].clone()).await.unwrap();
     assert_eq!(next_message(&mut watcher).await.0, "one");
     assert_eq!(next_message(&mut watcher).await.0, "two");

@@ -21,7 +21,7 @@ const SHARDS: usize = 3;
 /// For one delivery to reach a broker's subscriber.
 const DELIVERY_WITHIN: Duration = Duration::from_secs(10);
 
-async fn next_delivery(subscription: &mut Subscription) -> Delivery {
+pub(crate) async fn next_delivery(subscription: &mut Subscription) -> Delivery {
     match tokio::time::timeout(DELIVERY_WITHIN, subscription.recv()).await {
         Ok(Some(delivery)) => delivery,
         Ok(None) => panic!("the broker closed"),

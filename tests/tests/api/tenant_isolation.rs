@@ -1277,60 +1277,29 @@ async fn app_b_cannot_reach_app_a_routines() {
     );
 }
 
-const THREAD_MESSAGES: &str = "subscription($id: ID!, $after: String) { threadEvents(threadId: $id, after: $after) { ... on MessageCreatedEvent { cursor message { content } } } }";
-
-async fn watching_a_thread(
-    app: &TestApp,
-    token: Option<&str>,
-    thread: &str,
-    after: Option<&str>,
-) -> orbit_tests::ws::WsClient {
-    let mut client = orbit_tests::ws::WsClient::connected(&app.ws_url(), token).await;
-    client
-        .subscribe(
-            "t",
-            THREAD_MESSAGES,
-            json!({ "id": thread, "after": after }),
-        )
-        .await;
-    client.ping().await;
-    client
-}
-
-/// The next message's content and cursor.
-async fn next_thread_message(client: &mut orbit_tests::ws::WsClient) -> (String, String) {
-    let payload = client.next_payload("t").await;
-    let event = &payload["data"]["threadEvents"];
-    let content = event["message"]["content"].as_str();
-    (
-        content
-            .unwrap_or_else(|| panic!("not a message: {payload}"))
-            .to_owned(),
-        event["cursor"].as_str().unwrap().to_owned(),
-    )
-}
-
 /// The events table is read by topic when a subscriber resumes or fills a
 /// gap; a row of another app stored under the topic (topics name IDs that
 /// are unique across apps, so only a fault could put one there) is never
 /// shown, live or on resume.
 #[tokio::test]
 async fn a_row_of_another_app_under_a_topic_is_never_shown_to_its_subscribers() {
+    use crate::cluster::{next_message, watching};
     use orbit_domain::entities::event;
     use orbit_domain::events::Topic;
     use orbit_domain::ids::{TeamId, ThreadId};
-    use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+    use sea_orm::{
+        ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    };
 
     let t = two_apps().await;
     let (app, a) = (&t.app, &t.a);
-    let mut live = watching_a_thread(app, a.member.token(), &a.thread_id, None).await;
+    let mut live = watching(app, &a.thread_id, a.member.token(), None).await;
     app.send_message(&a.author.access_token, &a.thread_id, "before")
         .await;
-    let (_, before) = next_thread_message(&mut live).await;
+    let (_, before) = next_message(&mut live).await;
 
     let db = app.services.db().conn();
-    let topic_of = |thread: &str| Topic::Thread(thread.parse::<ThreadId>().unwrap()).key();
-    let a_topic = topic_of(&a.thread_id);
+    let a_topic = Topic::Thread(a.thread_id.parse::<ThreadId>().unwrap()).key();
     let b_team_topic = Topic::Team(t.b_team.parse::<TeamId>().unwrap()).key();
     let b_app = event::Entity::find()
         .filter(event::Column::Topic.eq(&b_team_topic))
@@ -1339,18 +1308,14 @@ async fn a_row_of_another_app_under_a_topic_is_never_shown_to_its_subscribers() 
         .unwrap()
         .expect("B's team has events")
         .app_id;
-    let latest = |topic: String| async move {
-        event::Entity::find()
-            .filter(event::Column::Topic.eq(topic))
-            .all(db)
-            .await
-            .unwrap()
-            .into_iter()
-            .max_by_key(|row| row.seq)
-            .unwrap()
-    };
     // B's copy of A's last message, next in A's thread's sequence.
-    let mut foreign = latest(a_topic.clone()).await;
+    let mut foreign = event::Entity::find()
+        .filter(event::Column::Topic.eq(&a_topic))
+        .order_by_desc(event::Column::Seq)
+        .one(db)
+        .await
+        .unwrap()
+        .expect("A's thread has events");
     foreign.id = uuid::Uuid::now_v7();
     foreign.app_id = b_app;
     foreign.seq += 1;
@@ -1367,9 +1332,9 @@ async fn a_row_of_another_app_under_a_topic_is_never_shown_to_its_subscribers() 
     // the table; resuming reads it too.
     app.send_message(&a.author.access_token, &a.thread_id, "after")
         .await;
-    assert_eq!(next_thread_message(&mut live).await.0, "after");
-    let mut resumed = watching_a_thread(app, a.member.token(), &a.thread_id, Some(&before)).await;
-    assert_eq!(next_thread_message(&mut resumed).await.0, "after");
+    assert_eq!(next_message(&mut live).await.0, "after");
+    let mut resumed = watching(app, &a.thread_id, a.member.token(), Some(&before)).await;
+    assert_eq!(next_message(&mut resumed).await.0, "after");
     for client in [&mut live, &mut resumed] {
         client
             .expect_silence(Some("t"), std::time::Duration::from_millis(300))

@@ -185,17 +185,19 @@ impl Feed {
     fn hold(&mut self, seq: i64, envelope: Arc<Envelope>) {
         self.services.count_event_held_ahead();
         let reorder_wait = self.services.reorder_wait();
+        let now = Instant::now();
         let held = self.held.get_or_insert_with(|| {
-            let now = Instant::now();
             Box::new(HeldAhead {
                 events: BTreeMap::new(),
                 first_seen: now,
+                last_seen: now,
                 // Only a message the broker lost waits this out (an outage
                 // is a `Gap`, read at once).
                 deadline: tokio::time::Instant::from_std(now) + reorder_wait,
             })
         });
         held.events.insert(seq, envelope);
+        held.last_seen = now;
         if held.events.len() > REORDER_HELD {
             let since = held.first_seen;
             self.missed(since);
@@ -233,6 +235,8 @@ impl Feed {
     /// After a read of the table: what it held is delivered, and so is what
     /// is held beyond it (the table had nothing more, so nothing is owed
     /// before those: they were pruned, say), rather than waiting again.
+    /// That holds because the read began after the last held event was
+    /// taken (see `read_table`).
     async fn release_held_after_read(&mut self) {
         self.release_held().await;
         while let Some(held) = &mut self.held {
@@ -276,6 +280,15 @@ impl Feed {
     /// Reads one page of what came after `last_seq`: a read shared with
     /// the topic's other feeds at the same position (see `catch_up`).
     async fn read_table(&mut self) -> DomainResult<()> {
+        // Everything before an event was committed before that event was,
+        // so a read begun after the last held event came holds everything
+        // owed before any of them. A shared read begun earlier (after only
+        // the first) may lack one committed in between, and handing out
+        // what is held beyond the read would then skip it for good.
+        let not_before = match &self.held {
+            Some(held) => self.gap_since.max(held.last_seen),
+            None => self.gap_since,
+        };
         let page = self
             .services
             .catch_up_reads()
@@ -285,7 +298,7 @@ impl Feed {
                 &self.topic,
                 self.last_seq,
                 CATCH_UP_PAGE,
-                self.gap_since,
+                not_before,
             )
             .await?;
         self.catch_up = page.len() as u64 == CATCH_UP_PAGE;
@@ -373,6 +386,9 @@ struct HeldAhead {
     events: BTreeMap<i64, Arc<Envelope>>,
     /// When the first of them came: what it waits for was committed before.
     first_seen: Instant,
+    /// When the last of them came: everything before any of them was
+    /// committed before.
+    last_seen: Instant,
     /// When the feed stops waiting for the rest and reads the table.
     deadline: tokio::time::Instant,
 }

@@ -318,6 +318,84 @@ async fn an_event_ahead_of_its_turn_waits_for_the_one_before_it_instead_of_readi
         .await;
 }
 
+/// `ORBIT_REORDER_WAIT` in the test below: the window in which it
+/// arranges a read for another feed and two more commits.
+const LONG_REORDER_WAIT: Duration = Duration::from_secs(5);
+
+/// A feed holding events ahead of their turn catches up from a read of the
+/// table; one shared with another feed must have begun after the last event
+/// it holds came, or it may lack one committed in between, which handing
+/// out what is held beyond the read would skip for good.
+#[tokio::test]
+async fn a_feed_holding_events_never_skips_one_committed_after_a_read_it_shares() {
+    let heard = RedisServer::start().await;
+    let unheard = RedisServer::start().await;
+    let unheard_url = unheard.url();
+    let (first, second) = spawn_cluster_with(
+        &heard.url(),
+        |settings| settings.reorder_wait = LONG_REORDER_WAIT,
+        |settings| settings.redis_url = Some(Secret::new(unheard_url)),
+    )
+    .await;
+    let w = first.new_team_world().await;
+    let mut watcher = watching(&first, &w.thread_id, w.member.token(), None).await;
+    let topic = Topic::Thread(w.thread_id.parse::<ThreadId>().unwrap()).key();
+    let mut relayed = second.services.broker().subscribe(&topic).await;
+    let broker = first.services.broker();
+    let send = |content: &'static str| {
+        let (second, w) = (&second, &w);
+        async move {
+            second
+                .send_message(&w.author.access_token, &w.thread_id, content)
+                .await;
+        }
+    };
+
+    send("zero").await;
+    let Delivery::Message(zero) = crate::redis_cluster::next_delivery(&mut relayed).await else {
+        panic!("a gap on a Redis nobody stopped");
+    };
+    broker.publish(&topic, zero).await.unwrap();
+    let (_, after_zero) = next_message(&mut watcher).await;
+    let mut captured = Vec::new();
+    for content in ["one", "two"] {
+        send(content).await;
+        captured.push(crate::redis_cluster::next_delivery(&mut relayed).await);
+    }
+    let held_before = first.services.events_held_ahead();
+    let Delivery::Message(two) = captured[1].clone() else {
+        panic!("a gap on a Redis nobody stopped");
+    };
+    broker.publish(&topic, two).await.unwrap();
+    eventually("the watcher holds \"two\"", || async {
+        first.services.events_held_ahead() == held_before + 1
+    })
+    .await;
+
+    // Another subscriber resuming after "zero" reads the table now, at the
+    // watcher's position: that read holds "one" and "two" only.
+    let mut resumer = watching(&first, &w.thread_id, w.member.token(), Some(&after_zero)).await;
+    assert_eq!(next_message(&mut resumer).await.0, "one");
+    assert_eq!(next_message(&mut resumer).await.0, "two");
+    // "three" commits after that read; "four" comes live, "three" does not.
+    let mut four = None;
+    for content in ["three", "four"] {
+        send(content).await;
+        four = Some(crate::redis_cluster::next_delivery(&mut relayed).await);
+    }
+    let Some(Delivery::Message(four)) = four else {
+        panic!("a gap on a Redis nobody stopped");
+    };
+    broker.publish(&topic, four).await.unwrap();
+
+    for content in ["one", "two", "three", "four"] {
+        assert_eq!(next_message(&mut watcher).await.0, content);
+    }
+    for content in ["three", "four"] {
+        assert_eq!(next_message(&mut resumer).await.0, content);
+    }
+}
+
 /// Subscribers of each thread in the test below, on each server.
 const SUBSCRIBERS_PER_THREAD_PER_SERVER: usize = 50;
 const THREADS: usize = 10;

@@ -118,8 +118,14 @@ enum Command {
         /// Messages per second, through all processes together.
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
+        /// Seconds measured.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Seconds sent at the rate before those measured, not counted:
+        /// the processes' connections opened and the fresh database's
+        /// first pages written (0 measures the cold start).
+        #[arg(long, default_value_t = 2)]
+        warm_up: u64,
     },
     /// The bare broadcast server `ws-fanout --reference` starts as its own
     /// process (not for use by hand).
@@ -226,6 +232,7 @@ async fn main() -> anyhow::Result<()> {
             subscribers,
             rate,
             seconds,
+            warm_up,
         } => {
             processes::run(processes::ProcessesOptions {
                 orbit: server_process::OrbitCommand::from_environment(orbit_bin)?,
@@ -234,6 +241,7 @@ async fn main() -> anyhow::Result<()> {
                 subscribers,
                 rate,
                 seconds,
+                warm_up,
             })
             .await
         }

@@ -39,6 +39,8 @@ pub struct ProcessesOptions {
     pub subscribers: usize,
     pub rate: f64,
     pub seconds: u64,
+    /// Seconds sent at the rate before the measured ones.
+    pub warm_up: u64,
 }
 
 pub async fn run(options: ProcessesOptions) -> anyhow::Result<()> {
@@ -75,7 +77,8 @@ struct Listener {
 
 struct Tally {
     deliveries: AtomicU64,
-    latencies_us: Mutex<Vec<u64>>,
+    /// (message number, latency in µs) of every delivery.
+    latencies_us: Mutex<Vec<(u64, u64)>>,
 }
 
 async fn measure(options: &ProcessesOptions, orbit: &OrbitCommand) -> anyhow::Result<()> {
@@ -135,34 +138,51 @@ async fn measure(options: &ProcessesOptions, orbit: &OrbitCommand) -> anyhow::Re
             .count() as u64
     };
     println!(
-        "{} processes, {} threads, {} subscribers (spread over every process), {} messages a second for {} s",
-        options.processes, options.threads, options.subscribers, options.rate, options.seconds
+        "{} processes, {} threads, {} subscribers (spread over every process), {} messages a second for {} s after {} s of warm-up",
+        options.processes,
+        options.threads,
+        options.subscribers,
+        options.rate,
+        options.seconds,
+        options.warm_up
     );
 
-    let cpu_before = servers
-        .iter()
-        .map(Server::cpu_time)
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Messages before `first_measured` warm the processes up: sent at the
+    // rate like the rest, named `w…` and not counted.
+    let first_measured = (options.rate * options.warm_up as f64) as u64;
     let total = (options.rate * options.seconds as f64) as u64;
+    let mut cpu_before = Vec::new();
     let in_flight = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
     let client = reqwest::Client::new();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / options.rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut sends = Vec::with_capacity(total as usize);
+    let mut started = Instant::now();
+    let mut sends = Vec::with_capacity((first_measured + total) as usize);
     let mut sent_into = vec![0u64; options.threads];
-    for n in 0..total {
+    for n in 0..first_measured + total {
         ticker.tick().await;
+        if n == first_measured {
+            started = Instant::now();
+            cpu_before = servers
+                .iter()
+                .map(Server::cpu_time)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+        }
         // Message n goes into thread n mod T through process (n div T) mod
         // P, so each thread's messages come through every process in turn.
         let thread = (n % options.threads as u64) as usize;
         let process = ((n / options.threads as u64) % options.processes as u64) as usize;
-        sent_into[thread] += 1;
+        let content = if n < first_measured {
+            format!("w{n}")
+        } else {
+            sent_into[thread] += 1;
+            format!("m{n}")
+        };
         let permit = in_flight.clone().acquire_owned().await?;
         let request = client
             .post(servers[process].graphql_url())
             .bearer_auth(&app.author_token)
-            .json(&json!({ "query": SEND_MESSAGE, "variables": { "input": { "threadId": threads[thread], "content": format!("m{n}") } } }));
+            .json(&json!({ "query": SEND_MESSAGE, "variables": { "input": { "threadId": threads[thread], "content": content } } }));
         sends.push(tokio::spawn(async move {
             let response: Value = request.send().await?.json().await?;
             drop(permit);
@@ -193,12 +213,14 @@ async fn measure(options: &ProcessesOptions, orbit: &OrbitCommand) -> anyhow::Re
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let outcome = check_every_subscriber(&listeners, &sent_into, options.threads)?;
-    let mut latencies = std::mem::take(
+    let numbered = std::mem::take(
         &mut *tally
             .latencies_us
             .lock()
             .unwrap_or_else(PoisonError::into_inner),
     );
+    let by_second = p99_by_second(&numbered, first_measured, options.rate);
+    let mut latencies: Vec<u64> = numbered.into_iter().map(|(_, us)| us).collect();
     latencies.sort_unstable();
     let at = |q: f64| {
         latencies
@@ -227,6 +249,14 @@ async fn measure(options: &ProcessesOptions, orbit: &OrbitCommand) -> anyhow::Re
             .map(|used| format!("{:.0}", used.as_secs_f64() * 1000.0 / sending.as_secs_f64()))
             .collect::<Vec<_>>()
             .join(" / "),
+    );
+    println!(
+        "p99 ms by second of sending (a slow start shows here, not in a steady state): {}",
+        by_second
+            .iter()
+            .map(|ms| format!("{ms:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let per_process: Vec<String> = (0..options.processes)
         .map(|process| {
@@ -266,6 +296,30 @@ struct Outcome {
     /// Subscribers whose order differs from their thread's first
     /// subscriber's.
     out_of_order: u64,
+}
+
+/// The 99th percentile of the deliveries of the messages sent in each
+/// second measured, in ms (message n is sent at (n - first) / rate seconds
+/// into it).
+fn p99_by_second(numbered: &[(u64, u64)], first: u64, rate: f64) -> Vec<f64> {
+    let mut seconds: Vec<Vec<u64>> = Vec::new();
+    for &(number, us) in numbered {
+        let second = (number.saturating_sub(first) as f64 / rate) as usize;
+        if seconds.len() <= second {
+            seconds.resize_with(second + 1, Vec::new);
+        }
+        seconds[second].push(us);
+    }
+    seconds
+        .into_iter()
+        .map(|mut latencies| {
+            latencies.sort_unstable();
+            let at = (latencies.len() as f64 * 0.99) as usize;
+            latencies
+                .get(at.min(latencies.len().saturating_sub(1)))
+                .map_or(f64::NAN, |us| *us as f64 / 1000.0)
+        })
+        .collect()
 }
 
 /// Every subscriber must hold each message sent into its thread exactly
@@ -327,6 +381,10 @@ async fn listen(mut socket: graphql_ws::Socket, listener: Arc<Listener>, tally: 
             .num_microseconds()
             .unwrap_or(0)
             .max(0) as u64;
+        if content.starts_with('w') {
+            // Warm-up, not counted.
+            continue;
+        }
         let Some(number) = content.strip_prefix('m').and_then(|n| n.parse().ok()) else {
             eprintln!("a message the bench did not send: {content}");
             continue;
@@ -340,7 +398,7 @@ async fn listen(mut socket: graphql_ws::Socket, listener: Arc<Listener>, tally: 
             .latencies_us
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(latency);
+            .push((number, latency));
         tally.deliveries.fetch_add(1, Ordering::Relaxed);
     }
 }

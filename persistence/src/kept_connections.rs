@@ -45,6 +45,14 @@ use sea_query_sqlx::SqlxValues;
 use crate::connection_trust;
 use crate::error::is_unavailable;
 
+/// A condition that makes the statement it is part of commit without
+/// waiting for its WAL to reach the disk, for a statement whose loss in a
+/// crash does no harm. An uncorrelated scalar subquery runs once, before
+/// any row is read; its setting is the statement's own transaction's and
+/// ends with it, so the kept connection's next statement commits as usual.
+pub(crate) const COMMIT_WITHOUT_WAITING_FOR_THE_DISK: &str =
+    "(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL";
+
 /// The pool's own default: a connection is replaced after this long.
 pub(crate) const MOST_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
@@ -312,6 +320,42 @@ mod tests {
 
     fn idle(kept: &KeptConnections) -> usize {
         lock(&kept.idle).len()
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_does_not_wait_for_the_disk_leaves_the_next_one_waiting() {
+        let Some(kept) = kept_at_most(1).await else {
+            return;
+        };
+        let setting_now = |condition: &str| {
+            sql(&format!(
+                "SELECT current_setting('synchronous_commit') AS setting, pg_backend_pid() AS pid \
+                 FROM (SELECT 1) AS one WHERE {condition}"
+            ))
+        };
+        let row = kept
+            .query_one_raw(setting_now(COMMIT_WITHOUT_WAITING_FOR_THE_DISK))
+            .await
+            .expect("answered")
+            .expect("a row");
+        let during: String = row.try_get("", "setting").expect("a setting");
+        let pid: i32 = row.try_get("", "pid").expect("a pid");
+        assert_eq!(during, "off", "the statement's own commit does not wait");
+        let row = kept
+            .query_one_raw(setting_now("true"))
+            .await
+            .expect("answered")
+            .expect("a row");
+        let after: String = row.try_get("", "setting").expect("a setting");
+        assert_eq!(
+            row.try_get::<i32>("", "pid").expect("a pid"),
+            pid,
+            "the same connection"
+        );
+        assert_eq!(
+            after, "on",
+            "the next statement on the connection waits again"
+        );
     }
 
     #[tokio::test]

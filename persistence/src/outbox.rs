@@ -20,6 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::committed::AppendedEvent;
+use crate::kept_connections;
 use crate::reaction::Happened;
 use crate::{Db, db_error};
 
@@ -533,17 +534,31 @@ pub async fn backlog(db: &Db) -> DomainResult<i64> {
 }
 
 /// Forgets events the broker has taken.
+///
+/// On Postgres the delete commits without waiting for its WAL to reach the
+/// disk (`synchronous_commit` off for its own transaction only): were it
+/// lost in a crash, the markers would come back and the sweep would
+/// publish those events again, which subscribers drop as repeats (the
+/// relay is at-least-once anyway). Waiting for the flush made the relay
+/// queue behind the sends' own flushes before publishing its next batch,
+/// and under load the disk's slowest flushes are tens to hundreds of
+/// milliseconds (docs/benchmarks.md, "The tail explained").
 #[orbit_macros::boxed]
 pub async fn mark_published(db: &Db, ids: &[Uuid]) -> DomainResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let delete = Query::delete()
+    let mut delete = Query::delete()
         .from_table(UNPUBLISHED)
         .and_where(Expr::col("event_id").is_in(ids.iter().copied()))
         .to_owned();
     match db.kept_connections() {
-        Some(kept) => kept.execute(&delete).await,
+        Some(kept) => {
+            delete.and_where(Expr::cust(
+                kept_connections::COMMIT_WITHOUT_WAITING_FOR_THE_DISK,
+            ));
+            kept.execute(&delete).await
+        }
         None => db.conn().execute(&delete).await,
     }
     .map_err(db_error)?;

@@ -71,7 +71,10 @@ class Driver:
     def script(self, source):
         return self.call("POST", f"{self.session}/execute/sync", {"script": source, "args": []})
 
-    def wait_for(self, what, source, seconds=10):
+    def wait_for(self, what, source, seconds=30):
+        # Generous: on a loaded 2-core machine a step has taken over 10 s
+        # (the web chat's participants list, once in CI); a wait only ends
+        # early when the page gets there.
         deadline = time.time() + seconds
         while time.time() < deadline:
             try:

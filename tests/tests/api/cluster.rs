@@ -8,7 +8,7 @@ use orbit_api::config::Secret;
 use orbit_domain::Clock;
 use orbit_domain::events::Topic;
 use orbit_domain::ids::ThreadId;
-use orbit_realtime::Delivery;
+use orbit_realtime::{Delivery, Subscription};
 use orbit_tests::ws::WsClient;
 use orbit_tests::{
     RedisServer, TestApp, eventually, spawn_cluster, spawn_cluster_with, spawn_processes,
@@ -246,8 +246,90 @@ pub(crate) async fn presence_spans_processes(redis_url: &str) {
     );
 }
 
-/// `ORBIT_REORDER_WAIT` in the test below.
-const REORDER_WAIT: Duration = Duration::from_secs(2);
+/// Two servers where the test decides what reaches the first, and in
+/// which order: the second publishes to a Redis the first does not hear,
+/// and the test hands its envelopes on to the first's broker itself.
+struct Arranged {
+    first: TestApp,
+    second: TestApp,
+    w: orbit_tests::TeamWorld,
+    /// A member watching the thread on the first server.
+    watcher: WsClient,
+    topic: String,
+    /// The thread's topic on the Redis only the second publishes to.
+    relayed: Subscription,
+    /// What the second published, in the order it was sent.
+    sent: Vec<Delivery>,
+    _redis: (RedisServer, RedisServer),
+}
+
+impl Arranged {
+    /// The first server waits `reorder_wait` for an event ahead of its turn:
+    /// long enough for a loaded machine to keep the order the test makes.
+    async fn start(reorder_wait: Duration) -> Self {
+        let heard = RedisServer::start().await;
+        let unheard = RedisServer::start().await;
+        let unheard_url = unheard.url();
+        let (first, second) = spawn_cluster_with(
+            &heard.url(),
+            |settings| settings.reorder_wait = reorder_wait,
+            |settings| settings.redis_url = Some(Secret::new(unheard_url)),
+        )
+        .await;
+        let w = first.new_team_world().await;
+        let watcher = watching(&first, &w.thread_id, w.member.token(), None).await;
+        let topic = Topic::Thread(w.thread_id.parse::<ThreadId>().unwrap()).key();
+        let relayed = second.services.broker().subscribe(&topic).await;
+        Self {
+            first,
+            second,
+            w,
+            watcher,
+            topic,
+            relayed,
+            sent: Vec::new(),
+            _redis: (heard, unheard),
+        }
+    }
+
+    /// Sends `content` through the second server and keeps what it
+    /// published, without handing it to the first.
+    async fn send(&mut self, content: &str) {
+        self.second
+            .send_message(&self.w.author.access_token, &self.w.thread_id, content)
+            .await;
+        let delivery = crate::redis_cluster::next_delivery(&mut self.relayed).await;
+        assert!(
+            matches!(delivery, Delivery::Message(_)),
+            "a gap on a Redis nobody stopped"
+        );
+        self.sent.push(delivery);
+    }
+
+    /// Hands the `n`th message sent on to the first server.
+    async fn publish(&self, n: usize) {
+        let Delivery::Message(bytes) = &self.sent[n] else {
+            unreachable!("only messages are kept");
+        };
+        self.first
+            .services
+            .broker()
+            .publish(&self.topic, bytes.clone())
+            .await
+            .unwrap();
+    }
+
+    /// Hands the `n`th message on, and waits until the watcher holds it
+    /// ahead of its turn.
+    async fn publish_held(&self, n: usize) {
+        let held_before = self.first.services.events_held_ahead();
+        self.publish(n).await;
+        eventually("the watcher holds it", || async {
+            self.first.services.events_held_ahead() == held_before + 1
+        })
+        .await;
+    }
+}
 
 /// With several processes, a topic's events reach the broker in commit
 /// order only per process: one that comes ahead of its turn waits for the
@@ -255,72 +337,39 @@ const REORDER_WAIT: Duration = Duration::from_secs(2);
 /// predecessor never comes is caught up from the table, once.
 #[tokio::test]
 async fn an_event_ahead_of_its_turn_waits_for_the_one_before_it_instead_of_reading_the_table() {
-    // The second server publishes to a Redis the first does not hear, so
-    // the test decides what reaches the first, and in which order; the
-    // first waits long enough for a loaded machine to keep the order.
-    let heard = RedisServer::start().await;
-    let unheard = RedisServer::start().await;
-    let unheard_url = unheard.url();
-    let (first, second) = spawn_cluster_with(
-        &heard.url(),
-        |settings| settings.reorder_wait = REORDER_WAIT,
-        |settings| settings.redis_url = Some(Secret::new(unheard_url)),
-    )
-    .await;
-    let w = first.new_team_world().await;
-    let mut watcher = watching(&first, &w.thread_id, w.member.token(), None).await;
-    let topic = Topic::Thread(w.thread_id.parse::<ThreadId>().unwrap()).key();
-    let mut relayed = second.services.broker().subscribe(&topic).await;
-    let mut published = Vec::new();
+    let mut arranged = Arranged::start(Duration::from_secs(2)).await;
     for content in ["one", "two", "three", "four"] {
-        second
-            .send_message(&w.author.access_token, &w.thread_id, content)
-            .await;
-        let Delivery::Message(bytes) = crate::redis_cluster::next_delivery(&mut relayed).await
-        else {
-            panic!("a gap on a Redis nobody stopped");
-        };
-        published.push(bytes);
+        arranged.send(content).await;
     }
-    let broker = first.services.broker();
-    let reads_before = first.services.catch_up_reads_performed();
-    let held_before = first.services.events_held_ahead();
+    let reads_before = arranged.first.services.catch_up_reads_performed();
 
-    broker.publish(&topic, published[1].clone()).await.unwrap();
-    // The feed took "two" on its own, and holds it.
-    eventually("the feed holds \"two\"", || async {
-        first.services.events_held_ahead() == held_before + 1
-    })
-    .await;
-    broker.publish(&topic, published[0].clone()).await.unwrap();
-    assert_eq!(next_message(&mut watcher).await.0, "one");
-    assert_eq!(next_message(&mut watcher).await.0, "two");
+    arranged.publish_held(1).await;
+    arranged.publish(0).await;
+    assert_eq!(next_message(&mut arranged.watcher).await.0, "one");
+    assert_eq!(next_message(&mut arranged.watcher).await.0, "two");
     assert_eq!(
-        first.services.catch_up_reads_performed(),
+        arranged.first.services.catch_up_reads_performed(),
         reads_before,
         "the event ahead of its turn waited; nothing was read"
     );
 
     // "three" never comes live: "four" waits for it a while, then the
     // table has it.
-    broker.publish(&topic, published[3].clone()).await.unwrap();
-    assert_eq!(next_message(&mut watcher).await.0, "three");
-    assert_eq!(next_message(&mut watcher).await.0, "four");
+    arranged.publish(3).await;
+    assert_eq!(next_message(&mut arranged.watcher).await.0, "three");
+    assert_eq!(next_message(&mut arranged.watcher).await.0, "four");
     assert_eq!(
-        first.services.catch_up_reads_performed(),
+        arranged.first.services.catch_up_reads_performed(),
         reads_before + 1,
         "one read for the event that never came"
     );
     // Coming late after all, it is a repeat.
-    broker.publish(&topic, published[2].clone()).await.unwrap();
-    watcher
+    arranged.publish(2).await;
+    arranged
+        .watcher
         .expect_silence(Some("t"), Duration::from_millis(300))
         .await;
 }
-
-/// `ORBIT_REORDER_WAIT` in the test below: the window in which it
-/// arranges a read for another feed and two more commits.
-const LONG_REORDER_WAIT: Duration = Duration::from_secs(5);
 
 /// A feed holding events ahead of their turn catches up from a read of the
 /// table; one shared with another feed must have begun after the last event
@@ -328,68 +377,29 @@ const LONG_REORDER_WAIT: Duration = Duration::from_secs(5);
 /// out what is held beyond the read would skip for good.
 #[tokio::test]
 async fn a_feed_holding_events_never_skips_one_committed_after_a_read_it_shares() {
-    let heard = RedisServer::start().await;
-    let unheard = RedisServer::start().await;
-    let unheard_url = unheard.url();
-    let (first, second) = spawn_cluster_with(
-        &heard.url(),
-        |settings| settings.reorder_wait = LONG_REORDER_WAIT,
-        |settings| settings.redis_url = Some(Secret::new(unheard_url)),
-    )
-    .await;
-    let w = first.new_team_world().await;
-    let mut watcher = watching(&first, &w.thread_id, w.member.token(), None).await;
-    let topic = Topic::Thread(w.thread_id.parse::<ThreadId>().unwrap()).key();
-    let mut relayed = second.services.broker().subscribe(&topic).await;
-    let broker = first.services.broker();
-    let send = |content: &'static str| {
-        let (second, w) = (&second, &w);
-        async move {
-            second
-                .send_message(&w.author.access_token, &w.thread_id, content)
-                .await;
-        }
-    };
-
-    send("zero").await;
-    let Delivery::Message(zero) = crate::redis_cluster::next_delivery(&mut relayed).await else {
-        panic!("a gap on a Redis nobody stopped");
-    };
-    broker.publish(&topic, zero).await.unwrap();
-    let (_, after_zero) = next_message(&mut watcher).await;
-    let mut captured = Vec::new();
-    for content in ["one", "two"] {
-        send(content).await;
-        captured.push(crate::redis_cluster::next_delivery(&mut relayed).await);
-    }
-    let held_before = first.services.events_held_ahead();
-    let Delivery::Message(two) = captured[1].clone() else {
-        panic!("a gap on a Redis nobody stopped");
-    };
-    broker.publish(&topic, two).await.unwrap();
-    eventually("the watcher holds \"two\"", || async {
-        first.services.events_held_ahead() == held_before + 1
-    })
-    .await;
+    // The wait is the window in which the test arranges a read for another
+    // feed and two more commits.
+    let mut arranged = Arranged::start(Duration::from_secs(5)).await;
+    arranged.send("zero").await;
+    arranged.publish(0).await;
+    let (_, after_zero) = next_message(&mut arranged.watcher).await;
+    arranged.send("one").await;
+    arranged.send("two").await;
+    arranged.publish_held(2).await;
 
     // Another subscriber resuming after "zero" reads the table now, at the
     // watcher's position: that read holds "one" and "two" only.
-    let mut resumer = watching(&first, &w.thread_id, w.member.token(), Some(&after_zero)).await;
+    let (first, w) = (&arranged.first, &arranged.w);
+    let mut resumer = watching(first, &w.thread_id, w.member.token(), Some(&after_zero)).await;
     assert_eq!(next_message(&mut resumer).await.0, "one");
     assert_eq!(next_message(&mut resumer).await.0, "two");
     // "three" commits after that read; "four" comes live, "three" does not.
-    let mut four = None;
-    for content in ["three", "four"] {
-        send(content).await;
-        four = Some(crate::redis_cluster::next_delivery(&mut relayed).await);
-    }
-    let Some(Delivery::Message(four)) = four else {
-        panic!("a gap on a Redis nobody stopped");
-    };
-    broker.publish(&topic, four).await.unwrap();
+    arranged.send("three").await;
+    arranged.send("four").await;
+    arranged.publish(4).await;
 
     for content in ["one", "two", "three", "four"] {
-        assert_eq!(next_message(&mut watcher).await.0, content);
+        assert_eq!(next_message(&mut arranged.watcher).await.0, content);
     }
     for content in ["three", "four"] {
         assert_eq!(next_message(&mut resumer).await.0, content);

@@ -116,6 +116,11 @@ pub struct Settings {
     /// message, the relay's clearing), which skip sqlx's ping on return to
     /// the pool; 0 runs those on the pool. Default 8.
     pub database_kept_connections: usize,
+    /// `ORBIT_DATABASE_OPEN_AHEAD`: `serve` opens the kept connections as
+    /// it starts rather than as the first writes need them, so those
+    /// writes do not wait for a connection to open. Default true; tests,
+    /// many servers on one Postgres, turn it off.
+    pub database_open_ahead: bool,
     /// `ORBIT_IDLE_SWEEP` (milliseconds): how often the outbox relay and
     /// each worker loop look for work that no signal announced (another
     /// process's crash, work come due, expired leases). Default 1000.
@@ -302,6 +307,7 @@ impl Default for Settings {
             query_limits: QueryLimits::default(),
             database_acquire_timeout: orbit_persistence::DEFAULT_ACQUIRE_TIMEOUT,
             database_kept_connections: orbit_persistence::DEFAULT_KEPT_CONNECTIONS,
+            database_open_ahead: true,
             idle_sweep: orbit_worker::POLL_INTERVAL,
             reorder_wait: std::time::Duration::from_millis(50),
             http_header_timeout: std::time::Duration::from_secs(30),
@@ -343,6 +349,7 @@ struct FileSettings {
     ws_send_queue: Option<usize>,
     database_acquire_timeout: Option<u64>,
     database_kept_connections: Option<usize>,
+    database_open_ahead: Option<bool>,
     /// Milliseconds, as `ORBIT_IDLE_SWEEP` (once read as `idle_sweep_ms`).
     #[serde(alias = "idle_sweep_ms")]
     idle_sweep: Option<u64>,
@@ -569,6 +576,12 @@ impl Settings {
                 format!("ORBIT_DATABASE_KEPT_CONNECTIONS must be a number, not `{value}`")
             })?;
         }
+        if let Some(open_ahead) = file.database_open_ahead {
+            settings.database_open_ahead = open_ahead;
+        }
+        if let Some(value) = env("ORBIT_DATABASE_OPEN_AHEAD") {
+            settings.database_open_ahead = parse_bool("ORBIT_DATABASE_OPEN_AHEAD", &value)?;
+        }
         if let Some(millis) = file.idle_sweep {
             settings.idle_sweep = std::time::Duration::from_millis(millis.max(1));
         }
@@ -661,6 +674,9 @@ impl Settings {
             jwt_secret: Some(Secret::new("test-signing-secret-that-is-at-least-32-bytes")),
             secrets_key: Some(Secret::new("b3JiaXQtdGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcyE")),
             webhook_allow_private: true,
+            // Many test servers share one Postgres; each opens connections
+            // as it needs them.
+            database_open_ahead: false,
             ..Self::default()
         }
     }
@@ -744,6 +760,8 @@ mod tests {
     fn file_keys_are_checked() {
         assert!(toml::from_str::<FileSettings>("listen = \"0.0.0.0:80\"").is_ok());
         assert!(toml::from_str::<FileSettings>("lisen = \"0.0.0.0:80\"").is_err());
+        let file: FileSettings = toml::from_str("database_open_ahead = false").unwrap();
+        assert_eq!(file.database_open_ahead, Some(false));
     }
 
     #[test]

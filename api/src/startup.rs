@@ -35,6 +35,17 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let services = build_services(&settings, clock).await?;
+        if settings.database_open_ahead {
+            let db = services.db().clone();
+            tokio::spawn(async move {
+                match db.open_kept_connections().await {
+                    Ok(opened) => tracing::debug!(opened, "kept database connections opened"),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not open the kept database connections ahead; writes open them as they need them");
+                    }
+                }
+            });
+        }
         let schemas = graphql::build_schemas(services.clone(), &settings);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (stopping, stopping_rx) = watch::channel(false);

@@ -151,6 +151,17 @@ impl Db {
         &self.conn
     }
 
+    /// Postgres: opens the kept connections now rather than as writes need
+    /// them (`ORBIT_DATABASE_OPEN_AHEAD`); answers how many it opened. A
+    /// no-op on SQLite.
+    #[orbit_macros::boxed]
+    pub async fn open_kept_connections(&self) -> DomainResult<usize> {
+        match &self.kept {
+            Some(kept) => kept.open_ahead().await.map_err(db_error),
+            None => Ok(0),
+        }
+    }
+
     /// Postgres: where a statement that commits on its own runs, without
     /// sqlx's ping on return where a kept connection is free
     /// (`kept_connections`). `None` on SQLite.

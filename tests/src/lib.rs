@@ -1045,6 +1045,22 @@ impl DatabaseOutage {
     }
 }
 
+/// [`spawn_app_with_breakable_database`] whose statements the test counts
+/// on the Postgres wire, with no idle sweep inside the test's window (only
+/// what the test causes is counted); `None`, said on stderr, without
+/// `TEST_DATABASE_URL`.
+pub async fn spawn_app_counting_statements() -> Option<(TestApp, DatabaseOutage)> {
+    let (app, database) = spawn_app_with_breakable_database(|settings| {
+        settings.idle_sweep = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    if database.statements_sent().is_none() {
+        eprintln!("statements are counted on the Postgres wire: set TEST_DATABASE_URL");
+        return None;
+    }
+    Some((app, database))
+}
+
 /// [`spawn_app_with`], with a database the test can take away
 /// ([`DatabaseOutage`]); requests wait at most a second for a connection.
 pub async fn spawn_app_with_breakable_database(

@@ -2,8 +2,10 @@
 //!
 //! What this process commits reaches the relay straight from the commit
 //! (`Db::committed_events`): it publishes those events as they were written,
-//! without reading them back, and clears their markers in
-//! `unpublished_events` with one statement per batch. A sweep every
+//! without reading them back, and hands their IDs to a task of its own that
+//! clears their markers in `unpublished_events`, gathering them for up to
+//! `CLEAR_WITHIN` into one statement: publishing never waits on a delete,
+//! and the deletes stay few however fast events come. A sweep every
 //! `ORBIT_IDLE_SWEEP` reads the markers left over — events another process
 //! committed and failed to publish, or committed just before a crash — and
 //! publishes those it already saw at the sweep before (an event that young
@@ -19,7 +21,8 @@ use futures::future::join_all;
 use orbit_domain::DomainResult;
 use orbit_persistence::outbox;
 use orbit_realtime::{Broker, BrokerError};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -31,6 +34,14 @@ const SWEEP_BATCH: u64 = 500;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often old events are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long published events' markers are gathered before one statement
+/// clears them. Far below the sweep's interval (a marker is republished
+/// only once two sweeps saw it), long enough that at a thousand events a
+/// second the relay deletes about fifty times a second instead of after
+/// every small batch.
+const CLEAR_WITHIN: Duration = Duration::from_millis(20);
+/// Markers cleared by one statement at most.
+const MOST_MARKERS_A_CLEAR: usize = 1_000;
 
 /// Runs until `stop` flips to true, then publishes what it still holds.
 pub async fn run(
@@ -40,10 +51,13 @@ pub async fn run(
     sweep_every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    let (published, to_clear) = mpsc::unbounded_channel();
+    let clearing = tokio::spawn(clear_markers(services.clone(), to_clear));
     let mut relay = Relay {
         services,
         broker,
         seen_at_last_sweep: HashSet::new(),
+        published,
     };
     let mut backoff = Duration::from_millis(50);
     let mut next_sweep = Instant::now();
@@ -70,14 +84,32 @@ pub async fn run(
         tokio::select! {
             () = relay.services.db().committed_events().arrived() => {},
             () = tokio::time::sleep_until(next_sweep) => {},
-            _ = stop.changed() => {
-                relay.publish_committed().await;
-                return;
-            }
+            _ = stop.changed() => return relay.finish(clearing).await,
         }
         if *stop.borrow() {
-            relay.publish_committed().await;
-            return;
+            return relay.finish(clearing).await;
+        }
+    }
+}
+
+/// Clears the markers of published events, gathered for up to
+/// `CLEAR_WITHIN`, until the relay hangs up; then clears what is left. A
+/// failure leaves those markers for the sweep, which publishes their events
+/// again (feeds drop the repeats).
+async fn clear_markers(services: Services, mut published: mpsc::UnboundedReceiver<Vec<Uuid>>) {
+    while let Some(mut ids) = published.recv().await {
+        let gathered_by = Instant::now() + CLEAR_WITHIN;
+        while ids.len() < MOST_MARKERS_A_CLEAR {
+            match tokio::time::timeout_at(gathered_by, published.recv()).await {
+                Ok(Some(more)) => ids.extend(more),
+                // The relay hung up (it is stopping) or the time is up.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        for batch in ids.chunks(MOST_MARKERS_A_CLEAR) {
+            if let Err(error) = outbox::mark_published(services.db(), batch).await {
+                tracing::warn!(%error, markers = batch.len(), "could not clear published events' markers; the sweep will publish them again");
+            }
         }
     }
 }
@@ -88,9 +120,21 @@ struct Relay {
     /// Markers the last sweep found, published only if this one finds them
     /// again.
     seen_at_last_sweep: HashSet<Uuid>,
+    /// To `clear_markers`: the IDs of events the broker took.
+    published: mpsc::UnboundedSender<Vec<Uuid>>,
 }
 
 impl Relay {
+    /// Publishes what its process still handed it, and waits until the
+    /// markers of everything published are cleared.
+    async fn finish(self, clearing: JoinHandle<()>) {
+        self.publish_committed().await;
+        drop(self);
+        if let Err(error) = clearing.await {
+            tracing::warn!(%error, "clearing published events' markers failed");
+        }
+    }
+
     /// Publishes what this process committed since the last call.
     async fn publish_committed(&self) {
         let committed = self.services.db().committed_events().take();
@@ -101,10 +145,10 @@ impl Relay {
             .iter()
             .map(|event| (event.id, Envelope::appended(event)))
             .collect();
-        // A failure leaves the marker for the sweep.
-        if let Err(error) = self.publish(&envelopes).await {
-            tracing::warn!(%error, "could not clear published events' markers; the sweep will publish them again");
-        }
+        let published = self.publish(&envelopes).await;
+        // Only fails once `clear_markers` ended, which it does after the
+        // relay; the markers would then wait for the sweep.
+        let _ = self.published.send(published);
     }
 
     /// Publishes leftovers: markers the last sweep saw too.
@@ -127,14 +171,16 @@ impl Relay {
                 events = stale.len(),
                 "publishing events their process left unpublished"
             );
-            self.publish(&stale).await?;
+            // Cleared before the next sweep reads, so none is published twice
+            // by the sweep itself.
+            let published = self.publish(&stale).await;
+            outbox::mark_published(self.services.db(), &published).await?;
         }
         Ok(())
     }
 
-    /// Publishes `events` in order and clears the markers of those the broker
-    /// took, in one statement.
-    async fn publish(&self, events: &[(Uuid, Envelope)]) -> DomainResult<()> {
+    /// Publishes `events` in order; answers the IDs of those the broker took.
+    async fn publish(&self, events: &[(Uuid, Envelope)]) -> Vec<Uuid> {
         let publishes = events
             .iter()
             .map(|(_, envelope)| self.publish_one(envelope));
@@ -157,8 +203,7 @@ impl Relay {
             }
         }
         metrics::counter!("orbit_relay_published_total").increment(published.len() as u64);
-        outbox::mark_published(self.services.db(), &published).await?;
-        Ok(())
+        published
     }
 
     /// On the event's topic and, for an end of credentials, on the topic

@@ -6,7 +6,7 @@
 use orbit_api::config::ConsoleSignup;
 use orbit_tests::{
     CREATE_API_KEY, LOG_OUT, ME, REVOKE_API_KEY, RedisServer, TestApp, assert_error, email,
-    eventually, spawn_app_with_breakable_database, spawn_cluster_with,
+    eventually, spawn_app_counting_statements, spawn_cluster_with,
 };
 use serde_json::json;
 
@@ -20,12 +20,7 @@ async fn refused(app: &TestApp, credential: &str) -> bool {
 
 #[tokio::test]
 async fn a_checked_credential_costs_no_statement_until_it_ends() {
-    let (app, database) = spawn_app_with_breakable_database(|settings| {
-        settings.idle_sweep = std::time::Duration::from_secs(3600);
-    })
-    .await;
-    let Some(_) = database.statements_sent() else {
-        eprintln!("statements are counted on the Postgres wire: set TEST_DATABASE_URL");
+    let Some((app, database)) = spawn_app_counting_statements().await else {
         return;
     };
     let keys = app.create_app("Cheap").await;

@@ -4,7 +4,10 @@
 use orbit_persistence::outbox;
 use orbit_tests::webhook_receiver::WebhookReceiver;
 use orbit_tests::ws::WsClient;
-use orbit_tests::{eventually, spawn_app, spawn_app_with_breakable_database};
+use orbit_tests::{
+    DatabaseOutage, TeamWorld, TestApp, eventually, spawn_app, spawn_app_counting_statements,
+    spawn_app_with,
+};
 
 use crate::webhooks::create_webhook;
 use serde_json::{Value, json};
@@ -24,9 +27,10 @@ const SENDS: u64 = 20;
 const MOST_STATEMENTS_PER_SEND: u64 = 8;
 /// What the common send costs, whether a user or a secret key sends it:
 /// the change in one statement that also checks access, and the relay's
-/// delete of its marker (one a send here, as each send waits for its
-/// delivery). An access check of its own would make three; the server's
-/// own timers may add a statement or two to the window, never one a send.
+/// delete of its marker (at most one a send: markers published within a
+/// few milliseconds of each other are cleared together). An access check
+/// of its own would make three; the server's own timers may add a
+/// statement or two to the window, never one a send.
 const COMMON_SEND_STATEMENTS: u64 = 2;
 const FEWER_THAN_A_SEPARATE_CHECK: u64 = COMMON_SEND_STATEMENTS + 1;
 /// The common send's round trips: its two statements, each on a connection
@@ -39,22 +43,10 @@ const MOST_ROUND_TRIPS_A_POLL: u64 = 3;
 
 #[tokio::test]
 async fn a_send_costs_two_statements_everything_it_causes_included() {
-    let (app, database) = spawn_app_with_breakable_database(|settings| {
-        // No sweep inside the counted window: only what the sends cause.
-        settings.idle_sweep = std::time::Duration::from_secs(3600);
-    })
-    .await;
-    let Some(_) = database.statements_sent() else {
-        eprintln!("statements are counted on the Postgres wire: set TEST_DATABASE_URL");
+    let Some((app, database, w, mut client)) = watched_thread().await else {
         return;
     };
-    let w = app.new_team_world().await;
     let token = w.author.access_token.as_str();
-    let mut client = WsClient::connected(&app.ws_url(), Some(token)).await;
-    client
-        .subscribe("t", WATCH, json!({ "id": w.thread_id }))
-        .await;
-    client.ping().await;
     // From the user, and from the app's backend naming the user.
     let as_user = (token, None);
     let as_backend = (w.keys.secret_key.as_str(), Some(w.author.user_id.as_str()));
@@ -120,6 +112,104 @@ async fn a_send_costs_two_statements_everything_it_causes_included() {
         );
         eprintln!("at most {trips} round trips for {SENDS} sends from {who}");
     }
+}
+
+/// Sends made at once, each delivered as it commits; their markers are
+/// cleared together (one delete for all that the relay published within a
+/// few milliseconds), not one delete a send.
+#[tokio::test]
+async fn markers_of_sends_made_at_once_are_cleared_together() {
+    const AT_ONCE: u64 = 40;
+    let Some((app, database, w, mut client)) = watched_thread().await else {
+        return;
+    };
+    let token = w.author.access_token.as_str();
+    let first = app.send_message(token, &w.thread_id, "warm-up").await;
+    assert_eq!(delivered_id(&client.next_payload("t").await), first);
+    let db = app.services.db().clone();
+    let backlog = || {
+        let db = db.clone();
+        async move { outbox::backlog(&db).await.expect("the backlog") }
+    };
+    eventually("the relay cleared the warm-up's marker", || async {
+        backlog().await == 0
+    })
+    .await;
+
+    let before = database.statements_sent().expect("counted");
+    // The mutation asks only for the message's id: no read of its own.
+    let sends = (0..AT_ONCE).map(|n| {
+        let input = json!({ "threadId": w.thread_id, "content": format!("at once {n}") });
+        let app = &app;
+        async move {
+            let data = app
+                .gql_ok(Some(token), SEND, json!({ "input": input }))
+                .await;
+            data["sendMessage"]["message"]["id"]
+                .as_str()
+                .expect("a message id")
+                .to_owned()
+        }
+    });
+    let mut sent: Vec<String> = futures::future::join_all(sends).await;
+    let mut delivered = Vec::new();
+    for _ in 0..AT_ONCE {
+        delivered.push(delivered_id(&client.next_payload("t").await));
+    }
+    sent.sort();
+    delivered.sort();
+    assert_eq!(delivered, sent, "every send delivered once");
+    let mut looks = 0;
+    eventually("the relay cleared the markers", || {
+        looks += 1;
+        async { backlog().await == 0 }
+    })
+    .await;
+    let made = database.statements_sent().expect("counted") - before - looks;
+    // One statement a send for the change; the rest are marker deletes.
+    let deletes = made.saturating_sub(AT_ONCE);
+    eprintln!("{made} statements for {AT_ONCE} sends at once: {deletes} beside the sends'");
+    assert!(
+        deletes <= AT_ONCE / 4,
+        "{made} statements for {AT_ONCE} sends made at once: {deletes} beside the sends' \
+         own: the markers were not cleared together"
+    );
+}
+
+/// A stopping server clears the markers of everything it published before
+/// it ends, rather than leaving them for a sweep to publish again (or
+/// another process: the sweep publishes what two of its looks found).
+#[tokio::test]
+async fn a_stopping_server_clears_the_markers_of_what_it_published() {
+    let app = spawn_app_with(|settings| {
+        // Only the stop could clear them: no sweep runs meanwhile.
+        settings.idle_sweep = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let w = app.new_team_world().await;
+    let token = w.author.access_token.as_str();
+    // The stop comes within a few milliseconds of the last send's
+    // publication, while its marker is still gathered for clearing.
+    for n in 0..3 {
+        app.send_message(token, &w.thread_id, &format!("last {n}"))
+            .await;
+    }
+    app.stop().await;
+    let db = app.services.db().clone();
+    assert_eq!(outbox::backlog(&db).await.expect("the backlog"), 0);
+}
+
+/// A server whose statements are counted (Postgres only), a team's
+/// thread, and its author's socket subscribed to it as `t`.
+async fn watched_thread() -> Option<(TestApp, DatabaseOutage, TeamWorld, WsClient)> {
+    let (app, database) = spawn_app_counting_statements().await?;
+    let w = app.new_team_world().await;
+    let mut client = WsClient::connected(&app.ws_url(), Some(&w.author.access_token)).await;
+    client
+        .subscribe("t", WATCH, json!({ "id": w.thread_id }))
+        .await;
+    client.ping().await;
+    Some((app, database, w, client))
 }
 
 fn delivered_id(payload: &Value) -> String {

@@ -466,3 +466,32 @@ async fn a_claim_past_another_lease_counts_as_a_takeover() {
     );
     assert!(after >= Some(before + 1.0), "{before} then {after:?}");
 }
+
+/// With `ORBIT_DATABASE_OPEN_AHEAD` a starting server opens its kept
+/// Postgres connections before any write asks for one; without it (as in
+/// the other tests) it opens them as writes need them.
+#[tokio::test]
+async fn a_server_opens_its_kept_connections_as_it_starts_when_told() {
+    // More than a starting server opens in its pool (one, a few at most).
+    const KEPT: usize = 8;
+    let ahead = spawn_app_with(|settings| {
+        settings.database_kept_connections = KEPT;
+        settings.database_open_ahead = true;
+    })
+    .await;
+    if ahead.services.db().backend() != orbit_persistence::Backend::Postgres {
+        eprintln!("kept connections are Postgres's: set TEST_DATABASE_URL");
+        return;
+    }
+    let not_ahead = spawn_app_with(|settings| settings.database_kept_connections = KEPT).await;
+    // The pool opens one at the start; the kept ones come on top of it.
+    eventually("the kept connections are open", || async {
+        ahead.services.db().pool_status().size > KEPT as u32
+    })
+    .await;
+    assert!(
+        not_ahead.services.db().pool_status().size <= KEPT as u32,
+        "{:?}",
+        not_ahead.services.db().pool_status()
+    );
+}

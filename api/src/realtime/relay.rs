@@ -43,7 +43,8 @@ const CLEAR_WITHIN: Duration = Duration::from_millis(20);
 /// Markers cleared by one statement at most.
 const MOST_MARKERS_A_CLEAR: usize = 1_000;
 
-/// Runs until `stop` flips to true, then publishes what it still holds.
+/// Runs until `stop` flips to true, then publishes what it still holds and
+/// waits while the markers of all it published are cleared.
 pub async fn run(
     services: Services,
     broker: Broker,

@@ -3,9 +3,10 @@
 //! them at a set rate. What it measures: latency from commit to delivery
 //! (from the message's `createdAt`, stamped as the send begins, before it
 //! waits for its thread's place and its statement, to its arrival at a
-//! subscriber; both clocks are this machine's), and that every subscriber of a thread, on whichever process,
-//! heard every message sent into it exactly once and in the same order as
-//! every other subscriber of that thread.
+//! subscriber; both clocks are this machine's), and that every subscriber
+//! of a thread, on whichever process, heard every message sent into it
+//! exactly once and in the same order as every other subscriber of that
+//! thread.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -113,24 +113,14 @@ impl KeptConnections {
     /// writes open their own as before.
     pub(crate) async fn open_ahead(&self) -> Result<usize, DbErr> {
         let mut opened = 0;
-        while self.open.fetch_add(1, Ordering::AcqRel) < self.most {
-            let pooled = match self.pool.acquire().await {
-                Ok(pooled) => pooled,
-                Err(error) => {
-                    self.open.fetch_sub(1, Ordering::AcqRel);
-                    return Err(DbErr::Conn(RuntimeErr::SqlxError(error.into())));
-                }
-            };
-            let now = Instant::now();
-            lock(&self.idle).push(Idle {
-                conn: pooled.detach(),
-                opened_at: now,
-                answered_at: now,
-            });
+        while let Some(fresh) = self
+            .open_another()
+            .await
+            .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))?
+        {
+            fresh.give_back();
             opened += 1;
         }
-        // The place reserved by the check that ended the loop.
-        self.open.fetch_sub(1, Ordering::AcqRel);
         Ok(opened)
     }
 
@@ -157,6 +147,12 @@ impl KeptConnections {
             }
             // Closed as `in_use` drops; try the next one.
         }
+        self.open_another().await
+    }
+
+    /// A connection newly taken from the pool into one of the places, or
+    /// `None` when every place is taken.
+    async fn open_another(&self) -> Result<Option<InUse<'_>>, sqlx::Error> {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.most {
             self.open.fetch_sub(1, Ordering::AcqRel);
             return Ok(None);

@@ -57,15 +57,7 @@ async fn a_send_costs_two_statements_everything_it_causes_included() {
             input["authorId"] = json!(author);
         }
         let credential = credential.to_owned();
-        async move {
-            let data = app
-                .gql_ok(Some(&credential), SEND, json!({ "input": input }))
-                .await;
-            data["sendMessage"]["message"]["id"]
-                .as_str()
-                .expect("a message id")
-                .to_owned()
-        }
+        async move { send_for_id(app, &credential, input).await }
     };
     // Warm up: statements prepared, caches filled, the relay's first sweep done.
     for sender in [as_user, as_backend] {
@@ -137,19 +129,9 @@ async fn markers_of_sends_made_at_once_are_cleared_together() {
     .await;
 
     let before = database.statements_sent().expect("counted");
-    // The mutation asks only for the message's id: no read of its own.
     let sends = (0..AT_ONCE).map(|n| {
         let input = json!({ "threadId": w.thread_id, "content": format!("at once {n}") });
-        let app = &app;
-        async move {
-            let data = app
-                .gql_ok(Some(token), SEND, json!({ "input": input }))
-                .await;
-            data["sendMessage"]["message"]["id"]
-                .as_str()
-                .expect("a message id")
-                .to_owned()
-        }
+        send_for_id(&app, token, input)
     });
     let mut sent: Vec<String> = futures::future::join_all(sends).await;
     let mut delivered = Vec::new();
@@ -210,6 +192,18 @@ async fn watched_thread() -> Option<(TestApp, DatabaseOutage, TeamWorld, WsClien
         .await;
     client.ping().await;
     Some((app, database, w, client))
+}
+
+/// Sends `input` as `credential`, asking only for the message's id (so the
+/// answer reads nothing more), and answers that id.
+async fn send_for_id(app: &TestApp, credential: &str, input: Value) -> String {
+    let data = app
+        .gql_ok(Some(credential), SEND, json!({ "input": input }))
+        .await;
+    data["sendMessage"]["message"]["id"]
+        .as_str()
+        .expect("a message id")
+        .to_owned()
 }
 
 fn delivered_id(payload: &Value) -> String {
